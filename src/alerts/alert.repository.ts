@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Kysely, Selectable } from 'kysely';
+import type { AlertRow, Database } from '../database/schema';
+import { DATABASE } from '../database/tokens';
+import type { Tx } from '../database/transactor';
+import type { IncidentType, Severity } from '../incidents/domain/incident';
+import type { StoredAlert } from './alert';
+
+export const alertMapper = {
+  toRow(alert: StoredAlert): AlertRow {
+    return {
+      ...alert,
+      labels: JSON.stringify(alert.labels),
+      affected_services: JSON.stringify(alert.affected_services),
+      annotations: JSON.stringify(alert.annotations),
+    };
+  },
+  toDomain(row: Selectable<AlertRow>): StoredAlert {
+    return {
+      ...row,
+      status: row.status as StoredAlert['status'],
+      severity: row.severity as Severity,
+      alert_type: row.alert_type as IncidentType,
+      labels: JSON.parse(row.labels) as Record<string, string>,
+      affected_services: JSON.parse(row.affected_services) as string[],
+      annotations: JSON.parse(row.annotations) as Record<string, string>,
+    };
+  },
+};
+
+@Injectable()
+export class AlertRepository {
+  constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
+
+  async findByExternalId(tx: Tx, source: string, externalId: string): Promise<StoredAlert | null> {
+    const row = await tx.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('source', '=', source)
+      .where('external_id', '=', externalId)
+      .executeTakeFirst();
+    return row ? alertMapper.toDomain(row) : null;
+  }
+
+  async insert(tx: Tx, alert: StoredAlert): Promise<void> {
+    await tx.db.insertInto('alerts').values(alertMapper.toRow(alert)).execute();
+  }
+
+  async listByIncident(incidentId: string): Promise<StoredAlert[]> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('incident_id', '=', incidentId)
+      .orderBy('received_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(alertMapper.toDomain);
+  }
+}

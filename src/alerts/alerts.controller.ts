@@ -1,0 +1,80 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { ValidationFailed } from '../common/domain-error';
+import { ErrorView } from '../common/error.view';
+import { UuidParamPipe } from '../common/pipes';
+import { toValidDto } from '../common/validation';
+import type { AlertAnswer, StoredAlert } from './alert';
+import { AlertsService } from './alerts.service';
+import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH } from './dto/alert.dto';
+
+@ApiTags('alerts')
+@ApiExtraModels(AlertDto, AlertAnswerView)
+@Controller('v1')
+export class AlertsController {
+  constructor(private readonly alerts: AlertsService) {}
+
+  @Post('alerts')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Submit one alert or a batch of up to 1,000',
+    description:
+      'Each alert is fingerprinted and either opens a new incident (Accepted) or is folded into the open incident with the same fingerprint (Duplicate). A batch is stored whole or not at all; its answer has one entry per alert, in order.',
+  })
+  @ApiBody({
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(AlertDto) },
+        { type: 'array', items: { $ref: getSchemaPath(AlertDto) }, minItems: 1, maxItems: MAX_ALERTS_PER_BATCH },
+      ],
+    },
+  })
+  @ApiOkResponse({
+    description: 'One answer for a single alert, an array of answers for a batch.',
+    schema: {
+      oneOf: [{ $ref: getSchemaPath(AlertAnswerView) }, { type: 'array', items: { $ref: getSchemaPath(AlertAnswerView) } }],
+    },
+  })
+  @ApiBadRequestResponse({ type: ErrorView, description: 'Validation failed; in a batch, fields are prefixed with the index, e.g. [3].severity.' })
+  async submit(@Body() body: unknown): Promise<AlertAnswer | AlertAnswer[]> {
+    if (!Array.isArray(body)) {
+      const [answer] = await this.alerts.ingest([toValidDto(AlertDto, body)]);
+      return answer;
+    }
+    if (body.length === 0 || body.length > MAX_ALERTS_PER_BATCH) {
+      throw new ValidationFailed([{ field: 'body', message: `a batch holds 1 to ${MAX_ALERTS_PER_BATCH} alerts, got ${body.length}` }]);
+    }
+    const issues: ValidationFailed['issues'] = [];
+    const dtos: AlertDto[] = [];
+    body.forEach((item, index) => {
+      try {
+        dtos.push(toValidDto(AlertDto, item, `[${index}]`));
+      } catch (err) {
+        if (!(err instanceof ValidationFailed)) throw err;
+        issues.push(...err.issues);
+      }
+    });
+    if (issues.length > 0) throw new ValidationFailed(issues, 'batch rejected, nothing stored');
+    return this.alerts.ingest(dtos);
+  }
+
+  @Get('incidents/:id/alerts')
+  @ApiTags('incidents')
+  @ApiOperation({ summary: 'The alerts folded into an incident, oldest first' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: [AlertView] })
+  @ApiNotFoundResponse({ type: ErrorView })
+  list(@Param('id', UuidParamPipe) id: string): Promise<StoredAlert[]> {
+    return this.alerts.listForIncident(id);
+  }
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { Transactor } from '../database/transactor';
+import { fingerprintOf } from '../incidents/domain/fingerprint';
+import { IncidentsService, IncomingAlert } from '../incidents/incidents.service';
+import type { AlertAnswer, StoredAlert } from './alert';
+import { AlertRepository } from './alert.repository';
+import type { AlertDto } from './dto/alert.dto';
+
+@Injectable()
+export class AlertsService {
+  constructor(
+    private readonly repository: AlertRepository,
+    private readonly incidents: IncidentsService,
+    private readonly transactor: Transactor,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Stores validated alerts and folds each into an incident, all in one transaction: a batch is
+   * committed whole before it is answered, one answer per alert in order.
+   */
+  async ingest(alerts: AlertDto[]): Promise<AlertAnswer[]> {
+    const receivedAt = this.clock.now().toISOString();
+    return this.transactor.run(async (tx) => {
+      const answers: AlertAnswer[] = [];
+      for (const dto of alerts) {
+        if (dto.external_id !== undefined) {
+          const prior = await this.repository.findByExternalId(tx, dto.source, dto.external_id);
+          if (prior) {
+            answers.push({
+              alert_id: prior.id,
+              incident_id: prior.incident_id,
+              status: prior.status,
+              message: `alert with external_id ${dto.external_id} from ${dto.source} was already received; not counted again`,
+            });
+            continue;
+          }
+        }
+        const alert = incomingAlert(dto, receivedAt);
+        const outcome = await this.incidents.absorbAlert(tx, alert);
+        const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
+        await this.repository.insert(tx, stored);
+        answers.push({
+          alert_id: alert.id,
+          incident_id: outcome.incident_id,
+          status: outcome.status,
+          message: outcome.status === 'Accepted' ? 'new incident opened' : 'folded into the open incident with the same fingerprint',
+        });
+      }
+      return answers;
+    });
+  }
+
+  async listForIncident(incidentId: string): Promise<StoredAlert[]> {
+    await this.incidents.assertExists(incidentId);
+    return this.repository.listByIncident(incidentId);
+  }
+}
+
+function incomingAlert(dto: AlertDto, receivedAt: string): IncomingAlert {
+  const affected_services = [...new Set(dto.affected_services ?? [])];
+  return {
+    id: randomUUID(),
+    source: dto.source,
+    title: dto.title,
+    description: dto.description,
+    severity: dto.severity,
+    alert_type: dto.alert_type,
+    fingerprint: fingerprintOf({ ...dto, affected_services }),
+    received_at: receivedAt,
+    external_id: dto.external_id ?? null,
+    dedup_key: dto.dedup_key ?? null,
+    labels: dto.labels ?? {},
+    affected_services,
+    runbook_url: dto.runbook_url ?? null,
+    annotations: dto.annotations ?? {},
+  };
+}

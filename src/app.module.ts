@@ -1,0 +1,28 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AlertsModule } from './alerts/alerts.module';
+import { Clock } from './common/clock';
+import { CommonModule } from './common/common.module';
+import { ConfigModule } from './config/config.module';
+import type { AppConfig } from './config/config.schema';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { IncidentsModule } from './incidents/incidents.module';
+
+@Module({})
+export class AppModule {
+  static forConfig(config: AppConfig, clock?: Clock): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        CommonModule.forRoot(clock),
+        EventEmitterModule.forRoot({ wildcard: false }),
+        DatabaseModule,
+        IncidentsModule,
+        AlertsModule,
+        HealthModule,
+      ],
+    };
+  }
+}

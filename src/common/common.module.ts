@@ -1,0 +1,15 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { Clock } from './clock';
+
+@Global()
+@Module({})
+export class CommonModule {
+  /** `clock` replaces the system clock (tests step across deduplication windows with it). */
+  static forRoot(clock?: Clock): DynamicModule {
+    return {
+      module: CommonModule,
+      providers: [clock ? { provide: Clock, useValue: clock } : Clock],
+      exports: [Clock],
+    };
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Errors the domain raises. They carry a code, never a transport status: the HTTP filter (and
+ * the gRPC one) map codes to statuses in one place.
+ */
+export const ErrorCode = {
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  INCIDENT_NOT_FOUND: 'INCIDENT_NOT_FOUND',
+  INVALID_TRANSITION: 'INVALID_TRANSITION',
+  ALREADY_RESOLVED: 'ALREADY_RESOLVED',
+  DUPLICATE_INCIDENT: 'DUPLICATE_INCIDENT',
+  CONFLICT: 'CONFLICT',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** One offending input field: `field` is a path such as `severity`, `[3].title` or `labels.team`. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export class ValidationFailed extends DomainError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[], message = 'request validation failed') {
+    super(ErrorCode.VALIDATION_FAILED, `${message}: ${issues.map((i) => i.field).join(', ')}`, { fields: issues });
+    this.issues = issues;
+  }
+}

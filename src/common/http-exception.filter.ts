@@ -1,0 +1,74 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DomainError, ErrorCode } from './domain-error';
+
+export interface ErrorBody {
+  error: { code: string; message: string; status: number; details: Record<string, unknown> };
+}
+
+const STATUS_OF: Record<ErrorCode, number> = {
+  [ErrorCode.VALIDATION_FAILED]: 400,
+  [ErrorCode.INCIDENT_NOT_FOUND]: 404,
+  [ErrorCode.INVALID_TRANSITION]: 409,
+  [ErrorCode.ALREADY_RESOLVED]: 409,
+  [ErrorCode.DUPLICATE_INCIDENT]: 409,
+  [ErrorCode.CONFLICT]: 409,
+};
+
+/** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */
+const FASTIFY_CODES: Record<string, { code: string; field?: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', field: 'content-type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'INVALID_CONTENT_LENGTH', field: 'content-length' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', field: 'body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'MALFORMED_JSON', field: 'body' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'MALFORMED_JSON', field: 'body' },
+};
+
+const GENERIC_CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+export function errorBodyOf(exception: unknown): ErrorBody {
+  if (exception instanceof DomainError) {
+    const status = STATUS_OF[exception.code];
+    return { error: { code: exception.code, message: exception.message, status, details: exception.details } };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = GENERIC_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+    return { error: { code, message: exception.message, status, details: {} } };
+  }
+  const err = exception as { statusCode?: unknown; code?: unknown; message?: unknown } | null;
+  if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    const known = typeof err.code === 'string' ? FASTIFY_CODES[err.code] : undefined;
+    // A JSON SyntaxError from the body parser also arrives here with status 400.
+    const isJsonSyntax = exception instanceof SyntaxError;
+    const code = known?.code ?? (isJsonSyntax ? 'MALFORMED_JSON' : GENERIC_CODES[err.statusCode] ?? 'BAD_REQUEST');
+    const field = known?.field ?? (isJsonSyntax ? 'body' : undefined);
+    const message = typeof err.message === 'string' ? err.message : 'bad request';
+    return {
+      error: { code, message, status: err.statusCode, details: field ? { fields: [{ field, message }] } : {} },
+    };
+  }
+  return { error: { code: 'INTERNAL', message: 'internal server error', status: 500, details: {} } };
+}
+
+/** Every HTTP error leaves in one envelope: {"error": {code, message, status, details}}. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const body = errorBodyOf(exception);
+    if (body.error.status >= 500) {
+      this.logger.error({ msg: 'unhandled error', err: exception instanceof Error ? exception.stack : String(exception) });
+    }
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    void reply.status(body.error.status).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+}

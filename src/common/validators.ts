@@ -1,0 +1,44 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { registerDecorator, ValidationOptions } from 'class-validator';
+
+/** A JSON object whose values are all strings (labels, annotations), with bounded size. */
+export function IsStringMap(opts: { maxKeys: number; maxLength: number }, options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isStringMap',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: {
+        message: `$property must be an object of at most ${opts.maxKeys} string values of at most ${opts.maxLength} characters`,
+        ...options,
+      },
+      validator: {
+        validate(value: unknown): boolean {
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+          const entries = Object.entries(value);
+          return (
+            entries.length <= opts.maxKeys &&
+            entries.every(([k, v]) => k.length > 0 && k.length <= 256 && typeof v === 'string' && v.length <= opts.maxLength)
+          );
+        },
+      },
+    });
+}
+
+/** Query parameters that may be repeated (?state=A&state=B) arrive as a string or an array. */
+export function ToArray(): PropertyDecorator {
+  return applyDecorators(
+    Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value])),
+  );
+}
+
+/** Query booleans arrive as text; anything but true/false stays a string and fails IsBoolean. */
+export function ToBoolean(): PropertyDecorator {
+  return Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value));
+}
+
+/** Query integers arrive as text; anything that is not a whole number stays a string and fails IsInt. */
+export function ToInt(): PropertyDecorator {
+  return Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+}

@@ -1,0 +1,72 @@
+/**
+ * The one description of every configuration key: its type, its default and its limits.
+ * The loader checks files and env overrides against it, so a typo in a key name or a wrong
+ * type stops the service instead of being ignored.
+ */
+type KeySpec =
+  | { type: 'string'; default: string; oneOf?: readonly string[]; nonEmpty?: boolean }
+  | { type: 'integer'; default: number; min: number; max: number }
+  | { type: 'boolean'; default: boolean };
+
+export const CONFIG_SCHEMA = {
+  server: {
+    host: { type: 'string', default: '0.0.0.0', nonEmpty: true },
+    http_port: { type: 'integer', default: 8080, min: 0, max: 65535 },
+    grpc_port: { type: 'integer', default: 9000, min: 0, max: 65535 },
+    body_limit_bytes: { type: 'integer', default: 5_242_880, min: 1024, max: 104_857_600 },
+  },
+  storage: {
+    driver: { type: 'string', default: 'sqlite', oneOf: ['sqlite', 'postgres'] },
+    sqlite_path: { type: 'string', default: './data/incidents.db', nonEmpty: true },
+    postgres_url_env: { type: 'string', default: 'DATABASE_URL', nonEmpty: true },
+  },
+  processing: {
+    deduplication_enabled: { type: 'boolean', default: true },
+    deduplication_window_secs: { type: 'integer', default: 900, min: 0, max: 31_536_000 },
+  },
+  notifications: {
+    slack_enabled: { type: 'boolean', default: false },
+    slack_webhook_env: { type: 'string', default: 'SLACK_WEBHOOK_URL' },
+    slack_bot_token_env: { type: 'string', default: 'SLACK_BOT_TOKEN' },
+    slack_default_channel: { type: 'string', default: '#incidents' },
+    email_enabled: { type: 'boolean', default: false },
+    smtp_server: { type: 'string', default: 'smtp.gmail.com' },
+    smtp_port: { type: 'integer', default: 587, min: 1, max: 65535 },
+    smtp_use_tls: { type: 'boolean', default: true },
+    smtp_username_env: { type: 'string', default: 'SMTP_USERNAME' },
+    smtp_password_env: { type: 'string', default: 'SMTP_PASSWORD' },
+    email_from: { type: 'string', default: 'incidents@example.com' },
+    email_from_name: { type: 'string', default: 'LLM Incident Manager' },
+    pagerduty_enabled: { type: 'boolean', default: false },
+    pagerduty_integration_key_env: { type: 'string', default: 'PAGERDUTY_INTEGRATION_KEY' },
+    pagerduty_api_url: { type: 'string', default: 'https://events.pagerduty.com/v2/enqueue' },
+    webhook_enabled: { type: 'boolean', default: false },
+    default_webhook_url: { type: 'string', default: 'https://your-service.com/webhook' },
+    webhook_timeout_secs: { type: 'integer', default: 10, min: 1, max: 300 },
+    queue_size: { type: 'integer', default: 10_000, min: 1, max: 10_000_000 },
+    worker_threads: { type: 'integer', default: 4, min: 1, max: 256 },
+    max_retries: { type: 'integer', default: 3, min: 0, max: 100 },
+    retry_backoff_secs: { type: 'integer', default: 5, min: 0, max: 86_400 },
+  },
+} as const satisfies Record<string, Record<string, KeySpec>>;
+
+export type ConfigSchema = typeof CONFIG_SCHEMA;
+export type SectionName = keyof ConfigSchema;
+
+type ValueOf<S> = S extends { type: 'string' }
+  ? string
+  : S extends { type: 'integer' }
+    ? number
+    : S extends { type: 'boolean' }
+      ? boolean
+      : never;
+
+/** The validated, typed configuration: one object handed to every module. */
+export type AppConfig = {
+  readonly [S in SectionName]: { readonly [K in keyof ConfigSchema[S]]: ValueOf<ConfigSchema[S][K]> };
+} & {
+  /** Resolved from the environment variable named by storage.postgres_url_env (driver postgres). */
+  readonly database_url?: string;
+};
+
+export type { KeySpec };

@@ -1,0 +1,93 @@
+import { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../schema';
+
+/**
+ * One migration history for both dialects. Where the two differ (auto-increment keys) the
+ * migration asks which dialect it runs on; everything else is the same SQL.
+ */
+function initial(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('incidents')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('severity', 'varchar(2)', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('incident_type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('resolved_at', 'varchar(32)')
+        .addColumn('affected_resources', 'text', (c) => c.notNull())
+        .addColumn('assignees', 'text', (c) => c.notNull())
+        .addColumn('labels', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'varchar(64)', (c) => c.notNull())
+        .addColumn('open_fingerprint', 'varchar(64)')
+        .addColumn('alert_count', 'integer', (c) => c.notNull())
+        .addColumn('last_seen_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('resolution', 'text')
+        .execute();
+      // The database, not the code, guarantees one open incident per fingerprint.
+      await db.schema.createIndex('incidents_open_fingerprint_uq').unique().on('incidents').column('open_fingerprint').execute();
+      await db.schema.createIndex('incidents_created_at_idx').on('incidents').columns(['created_at', 'id']).execute();
+      await db.schema.createIndex('incidents_state_idx').on('incidents').column('state').execute();
+
+      await db.schema
+        .createTable('incident_timeline')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('timestamp', 'varchar(32)', (c) => c.notNull())
+        .addColumn('event_type', 'varchar(64)', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('incident_timeline_incident_idx').on('incident_timeline').columns(['incident_id', 'seq']).execute();
+
+      await db.schema
+        .createTable('incident_notes')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('author', 'text', (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('incident_notes_incident_idx').on('incident_notes').columns(['incident_id', 'created_at']).execute();
+
+      await db.schema
+        .createTable('alerts')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('severity', 'varchar(2)', (c) => c.notNull())
+        .addColumn('alert_type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('dedup_key', 'text')
+        .addColumn('labels', 'text', (c) => c.notNull())
+        .addColumn('affected_services', 'text', (c) => c.notNull())
+        .addColumn('runbook_url', 'text')
+        .addColumn('annotations', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'varchar(64)', (c) => c.notNull())
+        .addColumn('received_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      // NULL external ids are distinct on both dialects, so only alerts that carry one are unique.
+      await db.schema.createIndex('alerts_source_external_id_uq').unique().on('alerts').columns(['source', 'external_id']).execute();
+      await db.schema.createIndex('alerts_incident_idx').on('alerts').columns(['incident_id', 'received_at']).execute();
+    },
+  };
+}
+
+export class StaticMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '0001_initial': initial(this.dialect) };
+  }
+}

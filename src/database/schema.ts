@@ -1,0 +1,74 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Row types of every table. Timestamps are ISO-8601 UTC strings (fixed width, so they sort and
+ * compare as text on both SQLite and PostgreSQL); lists and maps are JSON text.
+ */
+export interface IncidentRow {
+  id: string;
+  title: string;
+  description: string;
+  severity: string;
+  state: string;
+  incident_type: string;
+  source: string;
+  created_at: string;
+  updated_at: string;
+  resolved_at: string | null;
+  affected_resources: string;
+  assignees: string;
+  labels: string;
+  fingerprint: string;
+  /** Equal to fingerprint while this incident is the one alerts deduplicate into, else NULL. */
+  open_fingerprint: string | null;
+  alert_count: number;
+  last_seen_at: string;
+  resolution: string | null;
+}
+
+export interface TimelineRow {
+  seq: Generated<number>;
+  incident_id: string;
+  timestamp: string;
+  event_type: string;
+  actor: string;
+  description: string;
+  metadata: string;
+}
+
+export interface NoteRow {
+  id: string;
+  incident_id: string;
+  author: string;
+  content: string;
+  created_at: string;
+}
+
+export interface AlertRow {
+  id: string;
+  incident_id: string;
+  status: string;
+  source: string;
+  external_id: string | null;
+  title: string;
+  description: string;
+  severity: string;
+  alert_type: string;
+  dedup_key: string | null;
+  labels: string;
+  affected_services: string;
+  runbook_url: string | null;
+  annotations: string;
+  fingerprint: string;
+  received_at: string;
+}
+
+export interface Database {
+  incidents: IncidentRow;
+  incident_timeline: TimelineRow;
+  incident_notes: NoteRow;
+  alerts: AlertRow;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+export type Count = ColumnType<number | string | bigint, never, never>;

@@ -1,0 +1,2 @@
+export const DATABASE = Symbol('DATABASE');
+export const DIALECT = Symbol('DIALECT');

@@ -1,0 +1,185 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Kysely, Selectable, Transaction } from 'kysely';
+import type { Tx } from '../database/transactor';
+import type { Database, Dialect, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
+import { DATABASE } from '../database/tokens';
+import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** Row <-> domain conversions for the incident tables, in one place. */
+export const incidentMapper = {
+  toDomain(row: Selectable<IncidentRow>): Incident {
+    return {
+      id: row.id,
+      title: row.title,
+      description: row.description,
+      severity: row.severity as Severity,
+      state: row.state as IncidentState,
+      incident_type: row.incident_type as IncidentType,
+      source: row.source,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      resolved_at: row.resolved_at,
+      affected_resources: JSON.parse(row.affected_resources) as string[],
+      assignees: JSON.parse(row.assignees) as string[],
+      labels: JSON.parse(row.labels) as Record<string, string>,
+      fingerprint: row.fingerprint,
+      alert_count: Number(row.alert_count),
+      last_seen_at: row.last_seen_at,
+      resolution: row.resolution === null ? null : JSON.parse(row.resolution),
+    };
+  },
+  toRow(incident: Incident, openFingerprint: string | null): IncidentRow {
+    return {
+      id: incident.id,
+      title: incident.title,
+      description: incident.description,
+      severity: incident.severity,
+      state: incident.state,
+      incident_type: incident.incident_type,
+      source: incident.source,
+      created_at: incident.created_at,
+      updated_at: incident.updated_at,
+      resolved_at: incident.resolved_at,
+      affected_resources: JSON.stringify(incident.affected_resources),
+      assignees: JSON.stringify(incident.assignees),
+      labels: JSON.stringify(incident.labels),
+      fingerprint: incident.fingerprint,
+      open_fingerprint: openFingerprint,
+      alert_count: incident.alert_count,
+      last_seen_at: incident.last_seen_at,
+      resolution: incident.resolution === null ? null : JSON.stringify(incident.resolution),
+    };
+  },
+  timelineToDomain(row: Selectable<TimelineRow>): TimelineEntry {
+    return {
+      timestamp: row.timestamp,
+      event_type: row.event_type,
+      actor: row.actor,
+      description: row.description,
+      metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    };
+  },
+  noteToDomain(row: Selectable<NoteRow>): Note {
+    return { id: row.id, author: row.author, content: row.content, created_at: row.created_at };
+  },
+};
+
+export interface IncidentFilter {
+  states?: IncidentState[];
+  severities?: Severity[];
+  sources?: string[];
+  incident_types?: IncidentType[];
+  active_only?: boolean;
+  limit: number;
+  offset: number;
+}
+
+const ACTIVE: IncidentState[] = ['Detected', 'Triaged', 'Investigating', 'Remediating'];
+
+@Injectable()
+export class IncidentRepository {
+  constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
+
+  async findById(id: string, tx?: Tx): Promise<Incident | null> {
+    let query = (tx?.db ?? this.db).selectFrom('incidents').selectAll().where('id', '=', id);
+    if (tx) query = lockForUpdate(query, tx.dialect);
+    const row = await query.executeTakeFirst();
+    return row ? incidentMapper.toDomain(row) : null;
+  }
+
+  /** The incident alerts with this fingerprint fold into, locked for the rest of the transaction. */
+  async findDedupTarget(tx: Tx, fingerprint: string): Promise<Incident | null> {
+    const query = tx.db.selectFrom('incidents').selectAll().where('open_fingerprint', '=', fingerprint);
+    const row = await lockForUpdate(query, tx.dialect).executeTakeFirst();
+    return row ? incidentMapper.toDomain(row) : null;
+  }
+
+  /** Inserts a new incident as the dedup target of its fingerprint. */
+  async insert(tx: Tx, incident: Incident): Promise<void> {
+    await tx.db.insertInto('incidents').values(incidentMapper.toRow(incident, incident.fingerprint)).execute();
+  }
+
+  /** Writes every field of the incident but its hold on the fingerprint (see claim/release). */
+  async save(tx: Tx, incident: Incident): Promise<void> {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { id, open_fingerprint, ...row } = incidentMapper.toRow(incident, null);
+    await tx.db.updateTable('incidents').set(row).where('id', '=', id).execute();
+  }
+
+  async releaseFingerprint(tx: Tx, id: string): Promise<void> {
+    await tx.db.updateTable('incidents').set({ open_fingerprint: null }).where('id', '=', id).execute();
+  }
+
+  /** Makes the incident the dedup target of its fingerprint; a concurrent claim fails on the unique index. */
+  async claimFingerprint(tx: Tx, incident: Incident): Promise<void> {
+    await tx.db.updateTable('incidents').set({ open_fingerprint: incident.fingerprint }).where('id', '=', incident.id).execute();
+  }
+
+  async isFingerprintFree(tx: Tx, fingerprint: string): Promise<boolean> {
+    const row = await tx.db.selectFrom('incidents').select('id').where('open_fingerprint', '=', fingerprint).executeTakeFirst();
+    return row === undefined;
+  }
+
+  async appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await tx.db
+      .insertInto('incident_timeline')
+      .values(
+        entries.map((e) => ({
+          incident_id: incidentId,
+          timestamp: e.timestamp,
+          event_type: e.event_type,
+          actor: e.actor,
+          description: e.description,
+          metadata: JSON.stringify(e.metadata),
+        })),
+      )
+      .execute();
+  }
+
+  async insertNote(tx: Tx, incidentId: string, note: Note): Promise<void> {
+    await tx.db.insertInto('incident_notes').values({ ...note, incident_id: incidentId }).execute();
+  }
+
+  async timeline(id: string): Promise<TimelineEntry[]> {
+    const rows = await this.db.selectFrom('incident_timeline').selectAll().where('incident_id', '=', id).orderBy('seq').execute();
+    return rows.map(incidentMapper.timelineToDomain);
+  }
+
+  async notes(id: string): Promise<Note[]> {
+    const rows = await this.db
+      .selectFrom('incident_notes')
+      .selectAll()
+      .where('incident_id', '=', id)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(incidentMapper.noteToDomain);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    const row = await this.db.selectFrom('incidents').select('id').where('id', '=', id).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async list(filter: IncidentFilter): Promise<{ items: Incident[]; total: number }> {
+    let base = this.db.selectFrom('incidents');
+    if (filter.states?.length) base = base.where('state', 'in', filter.states);
+    if (filter.severities?.length) base = base.where('severity', 'in', filter.severities);
+    if (filter.sources?.length) base = base.where('source', 'in', filter.sources);
+    if (filter.incident_types?.length) base = base.where('incident_type', 'in', filter.incident_types);
+    if (filter.active_only) base = base.where('state', 'in', ACTIVE);
+    const [rows, count] = await Promise.all([
+      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
+      base.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(incidentMapper.toDomain), total: Number(count.total) };
+  }
+}
+
+/** PostgreSQL needs an explicit row lock; SQLite holds the database write lock for the transaction. */
+function lockForUpdate<Q extends { forUpdate(): Q }>(query: Q, dialect: Dialect): Q {
+  return dialect === 'postgres' ? query.forUpdate() : query;
+}

@@ -1,0 +1,133 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ErrorView } from '../common/error.view';
+import { UuidParamPipe } from '../common/pipes';
+import { Incident, IncidentDetail, Note, TimelineEntry } from './domain/incident';
+import {
+  AddNoteDto,
+  CloseIncidentDto,
+  CreateIncidentDto,
+  ListIncidentsQuery,
+  ResolveIncidentDto,
+  TransitionIncidentDto,
+  UpdateIncidentDto,
+} from './dto/incident.dto';
+import { IncidentDetailView, IncidentPageView, IncidentView, NoteView, TimelineEntryView } from './dto/incident.view';
+import { IncidentsService } from './incidents.service';
+
+const DEFAULT_PAGE_SIZE = 50;
+
+@ApiTags('incidents')
+@ApiBadRequestResponse({ type: ErrorView, description: 'Validation failed; details.fields names each bad field.' })
+@Controller('v1/incidents')
+export class IncidentsController {
+  constructor(private readonly incidents: IncidentsService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an incident directly (state Detected)' })
+  @ApiCreatedResponse({ type: IncidentView })
+  @ApiConflictResponse({ type: ErrorView, description: 'DUPLICATE_INCIDENT: an open incident has the same fingerprint; details.existing_incident_id' })
+  create(@Body() dto: CreateIncidentDto): Promise<Incident> {
+    return this.incidents.create(dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List incidents, newest first' })
+  @ApiOkResponse({ type: IncidentPageView })
+  async list(@Query() query: ListIncidentsQuery): Promise<{ items: Incident[]; total: number; page: number; page_size: number }> {
+    const page = query.page ?? 1;
+    const page_size = query.page_size ?? DEFAULT_PAGE_SIZE;
+    const { items, total } = await this.incidents.list({
+      states: query.state,
+      severities: query.severity,
+      sources: query.source,
+      incident_types: query.incident_type,
+      active_only: query.active_only,
+      limit: page_size,
+      offset: (page - 1) * page_size,
+    });
+    return { items, total, page, page_size };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One incident with its notes and timeline' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentDetailView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  get(@Param('id', UuidParamPipe) id: string): Promise<IncidentDetail> {
+    return this.incidents.get(id);
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: 'Change title, description, severity, assignees or labels' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  update(@Param('id', UuidParamPipe) id: string, @Body() dto: UpdateIncidentDto): Promise<Incident> {
+    return this.incidents.update(id, dto);
+  }
+
+  @Post(':id/transition')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Move the incident to another state' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (details.from, details.to) or ALREADY_RESOLVED' })
+  transition(@Param('id', UuidParamPipe) id: string, @Body() dto: TransitionIncidentDto): Promise<Incident> {
+    return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && withRootCause(dto.resolution));
+  }
+
+  @Post(':id/resolve')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Resolve the incident with resolution details' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'ALREADY_RESOLVED or INVALID_TRANSITION (from Closed)' })
+  resolve(@Param('id', UuidParamPipe) id: string, @Body() dto: ResolveIncidentDto): Promise<Incident> {
+    return this.incidents.resolve(id, withRootCause(dto));
+  }
+
+  @Post(':id/close')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Close a resolved incident (final)' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION unless the incident is Resolved' })
+  close(@Param('id', UuidParamPipe) id: string, @Body() dto: CloseIncidentDto): Promise<Incident> {
+    return this.incidents.close(id, dto.actor ?? 'system', dto.note);
+  }
+
+  @Post(':id/notes')
+  @ApiOperation({ summary: 'Add a note' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiCreatedResponse({ type: NoteView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  addNote(@Param('id', UuidParamPipe) id: string, @Body() dto: AddNoteDto): Promise<Note> {
+    return this.incidents.addNote(id, dto.author, dto.content);
+  }
+
+  @Get(':id/timeline')
+  @ApiOperation({ summary: 'The timeline, oldest first' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: [TimelineEntryView] })
+  @ApiNotFoundResponse({ type: ErrorView })
+  timeline(@Param('id', UuidParamPipe) id: string): Promise<TimelineEntry[]> {
+    return this.incidents.timeline(id);
+  }
+}
+
+function withRootCause(dto: ResolveIncidentDto) {
+  return { resolved_by: dto.resolved_by, method: dto.method, notes: dto.notes, root_cause: dto.root_cause ?? null };
+}

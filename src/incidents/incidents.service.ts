@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Clock } from '../common/clock';
+import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { Transactor, Tx } from '../database/transactor';
+import { IncidentEvent, IncidentUpdatedEvent, stateEventFor } from './domain/events';
+import { fingerprintOf } from './domain/fingerprint';
+import {
+  Incident,
+  IncidentDetail,
+  IncidentState,
+  IncidentType,
+  isMoreSevere,
+  Note,
+  Resolution,
+  Severity,
+  TimelineEntry,
+} from './domain/incident';
+import { assertTransition, isActive } from './domain/state-machine';
+import { IncidentLifecycleHooks } from './incident-lifecycle-hooks';
+import { IncidentFilter, IncidentRepository } from './incident.repository';
+
+export interface NewIncident {
+  title: string;
+  description: string;
+  severity: Severity;
+  incident_type: IncidentType;
+  source: string;
+  affected_resources?: string[];
+  assignees?: string[];
+  labels?: Record<string, string>;
+  actor?: string;
+}
+
+export interface IncidentPatch {
+  title?: string;
+  description?: string;
+  severity?: Severity;
+  assignees?: string[];
+  labels?: Record<string, string>;
+  actor?: string;
+}
+
+/** An alert as the incidents module needs it: already validated, identified and fingerprinted. */
+export interface IncomingAlert {
+  id: string;
+  source: string;
+  title: string;
+  description: string;
+  severity: Severity;
+  alert_type: IncidentType;
+  fingerprint: string;
+  received_at: string;
+  external_id: string | null;
+  dedup_key: string | null;
+  labels: Record<string, string>;
+  affected_services: string[];
+  runbook_url: string | null;
+  annotations: Record<string, string>;
+}
+
+export type AlertOutcome = { incident_id: string; status: 'Accepted' | 'Duplicate' };
+
+const SYSTEM_ACTOR = 'system';
+
+@Injectable()
+export class IncidentsService {
+  constructor(
+    private readonly repository: IncidentRepository,
+    private readonly transactor: Transactor,
+    private readonly hooks: IncidentLifecycleHooks,
+    private readonly events: EventEmitter2,
+    private readonly clock: Clock,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async create(input: NewIncident): Promise<Incident> {
+    const fingerprint = fingerprintOf({
+      source: input.source,
+      alert_type: input.incident_type,
+      title: input.title,
+      affected_services: input.affected_resources,
+    });
+    return this.transactor.run(async (tx) => {
+      const existing = await this.repository.findDedupTarget(tx, fingerprint);
+      if (existing) {
+        throw new DomainError(ErrorCode.DUPLICATE_INCIDENT, 'an open incident with the same fingerprint exists', {
+          existing_incident_id: existing.id,
+          fingerprint,
+        });
+      }
+      const now = this.now();
+      const incident = this.newIncident(input, fingerprint, now);
+      await this.repository.insert(tx, incident);
+      await this.repository.appendTimeline(tx, incident.id, [
+        entry(now, 'created', input.actor ?? SYSTEM_ACTOR, `Incident created: ${incident.title}`, { severity: incident.severity }),
+      ]);
+      await this.publish(tx, stateEventFor(incident, now, input.actor ?? SYSTEM_ACTOR, null));
+      return incident;
+    });
+  }
+
+  /**
+   * Folds an alert into the open incident with its fingerprint, or opens a new one. Runs inside
+   * the caller's transaction so the alert row and the incident change commit together.
+   */
+  async absorbAlert(tx: Tx, alert: IncomingAlert): Promise<AlertOutcome> {
+    const now = alert.received_at;
+    const actor = alert.source;
+    const target = await this.repository.findDedupTarget(tx, alert.fingerprint);
+    const { deduplication_enabled, deduplication_window_secs } = this.config.processing;
+    const windowStart = new Date(Date.parse(now) - deduplication_window_secs * 1000).toISOString();
+
+    if (target && deduplication_enabled && isActive(target.state) && target.last_seen_at >= windowStart) {
+      const previousSeverity = target.severity;
+      const updated: Incident = {
+        ...target,
+        alert_count: target.alert_count + 1,
+        last_seen_at: now,
+        updated_at: now,
+        labels: { ...alert.labels, ...target.labels },
+        affected_resources: union(target.affected_resources, alert.affected_services),
+      };
+      const timeline = [
+        entry(now, 'alert_deduplicated', actor, `Duplicate alert received (${updated.alert_count} in total)`, alertMetadata(alert)),
+      ];
+      const raised = isMoreSevere(alert.severity, previousSeverity);
+      if (raised) {
+        updated.severity = alert.severity;
+        timeline.push(
+          entry(now, 'severity_changed', actor, `Severity raised from ${previousSeverity} to ${alert.severity} by a duplicate alert`, {
+            from: previousSeverity,
+            to: alert.severity,
+            alert_id: alert.id,
+          }),
+        );
+      }
+      await this.repository.save(tx, updated);
+      await this.repository.appendTimeline(tx, updated.id, timeline);
+      if (raised) {
+        await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, { severity: { from: previousSeverity, to: alert.severity } }));
+      }
+      return { incident_id: updated.id, status: 'Duplicate' };
+    }
+
+    // A stale or finished match hands the fingerprint over to the new incident.
+    if (target) await this.repository.releaseFingerprint(tx, target.id);
+    const incident = this.newIncident(
+      {
+        title: alert.title,
+        description: alert.description,
+        severity: alert.severity,
+        incident_type: alert.alert_type,
+        source: alert.source,
+        affected_resources: alert.affected_services,
+        labels: alert.labels,
+      },
+      alert.fingerprint,
+      now,
+    );
+    await this.repository.insert(tx, incident);
+    await this.repository.appendTimeline(tx, incident.id, [
+      entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert)),
+    ]);
+    await this.publish(tx, stateEventFor(incident, now, actor, null));
+    return { incident_id: incident.id, status: 'Accepted' };
+  }
+
+  async get(id: string): Promise<IncidentDetail> {
+    const incident = await this.repository.findById(id);
+    if (!incident) throw notFound(id);
+    const [timeline, notes] = await Promise.all([this.repository.timeline(id), this.repository.notes(id)]);
+    return { ...incident, notes, timeline };
+  }
+
+  async list(filter: IncidentFilter): Promise<{ items: Incident[]; total: number }> {
+    return this.repository.list(filter);
+  }
+
+  async timeline(id: string): Promise<TimelineEntry[]> {
+    await this.assertExists(id);
+    return this.repository.timeline(id);
+  }
+
+  async assertExists(id: string): Promise<void> {
+    if (!(await this.repository.exists(id))) throw notFound(id);
+  }
+
+  async update(id: string, patch: IncidentPatch): Promise<Incident> {
+    const actor = patch.actor ?? SYSTEM_ACTOR;
+    return this.mutate(id, async (tx, current, now) => {
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      const next: Incident = { ...current };
+      for (const field of ['title', 'description', 'severity', 'assignees', 'labels'] as const) {
+        const value = patch[field];
+        if (value === undefined || JSON.stringify(value) === JSON.stringify(current[field])) continue;
+        changes[field] = { from: current[field], to: value };
+        (next as unknown as Record<string, unknown>)[field] = value;
+      }
+      const fields = Object.keys(changes);
+      if (fields.length === 0) return current;
+      next.updated_at = now;
+      await this.repository.save(tx, next);
+      await this.repository.appendTimeline(
+        tx,
+        id,
+        fields.map((field) => entry(now, `${field}_changed`, actor, describeChange(field, changes[field]), { field, ...changes[field] })),
+      );
+      await this.publish(tx, new IncidentUpdatedEvent(next, now, actor, changes));
+      return next;
+    });
+  }
+
+  async transition(id: string, to: IncidentState, actor: string, note?: string, resolution?: Resolution): Promise<Incident> {
+    if (to === 'Resolved' && !resolution) {
+      throw new ValidationFailed([{ field: 'resolution', message: 'resolving an incident needs resolution details' }]);
+    }
+    return this.mutate(id, async (tx, current, now) => {
+      assertTransition(current.state, to);
+      const next: Incident = { ...current, state: to, updated_at: now };
+      if (to === 'Resolved') {
+        next.resolved_at = now;
+        next.resolution = resolution ?? null;
+      } else if (current.state === 'Resolved' && to !== 'Closed') {
+        // Reopened: the old resolution stays in the timeline only.
+        next.resolved_at = null;
+        next.resolution = null;
+      }
+      await this.repository.save(tx, next);
+      // Only an active incident absorbs alerts; a reopened one takes its fingerprint back if free.
+      if (!isActive(to)) await this.repository.releaseFingerprint(tx, id);
+      else if (!isActive(current.state) && (await this.repository.isFingerprintFree(tx, current.fingerprint))) {
+        await this.repository.claimFingerprint(tx, next);
+      }
+      const timeline = [
+        entry(now, 'state_changed', actor, `State changed from ${current.state} to ${to}`, { from: current.state, to, ...(note ? { note } : {}) }),
+      ];
+      if (to === 'Resolved' && resolution) {
+        timeline.push(entry(now, 'resolved', actor, `Resolved (${resolution.method}): ${resolution.notes}`, { ...resolution }));
+      }
+      await this.repository.appendTimeline(tx, id, timeline);
+      await this.publish(tx, stateEventFor(next, now, actor, current.state));
+      return next;
+    });
+  }
+
+  async resolve(id: string, resolution: Resolution, note?: string): Promise<Incident> {
+    return this.transition(id, 'Resolved', resolution.resolved_by, note, resolution);
+  }
+
+  async close(id: string, actor: string, note?: string): Promise<Incident> {
+    return this.transition(id, 'Closed', actor, note);
+  }
+
+  async addNote(id: string, author: string, content: string): Promise<Note> {
+    let note: Note | undefined;
+    await this.mutate(id, async (tx, current, now) => {
+      note = { id: randomUUID(), author, content, created_at: now };
+      const next: Incident = { ...current, updated_at: now };
+      await this.repository.save(tx, next);
+      await this.repository.insertNote(tx, id, note);
+      await this.repository.appendTimeline(tx, id, [entry(now, 'note_added', author, content, { note_id: note.id })]);
+      await this.publish(tx, new IncidentUpdatedEvent(next, now, author, { notes: { from: null, to: note } }));
+      return next;
+    });
+    return note as Note;
+  }
+
+  /** Loads and locks the incident, applies `change` in one transaction. */
+  private async mutate(id: string, change: (tx: Tx, current: Incident, now: string) => Promise<Incident>): Promise<Incident> {
+    return this.transactor.run(async (tx) => {
+      const current = await this.repository.findById(id, tx);
+      if (!current) throw notFound(id);
+      return change(tx, current, this.now());
+    });
+  }
+
+  /** Runs the in-transaction hooks now and emits the event only once the transaction commits. */
+  private async publish(tx: Tx, event: IncidentEvent): Promise<void> {
+    await this.hooks.run(tx, event);
+    tx.afterCommit(() => this.events.emit(event.name, event));
+  }
+
+  private newIncident(input: NewIncident, fingerprint: string, now: string): Incident {
+    return {
+      id: randomUUID(),
+      title: input.title,
+      description: input.description,
+      severity: input.severity,
+      state: 'Detected',
+      incident_type: input.incident_type,
+      source: input.source,
+      created_at: now,
+      updated_at: now,
+      resolved_at: null,
+      affected_resources: [...new Set(input.affected_resources ?? [])],
+      assignees: [...new Set(input.assignees ?? [])],
+      labels: input.labels ?? {},
+      fingerprint,
+      alert_count: 1,
+      last_seen_at: now,
+      resolution: null,
+    };
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError(ErrorCode.INCIDENT_NOT_FOUND, `incident ${id} not found`, { id });
+}
+
+function entry(timestamp: string, event_type: string, actor: string, description: string, metadata: Record<string, unknown>): TimelineEntry {
+  return { timestamp, event_type, actor, description, metadata };
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+function alertMetadata(alert: IncomingAlert): Record<string, unknown> {
+  return {
+    alert_id: alert.id,
+    severity: alert.severity,
+    external_id: alert.external_id,
+    dedup_key: alert.dedup_key,
+    runbook_url: alert.runbook_url,
+    annotations: alert.annotations,
+    labels: alert.labels,
+    affected_services: alert.affected_services,
+  };
+}
+
+function describeChange(field: string, change: { from: unknown; to: unknown }): string {
+  const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  return `${field} changed from ${show(change.from)} to ${show(change.to)}`;
+}

@@ -1,0 +1,37 @@
+import 'reflect-metadata';
+import { createApp, OPENAPI_JSON_PATH } from './app';
+import { JsonLogger } from './common/logger';
+import { ConfigError, loadConfig } from './config/config.loader';
+import type { AppConfig } from './config/config.schema';
+
+async function bootstrap(): Promise<void> {
+  const logger = new JsonLogger();
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.error({ msg: err.message, key: err.key }, 'Config');
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = await createApp(config, { logger });
+  await app.listen({ port: config.server.http_port, host: config.server.host });
+  logger.log(
+    {
+      msg: 'LLM Incident Manager listening',
+      url: await app.getUrl(),
+      docs: '/docs',
+      openapi: OPENAPI_JSON_PATH,
+      storage: config.storage.driver,
+    },
+    'Bootstrap',
+  );
+}
+
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
