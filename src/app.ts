@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { Clock } from './common/clock';
 import { HttpExceptionFilter } from './common/http-exception.filter';
+import { acceptOnlyJson } from './common/json-body';
 import { DtoValidationPipe } from './common/pipes';
 import type { AppConfig } from './config/config.schema';
 
@@ -22,7 +23,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     logger: options.logger ?? false,
     bufferLogs: false,
     abortOnError: false,
+    bodyParser: false,
   });
+  acceptOnlyJson(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();

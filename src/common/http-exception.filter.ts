@@ -8,6 +8,7 @@ export interface ErrorBody {
 
 const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.VALIDATION_FAILED]: 400,
+  [ErrorCode.MALFORMED_JSON]: 400,
   [ErrorCode.INCIDENT_NOT_FOUND]: 404,
   [ErrorCode.INVALID_TRANSITION]: 409,
   [ErrorCode.ALREADY_RESOLVED]: 409,
@@ -24,6 +25,8 @@ const FASTIFY_CODES: Record<string, { code: string; field?: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'MALFORMED_JSON', field: 'body' },
 };
 
+const FIELD_OF_STATUS: Record<number, string> = { 413: 'body', 415: 'content-type' };
+
 const GENERIC_CODES: Record<number, string> = {
   400: 'BAD_REQUEST',
   404: 'NOT_FOUND',
@@ -39,9 +42,12 @@ export function errorBodyOf(exception: unknown): ErrorBody {
     return { error: { code: exception.code, message: exception.message, status, details: exception.details } };
   }
   if (exception instanceof HttpException) {
+    // Nest wraps Fastify's own request errors (size, media type) into HttpExceptions.
     const status = exception.getStatus();
     const code = GENERIC_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
-    return { error: { code, message: exception.message, status, details: {} } };
+    const field = FIELD_OF_STATUS[status];
+    const details = field ? { fields: [{ field, message: exception.message }] } : {};
+    return { error: { code, message: exception.message, status, details } };
   }
   const err = exception as { statusCode?: unknown; code?: unknown; message?: unknown } | null;
   if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {

@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { DomainError, ErrorCode } from './domain-error';
+
+/**
+ * The only request body format: JSON (application/json or application/*+json). Other media
+ * types get 415; a body that does not parse gets MALFORMED_JSON with the parser's reason.
+ * secure-json-parse drops __proto__/constructor keys so a body cannot poison prototypes.
+ */
+export function acceptOnlyJson(fastify: FastifyInstance): void {
+  fastify.removeAllContentTypeParsers();
+  const parseJson = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    const text = body.toString();
+    if (text.trim() === '') {
+      done(new DomainError(ErrorCode.MALFORMED_JSON, 'request body is empty but content-type is JSON', { fields: [{ field: 'body', message: 'empty body' }] }), undefined);
+      return;
+    }
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+    } catch (err) {
+      const reason = (err as Error).message;
+      done(new DomainError(ErrorCode.MALFORMED_JSON, `request body is not valid JSON: ${reason}`, { fields: [{ field: 'body', message: reason }] }), undefined);
+    }
+  };
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  fastify.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parseJson);
+}
