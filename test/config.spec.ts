@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConfig, ConfigError, loadConfig } from '../src/config/config.loader';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('loads config/default.toml as shipped, with every documented default', () => {
+    const config = loadConfig({});
+    expect(config.server).toEqual({ host: '0.0.0.0', http_port: 8080, grpc_port: 9000, body_limit_bytes: 5242880 });
+    expect(config.storage).toEqual({ driver: 'sqlite', sqlite_path: './data/incidents.db', postgres_url_env: 'DATABASE_URL' });
+    expect(config.processing).toEqual({ deduplication_enabled: true, deduplication_window_secs: 900 });
+    expect(config.notifications).toMatchObject({
+      slack_webhook_env: 'SLACK_WEBHOOK_URL',
+      slack_bot_token_env: 'SLACK_BOT_TOKEN',
+      slack_default_channel: '#incidents',
+      smtp_server: 'smtp.gmail.com',
+      smtp_port: 587,
+      smtp_use_tls: true,
+      smtp_username_env: 'SMTP_USERNAME',
+      smtp_password_env: 'SMTP_PASSWORD',
+      email_from: 'incidents@example.com',
+      email_from_name: 'LLM Incident Manager',
+      pagerduty_integration_key_env: 'PAGERDUTY_INTEGRATION_KEY',
+      pagerduty_api_url: 'https://events.pagerduty.com/v2/enqueue',
+      default_webhook_url: 'https://your-service.com/webhook',
+      webhook_timeout_secs: 10,
+      queue_size: 10000,
+      worker_threads: 4,
+      max_retries: 3,
+      retry_backoff_secs: 5,
+    });
+  });
+
+  it('applies LLM_IM__<SECTION>__<KEY> overrides with the key\'s type', () => {
+    const config = buildConfig({}, {
+      LLM_IM__SERVER__HTTP_PORT: '8081',
+      LLM_IM__PROCESSING__DEDUPLICATION_ENABLED: 'false',
+      LLM_IM__NOTIFICATIONS__SLACK_DEFAULT_CHANNEL: '#ops',
+    });
+    expect(config.server.http_port).toBe(8081);
+    expect(config.processing.deduplication_enabled).toBe(false);
+    expect(config.notifications.slack_default_channel).toBe('#ops');
+  });
+
+  it('resolves the PostgreSQL URL from the variable named by postgres_url_env', () => {
+    const config = buildConfig({ storage: { driver: 'postgres', postgres_url_env: 'MY_PG' } }, { MY_PG: 'postgres://x@h/db' });
+    expect(config.database_url).toBe('postgres://x@h/db');
+  });
+
+  it.each([
+    ['unknown section', { nonsense: { a: 1 } }, {}, 'nonsense', /unknown section/],
+    ['unknown key', { server: { http_prot: 8080 } }, {}, 'server.http_prot', /unknown key/],
+    ['wrong type (string for integer)', { server: { http_port: '8080' } }, {}, 'server.http_port', /expected an integer/],
+    ['wrong type (integer for boolean)', { processing: { deduplication_enabled: 1 } }, {}, 'processing.deduplication_enabled', /expected a boolean/],
+    ['out of range', { server: { http_port: 70000 } }, {}, 'server.http_port', /between 0 and 65535/],
+    ['unknown driver', { storage: { driver: 'mysql' } }, {}, 'storage.driver', /one of sqlite, postgres/],
+    ['notification key of wrong type', { notifications: { worker_threads: 'four' } }, {}, 'notifications.worker_threads', /expected an integer/],
+    ['unknown notification key', { notifications: { slack_enable: true } }, {}, 'notifications.slack_enable', /unknown key/],
+    ['section that is not a table', { server: 5 }, {}, 'server', /expected a table/],
+    ['env override of wrong type', {}, { LLM_IM__SERVER__HTTP_PORT: 'eighty' }, 'LLM_IM__SERVER__HTTP_PORT', /expected an integer/],
+    ['env override of unknown key', {}, { LLM_IM__SERVER__NOPE: '1' }, 'LLM_IM__SERVER__NOPE', /does not name a configuration key/],
+    ['env boolean not true/false', {}, { LLM_IM__PROCESSING__DEDUPLICATION_ENABLED: 'yes' }, 'LLM_IM__PROCESSING__DEDUPLICATION_ENABLED', /true or false/],
+    ['postgres without its URL', { storage: { driver: 'postgres' } }, {}, 'storage.postgres_url_env', /DATABASE_URL is not set/],
+  ])('refuses %s, naming the key', (_name, raw, env, key, message) => {
+    const err = configError(() => buildConfig(raw as never, env));
+    expect(err.key).toBe(key);
+    expect(err.message).toMatch(message);
+    expect(err.message).toContain(key);
+  });
+
+  it('refuses a CONFIG_PATH that does not exist instead of falling back to defaults', () => {
+    const err = configError(() => loadConfig({ CONFIG_PATH: '/nonexistent/config.toml' }));
+    expect(err.key).toBe('CONFIG_PATH');
+  });
+
+  it('refuses a file that is not TOML', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'c.toml'), '[server\nhttp_port = 1');
+    const err = configError(() => loadConfig({ CONFIG_PATH: join(dir, 'c.toml') }));
+    expect(err.message).toMatch(/not valid TOML/);
+  });
+
+  it('reads a custom file from CONFIG_PATH', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'c.toml'), '[processing]\ndeduplication_window_secs = 60\n');
+    expect(loadConfig({ CONFIG_PATH: join(dir, 'c.toml') }).processing.deduplication_window_secs).toBe(60);
+  });
+});

@@ -1,0 +1,22 @@
+import { Client } from 'pg';
+
+/**
+ * When TEST_DATABASE_URL is set every storage test also runs on PostgreSQL. An unreachable
+ * server fails the run under CI=true; elsewhere the PostgreSQL runs are left out with a warning.
+ */
+export default async function globalSetup(): Promise<void> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) return;
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (err) {
+    const message = `TEST_DATABASE_URL=${url.replace(/\/\/[^@]*@/, '//***@')} is unreachable: ${(err as Error).message}`;
+    if (process.env.CI === 'true') throw new Error(message);
+    process.stderr.write(`\nWARNING: ${message}; running the SQLite tests only\n`);
+    delete process.env.TEST_DATABASE_URL;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Client } from 'pg';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { Clock } from '../../src/common/clock';
+import { buildConfig } from '../../src/config/config.loader';
+import type { AppConfig } from '../../src/config/config.schema';
+
+export type Driver = 'sqlite' | 'postgres';
+
+/** SQLite always; PostgreSQL too when TEST_DATABASE_URL is set (CI sets it). */
+export function drivers(): Driver[] {
+  return process.env.TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+}
+
+/** A clock the test moves by hand. */
+export class ManualClock extends Clock {
+  private current = Date.parse('2026-01-15T14:32:00.000Z');
+  override now(): Date {
+    return new Date(this.current);
+  }
+  advance(seconds: number): void {
+    this.current += seconds * 1000;
+  }
+}
+
+/**
+ * One isolated store: a SQLite file in a temp folder, or a PostgreSQL schema of its own (the
+ * connection URL selects it through search_path). Several apps may open it, one after another
+ * or side by side.
+ */
+export class TestStore {
+  private dir?: string;
+  private schema?: string;
+
+  private constructor(readonly driver: Driver) {}
+
+  static async create(driver: Driver): Promise<TestStore> {
+    const store = new TestStore(driver);
+    if (driver === 'sqlite') {
+      store.dir = mkdtempSync(join(tmpdir(), 'llm-im-test-'));
+    } else {
+      store.schema = `t_${randomBytes(6).toString('hex')}`;
+      await store.admin(`create schema ${store.schema}`);
+    }
+    return store;
+  }
+
+  config(overrides: Record<string, Record<string, unknown>> = {}): AppConfig {
+    const env: Record<string, string> = {};
+    const storage: Record<string, unknown> = { driver: this.driver };
+    if (this.driver === 'sqlite') {
+      storage.sqlite_path = join(this.dir as string, 'incidents.db');
+    } else {
+      const url = new URL(process.env.TEST_DATABASE_URL as string);
+      url.searchParams.set('options', `-c search_path=${this.schema}`);
+      env.TEST_PG_URL = url.toString();
+      storage.postgres_url_env = 'TEST_PG_URL';
+    }
+    return buildConfig({ ...overrides, storage: { ...storage, ...(overrides.storage ?? {}) } }, env);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    if (this.schema) await this.admin(`drop schema ${this.schema} cascade`);
+  }
+
+  private async admin(statement: string): Promise<void> {
+    const client = new Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  }
+}
+
+export interface RunningApp {
+  app: NestFastifyApplication;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/** Starts the real application (HTTP on an ephemeral loopback port) on the given store. */
+export async function startApp(
+  store: TestStore,
+  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock } = {},
+): Promise<RunningApp> {
+  const app = await createApp(store.config(options.overrides), { clock: options.clock });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const server = app.getHttpServer();
+  return { app, http: request(server), close: () => app.close() };
+}
+
+export function alert(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    source: 'prometheus',
+    title: 'High error rate on api-gateway',
+    description: '5xx ratio above 5% for 5 minutes',
+    severity: 'P2',
+    alert_type: 'Application',
+    affected_services: ['api-gateway'],
+    ...overrides,
+  };
+}
