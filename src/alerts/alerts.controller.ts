@@ -20,6 +20,7 @@ import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH } from './dt
 
 @ApiTags('alerts')
 @ApiExtraModels(AlertDto, AlertAnswerView)
+@ApiBadRequestResponse({ type: ErrorView, description: 'Validation failed; details.fields names each bad field (in a batch prefixed with the index, e.g. [3].severity).' })
 @Controller('v1')
 export class AlertsController {
   constructor(private readonly alerts: AlertsService) {}
@@ -45,7 +46,6 @@ export class AlertsController {
       oneOf: [{ $ref: getSchemaPath(AlertAnswerView) }, { type: 'array', items: { $ref: getSchemaPath(AlertAnswerView) } }],
     },
   })
-  @ApiBadRequestResponse({ type: ErrorView, description: 'Validation failed; in a batch, fields are prefixed with the index, e.g. [3].severity.' })
   async submit(@Body() body: unknown): Promise<AlertAnswer | AlertAnswer[]> {
     if (!Array.isArray(body)) {
       const [answer] = await this.alerts.ingest([toValidDto(AlertDto, body)]);

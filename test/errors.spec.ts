@@ -1,0 +1,87 @@
+import { alert, RunningApp, startApp, TestStore } from './support/harness';
+
+/**
+ * Every bad request gets the one envelope {"error": {code, message, status, details}} with a
+ * 4xx status, never a 500; validation errors name each offending field.
+ */
+describe('error envelope', () => {
+  let store: TestStore;
+  let running: RunningApp;
+  let incidentId: string;
+
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    running = await startApp(store, { overrides: { server: { body_limit_bytes: 65536 } } });
+    incidentId = (await running.http.post('/v1/alerts').send(alert()).expect(200)).body.incident_id;
+  });
+  afterAll(async () => {
+    await running.close();
+    await store.destroy();
+  });
+
+  type Case = {
+    name: string;
+    method: 'get' | 'post' | 'patch';
+    path: string | (() => string);
+    body?: unknown;
+    raw?: string;
+    contentType?: string;
+    status: number;
+    code: string;
+    field?: string;
+  };
+
+  const cases: Case[] = [
+    { name: 'malformed JSON', method: 'post', path: '/v1/alerts', raw: '{"source": "x",', contentType: 'application/json', status: 400, code: 'MALFORMED_JSON', field: 'body' },
+    { name: 'empty JSON body', method: 'post', path: '/v1/alerts', raw: '', contentType: 'application/json', status: 400, code: 'MALFORMED_JSON', field: 'body' },
+    { name: 'wrong content type', method: 'post', path: '/v1/alerts', raw: 'source=x', contentType: 'application/x-www-form-urlencoded', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', field: 'content-type' },
+    { name: 'text/plain body', method: 'post', path: '/v1/alerts', raw: 'hello', contentType: 'text/plain', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', field: 'content-type' },
+    { name: 'body too large', method: 'post', path: '/v1/alerts', raw: JSON.stringify(alert({ description: 'x'.repeat(70000) })), contentType: 'application/json', status: 413, code: 'PAYLOAD_TOO_LARGE', field: 'body' },
+    { name: 'body that is a string', method: 'post', path: '/v1/alerts', body: '"alert"', raw: '"alert"', contentType: 'application/json', status: 400, code: 'VALIDATION_FAILED', field: 'body' },
+    { name: 'missing required field', method: 'post', path: '/v1/alerts', body: { ...alert(), title: undefined }, status: 400, code: 'VALIDATION_FAILED', field: 'title' },
+    { name: 'wrong type', method: 'post', path: '/v1/alerts', body: alert({ title: 42 }), status: 400, code: 'VALIDATION_FAILED', field: 'title' },
+    { name: 'unknown severity', method: 'post', path: '/v1/alerts', body: alert({ severity: 'P5' }), status: 400, code: 'VALIDATION_FAILED', field: 'severity' },
+    { name: 'unknown alert_type', method: 'post', path: '/v1/alerts', body: alert({ alert_type: 'Network' }), status: 400, code: 'VALIDATION_FAILED', field: 'alert_type' },
+    { name: 'unknown field', method: 'post', path: '/v1/alerts', body: alert({ priority: 'high' }), status: 400, code: 'VALIDATION_FAILED', field: 'priority' },
+    { name: 'labels with a non-string value', method: 'post', path: '/v1/alerts', body: alert({ labels: { a: { b: 1 } } }), status: 400, code: 'VALIDATION_FAILED', field: 'labels' },
+    { name: 'affected_services not an array', method: 'post', path: '/v1/alerts', body: alert({ affected_services: 'api' }), status: 400, code: 'VALIDATION_FAILED', field: 'affected_services' },
+    { name: 'runbook_url not a URL', method: 'post', path: '/v1/alerts', body: alert({ runbook_url: 'not a url' }), status: 400, code: 'VALIDATION_FAILED', field: 'runbook_url' },
+    { name: 'invalid alert in a batch', method: 'post', path: '/v1/alerts', body: [alert(), alert({ severity: 'high' })], status: 400, code: 'VALIDATION_FAILED', field: '[1].severity' },
+    { name: 'create with unknown incident_type', method: 'post', path: '/v1/incidents', body: { title: 't', description: 'd', severity: 'P1', incident_type: 'Weird', source: 's' }, status: 400, code: 'VALIDATION_FAILED', field: 'incident_type' },
+    { name: 'create with an array body', method: 'post', path: '/v1/incidents', body: [{ title: 't' }], status: 400, code: 'VALIDATION_FAILED', field: 'body' },
+    { name: 'bad UUID in path', method: 'get', path: '/v1/incidents/not-a-uuid', status: 400, code: 'VALIDATION_FAILED', field: 'id' },
+    { name: 'bad UUID in a nested path', method: 'get', path: '/v1/incidents/1234/alerts', status: 400, code: 'VALIDATION_FAILED', field: 'id' },
+    { name: 'unknown route', method: 'get', path: '/v1/nothing-here', status: 404, code: 'NOT_FOUND' },
+    { name: 'unknown state filter', method: 'get', path: '/v1/incidents?state=Sleeping', status: 400, code: 'VALIDATION_FAILED', field: 'state' },
+    { name: 'page not a number', method: 'get', path: '/v1/incidents?page=abc', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    { name: 'page_size over the limit', method: 'get', path: '/v1/incidents?page_size=100000', status: 400, code: 'VALIDATION_FAILED', field: 'page_size' },
+    { name: 'active_only not a boolean', method: 'get', path: '/v1/incidents?active_only=maybe', status: 400, code: 'VALIDATION_FAILED', field: 'active_only' },
+    { name: 'unknown query parameter', method: 'get', path: '/v1/incidents?colour=red', status: 400, code: 'VALIDATION_FAILED', field: 'colour' },
+    { name: 'transition to an unknown state', method: 'post', path: () => `/v1/incidents/${incidentId}/transition`, body: { state: 'Done', actor: 'a' }, status: 400, code: 'VALIDATION_FAILED', field: 'state' },
+    { name: 'transition without actor', method: 'post', path: () => `/v1/incidents/${incidentId}/transition`, body: { state: 'Triaged' }, status: 400, code: 'VALIDATION_FAILED', field: 'actor' },
+    { name: 'nested resolution with an unknown method', method: 'post', path: () => `/v1/incidents/${incidentId}/transition`, body: { state: 'Resolved', actor: 'a', resolution: { resolved_by: 'a', method: 'Magic', notes: 'n' } }, status: 400, code: 'VALIDATION_FAILED', field: 'resolution.method' },
+    { name: 'resolve with an unknown method', method: 'post', path: () => `/v1/incidents/${incidentId}/resolve`, body: { resolved_by: 'a', method: 'Magic', notes: 'n' }, status: 400, code: 'VALIDATION_FAILED', field: 'method' },
+    { name: 'patch severity of wrong type', method: 'patch', path: () => `/v1/incidents/${incidentId}`, body: { severity: 0 }, status: 400, code: 'VALIDATION_FAILED', field: 'severity' },
+    { name: 'note without content', method: 'post', path: () => `/v1/incidents/${incidentId}/notes`, body: { author: 'a' }, status: 400, code: 'VALIDATION_FAILED', field: 'content' },
+  ];
+
+  it.each(cases)('$name -> $status $code', async (c) => {
+    const path = typeof c.path === 'function' ? c.path() : c.path;
+    let req = running.http[c.method](path);
+    if (c.raw !== undefined) req = req.set('content-type', c.contentType ?? 'application/json').send(c.raw);
+    else if (c.body !== undefined) req = req.send(c.body as object);
+    const res = await req;
+    expect(res.status).toBe(c.status);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(Object.keys(res.body)).toEqual(['error']);
+    expect(res.body.error).toEqual({ code: c.code, message: expect.any(String), status: c.status, details: expect.any(Object) });
+    expect(JSON.stringify(res.body)).not.toMatch(/at .+\.(ts|js):\d+/); // no stack trace
+    if (c.field) expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toContain(c.field);
+  });
+
+  it('stored nothing from any of the bad requests', async () => {
+    const list = (await running.http.get('/v1/incidents').expect(200)).body;
+    expect(list.total).toBe(1);
+    expect(list.items[0]).toMatchObject({ alert_count: 1, state: 'Detected', severity: 'P2' });
+  });
+});

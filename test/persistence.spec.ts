@@ -1,0 +1,111 @@
+import { IncidentLifecycleHooks } from '../src/incidents/incident-lifecycle-hooks';
+import { alert, drivers, startApp, TestStore } from './support/harness';
+
+describe.each(drivers())('storage on %s', (driver) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+  });
+  afterEach(() => store.destroy());
+
+  it('keeps incidents, alerts, notes and timelines across a restart', async () => {
+    const first = await startApp(store);
+    const a = (await first.http.post('/v1/alerts').send(alert({ external_id: 'e-1' })).expect(200)).body;
+    await first.http.post('/v1/alerts').send(alert()).expect(200);
+    await first.http.post(`/v1/incidents/${a.incident_id}/notes`).send({ author: 'alice', content: 'looking' }).expect(201);
+    await first.http.post(`/v1/incidents/${a.incident_id}/transition`).send({ state: 'Investigating', actor: 'alice' }).expect(200);
+    const before = (await first.http.get(`/v1/incidents/${a.incident_id}`)).body;
+    await first.close();
+
+    const second = await startApp(store);
+    try {
+      const after = (await second.http.get(`/v1/incidents/${a.incident_id}`).expect(200)).body;
+      expect(after).toEqual(before);
+      expect(after).toMatchObject({ state: 'Investigating', alert_count: 2, notes: [{ content: 'looking' }] });
+      expect((await second.http.get(`/v1/incidents/${a.incident_id}/alerts`)).body).toHaveLength(2);
+      // Deduplication and idempotency carry on from the stored state.
+      expect((await second.http.post('/v1/alerts').send(alert()).expect(200)).body).toMatchObject({ status: 'Duplicate', incident_id: a.incident_id });
+      expect((await second.http.post('/v1/alerts').send(alert({ external_id: 'e-1' })).expect(200)).body.alert_id).toBe(a.alert_id);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('stores a batch whole or not at all when a write fails part-way', async () => {
+    const running = await startApp(store);
+    try {
+      await running.http.post('/v1/alerts').send(alert({ title: 'existing' })).expect(200);
+      running.app.get(IncidentLifecycleHooks).register({
+        withinTransaction: async (_tx, event) => {
+          if (event.incident.title === 'boom') throw new Error('simulated failure inside the transaction');
+        },
+      });
+      const res = await running.http.post('/v1/alerts').send([alert({ title: 'one' }), alert({ title: 'existing' }), alert({ title: 'boom' })]);
+      expect(res.status).toBe(500);
+      expect(res.body.error.code).toBe('INTERNAL');
+      expect(JSON.stringify(res.body)).not.toContain('simulated');
+      const list = (await running.http.get('/v1/incidents')).body;
+      expect(list.total).toBe(1);
+      expect(list.items[0]).toMatchObject({ title: 'existing', alert_count: 1 });
+      expect((await running.http.get(`/v1/incidents/${list.items[0].id}/alerts`)).body).toHaveLength(1);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+describe('service surface', () => {
+  let store: TestStore;
+  let running: Awaited<ReturnType<typeof startApp>>;
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    running = await startApp(store);
+  });
+  afterAll(async () => {
+    await running.close();
+    await store.destroy();
+  });
+
+  it('answers liveness and readiness', async () => {
+    expect((await running.http.get('/health/live').expect(200)).body).toEqual({ status: 'ok' });
+    expect((await running.http.get('/health/ready').expect(200)).body).toEqual({ status: 'ok', checks: { database: { status: 'ok', driver: 'sqlite' } } });
+  });
+
+  it('serves Swagger UI at /docs and an OpenAPI document with every route, enum and error response', async () => {
+    const ui = await running.http.get('/docs').redirects(1).expect(200);
+    expect(ui.text).toContain('swagger-ui');
+    const doc = (await running.http.get('/docs/openapi.json').expect(200)).body;
+    const routes = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(routes.sort()).toEqual(
+      [
+        'POST /v1/alerts',
+        'POST /v1/incidents',
+        'GET /v1/incidents',
+        'GET /v1/incidents/{id}',
+        'PATCH /v1/incidents/{id}',
+        'POST /v1/incidents/{id}/transition',
+        'POST /v1/incidents/{id}/resolve',
+        'POST /v1/incidents/{id}/close',
+        'POST /v1/incidents/{id}/notes',
+        'GET /v1/incidents/{id}/timeline',
+        'GET /v1/incidents/{id}/alerts',
+        'GET /health/live',
+        'GET /health/ready',
+      ].sort(),
+    );
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+      if (path.startsWith('/health')) continue;
+      for (const op of Object.values(ops)) expect(Object.keys(op.responses)).toContain('400');
+    }
+    expect(doc.components.schemas.Severity.enum).toEqual(['P0', 'P1', 'P2', 'P3', 'P4']);
+    expect(doc.components.schemas.IncidentState.enum).toEqual(['Detected', 'Triaged', 'Investigating', 'Remediating', 'Resolved', 'Closed']);
+    expect(doc.components.schemas.ResolutionMethod.enum).toEqual(['Automated', 'Manual', 'AutoAssistedManual']);
+    expect(doc.components.schemas.IncidentType.enum).toHaveLength(8);
+    expect(doc.components.schemas.ErrorView).toBeDefined();
+    expect(Object.keys(doc.components.schemas.AlertDto.properties).sort()).toEqual(
+      ['source', 'title', 'description', 'severity', 'alert_type', 'external_id', 'dedup_key', 'labels', 'affected_services', 'runbook_url', 'annotations'].sort(),
+    );
+  });
+});
