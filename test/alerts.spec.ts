@@ -13,7 +13,9 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
     clock = new ManualClock();
     running = await startApp(store, { clock, overrides });
     events = [];
-    running.app.get(EventEmitter2).onAny((name: string | string[], event: never) => events.push({ ...(event as object), name } as never));
+    running.app.get(EventEmitter2).onAny((name: string | string[], event: object) => {
+      events.push({ ...event, name } as (typeof events)[number]);
+    });
   }
 
   afterEach(async () => {

@@ -104,7 +104,7 @@ describe.each(drivers())('incidents on %s', (driver) => {
     expect(events[0].incident).toEqual(res.body);
     expect(events[0]).toMatchObject({ previous_state: from, actor: 'bob' });
     const timeline = (await running.http.get(`/v1/incidents/${id}/timeline`).expect(200)).body;
-    expect(timeline.find((t: { event_type: string; metadata: { to?: string } }) => t.event_type === 'state_changed' && t.metadata.to === to && t.metadata.from === from)).toMatchObject({
+    expect(timeline.find((t: { event_type: string; metadata: { from?: string; to?: string } }) => t.event_type === 'state_changed' && t.metadata.to === to && t.metadata.from === from)).toMatchObject({
       actor: 'bob',
       metadata: { from, to, note: 'why not' },
     });

@@ -19,11 +19,12 @@ export class AlertsService {
 
   /**
    * Stores validated alerts and folds each into an incident, all in one transaction: a batch is
-   * committed whole before it is answered, one answer per alert in order.
+   * committed whole before it is answered, one answer per alert in order. Concurrent requests
+   * share a group commit (see Transactor.runGrouped).
    */
   async ingest(alerts: AlertDto[]): Promise<AlertAnswer[]> {
     const receivedAt = this.clock.now().toISOString();
-    return this.transactor.run(async (tx) => {
+    return this.transactor.runGrouped(async (tx) => {
       const answers: AlertAnswer[] = [];
       for (const dto of alerts) {
         if (dto.external_id !== undefined) {
@@ -50,7 +51,7 @@ export class AlertsService {
         });
       }
       return answers;
-    });
+    }, alerts.length);
   }
 
   async listForIncident(incidentId: string): Promise<StoredAlert[]> {

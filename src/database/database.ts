@@ -1,15 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDatabase as SqliteDialectDatabase, SqliteDialect, SqliteStatement } from 'kysely';
+import { Kysely, Migrator, sql, PostgresDialect, SqliteDatabase as SqliteDialectDatabase, SqliteDialect, SqliteStatement } from 'kysely';
 import { Pool } from 'pg';
 import type { AppConfig } from '../config/config.schema';
 import { StaticMigrationProvider } from './migrations';
 import type { Database, Dialect } from './schema';
+import { SqliteCheckpointer } from './sqlite-checkpointer';
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
+  close(): Promise<void>;
 }
 
 export function openDatabase(config: AppConfig): OpenedDatabase {
@@ -17,7 +19,8 @@ export function openDatabase(config: AppConfig): OpenedDatabase {
     const pool = new Pool({ connectionString: config.database_url, max: 10 });
     // An idle client that loses its server must not crash the process.
     pool.on('error', () => undefined);
-    return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const path = config.storage.sqlite_path;
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -30,7 +33,24 @@ export function openDatabase(config: AppConfig): OpenedDatabase {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('cache_size = -65536'); // 64 MiB of page cache instead of 2 MiB
   sqlite.pragma('temp_store = MEMORY');
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) }), dialect: 'sqlite' };
+  let checkpointer: SqliteCheckpointer | undefined;
+  if (path !== ':memory:') {
+    sqlite.pragma('wal_autocheckpoint = 0');
+    checkpointer = new SqliteCheckpointer(path, () => {
+      // Without the worker, the main connection checkpoints again, as SQLite does by default.
+      if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+    });
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    // The worker's connection closes first, so the last one to close folds the WAL back in.
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+  };
 }
 
 /**
@@ -65,7 +85,11 @@ class StatementCache implements SqliteDialectDatabase {
 }
 
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(dialect) });
+  // Kysely looks its bookkeeping tables up in every schema; name ours, so that a database with
+  // several schemas (one per test run, or per tenant) migrates each on its own.
+  const schema =
+    dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(dialect), migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -22,8 +22,21 @@ export function isUniqueViolation(err: unknown): boolean {
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+interface GroupedWork {
+  work: (tx: Tx) => Promise<unknown>;
+  weight: number;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Upper bound on the rows (alerts) one grouped transaction takes on, to bound its latency. */
+const MAX_GROUP_WEIGHT = 2000;
+
 @Injectable()
 export class Transactor {
+  private readonly waiting: GroupedWork[] = [];
+  private draining = false;
+
   constructor(
     @Inject(DATABASE) private readonly db: Kysely<Database>,
     @Inject(DIALECT) readonly dialect: Dialect,
@@ -42,6 +55,51 @@ export class Transactor {
         if (attempt < MAX_ATTEMPTS && isUniqueViolation(err)) continue;
         throw err;
       }
+    }
+  }
+
+  /**
+   * Group commit: units of work that arrive while a transaction is running share the next one,
+   * so one commit (the costly part of a small write) serves many requests. Each caller still
+   * gets its own result only after the shared commit, and its after-commit callbacks run then.
+   * If the shared transaction fails, each unit is re-run alone, so one failing unit never takes
+   * the others down. `weight` (rows written) bounds the size of a group.
+   */
+  runGrouped<T>(work: (tx: Tx) => Promise<T>, weight = 1): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ work, weight, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.waiting.length > 0) {
+        let weight = 0;
+        let count = 0;
+        while (count < this.waiting.length && (count === 0 || weight + this.waiting[count].weight <= MAX_GROUP_WEIGHT)) {
+          weight += this.waiting[count].weight;
+          count += 1;
+        }
+        const group = this.waiting.splice(0, count);
+        if (group.length > 1) {
+          try {
+            const results = await this.run(async (tx) => {
+              const out: unknown[] = [];
+              for (const unit of group) out.push(await unit.work(tx));
+              return out;
+            });
+            group.forEach((unit, i) => unit.resolve(results[i]));
+            continue;
+          } catch {
+            // Fall through: find out which unit failed by running each alone.
+          }
+        }
+        for (const unit of group) await this.run(unit.work).then(unit.resolve, unit.reject);
+      }
+    } finally {
+      this.draining = false;
     }
   }
 }
