@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../common/ids';
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { Transactor } from '../database/transactor';
@@ -63,7 +63,7 @@ export class AlertsService {
 function incomingAlert(dto: AlertDto, receivedAt: string): IncomingAlert {
   const affected_services = [...new Set(dto.affected_services ?? [])];
   return {
-    id: randomUUID(),
+    id: newId(),
     source: dto.source,
     title: dto.title,
     description: dto.description,

@@ -14,6 +14,9 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
+/** The WAL is checkpointed in the background and restarted once it passes this size. */
+const MAX_WAL_BYTES = 64 * 1024 * 1024;
+
 export function openDatabase(config: AppConfig): OpenedDatabase {
   if (config.storage.driver === 'postgres') {
     const pool = new Pool({ connectionString: config.database_url, max: 10 });
@@ -36,10 +39,15 @@ export function openDatabase(config: AppConfig): OpenedDatabase {
   let checkpointer: SqliteCheckpointer | undefined;
   if (path !== ':memory:') {
     sqlite.pragma('wal_autocheckpoint = 0');
-    checkpointer = new SqliteCheckpointer(path, () => {
-      // Without the worker, the main connection checkpoints again, as SQLite does by default.
-      if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
-    });
+    sqlite.pragma(`journal_size_limit = ${MAX_WAL_BYTES}`);
+    checkpointer = new SqliteCheckpointer(
+      path,
+      () => {
+        // Without the worker, the main connection checkpoints again, as SQLite does by default.
+        if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+      },
+      { intervalMs: 250, maxWalBytes: MAX_WAL_BYTES },
+    );
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
   return {
@@ -54,9 +62,9 @@ export function openDatabase(config: AppConfig): OpenedDatabase {
 }
 
 /**
- * Kysely prepares every statement on every execution; preparing costs as much as running a
- * small query. Queries are built from a few fixed shapes, so their prepared statements are
- * kept, least recently used dropped first.
+ * The SQLite connection as Kysely sees it. Kysely prepares every statement on every execution;
+ * preparing costs as much as running a small query. Queries are built from a few fixed shapes,
+ * so their prepared statements are kept, least recently used dropped first.
  */
 class StatementCache implements SqliteDialectDatabase {
   private readonly statements = new Map<string, SqliteStatement>();
@@ -67,6 +75,11 @@ class StatementCache implements SqliteDialectDatabase {
   ) {}
 
   prepare(sql: string): SqliteStatement {
+    // Kysely opens transactions with a plain (deferred) BEGIN, which takes the write lock only at
+    // the first write; if another connection (the checkpointer, another process) holds it then,
+    // SQLite fails at once with SQLITE_BUSY instead of waiting. Every transaction here writes,
+    // so take the lock up front, where busy_timeout applies.
+    if (sql === 'begin') sql = 'begin immediate';
     let statement = this.statements.get(sql);
     if (statement) {
       this.statements.delete(sql);

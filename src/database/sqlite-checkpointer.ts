@@ -4,15 +4,27 @@ import { Worker } from 'node:worker_threads';
  * Runs SQLite's WAL checkpoints on a connection of its own in a worker thread. A checkpoint
  * copies the WAL into the database file and fsyncs it; done by the main connection it stalls
  * the event loop (and every request) for the length of an fsync, every 1,000 pages. PASSIVE
- * checkpoints never block writers, so ingestion goes on while the worker syncs.
+ * checkpoints never block writers, so ingestion goes on while the worker syncs. Under steady
+ * writes a PASSIVE checkpoint never quite catches up, so once the WAL passes `maxWalBytes` the
+ * worker runs a RESTART checkpoint (a short pause for writers, most frames being copied
+ * already) after which the next write starts the WAL over; journal_size_limit then trims it.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { statSync } = require('node:fs');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 5000');
+function walBytes() {
+  try { return statSync(workerData.path + '-wal').size; } catch { return 0; }
+}
 const timer = setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+    if (walBytes() > workerData.maxWalBytes) db.pragma('wal_checkpoint(RESTART)');
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
 }, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
@@ -28,10 +40,10 @@ export class SqliteCheckpointer {
   private stopped = false;
 
   /** `onFailure` is told when the worker cannot checkpoint, so the caller can take over. */
-  constructor(path: string, onFailure: (error: string) => void, intervalMs = 500) {
+  constructor(path: string, onFailure: (error: string) => void, options: { intervalMs: number; maxWalBytes: number }) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { driver: require.resolve('better-sqlite3'), path, intervalMs },
+      workerData: { driver: require.resolve('better-sqlite3'), path, ...options },
     });
     this.worker.unref();
     this.worker.on('message', (message: { error?: string }) => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../common/ids';
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Clock } from '../common/clock';
@@ -258,7 +258,7 @@ export class IncidentsService {
   async addNote(id: string, author: string, content: string): Promise<Note> {
     let note: Note | undefined;
     await this.mutate(id, async (tx, current, now) => {
-      note = { id: randomUUID(), author, content, created_at: now };
+      note = { id: newId(), author, content, created_at: now };
       const next: Incident = { ...current, updated_at: now };
       await this.repository.save(tx, next);
       await this.repository.insertNote(tx, id, note);
@@ -286,7 +286,7 @@ export class IncidentsService {
 
   private newIncident(input: NewIncident, fingerprint: string, now: string): Incident {
     return {
-      id: randomUUID(),
+      id: newId(),
       title: input.title,
       description: input.description,
       severity: input.severity,
