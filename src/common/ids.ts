@@ -3,6 +3,20 @@ import { randomBytes } from 'node:crypto';
 let lastMs = 0;
 let sequence = 0;
 
+// One getrandom call per 256 ids instead of one per id.
+const POOL_BYTES = 16 * 256;
+let pool = Buffer.alloc(0);
+let poolOffset = POOL_BYTES;
+
+function random16(): Buffer {
+  if (poolOffset >= POOL_BYTES) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  poolOffset += 16;
+  return Buffer.from(pool.subarray(poolOffset - 16, poolOffset));
+}
+
 /**
  * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit sequence that keeps
  * ids made in the same millisecond in order, then 62 random bits. Time-ordered ids append to
@@ -12,7 +26,7 @@ let sequence = 0;
 export function newId(now = Date.now()): string {
   if (now > lastMs) {
     lastMs = now;
-    sequence = randomBytes(2).readUInt16BE(0) & 0x3ff; // start low, leave room to count up
+    sequence = 0;
   } else {
     sequence += 1;
     if (sequence > 0xfff) {
@@ -21,7 +35,7 @@ export function newId(now = Date.now()): string {
       sequence = 0;
     }
   }
-  const bytes = randomBytes(16);
+  const bytes = random16();
   const ms = lastMs;
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;

@@ -68,38 +68,52 @@ export class Transactor {
   runGrouped<T>(work: (tx: Tx) => Promise<T>, weight = 1): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ work, weight, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.draining) void this.drain();
+      this.scheduleDrain();
     });
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * better-sqlite3 runs a whole transaction inside one macrotask (its awaits are microtasks), so
+   * starting at once would leave every group at one unit. Draining from setImmediate lets the
+   * requests read in the same I/O phase join the group first.
+   */
+  private scheduleDrain(): void {
+    if (this.draining) return;
     this.draining = true;
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
     try {
-      while (this.waiting.length > 0) {
+      if (this.waiting.length > 0) {
         let weight = 0;
         let count = 0;
         while (count < this.waiting.length && (count === 0 || weight + this.waiting[count].weight <= MAX_GROUP_WEIGHT)) {
           weight += this.waiting[count].weight;
           count += 1;
         }
-        const group = this.waiting.splice(0, count);
-        if (group.length > 1) {
-          try {
-            const results = await this.run(async (tx) => {
-              const out: unknown[] = [];
-              for (const unit of group) out.push(await unit.work(tx));
-              return out;
-            });
-            group.forEach((unit, i) => unit.resolve(results[i]));
-            continue;
-          } catch {
-            // Fall through: find out which unit failed by running each alone.
-          }
-        }
-        for (const unit of group) await this.run(unit.work).then(unit.resolve, unit.reject);
+        await this.commitGroup(this.waiting.splice(0, count));
       }
     } finally {
       this.draining = false;
+      if (this.waiting.length > 0) this.scheduleDrain();
     }
+  }
+
+  private async commitGroup(group: GroupedWork[]): Promise<void> {
+    if (group.length > 1) {
+      try {
+        const results = await this.run(async (tx) => {
+          const out: unknown[] = [];
+          for (const unit of group) out.push(await unit.work(tx));
+          return out;
+        });
+        group.forEach((unit, i) => unit.resolve(results[i]));
+        return;
+      } catch {
+        // Find out which unit failed by running each alone; the others still commit.
+      }
+    }
+    for (const unit of group) await this.run(unit.work).then(unit.resolve, unit.reject);
   }
 }
