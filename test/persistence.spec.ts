@@ -54,6 +54,29 @@ describe.each(drivers())('storage on %s', (driver) => {
   });
 });
 
+describe.each(drivers())('group commit on %s', (driver) => {
+  it('commits the other requests of a group when one of them fails', async () => {
+    const store = await TestStore.create(driver);
+    const running = await startApp(store);
+    try {
+      running.app.get(IncidentLifecycleHooks).register({
+        withinTransaction: async (_tx, event) => {
+          if (event.incident.title === 'boom') throw new Error('simulated failure');
+        },
+      });
+      const titles = Array.from({ length: 20 }, (_, i) => (i === 7 ? 'boom' : `alert ${i}`));
+      const answers = await Promise.all(titles.map((title) => running.http.post('/v1/alerts').send(alert({ title }))));
+      expect(answers.map((a) => a.status)).toEqual(titles.map((t) => (t === 'boom' ? 500 : 200)));
+      const list = (await running.http.get('/v1/incidents?page_size=100')).body;
+      expect(list.total).toBe(19);
+      expect(list.items.map((i: { title: string }) => i.title)).not.toContain('boom');
+    } finally {
+      await running.close();
+      await store.destroy();
+    }
+  });
+});
+
 describe('service surface', () => {
   let store: TestStore;
   let running: Awaited<ReturnType<typeof startApp>>;
