@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable } from 'kysely';
 import type { AlertRow, Database } from '../database/schema';
+import { insertRow } from '../database/row-writes';
 import { DATABASE } from '../database/tokens';
 import type { Tx } from '../database/transactor';
 import type { IncidentType, Severity } from '../incidents/domain/incident';
@@ -43,7 +44,7 @@ export class AlertRepository {
   }
 
   async insert(tx: Tx, alert: StoredAlert): Promise<void> {
-    await tx.db.insertInto('alerts').values(alertMapper.toRow(alert)).execute();
+    await insertRow(tx, 'alerts', alertMapper.toRow(alert));
   }
 
   async listByIncident(incidentId: string): Promise<StoredAlert[]> {

@@ -81,13 +81,12 @@ class StatementCache implements SqliteDialectDatabase {
     // so take the lock up front, where busy_timeout applies.
     if (sql === 'begin') sql = 'begin immediate';
     let statement = this.statements.get(sql);
-    if (statement) {
-      this.statements.delete(sql);
-    } else {
+    if (!statement) {
       statement = this.sqlite.prepare(sql) as unknown as SqliteStatement;
+      // Shapes are few; should they ever overflow, the oldest goes first.
       if (this.statements.size >= this.capacity) this.statements.delete(this.statements.keys().next().value as string);
+      this.statements.set(sql, statement);
     }
-    this.statements.set(sql, statement);
     return statement;
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable, Transaction } from 'kysely';
 import type { Tx } from '../database/transactor';
 import type { Database, Dialect, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
+import { insertRow, updateRowById } from '../database/row-writes';
 import { DATABASE } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
 
@@ -98,14 +99,29 @@ export class IncidentRepository {
 
   /** Inserts a new incident as the dedup target of its fingerprint. */
   async insert(tx: Tx, incident: Incident): Promise<void> {
-    await tx.db.insertInto('incidents').values(incidentMapper.toRow(incident, incident.fingerprint)).execute();
+    await insertRow(tx, 'incidents', incidentMapper.toRow(incident, incident.fingerprint));
   }
 
-  /** Writes every field of the incident but its hold on the fingerprint (see claim/release). */
+  /** Writes every field of the incident but its id, creation time and hold on the fingerprint. */
   async save(tx: Tx, incident: Incident): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    const { id, open_fingerprint, ...row } = incidentMapper.toRow(incident, null);
-    await tx.db.updateTable('incidents').set(row).where('id', '=', id).execute();
+    const { id, created_at, fingerprint, open_fingerprint, ...row } = incidentMapper.toRow(incident, null);
+    await updateRowById(tx, 'incidents', id, row);
+  }
+
+  /**
+   * Records a duplicate alert: only the columns a duplicate can change, so the indexes on state
+   * and creation time are left alone on the ingestion hot path.
+   */
+  async saveDuplicate(tx: Tx, incident: Incident, severityRaised: boolean): Promise<void> {
+    await updateRowById(tx, 'incidents', incident.id, {
+      alert_count: incident.alert_count,
+      last_seen_at: incident.last_seen_at,
+      updated_at: incident.updated_at,
+      labels: JSON.stringify(incident.labels),
+      affected_resources: JSON.stringify(incident.affected_resources),
+      severity: severityRaised ? incident.severity : undefined,
+    });
   }
 
   async releaseFingerprint(tx: Tx, id: string): Promise<void> {
@@ -123,24 +139,20 @@ export class IncidentRepository {
   }
 
   async appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await tx.db
-      .insertInto('incident_timeline')
-      .values(
-        entries.map((e) => ({
-          incident_id: incidentId,
-          timestamp: e.timestamp,
-          event_type: e.event_type,
-          actor: e.actor,
-          description: e.description,
-          metadata: JSON.stringify(e.metadata),
-        })),
-      )
-      .execute();
+    for (const e of entries) {
+      await insertRow(tx, 'incident_timeline', {
+        incident_id: incidentId,
+        timestamp: e.timestamp,
+        event_type: e.event_type,
+        actor: e.actor,
+        description: e.description,
+        metadata: JSON.stringify(e.metadata),
+      });
+    }
   }
 
   async insertNote(tx: Tx, incidentId: string, note: Note): Promise<void> {
-    await tx.db.insertInto('incident_notes').values({ ...note, incident_id: incidentId }).execute();
+    await insertRow(tx, 'incident_notes', { ...note, incident_id: incidentId });
   }
 
   async timeline(id: string): Promise<TimelineEntry[]> {

@@ -138,7 +138,7 @@ export class IncidentsService {
           }),
         );
       }
-      await this.repository.save(tx, updated);
+      await this.repository.saveDuplicate(tx, updated, raised);
       await this.repository.appendTimeline(tx, updated.id, timeline);
       if (raised) {
         await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, { severity: { from: previousSeverity, to: alert.severity } }));
