@@ -4,7 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { Clock } from './common/clock';
-import { HttpExceptionFilter } from './common/http-exception.filter';
+import { answerFrameworkError, HttpExceptionFilter } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
 import { DtoValidationPipe } from './common/pipes';
 import type { AppConfig } from './config/config.schema';
@@ -18,7 +18,7 @@ export interface AppOptions {
 
 /** Builds the whole application (HTTP, validation, errors, Swagger) without listening. */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.server.body_limit_bytes });
+  const adapter = new FastifyAdapter({ bodyLimit: config.server.body_limit_bytes, frameworkErrors: answerFrameworkError });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, options.clock), adapter, {
     logger: options.logger ?? false,
     bufferLogs: false,

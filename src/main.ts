@@ -1,14 +1,13 @@
 import 'reflect-metadata';
 import { createApp, OPENAPI_JSON_PATH } from './app';
 import { JsonLogger } from './common/logger';
-import { ConfigError, loadConfig } from './config/config.loader';
-import type { AppConfig } from './config/config.schema';
+import { ConfigError, LoadedConfig, readConfig } from './config/config.loader';
 
 async function bootstrap(): Promise<void> {
   const logger = new JsonLogger();
-  let config: AppConfig;
+  let loaded: LoadedConfig;
   try {
-    config = loadConfig();
+    loaded = readConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       logger.error({ msg: err.message, key: err.key }, 'Config');
@@ -16,6 +15,10 @@ async function bootstrap(): Promise<void> {
       process.exit(2);
     }
     throw err;
+  }
+  const { config, path, defaulted } = loaded;
+  if (defaulted.length > 0) {
+    logger.log({ msg: `configuration keys not set in ${path} take their documented defaults`, keys: defaulted }, 'Config');
   }
   const app = await createApp(config, { logger });
   await app.listen({ port: config.server.http_port, host: config.server.host });

@@ -120,6 +120,24 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
       expect(events[1].incident.severity).toBe('P1');
     });
 
+    it('merges the labels and services a duplicate brings, with timeline entries and incident.updated', async () => {
+      const first = (await post(alert({ dedup_key: 'disk', labels: { env: 'prod' }, affected_services: ['db-1'] })).expect(200)).body;
+      await post(alert({ dedup_key: 'disk', labels: { env: 'staging', zone: 'a' }, affected_services: ['db-2'] })).expect(200);
+      const incident = (await running.http.get(`/v1/incidents/${first.incident_id}`)).body;
+      expect(incident.labels).toEqual({ env: 'prod', zone: 'a' }); // added, never overwritten
+      expect(incident.affected_resources).toEqual(['db-1', 'db-2']);
+      expect(incident.timeline.map((t: { event_type: string }) => t.event_type)).toEqual([
+        'created',
+        'alert_deduplicated',
+        'labels_changed',
+        'affected_resources_changed',
+      ]);
+      expect(events.map((e) => e.name)).toEqual(['incident.detected', 'incident.updated']);
+      // The same duplicate again changes nothing: no event.
+      await post(alert({ dedup_key: 'disk', labels: { zone: 'a' }, affected_services: ['db-2'] })).expect(200);
+      expect(events).toHaveLength(2);
+    });
+
     it('opens a new incident when the match is resolved', async () => {
       const first = (await post(alert()).expect(200)).body;
       await running.http

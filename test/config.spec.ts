@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig, ConfigError, loadConfig } from '../src/config/config.loader';
+import { buildConfig, ConfigError, loadConfig, readConfig } from '../src/config/config.loader';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -94,5 +94,17 @@ describe('configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'c.toml'), '[processing]\ndeduplication_window_secs = 60\n');
     expect(loadConfig({ CONFIG_PATH: join(dir, 'c.toml') }).processing.deduplication_window_secs).toBe(60);
+  });
+});
+
+describe('keys left to their defaults', () => {
+  it('are listed, so that the startup log can name them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'c.toml'), '[server]\nhttp_port = 8081\n');
+    const loaded = readConfig({ CONFIG_PATH: join(dir, 'c.toml'), LLM_IM__SERVER__HOST: '127.0.0.1' });
+    expect(loaded.defaulted).toContain('server.grpc_port');
+    expect(loaded.defaulted).not.toContain('server.http_port');
+    expect(loaded.defaulted).not.toContain('server.host');
+    expect(readConfig({}).defaulted).toEqual([]); // default.toml sets every key
   });
 });

@@ -1,16 +1,16 @@
-import { alert, RunningApp, startApp, TestStore } from './support/harness';
+import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
  * Every bad request gets the one envelope {"error": {code, message, status, details}} with a
  * 4xx status, never a 500; validation errors name each offending field.
  */
-describe('error envelope', () => {
+describe.each(drivers())('error envelope on %s', (driver) => {
   let store: TestStore;
   let running: RunningApp;
   let incidentId: string;
 
   beforeAll(async () => {
-    store = await TestStore.create('sqlite');
+    store = await TestStore.create(driver);
     running = await startApp(store, { overrides: { server: { body_limit_bytes: 65536 } } });
     incidentId = (await running.http.post('/v1/alerts').send(alert()).expect(200)).body.incident_id;
   });
@@ -62,6 +62,14 @@ describe('error envelope', () => {
     { name: 'nested resolution with an unknown method', method: 'post', path: () => `/v1/incidents/${incidentId}/transition`, body: { state: 'Resolved', actor: 'a', resolution: { resolved_by: 'a', method: 'Magic', notes: 'n' } }, status: 400, code: 'VALIDATION_FAILED', field: 'resolution.method' },
     { name: 'resolve with an unknown method', method: 'post', path: () => `/v1/incidents/${incidentId}/resolve`, body: { resolved_by: 'a', method: 'Magic', notes: 'n' }, status: 400, code: 'VALIDATION_FAILED', field: 'method' },
     { name: 'patch severity of wrong type', method: 'patch', path: () => `/v1/incidents/${incidentId}`, body: { severity: 0 }, status: 400, code: 'VALIDATION_FAILED', field: 'severity' },
+    { name: 'NUL character in a string', method: 'post', path: '/v1/alerts', body: alert({ title: 'a\u0000b' }), status: 400, code: 'VALIDATION_FAILED', field: 'title' },
+    { name: 'NUL character in a batch label', method: 'post', path: '/v1/alerts', body: [alert(), alert({ labels: { k: '\u0000' } })], status: 400, code: 'VALIDATION_FAILED', field: '[1].labels.k' },
+    { name: 'NUL character in a query filter', method: 'get', path: '/v1/incidents?source=%00', status: 400, code: 'VALIDATION_FAILED', field: 'source' },
+    { name: 'JSON nested too deeply', method: 'post', path: '/v1/alerts', raw: JSON.stringify(alert({ labels: null })).replace('null', '['.repeat(5000) + ']'.repeat(5000)), contentType: 'application/json', status: 400, code: 'VALIDATION_FAILED', field: 'labels[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]' },
+    { name: 'a huge page number', method: 'get', path: '/v1/incidents?page=1000000000000000000', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    { name: 'resolution given as an array', method: 'post', path: () => `/v1/incidents/${incidentId}/transition`, body: { state: 'Resolved', actor: 'a', resolution: [] }, status: 400, code: 'VALIDATION_FAILED', field: 'resolution' },
+    { name: 'a bad %-escape in the path', method: 'get', path: '/v1/incidents/%E0%A4', status: 400, code: 'INVALID_URL', field: 'path' },
+    { name: 'an over-long path parameter', method: 'get', path: `/v1/incidents/${'a'.repeat(150)}`, status: 414, code: 'URI_TOO_LONG', field: 'path' },
     { name: 'note without content', method: 'post', path: () => `/v1/incidents/${incidentId}/notes`, body: { author: 'a' }, status: 400, code: 'VALIDATION_FAILED', field: 'content' },
   ];
 

@@ -124,10 +124,14 @@ describe.each(drivers())('incidents on %s', (driver) => {
     expect(events).toEqual([]);
   });
 
-  it('needs resolution details to move to Resolved', async () => {
+  it('needs resolution details to move to Resolved, after checking that the move is legal', async () => {
     const { id } = await create();
     const res = await running.http.post(`/v1/incidents/${id}/transition`).send({ state: 'Resolved', actor: 'bob' }).expect(400);
     expect(res.body.error.details.fields[0].field).toBe('resolution');
+    await running.http.post(`/v1/incidents/${id}/resolve`).send(RESOLUTION).expect(200);
+    const again = await running.http.post(`/v1/incidents/${id}/transition`).send({ state: 'Resolved', actor: 'bob' }).expect(409);
+    expect(again.body.error.code).toBe('ALREADY_RESOLVED');
+    await running.http.post('/v1/incidents/00000000-0000-4000-8000-000000000000/transition').send({ state: 'Resolved', actor: 'bob' }).expect(404);
   });
 
   it('resolves with details, refuses to resolve twice, closes, and refuses to reopen a closed incident', async () => {

@@ -1,3 +1,4 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { IncidentLifecycleHooks } from '../src/incidents/incident-lifecycle-hooks';
 import { alert, drivers, startApp, TestStore } from './support/harness';
 
@@ -70,6 +71,55 @@ describe.each(drivers())('group commit on %s', (driver) => {
       const list = (await running.http.get('/v1/incidents?page_size=100')).body;
       expect(list.total).toBe(19);
       expect(list.items.map((i: { title: string }) => i.title)).not.toContain('boom');
+    } finally {
+      await running.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe.each(drivers())('concurrency across instances on %s', (driver) => {
+  it('makes one incident from identical alerts and creates posted to two app instances at once', async () => {
+    const store = await TestStore.create(driver);
+    const a = await startApp(store);
+    const b = await startApp(store);
+    try {
+      // Two instances have two connections (pools): only the database can keep them consistent.
+      const posts = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).http.post('/v1/alerts').send(alert()));
+      const creates = Array.from({ length: 6 }, (_, i) =>
+        (i % 2 === 0 ? a : b).http.post('/v1/incidents').send({ title: 'Same', description: 'd', severity: 'P2', incident_type: 'Data', source: 'manual' }),
+      );
+      const answers = await Promise.all(posts);
+      expect(answers.map((r) => r.status)).toEqual(Array(40).fill(200));
+      expect(new Set(answers.map((r) => r.body.incident_id)).size).toBe(1);
+      const created = await Promise.all(creates);
+      expect(created.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      const winner = created.find((r) => r.status === 201)?.body.id;
+      for (const r of created.filter((c) => c.status === 409)) expect(r.body.error.details.existing_incident_id).toBe(winner);
+      const list = (await a.http.get('/v1/incidents')).body;
+      expect(list.total).toBe(2);
+      expect(list.items.find((i: { title: string }) => i.title !== 'Same').alert_count).toBe(40);
+    } finally {
+      await a.close();
+      await b.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe('after-commit listeners', () => {
+  it('a listener that throws neither fails the request nor writes anything twice', async () => {
+    const store = await TestStore.create('sqlite');
+    const running = await startApp(store);
+    try {
+      running.app.get(EventEmitter2).on('incident.detected', () => {
+        throw new Error('listener bug');
+      });
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => running.http.post('/v1/alerts').send(alert({ title: `t${i % 2}` }))));
+      expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+      const list = (await running.http.get('/v1/incidents')).body;
+      expect(list.total).toBe(2);
+      expect(list.items.map((i: { alert_count: number }) => i.alert_count)).toEqual([5, 5]);
     } finally {
       await running.close();
       await store.destroy();

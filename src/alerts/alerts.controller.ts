@@ -1,6 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiBody,
   ApiExtraModels,
   ApiNotFoundResponse,
@@ -11,7 +10,7 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import { ValidationFailed } from '../common/domain-error';
-import { ErrorView } from '../common/error.view';
+import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
 import { toValidDto } from '../common/validation';
 import type { AlertAnswer, StoredAlert } from './alert';
@@ -20,12 +19,13 @@ import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH } from './dt
 
 @ApiTags('alerts')
 @ApiExtraModels(AlertDto, AlertAnswerView)
-@ApiBadRequestResponse({ type: ErrorView, description: 'Validation failed; details.fields names each bad field (in a batch prefixed with the index, e.g. [3].severity).' })
+@ApiCommonErrors()
 @Controller('v1')
 export class AlertsController {
   constructor(private readonly alerts: AlertsService) {}
 
   @Post('alerts')
+  @ApiJsonBodyErrors()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Submit one alert or a batch of up to 1,000',

@@ -1,4 +1,11 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiInternalServerErrorResponse,
+  ApiPayloadTooLargeResponse,
+  ApiProperty,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
 
 export class FieldIssueView {
   @ApiProperty({ example: '[3].severity' }) field!: string;
@@ -20,4 +27,20 @@ export class ErrorDetailView {
 /** The one error envelope every route answers with. */
 export class ErrorView {
   @ApiProperty({ type: ErrorDetailView }) error!: ErrorDetailView;
+}
+
+/** Errors any route can answer: 400 for bad parameters, 500 for a fault of the service. */
+export function ApiCommonErrors(): ClassDecorator {
+  return applyDecorators(
+    ApiBadRequestResponse({ type: ErrorView, description: 'VALIDATION_FAILED (details.fields names each bad field; in a batch prefixed with the index, e.g. [3].severity), MALFORMED_JSON, INVALID_URL' }),
+    ApiInternalServerErrorResponse({ type: ErrorView, description: 'INTERNAL: a fault of the service; details are logged, not returned' }),
+  );
+}
+
+/** Errors of routes that take a JSON body. */
+export function ApiJsonBodyErrors(): MethodDecorator {
+  return applyDecorators(
+    ApiPayloadTooLargeResponse({ type: ErrorView, description: 'PAYLOAD_TOO_LARGE: body over server.body_limit_bytes' }),
+    ApiUnsupportedMediaTypeResponse({ type: ErrorView, description: 'UNSUPPORTED_MEDIA_TYPE: the body is not application/json' }),
+  );
 }

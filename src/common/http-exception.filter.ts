@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode } from './domain-error';
 
 export interface ErrorBody {
@@ -23,6 +23,8 @@ const FASTIFY_CODES: Record<string, { code: string; field?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE', field: 'body' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'MALFORMED_JSON', field: 'body' },
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'MALFORMED_JSON', field: 'body' },
+  FST_ERR_BAD_URL: { code: 'INVALID_URL', field: 'path' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'URI_TOO_LONG', field: 'path' },
 };
 
 const FIELD_OF_STATUS: Record<number, string> = { 413: 'body', 415: 'content-type' };
@@ -62,6 +64,12 @@ export function errorBodyOf(exception: unknown): ErrorBody {
     };
   }
   return { error: { code: 'INTERNAL', message: 'internal server error', status: 500, details: {} } };
+}
+
+/** Router errors Fastify answers itself (a bad %-escape, an over-long path parameter), in the envelope. */
+export function answerFrameworkError(error: unknown, _request: FastifyRequest, reply: FastifyReply): void {
+  const body = errorBodyOf(error);
+  void reply.status(body.error.status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
 /** Every HTTP error leaves in one envelope: {"error": {code, message, status, details}}. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { DomainError, ErrorCode } from './domain-error';
+import { DomainError, ErrorCode, ValidationFailed } from './domain-error';
+import { jsonShapeIssue } from './json-shape';
 
 /**
  * The only request body format: JSON (application/json or application/*+json). Other media
@@ -15,12 +16,16 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
       done(new DomainError(ErrorCode.MALFORMED_JSON, 'request body is empty but content-type is JSON', { fields: [{ field: 'body', message: 'empty body' }] }), undefined);
       return;
     }
+    let parsed: unknown;
     try {
-      done(null, secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+      parsed = secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
     } catch (err) {
       const reason = (err as Error).message;
       done(new DomainError(ErrorCode.MALFORMED_JSON, `request body is not valid JSON: ${reason}`, { fields: [{ field: 'body', message: reason }] }), undefined);
+      return;
     }
+    const issue = jsonShapeIssue(parsed);
+    done(issue ? new ValidationFailed([issue]) : null, parsed);
   };
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   fastify.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parseJson);

@@ -1,5 +1,6 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { ValidationFailed } from './domain-error';
+import { jsonShapeIssue } from './json-shape';
 import { toValidDto } from './validation';
 
 const PRIMITIVES = new Set<unknown>([String, Number, Boolean, Array, Object]);
@@ -12,6 +13,9 @@ export class DtoValidationPipe implements PipeTransform {
     if ((metadata.type !== 'body' && metadata.type !== 'query') || !cls || PRIMITIVES.has(cls)) return value;
     // A route whose body is optional (close) is called with no body at all.
     const plain = metadata.type === 'body' && (value === undefined || value === null) ? {} : value;
+    // Bodies were checked by the JSON parser; query strings are checked here.
+    const issue = metadata.type === 'query' ? jsonShapeIssue(plain) : null;
+    if (issue) throw new ValidationFailed([issue]);
     return toValidDto(cls as new () => object, plain);
   }
 }

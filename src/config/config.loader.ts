@@ -129,8 +129,32 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
   return config;
 }
 
+/** Keys the file leaves out and no env var sets: they take the documented defaults. */
+export function defaultedKeys(raw: RawSections, env: Env): string[] {
+  const keys: string[] = [];
+  for (const [section, specs] of Object.entries(CONFIG_SCHEMA)) {
+    for (const key of Object.keys(specs)) {
+      const envName = `${ENV_PREFIX}${section}__${key}`.toUpperCase();
+      if (!(key in (raw[section] ?? {})) && env[envName] === undefined) keys.push(`${section}.${key}`);
+    }
+  }
+  return keys;
+}
+
+export interface LoadedConfig {
+  config: AppConfig;
+  path: string;
+  /** Reported at startup, so that no default is taken silently. */
+  defaulted: string[];
+}
+
 /** Loads CONFIG_PATH (default config/default.toml) and applies LLM_IM__* overrides. */
-export function loadConfig(env: Env = process.env): AppConfig {
+export function readConfig(env: Env = process.env): LoadedConfig {
   const path = env.CONFIG_PATH || DEFAULT_CONFIG_PATH;
-  return buildConfig(readToml(path), env);
+  const raw = readToml(path);
+  return { config: buildConfig(raw, env), path, defaulted: defaultedKeys(raw, env) };
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  return readConfig(env).config;
 }

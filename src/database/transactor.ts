@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Kysely, Transaction } from 'kysely';
 import { DATABASE, DIALECT } from './tokens';
 import type { Database, Dialect } from './schema';
@@ -13,13 +13,18 @@ export interface Tx {
 const MAX_ATTEMPTS = 8;
 
 /**
- * A unique-key violation means a concurrent transaction committed the row we were about to
- * create (an open incident for the fingerprint, an alert's external id). Re-running the whole
- * transaction then sees that row and takes the other branch.
+ * Errors after which the whole transaction is simply run again:
+ * - a unique-key violation means a concurrent transaction committed the row we were about to
+ *   create (the dedup target of a fingerprint, an alert's external id); the re-run sees that
+ *   row and takes the other branch;
+ * - PostgreSQL's deadlock (40P01) and serialization failure (40001) are resolved by a retry;
+ * - SQLITE_BUSY: another process held the write lock past busy_timeout.
  */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown } | null;
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+const RETRYABLE_CODES = new Set(['23505', '40P01', '40001', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_BUSY']);
+
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE_CODES.has(code);
 }
 
 interface GroupedWork {
@@ -34,6 +39,7 @@ const MAX_GROUP_WEIGHT = 2000;
 
 @Injectable()
 export class Transactor {
+  private readonly logger = new Logger(Transactor.name);
   private readonly waiting: GroupedWork[] = [];
   private draining = false;
 
@@ -45,16 +51,24 @@ export class Transactor {
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const callbacks: Array<() => void> = [];
+      let result: T;
       try {
-        const result = await this.db.transaction().execute((trx) =>
+        result = await this.db.transaction().execute((trx) =>
           work({ db: trx, dialect: this.dialect, afterCommit: (fn) => callbacks.push(fn) }),
         );
-        for (const fn of callbacks) fn();
-        return result;
       } catch (err) {
-        if (attempt < MAX_ATTEMPTS && isUniqueViolation(err)) continue;
+        if (attempt < MAX_ATTEMPTS && isRetryable(err)) continue;
         throw err;
       }
+      // Committed: nothing that happens now may fail the caller or cause a re-run.
+      for (const fn of callbacks) {
+        try {
+          fn();
+        } catch (err) {
+          this.logger.error({ msg: 'after-commit callback failed', err: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      return result;
     }
   }
 

@@ -113,14 +113,14 @@ export class IncidentRepository {
    * Records a duplicate alert: only the columns a duplicate can change, so the indexes on state
    * and creation time are left alone on the ingestion hot path.
    */
-  async saveDuplicate(tx: Tx, incident: Incident, severityRaised: boolean): Promise<void> {
+  async saveDuplicate(tx: Tx, incident: Incident): Promise<void> {
     await updateRowById(tx, 'incidents', incident.id, {
       alert_count: incident.alert_count,
       last_seen_at: incident.last_seen_at,
       updated_at: incident.updated_at,
+      severity: incident.severity,
       labels: JSON.stringify(incident.labels),
       affected_resources: JSON.stringify(incident.affected_resources),
-      severity: severityRaised ? incident.severity : undefined,
     });
   }
 

@@ -1,6 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNotFoundResponse,
@@ -9,7 +8,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { ErrorView } from '../common/error.view';
+import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
 import { Incident, IncidentDetail, Note, TimelineEntry } from './domain/incident';
 import {
@@ -27,12 +26,13 @@ import { IncidentsService } from './incidents.service';
 const DEFAULT_PAGE_SIZE = 50;
 
 @ApiTags('incidents')
-@ApiBadRequestResponse({ type: ErrorView, description: 'Validation failed; details.fields names each bad field.' })
+@ApiCommonErrors()
 @Controller('v1/incidents')
 export class IncidentsController {
   constructor(private readonly incidents: IncidentsService) {}
 
   @Post()
+  @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Create an incident directly (state Detected)' })
   @ApiCreatedResponse({ type: IncidentView })
   @ApiConflictResponse({ type: ErrorView, description: 'DUPLICATE_INCIDENT: an open incident has the same fingerprint; details.existing_incident_id' })
@@ -68,6 +68,7 @@ export class IncidentsController {
   }
 
   @Patch(':id')
+  @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Change title, description, severity, assignees or labels' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: IncidentView })
@@ -77,6 +78,7 @@ export class IncidentsController {
   }
 
   @Post(':id/transition')
+  @ApiJsonBodyErrors()
   @HttpCode(200)
   @ApiOperation({ summary: 'Move the incident to another state' })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -88,6 +90,7 @@ export class IncidentsController {
   }
 
   @Post(':id/resolve')
+  @ApiJsonBodyErrors()
   @HttpCode(200)
   @ApiOperation({ summary: 'Resolve the incident with resolution details' })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -99,6 +102,7 @@ export class IncidentsController {
   }
 
   @Post(':id/close')
+  @ApiJsonBodyErrors()
   @HttpCode(200)
   @ApiOperation({ summary: 'Close a resolved incident (final)' })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -110,6 +114,7 @@ export class IncidentsController {
   }
 
   @Post(':id/notes')
+  @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Add a note' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiCreatedResponse({ type: NoteView })

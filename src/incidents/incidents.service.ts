@@ -1,4 +1,5 @@
 import { newId } from '../common/ids';
+import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Clock } from '../common/clock';
@@ -65,6 +66,7 @@ export interface IncomingAlert {
 export type AlertOutcome = { incident_id: string; status: 'Accepted' | 'Duplicate' };
 
 const SYSTEM_ACTOR = 'system';
+const PATCHABLE = ['title', 'description', 'severity', 'assignees', 'labels'] as const;
 
 @Injectable()
 export class IncidentsService {
@@ -115,34 +117,26 @@ export class IncidentsService {
     const windowStart = new Date(Date.parse(now) - deduplication_window_secs * 1000).toISOString();
 
     if (target && deduplication_enabled && isActive(target.state) && target.last_seen_at >= windowStart) {
-      const previousSeverity = target.severity;
       const updated: Incident = {
         ...target,
         alert_count: target.alert_count + 1,
         last_seen_at: now,
         updated_at: now,
-        labels: { ...alert.labels, ...target.labels },
+        severity: isMoreSevere(alert.severity, target.severity) ? alert.severity : target.severity,
+        // A duplicate adds labels and affected services it brings; it never overwrites.
+        labels: { ...target.labels, ...withoutKeysOf(alert.labels, target.labels) },
         affected_resources: union(target.affected_resources, alert.affected_services),
       };
+      const changes = changedFields(target, updated, ['severity', 'labels', 'affected_resources']);
       const timeline = [
         entry(now, 'alert_deduplicated', actor, `Duplicate alert received (${updated.alert_count} in total)`, alertMetadata(alert)),
+        ...Object.entries(changes).map(([field, change]) =>
+          entry(now, `${field}_changed`, actor, `${describeChange(field, change)} by a duplicate alert`, { field, ...change, alert_id: alert.id }),
+        ),
       ];
-      const raised = isMoreSevere(alert.severity, previousSeverity);
-      if (raised) {
-        updated.severity = alert.severity;
-        timeline.push(
-          entry(now, 'severity_changed', actor, `Severity raised from ${previousSeverity} to ${alert.severity} by a duplicate alert`, {
-            from: previousSeverity,
-            to: alert.severity,
-            alert_id: alert.id,
-          }),
-        );
-      }
-      await this.repository.saveDuplicate(tx, updated, raised);
+      await this.repository.saveDuplicate(tx, updated);
       await this.repository.appendTimeline(tx, updated.id, timeline);
-      if (raised) {
-        await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, { severity: { from: previousSeverity, to: alert.severity } }));
-      }
+      if (Object.keys(changes).length > 0) await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, changes));
       return { incident_id: updated.id, status: 'Duplicate' };
     }
 
@@ -192,14 +186,11 @@ export class IncidentsService {
   async update(id: string, patch: IncidentPatch): Promise<Incident> {
     const actor = patch.actor ?? SYSTEM_ACTOR;
     return this.mutate(id, async (tx, current, now) => {
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
       const next: Incident = { ...current };
-      for (const field of ['title', 'description', 'severity', 'assignees', 'labels'] as const) {
-        const value = patch[field];
-        if (value === undefined || JSON.stringify(value) === JSON.stringify(current[field])) continue;
-        changes[field] = { from: current[field], to: value };
-        (next as unknown as Record<string, unknown>)[field] = value;
+      for (const field of PATCHABLE) {
+        if (patch[field] !== undefined) (next as unknown as Record<string, unknown>)[field] = patch[field];
       }
+      const changes = changedFields(current, next, PATCHABLE);
       const fields = Object.keys(changes);
       if (fields.length === 0) return current;
       next.updated_at = now;
@@ -215,11 +206,11 @@ export class IncidentsService {
   }
 
   async transition(id: string, to: IncidentState, actor: string, note?: string, resolution?: Resolution): Promise<Incident> {
-    if (to === 'Resolved' && !resolution) {
-      throw new ValidationFailed([{ field: 'resolution', message: 'resolving an incident needs resolution details' }]);
-    }
     return this.mutate(id, async (tx, current, now) => {
       assertTransition(current.state, to);
+      if (to === 'Resolved' && !resolution) {
+        throw new ValidationFailed([{ field: 'resolution', message: 'resolving an incident needs resolution details' }]);
+      }
       const next: Incident = { ...current, state: to, updated_at: now };
       if (to === 'Resolved') {
         next.resolved_at = now;
@@ -319,6 +310,10 @@ function entry(timestamp: string, event_type: string, actor: string, description
   return { timestamp, event_type, actor, description, metadata };
 }
 
+function withoutKeysOf(map: Record<string, string>, existing: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(map).filter(([key]) => !(key in existing)));
+}
+
 function union(a: string[], b: string[]): string[] {
   return [...new Set([...a, ...b])];
 }
@@ -334,6 +329,15 @@ function alertMetadata(alert: IncomingAlert): Record<string, unknown> {
     labels: alert.labels,
     affected_services: alert.affected_services,
   };
+}
+
+/** Fields whose value differs between two versions of an incident, with both values. */
+function changedFields(before: Incident, after: Incident, fields: readonly (keyof Incident)[]): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of fields) {
+    if (!isDeepStrictEqual(before[field], after[field])) changes[field] = { from: before[field], to: after[field] };
+  }
+  return changes;
 }
 
 function describeChange(field: string, change: { from: unknown; to: unknown }): string {

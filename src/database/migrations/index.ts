@@ -29,7 +29,8 @@ function initial(dialect: Dialect): Migration {
         .addColumn('last_seen_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('resolution', 'text')
         .execute();
-      // The database, not the code, guarantees one open incident per fingerprint.
+      // The database, not the code, guarantees one dedup target per fingerprint: the open
+      // incident that alerts with that fingerprint fold into (NULL for all other incidents).
       await db.schema.createIndex('incidents_open_fingerprint_uq').unique().on('incidents').column('open_fingerprint').execute();
       await db.schema.createIndex('incidents_created_at_idx').on('incidents').columns(['created_at', 'id']).execute();
       await db.schema.createIndex('incidents_state_idx').on('incidents').column('state').execute();

@@ -6,6 +6,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Length,
@@ -124,7 +125,7 @@ export class TransitionIncidentDto {
   note?: string;
 
   @ApiPropertyOptional({ type: ResolveIncidentDto, description: 'Required when state is Resolved.' })
-  @IsOptional() @ValidateNested() @Type(() => ResolveIncidentDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => ResolveIncidentDto)
   resolution?: ResolveIncidentDto;
 }
 
@@ -169,8 +170,8 @@ export class ListIncidentsQuery {
   @IsOptional() @ToBoolean() @IsBoolean()
   active_only?: boolean;
 
-  @ApiPropertyOptional({ minimum: 1, default: 1 })
-  @IsOptional() @ToInt() @IsInt() @Min(1)
+  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, default: 1 })
+  @IsOptional() @ToInt() @IsInt() @Min(1) @Max(1_000_000)
   page?: number;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
