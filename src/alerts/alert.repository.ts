@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable } from 'kysely';
 import type { AlertRow, Database } from '../database/schema';
-import { insertRow } from '../database/row-writes';
+import { insertRow, selectWhereEqual } from '../database/cached-queries';
 import { DATABASE } from '../database/tokens';
 import type { Tx } from '../database/transactor';
 import type { IncidentType, Severity } from '../incidents/domain/incident';
@@ -34,12 +34,7 @@ export class AlertRepository {
   constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
 
   async findByExternalId(tx: Tx, source: string, externalId: string): Promise<StoredAlert | null> {
-    const row = await tx.db
-      .selectFrom('alerts')
-      .selectAll()
-      .where('source', '=', source)
-      .where('external_id', '=', externalId)
-      .executeTakeFirst();
+    const [row] = await selectWhereEqual(tx, 'alerts', { source, external_id: externalId });
     return row ? alertMapper.toDomain(row) : null;
   }
 

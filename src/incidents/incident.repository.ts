@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable, Transaction } from 'kysely';
 import type { Tx } from '../database/transactor';
-import type { Database, Dialect, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
-import { insertRow, updateRowById } from '../database/row-writes';
+import type { Database, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
+import { insertRow, selectWhereEqual, updateRowById } from '../database/cached-queries';
 import { DATABASE } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
 
@@ -83,17 +83,20 @@ const ACTIVE: IncidentState[] = ['Detected', 'Triaged', 'Investigating', 'Remedi
 export class IncidentRepository {
   constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
 
-  async findById(id: string, tx?: Tx): Promise<Incident | null> {
-    let query = (tx?.db ?? this.db).selectFrom('incidents').selectAll().where('id', '=', id);
-    if (tx) query = lockForUpdate(query, tx.dialect);
-    const row = await query.executeTakeFirst();
+  async findById(id: string): Promise<Incident | null> {
+    const row = await this.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? incidentMapper.toDomain(row) : null;
+  }
+
+  /** The incident, locked for the rest of the transaction. */
+  async findByIdForUpdate(tx: Tx, id: string): Promise<Incident | null> {
+    const [row] = await selectWhereEqual(tx, 'incidents', { id }, { forUpdate: true });
     return row ? incidentMapper.toDomain(row) : null;
   }
 
   /** The incident alerts with this fingerprint fold into, locked for the rest of the transaction. */
   async findDedupTarget(tx: Tx, fingerprint: string): Promise<Incident | null> {
-    const query = tx.db.selectFrom('incidents').selectAll().where('open_fingerprint', '=', fingerprint);
-    const row = await lockForUpdate(query, tx.dialect).executeTakeFirst();
+    const [row] = await selectWhereEqual(tx, 'incidents', { open_fingerprint: fingerprint }, { forUpdate: true });
     return row ? incidentMapper.toDomain(row) : null;
   }
 
@@ -189,9 +192,4 @@ export class IncidentRepository {
     ]);
     return { items: rows.map(incidentMapper.toDomain), total: Number(count.total) };
   }
-}
-
-/** PostgreSQL needs an explicit row lock; SQLite holds the database write lock for the transaction. */
-function lockForUpdate<Q extends { forUpdate(): Q }>(query: Q, dialect: Dialect): Q {
-  return dialect === 'postgres' ? query.forUpdate() : query;
 }

@@ -263,7 +263,7 @@ export class IncidentsService {
   /** Loads and locks the incident, applies `change` in one transaction. */
   private async mutate(id: string, change: (tx: Tx, current: Incident, now: string) => Promise<Incident>): Promise<Incident> {
     return this.transactor.run(async (tx) => {
-      const current = await this.repository.findById(id, tx);
+      const current = await this.repository.findByIdForUpdate(tx, id);
       if (!current) throw notFound(id);
       return change(tx, current, this.now());
     });

@@ -1,4 +1,4 @@
-import { CompiledQuery, Insertable, Kysely, Updateable } from 'kysely';
+import { CompiledQuery, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from './schema';
 import type { Tx } from './transactor';
 
@@ -6,9 +6,9 @@ type Table = keyof Database;
 
 /**
  * Building and compiling a Kysely query costs more than SQLite takes to run a small insert, and
- * alert ingestion writes several rows per alert. Inserts and updates by id have a fixed SQL
- * text per (dialect, table, columns), so it is compiled once and reused with new parameters,
- * which Kysely binds in column order.
+ * alert ingestion runs several queries per alert. Inserts, updates by id and lookups by equal
+ * columns have a fixed SQL text per (dialect, table, columns), so it is compiled once and reused
+ * with new parameters, which Kysely binds in column order.
  */
 const compiledSql = new Map<string, string>();
 
@@ -47,4 +47,25 @@ export async function updateRowById<T extends Table>(tx: Tx, table: T, id: strin
       .compile(),
   );
   await tx.db.executeQuery(CompiledQuery.raw(sql, [...entries.map(([, value]) => value), id]));
+}
+
+/**
+ * `select * from table where a = ? and b = ?`, locking the rows on PostgreSQL when `forUpdate`
+ * (SQLite's BEGIN IMMEDIATE already holds the write lock for the whole transaction).
+ */
+export async function selectWhereEqual<T extends Table>(
+  tx: Tx,
+  table: T,
+  where: Partial<Selectable<Database[T]>>,
+  options: { forUpdate?: boolean } = {},
+): Promise<Selectable<Database[T]>[]> {
+  const entries = Object.entries(where);
+  const lock = options.forUpdate === true && tx.dialect === 'postgres';
+  const sql = sqlFor(`${tx.dialect}|select|${table}|${entries.map(([column]) => column).join(',')}|${lock}`, () => {
+    let query = (tx.db as unknown as Kysely<Record<string, Record<string, unknown>>>).selectFrom(table as string).selectAll();
+    for (const [column, value] of entries) query = query.where(column, '=', value);
+    return (lock ? query.forUpdate() : query).compile();
+  });
+  const result = await tx.db.executeQuery<Selectable<Database[T]>>(CompiledQuery.raw(sql, entries.map(([, value]) => value)));
+  return result.rows;
 }
