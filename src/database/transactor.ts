@@ -17,10 +17,11 @@ const MAX_ATTEMPTS = 8;
  * - a unique-key violation means a concurrent transaction committed the row we were about to
  *   create (the dedup target of a fingerprint, an alert's external id); the re-run sees that
  *   row and takes the other branch;
- * - PostgreSQL's deadlock (40P01) and serialization failure (40001) are resolved by a retry;
- * - SQLITE_BUSY: another process held the write lock past busy_timeout.
+ * - PostgreSQL's deadlock (40P01) and serialization failure (40001) are resolved by a retry.
+ * Not SQLITE_BUSY: better-sqlite3 already waited busy_timeout for the lock, blocking the event
+ * loop; waiting again would stall every request.
  */
-const RETRYABLE_CODES = new Set(['23505', '40P01', '40001', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_BUSY']);
+const RETRYABLE_CODES = new Set(['23505', '40P01', '40001', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 
 export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
