@@ -1,4 +1,4 @@
-import { Kysely, Migration, MigrationProvider } from 'kysely';
+import { Kysely, Migration, MigrationProvider, sql } from 'kysely';
 import type { Dialect } from '../schema';
 
 /**
@@ -78,8 +78,14 @@ function initial(dialect: Dialect): Migration {
         .addColumn('fingerprint', 'varchar(64)', (c) => c.notNull())
         .addColumn('received_at', 'varchar(32)', (c) => c.notNull())
         .execute();
-      // NULL external ids are distinct on both dialects, so only alerts that carry one are unique.
-      await db.schema.createIndex('alerts_source_external_id_uq').unique().on('alerts').columns(['source', 'external_id']).execute();
+      // Only alerts that carry an external id are indexed (and unique per source); most do not.
+      await db.schema
+        .createIndex('alerts_source_external_id_uq')
+        .unique()
+        .on('alerts')
+        .columns(['source', 'external_id'])
+        .where(sql.ref('external_id'), 'is not', null)
+        .execute();
       await db.schema.createIndex('alerts_incident_idx').on('alerts').columns(['incident_id', 'received_at']).execute();
     },
   };
