@@ -14,7 +14,7 @@
 'use strict';
 const http = require('node:http');
 const { spawn } = require('node:child_process');
-const { mkdtempSync, rmSync } = require('node:fs');
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const net = require('node:net');
@@ -59,7 +59,7 @@ async function startService() {
   for (let i = 0; i < 100; i++) {
     try {
       await request(new http.Agent(), 'GET', `${url}/health/ready`);
-      return { url, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
+      return { url, pid: child.pid, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -101,6 +101,16 @@ function makeAlert(seq, dup, run) {
   };
 }
 
+/** CPU seconds (user + system) the service process has used so far; Linux only. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -139,7 +149,9 @@ async function main() {
   const run = Date.now().toString(36);
   try {
     if (opts.warmup > 0) await phase(service.url, { ...opts, dup: 0 }, opts.warmup, `${run}-warmup`);
+    const cpuBefore = service.pid ? cpuSeconds(service.pid) : undefined;
     const r = await phase(service.url, opts, opts.n, run);
+    const cpuAfter = service.pid ? cpuSeconds(service.pid) : undefined;
     const result = {
       alerts: r.alerts,
       new_incidents: r.accepted,
@@ -152,6 +164,10 @@ async function main() {
       requests_per_sec: Math.round(r.requests / r.secs),
       latency_ms_p50: Number(percentile(r.latencies, 50).toFixed(2)),
       latency_ms_p99: Number(percentile(r.latencies, 99).toFixed(2)),
+      // Less sensitive to other load on the machine than the rates: the service's own CPU time.
+      ...(cpuBefore !== undefined && cpuAfter !== undefined
+        ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / r.alerts) }
+        : {}),
     };
     console.log(JSON.stringify(result));
   } finally {
