@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { Generated } from 'kysely';
 
 /**
  * Row types of every table. Timestamps are ISO-8601 UTC strings (fixed width, so they sort and
@@ -71,4 +71,3 @@ export interface Database {
 }
 
 export type Dialect = 'sqlite' | 'postgres';
-export type Count = ColumnType<number | string | bigint, never, never>;

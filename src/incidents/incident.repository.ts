@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Kysely, Selectable, Transaction } from 'kysely';
+import { Kysely, Selectable } from 'kysely';
 import type { Tx } from '../database/transactor';
 import type { Database, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
 import { insertRow, selectWhereEqual, updateRowById } from '../database/cached-queries';
 import { DATABASE } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
 
-type Executor = Kysely<Database> | Transaction<Database>;
 
 /** Row <-> domain conversions for the incident tables, in one place. */
 export const incidentMapper = {
