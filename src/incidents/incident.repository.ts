@@ -106,7 +106,6 @@ export class IncidentRepository {
 
   /** Writes every field of the incident but its id, creation time and hold on the fingerprint. */
   async save(tx: Tx, incident: Incident): Promise<void> {
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { id, created_at, fingerprint, open_fingerprint, ...row } = incidentMapper.toRow(incident, null);
     await updateRowById(tx, 'incidents', id, row);
   }
