@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alert, drivers, TestStore } from './support/harness';
 
 const ROOT = join(__dirname, '..');
 
@@ -13,30 +14,44 @@ interface Exit {
   stdout: string;
 }
 
-/** Runs src/main.ts as a real process with the given environment. */
-function runService(env: Record<string, string>, untilReady?: (port: number) => Promise<void>, port = 0): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-    });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      if (untilReady && stdout.includes('LLM Incident Manager listening')) {
-        const check = untilReady;
-        untilReady = undefined;
-        check(port).then(() => child.kill('SIGTERM'), reject);
-      }
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+interface ServiceProcess {
+  url: string;
+  child: ChildProcess;
+  exited: Promise<Exit>;
+}
+
+/** Runs src/main.ts as a real process; resolves once it listens, or with its exit if it stops first. */
+async function spawnService(env: Record<string, string>): Promise<ServiceProcess | Exit> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      LOG_LEVEL: 'info',
+      LLM_IM__SERVER__HOST: '127.0.0.1',
+      LLM_IM__SERVER__HTTP_PORT: String(port),
+      ...env,
+    },
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+  const exited = new Promise<Exit>((resolve) =>
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stderr, stdout });
-    });
-  });
+    }),
+  );
+  const listening = new Promise<void>((resolve) =>
+    child.stdout?.on('data', (d) => {
+      stdout += d;
+      if (stdout.includes('LLM Incident Manager listening')) resolve();
+    }),
+  );
+  const first = await Promise.race([listening.then(() => 'listening' as const), exited]);
+  if (first !== 'listening') return first;
+  return { url: `http://127.0.0.1:${port}`, child, exited };
 }
 
 function freePort(): Promise<number> {
@@ -48,6 +63,18 @@ function freePort(): Promise<number> {
   });
 }
 
+function isRunning(p: ServiceProcess | Exit): p is ServiceProcess {
+  return 'child' in p;
+}
+
+async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.json() };
+}
+
+const postJson = (url: string, body: unknown) =>
+  json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
 describe('the service process', () => {
   let dir: string;
   beforeEach(() => {
@@ -58,39 +85,88 @@ describe('the service process', () => {
   it.each([
     ['an unknown key in the file', '[server]\nhttp_prot = 8080\n', {}, 'server.http_prot'],
     ['a value of the wrong type', '[processing]\ndeduplication_window_secs = "15m"\n', {}, 'processing.deduplication_window_secs'],
-    ['a bad env override', '', { LLM_IM__SERVER__HTTP_PORT: 'eighty' }, 'LLM_IM__SERVER__HTTP_PORT'],
+    ['a bad env override', '', { LLM_IM__SERVER__GRPC_PORT: 'ninety' }, 'LLM_IM__SERVER__GRPC_PORT'],
     ['postgres without its URL', '[storage]\ndriver = "postgres"\npostgres_url_env = "NO_SUCH_VAR"\n', {}, 'storage.postgres_url_env'],
   ])('stops at startup on %s, naming the key', async (_name, toml, env, key) => {
     const path = join(dir, 'config.toml');
     writeFileSync(path, toml);
-    const result = await runService({ CONFIG_PATH: path, LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'incidents.db'), ...env });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(key);
+    const result = await spawnService({ CONFIG_PATH: path, LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'incidents.db'), ...env });
+    expect(isRunning(result)).toBe(false);
+    const exit = result as Exit;
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toContain(key);
     expect(existsSync(join(dir, 'incidents.db'))).toBe(false);
   });
 
   it('starts on the embedded default, serves, and shuts down cleanly on SIGTERM', async () => {
-    const port = await freePort();
     const db = join(dir, 'data', 'incidents.db');
-    const result = await runService(
-      { LLM_IM__SERVER__HOST: '127.0.0.1', LLM_IM__SERVER__HTTP_PORT: String(port), LLM_IM__STORAGE__SQLITE_PATH: db },
-      async (p) => {
-        const ready = await fetch(`http://127.0.0.1:${p}/health/ready`);
-        expect(ready.status).toBe(200);
-        const res = await fetch(`http://127.0.0.1:${p}/v1/alerts`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ source: 's', title: 't', description: 'd', severity: 'P2', alert_type: 'Data' }),
-        });
-        expect(res.status).toBe(200);
-      },
-      port,
-    );
-    expect(result.signal === 'SIGTERM' || result.code === 0 || result.code === 143).toBe(true);
+    const service = await spawnService({ LLM_IM__STORAGE__SQLITE_PATH: db });
+    if (!isRunning(service)) throw new Error(`service did not start: ${service.stderr}`);
+    expect((await json(`${service.url}/health/ready`)).status).toBe(200);
+    expect((await postJson(`${service.url}/v1/alerts`, alert())).status).toBe(200);
+    service.child.kill('SIGTERM');
+    const exit = await service.exited;
+    expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
     // The SQLite folder was created, and a clean close folds the WAL back into the database file.
     expect(existsSync(db)).toBe(true);
     expect(existsSync(`${db}-wal`)).toBe(false);
     // Every log line is one JSON object.
-    for (const line of result.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    for (const line of exit.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
+
+describe.each(drivers())('a crash (SIGKILL) during ingestion on %s', (driver) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+  });
+  afterEach(() => store.destroy());
+
+  it('loses no answered alert and leaves no half-written change', async () => {
+    const first = await spawnService(store.processEnv());
+    if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
+    const answered: Array<{ alert_id: string; incident_id: string }> = [];
+    let stop = false;
+    const senders = Array.from({ length: 8 }, async (_, worker) => {
+      for (let i = 0; !stop; i++) {
+        // Singles and batches, new fingerprints and duplicates.
+        const body = i % 3 === 0 ? Array.from({ length: 20 }, (_, j) => alert({ title: `t${(i + j) % 30}` })) : alert({ title: `t${(worker * 7 + i) % 30}` });
+        try {
+          const res = await postJson(`${first.url}/v1/alerts`, body);
+          if (res.status === 200) answered.push(...(Array.isArray(res.body) ? res.body : [res.body]));
+        } catch {
+          return; // the connection died with the process
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    first.child.kill('SIGKILL');
+    stop = true;
+    await Promise.all(senders);
+    await first.exited;
+    expect(answered.length).toBeGreaterThan(20);
+
+    const second = await spawnService(store.processEnv());
+    if (!isRunning(second)) throw new Error(`service did not restart: ${second.stderr}`);
+    try {
+      const incidents = (await json(`${second.url}/v1/incidents?page_size=500`)).body;
+      const stored = new Set<string>();
+      for (const incident of incidents.items) {
+        const alerts = (await json(`${second.url}/v1/incidents/${incident.id}/alerts`)).body;
+        // The incident and its alert rows were written together: the count matches the rows.
+        expect(alerts).toHaveLength(incident.alert_count);
+        for (const a of alerts) stored.add(a.id);
+        const timeline = (await json(`${second.url}/v1/incidents/${incident.id}/timeline`)).body;
+        expect(timeline.filter((t: { event_type: string }) => t.event_type === 'created' || t.event_type === 'alert_deduplicated')).toHaveLength(incident.alert_count);
+      }
+      // Every alert that was answered before the kill is there.
+      for (const a of answered) expect(stored.has(a.alert_id)).toBe(true);
+      // And the store takes alerts again, folding them into the surviving incidents.
+      const again = await postJson(`${second.url}/v1/alerts`, alert({ title: 't1' }));
+      expect(again.body.status).toBe('Duplicate');
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
   });
 });

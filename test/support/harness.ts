@@ -51,17 +51,23 @@ export class TestStore {
   }
 
   config(overrides: Record<string, Record<string, unknown>> = {}): AppConfig {
-    const env: Record<string, string> = {};
-    const storage: Record<string, unknown> = { driver: this.driver };
-    if (this.driver === 'sqlite') {
-      storage.sqlite_path = join(this.dir as string, 'incidents.db');
-    } else {
-      const url = new URL(process.env.TEST_DATABASE_URL as string);
-      url.searchParams.set('options', `-c search_path=${this.schema}`);
-      env.TEST_PG_URL = url.toString();
-      storage.postgres_url_env = 'TEST_PG_URL';
-    }
+    const { storage, env } = this.settings();
     return buildConfig({ ...overrides, storage: { ...storage, ...(overrides.storage ?? {}) } }, env);
+  }
+
+  /** The same store as environment variables, for a service started as a process. */
+  processEnv(): Record<string, string> {
+    const { storage, env } = this.settings();
+    const vars: Record<string, string> = { ...env };
+    for (const [key, value] of Object.entries(storage)) vars[`LLM_IM__STORAGE__${key.toUpperCase()}`] = value;
+    return vars;
+  }
+
+  private settings(): { storage: Record<string, string>; env: Record<string, string> } {
+    if (this.driver === 'sqlite') return { storage: { driver: 'sqlite', sqlite_path: join(this.dir as string, 'incidents.db') }, env: {} };
+    const url = new URL(process.env.TEST_DATABASE_URL as string);
+    url.searchParams.set('options', `-c search_path=${this.schema}`);
+    return { storage: { driver: 'postgres', postgres_url_env: 'TEST_PG_URL' }, env: { TEST_PG_URL: url.toString() } };
   }
 
   async destroy(): Promise<void> {
