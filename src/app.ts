@@ -4,7 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { Clock } from './common/clock';
-import { answerFrameworkError, HttpExceptionFilter } from './common/http-exception.filter';
+import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
 import { DtoValidationPipe } from './common/pipes';
 import type { AppConfig } from './config/config.schema';
@@ -18,14 +18,21 @@ export interface AppOptions {
 
 /** Builds the whole application (HTTP, validation, errors, Swagger) without listening. */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.server.body_limit_bytes, frameworkErrors: answerFrameworkError });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.server.body_limit_bytes,
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
+    return503OnClosing: false, // refuseWhileClosing answers in the envelope instead
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, options.clock), adapter, {
     logger: options.logger ?? false,
     bufferLogs: false,
     abortOnError: false,
     bodyParser: false,
   });
-  acceptOnlyJson(app.getHttpAdapter().getInstance());
+  const fastify = app.getHttpAdapter().getInstance();
+  acceptOnlyJson(fastify);
+  refuseWhileClosing(fastify);
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();

@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Transactor } from '../src/database/transactor';
 import { fingerprintOf } from '../src/incidents/domain/fingerprint';
 import { alert, drivers, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
 
@@ -136,6 +137,22 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
       // The same duplicate again changes nothing: no event.
       await post(alert({ dedup_key: 'disk', labels: { zone: 'a' }, affected_services: ['db-2'] })).expect(200);
       expect(events).toHaveLength(2);
+    });
+
+    it('lets a direct create take over a fingerprint whose incident is outside the window, as an alert would', async () => {
+      const first = (await post(alert()).expect(200)).body;
+      const same = { title: 'High error rate on api-gateway', description: 'd', severity: 'P2', incident_type: 'Application', source: 'prometheus', affected_resources: ['api-gateway'] };
+      const conflict = await running.http.post('/v1/incidents').send(same).expect(409);
+      expect(conflict.body.error.details.existing_incident_id).toBe(first.incident_id);
+      clock.advance(901);
+      const created = (await running.http.post('/v1/incidents').send(same).expect(201)).body;
+      expect((await post(alert()).expect(200)).body).toMatchObject({ status: 'Duplicate', incident_id: created.id });
+    });
+
+    it('refuses writes with 503 OVERLOADED instead of queueing without end', async () => {
+      const transactor = running.app.get(Transactor);
+      await expect(transactor.runGrouped(async () => 1, 100_001)).rejects.toMatchObject({ code: 'OVERLOADED' });
+      expect(await transactor.runGrouped(async () => 1, 10)).toBe(1);
     });
 
     it('opens a new incident when the match is resolved', async () => {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
@@ -85,6 +86,28 @@ describe.each(drivers())('error envelope on %s', (driver) => {
     expect(res.body.error).toEqual({ code: c.code, message: expect.any(String), status: c.status, details: expect.any(Object) });
     expect(JSON.stringify(res.body)).not.toMatch(/at .+\.(ts|js):\d+/); // no stack trace
     if (c.field) expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toContain(c.field);
+  });
+
+  async function rawExchange(request: string): Promise<{ status: number; body: any }> {
+    const address = running.app.getHttpServer().address() as { port: number };
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect(address.port, '127.0.0.1', () => socket.end(request));
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    const [head, body] = text.split('\r\n\r\n');
+    return { status: Number(head.split(' ')[1]), body: JSON.parse(body) };
+  }
+
+  it.each([
+    ['broken HTTP', 'NOT HTTP AT ALL\r\n\r\n', 400, 'BAD_REQUEST'],
+    ['oversized headers', `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+  ])('answers %s in the envelope', async (_name, request, status, code) => {
+    const res = await rawExchange(request);
+    expect(res.status).toBe(status);
+    expect(res.body).toEqual({ error: { code, message: expect.any(String), status, details: {} } });
   });
 
   it('stored nothing from any of the bad requests', async () => {

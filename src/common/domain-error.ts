@@ -9,7 +9,7 @@ export const ErrorCode = {
   INVALID_TRANSITION: 'INVALID_TRANSITION',
   ALREADY_RESOLVED: 'ALREADY_RESOLVED',
   DUPLICATE_INCIDENT: 'DUPLICATE_INCIDENT',
-  CONFLICT: 'CONFLICT',
+  OVERLOADED: 'OVERLOADED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

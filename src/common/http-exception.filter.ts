@@ -1,5 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode } from './domain-error';
 
 export interface ErrorBody {
@@ -13,7 +15,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.INVALID_TRANSITION]: 409,
   [ErrorCode.ALREADY_RESOLVED]: 409,
   [ErrorCode.DUPLICATE_INCIDENT]: 409,
-  [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.OVERLOADED]: 503,
 };
 
 /** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */
@@ -70,6 +72,39 @@ export function errorBodyOf(exception: unknown): ErrorBody {
 export function answerFrameworkError(error: unknown, _request: FastifyRequest, reply: FastifyReply): void {
   const body = errorBodyOf(error);
   void reply.status(body.error.status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'REQUEST_TIMEOUT', message: 'the request was not received in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'HEADERS_TOO_LARGE', message: 'request headers are too large' },
+};
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (broken HTTP, oversized
+ * headers, timeouts), answered in the envelope on the raw socket.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return;
+  const known = (error.code && CLIENT_ERRORS[error.code]) || { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' };
+  const body = JSON.stringify({ error: { code: known.code, message: known.message, status: known.status, details: {} } });
+  socket.end(
+    `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** While the server shuts down, requests on kept-alive connections get 503 in the envelope. */
+export function refuseWhileClosing(fastify: FastifyInstance): void {
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    const body: ErrorBody = { error: { code: 'SHUTTING_DOWN', message: 'the service is shutting down', status: 503, details: {} } };
+    void reply.status(503).header('connection', 'close').header('content-type', 'application/json; charset=utf-8').send(body);
+  });
 }
 
 /** Every HTTP error leaves in one envelope: {"error": {code, message, status, details}}. */

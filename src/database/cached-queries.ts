@@ -60,6 +60,10 @@ export async function selectWhereEqual<T extends Table>(
   options: { forUpdate?: boolean } = {},
 ): Promise<Selectable<Database[T]>[]> {
   const entries = Object.entries(where);
+  for (const [column, value] of entries) {
+    // `= NULL` matches nothing and an array would compile to a list: both are caller bugs.
+    if (value === null || value === undefined || typeof value === 'object') throw new Error(`selectWhereEqual: ${column} needs a scalar value`);
+  }
   const lock = options.forUpdate === true && tx.dialect === 'postgres';
   const sql = sqlFor(`${tx.dialect}|select|${table}|${entries.map(([column]) => column).join(',')}|${lock}`, () => {
     let query = (tx.db as unknown as Kysely<Record<string, Record<string, unknown>>>).selectFrom(table as string).selectAll();

@@ -19,9 +19,14 @@ const MAX_WAL_BYTES = 64 * 1024 * 1024;
 
 export function openDatabase(config: AppConfig): OpenedDatabase {
   if (config.storage.driver === 'postgres') {
-    const pool = new Pool({ connectionString: config.database_url, max: 10 });
+    const pool = new Pool({ connectionString: config.database_url, max: 10, keepAlive: true, connectionTimeoutMillis: 10_000 });
     // An idle client that loses its server must not crash the process.
     pool.on('error', () => undefined);
+    // A lock held by a stuck or cut-off instance must not stop this one's writes for long:
+    // waits for a lock give up after 5 s, and a transaction left idle is ended after 60 s.
+    pool.on('connect', (client) => {
+      client.query('set lock_timeout = 5000; set idle_in_transaction_session_timeout = 60000').catch(() => undefined);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
@@ -64,7 +69,7 @@ export function openDatabase(config: AppConfig): OpenedDatabase {
 /**
  * The SQLite connection as Kysely sees it. Kysely prepares every statement on every execution;
  * preparing costs as much as running a small query. Queries are built from a few fixed shapes,
- * so their prepared statements are kept, least recently used dropped first.
+ * so their prepared statements are kept.
  */
 class StatementCache implements SqliteDialectDatabase {
   private readonly statements = new Map<string, SqliteStatement>();

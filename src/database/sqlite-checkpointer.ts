@@ -4,10 +4,11 @@ import { Worker } from 'node:worker_threads';
  * Runs SQLite's WAL checkpoints on a connection of its own in a worker thread. A checkpoint
  * copies the WAL into the database file and fsyncs it; done by the main connection it stalls
  * the event loop (and every request) for the length of an fsync, every 1,000 pages. PASSIVE
- * checkpoints never block writers, so ingestion goes on while the worker syncs. Under steady
- * writes a PASSIVE checkpoint never quite catches up, so once the WAL passes `maxWalBytes` the
- * worker runs a RESTART checkpoint (a short pause for writers, most frames being copied
- * already) after which the next write starts the WAL over; journal_size_limit then trims it.
+ * checkpoints never block writers, so ingestion goes on while the worker syncs. Once the WAL
+ * passes `maxWalBytes` and a PASSIVE checkpoint has copied all of it, a RESTART checkpoint (a
+ * moment's hold on the write lock) lets the next write start the WAL over; journal_size_limit
+ * then trims the file. Under writes so steady that PASSIVE never catches up, the WAL is
+ * restarted anyway at four times the limit, at the cost of one pause for writers.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -20,8 +21,13 @@ function walBytes() {
 }
 const timer = setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
-    if (walBytes() > workerData.maxWalBytes) db.pragma('wal_checkpoint(RESTART)');
+    const [progress] = db.pragma('wal_checkpoint(PASSIVE)');
+    const size = walBytes();
+    // RESTART once everything is copied (it then has nothing to copy or sync, and holds the
+    // write lock only for a moment); past the hard limit, restart anyway.
+    if ((size > workerData.maxWalBytes && progress.log === progress.checkpointed) || size > 4 * workerData.maxWalBytes) {
+      db.pragma('wal_checkpoint(RESTART)');
+    }
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
@@ -59,7 +65,8 @@ export class SqliteCheckpointer {
     this.stopped = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 5000);
-      this.worker.once('message', () => {
+      this.worker.on('message', (message: { stopped?: boolean }) => {
+        if (!message.stopped) return;
         clearTimeout(timer);
         resolve();
       });

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Kysely, Transaction } from 'kysely';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import { DATABASE, DIALECT } from './tokens';
 import type { Database, Dialect } from './schema';
 
@@ -37,11 +38,14 @@ interface GroupedWork {
 
 /** Upper bound on the rows (alerts) one grouped transaction takes on, to bound its latency. */
 const MAX_GROUP_WEIGHT = 2000;
+/** Upper bound on the rows waiting for (or in) a grouped transaction; past it, 503 OVERLOADED. */
+const MAX_WAITING_WEIGHT = 100_000;
 
 @Injectable()
 export class Transactor {
   private readonly logger = new Logger(Transactor.name);
   private readonly waiting: GroupedWork[] = [];
+  private waitingWeight = 0;
   private draining = false;
 
   constructor(
@@ -58,7 +62,11 @@ export class Transactor {
           work({ db: trx, dialect: this.dialect, afterCommit: (fn) => callbacks.push(fn) }),
         );
       } catch (err) {
-        if (attempt < MAX_ATTEMPTS && isRetryable(err)) continue;
+        if (attempt < MAX_ATTEMPTS && isRetryable(err)) {
+          // Jittered backoff, so that two instances that collided do not collide again.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+          continue;
+        }
         throw err;
       }
       // Committed: nothing that happens now may fail the caller or cause a re-run.
@@ -81,8 +89,17 @@ export class Transactor {
    * the others down. `weight` (rows written) bounds the size of a group.
    */
   runGrouped<T>(work: (tx: Tx) => Promise<T>, weight = 1): Promise<T> {
+    if (this.waitingWeight + weight > MAX_WAITING_WEIGHT) {
+      // The store is not keeping up (or a lock holds it): refuse rather than queue without end.
+      return Promise.reject(new DomainError(ErrorCode.OVERLOADED, 'too many writes are waiting for the store; retry later', { waiting: this.waitingWeight }));
+    }
+    this.waitingWeight += weight;
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ work, weight, resolve: resolve as (value: unknown) => void, reject });
+      const settle = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
+        this.waitingWeight -= weight;
+        fn(...args);
+      };
+      this.waiting.push({ work, weight, resolve: settle(resolve as (value: unknown) => void), reject: settle(reject) });
       this.scheduleDrain();
     });
   }
@@ -116,19 +133,37 @@ export class Transactor {
   }
 
   private async commitGroup(group: GroupedWork[]): Promise<void> {
-    if (group.length > 1) {
-      try {
-        const results = await this.run(async (tx) => {
-          const out: unknown[] = [];
-          for (const unit of group) out.push(await unit.work(tx));
-          return out;
-        });
-        group.forEach((unit, i) => unit.resolve(results[i]));
+    if (group.length === 1) {
+      await this.run(group[0].work).then(group[0].resolve, group[0].reject);
+      return;
+    }
+    let unitFailed = false;
+    try {
+      const results = await this.run(async (tx) => {
+        unitFailed = false;
+        const out: unknown[] = [];
+        for (const unit of group) {
+          try {
+            out.push(await unit.work(tx));
+          } catch (err) {
+            unitFailed = true;
+            throw err;
+          }
+        }
+        return out;
+      });
+      group.forEach((unit, i) => unit.resolve(results[i]));
+      return;
+    } catch (err) {
+      // BEGIN or COMMIT failed, or the connection did: the group may even have committed, so
+      // nothing is run again; every caller gets the error.
+      if (!unitFailed) {
+        for (const unit of group) unit.reject(err);
         return;
-      } catch {
-        // Find out which unit failed by running each alone; the others still commit.
       }
     }
+    // One unit's own work failed and the shared transaction rolled back: run each alone, so
+    // the failing one gets its error and the others commit.
     for (const unit of group) await this.run(unit.work).then(unit.resolve, unit.reject);
   }
 }

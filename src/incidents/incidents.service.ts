@@ -1,6 +1,6 @@
 import { newId } from '../common/ids';
 import { isDeepStrictEqual } from 'node:util';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
@@ -70,6 +70,8 @@ const PATCHABLE = ['title', 'description', 'severity', 'assignees', 'labels'] as
 
 @Injectable()
 export class IncidentsService {
+  private readonly logger = new Logger(IncidentsService.name);
+
   constructor(
     private readonly repository: IncidentRepository,
     private readonly transactor: Transactor,
@@ -87,14 +89,16 @@ export class IncidentsService {
       affected_services: input.affected_resources,
     });
     return this.transactor.run(async (tx) => {
+      const now = this.now();
       const existing = await this.repository.findDedupTarget(tx, fingerprint);
-      if (existing) {
+      if (existing && this.absorbs(existing, now)) {
         throw new DomainError(ErrorCode.DUPLICATE_INCIDENT, 'an open incident with the same fingerprint exists', {
           existing_incident_id: existing.id,
           fingerprint,
         });
       }
-      const now = this.now();
+      // As for alerts, a stale match hands the fingerprint over to the new incident.
+      if (existing) await this.repository.releaseFingerprint(tx, existing.id);
       const incident = this.newIncident(input, fingerprint, now);
       await this.repository.insert(tx, incident);
       await this.repository.appendTimeline(tx, incident.id, [
@@ -113,10 +117,7 @@ export class IncidentsService {
     const now = alert.received_at;
     const actor = alert.source;
     const target = await this.repository.findDedupTarget(tx, alert.fingerprint);
-    const { deduplication_enabled, deduplication_window_secs } = this.config.processing;
-    const windowStart = new Date(Date.parse(now) - deduplication_window_secs * 1000).toISOString();
-
-    if (target && deduplication_enabled && isActive(target.state) && target.last_seen_at >= windowStart) {
+    if (target && this.absorbs(target, now)) {
       const updated: Incident = {
         ...target,
         alert_count: target.alert_count + 1,
@@ -161,6 +162,13 @@ export class IncidentsService {
     ]);
     await this.publish(tx, stateEventFor(incident, now, actor, null));
     return { incident_id: incident.id, status: 'Accepted' };
+  }
+
+  /** Whether the incident holding a fingerprint still takes what arrives with it at `now`. */
+  private absorbs(target: Incident, now: string): boolean {
+    const { deduplication_enabled, deduplication_window_secs } = this.config.processing;
+    const windowStart = new Date(Date.parse(now) - deduplication_window_secs * 1000).toISOString();
+    return deduplication_enabled && isActive(target.state) && target.last_seen_at >= windowStart;
   }
 
   async get(id: string): Promise<IncidentDetail> {
@@ -272,7 +280,12 @@ export class IncidentsService {
   /** Runs the in-transaction hooks now and emits the event only once the transaction commits. */
   private async publish(tx: Tx, event: IncidentEvent): Promise<void> {
     await this.hooks.run(tx, event);
-    tx.afterCommit(() => this.events.emit(event.name, event));
+    tx.afterCommit(() => {
+      // Listeners run now, in commit order; an async one that fails is logged, never unhandled.
+      this.events.emitAsync(event.name, event).catch((err: unknown) => {
+        this.logger.error({ msg: 'incident event listener failed', event: event.name, incident_id: event.incident.id, err: String(err) });
+      });
+    });
   }
 
   private newIncident(input: NewIncident, fingerprint: string, now: string): Incident {
