@@ -3,50 +3,72 @@ import type { Database } from './schema';
 import type { Tx } from './transactor';
 
 type Table = keyof Database;
+type AnyDb = Kysely<Record<string, Record<string, unknown>>>;
 
 /**
  * Building and compiling a Kysely query costs more than SQLite takes to run a small insert, and
  * alert ingestion runs several queries per alert. Inserts, updates by id and lookups by equal
- * columns have a fixed SQL text per (dialect, table, columns), so it is compiled once and reused
- * with new parameters, which Kysely binds in column order.
+ * columns have a fixed SQL text per (dialect, statement, table, columns), so it is compiled
+ * once and reused with new parameters, which Kysely binds in column order.
+ *
+ * A table has one or two column sets in practice, so each (dialect, statement, table) keeps a
+ * short list compared column by column: no key strings are built on the hot path.
  */
-const compiledSql = new Map<string, string>();
+interface Shape {
+  columns: string[];
+  sql: string;
+}
+const shapes = new Map<string, Shape[]>();
 
-function sqlFor(key: string, compile: () => CompiledQuery): string {
-  let sql = compiledSql.get(key);
-  if (sql === undefined) {
-    sql = compile().sql;
-    compiledSql.set(key, sql);
+function sqlFor(kind: string, columns: string[], compile: () => CompiledQuery): string {
+  let list = shapes.get(kind);
+  if (!list) shapes.set(kind, (list = []));
+  for (const shape of list) {
+    if (sameColumns(shape.columns, columns)) return shape.sql;
   }
+  const sql = compile().sql;
+  list.push({ columns, sql });
   return sql;
 }
 
-/** Columns that Kysely would write: it leaves out undefined values. */
-function definedEntries(row: object): [string, unknown][] {
-  return Object.entries(row).filter(([, value]) => value !== undefined);
+function sameColumns(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The columns Kysely would write (it leaves out undefined values) and their values, in order. */
+function split(row: object): { columns: string[]; values: unknown[] } {
+  const columns: string[] = [];
+  const values: unknown[] = [];
+  for (const [column, value] of Object.entries(row)) {
+    if (value === undefined) continue;
+    columns.push(column);
+    values.push(value);
+  }
+  return { columns, values };
+}
+
+function zip(columns: string[], values: unknown[]): Record<string, unknown> {
+  return Object.fromEntries(columns.map((column, i) => [column, values[i]]));
 }
 
 export async function insertRow<T extends Table>(tx: Tx, table: T, row: Insertable<Database[T]>): Promise<void> {
-  const entries = definedEntries(row);
-  const columns = entries.map(([column]) => column);
-  const sql = sqlFor(`${tx.dialect}|insert|${table}|${columns.join(',')}`, () =>
-    tx.db.insertInto(table).values(Object.fromEntries(entries) as never).compile(),
+  const { columns, values } = split(row);
+  const sql = sqlFor(`${tx.dialect}:insert:${table}`, columns, () =>
+    (tx.db as unknown as AnyDb).insertInto(table as string).values(zip(columns, values)).compile(),
   );
-  await tx.db.executeQuery(CompiledQuery.raw(sql, entries.map(([, value]) => value)));
+  await tx.db.executeQuery(CompiledQuery.raw(sql, values));
 }
 
 export async function updateRowById<T extends Table>(tx: Tx, table: T, id: string, changes: Updateable<Database[T]>): Promise<void> {
-  const entries = definedEntries(changes);
-  if (entries.length === 0) return;
-  const columns = entries.map(([column]) => column);
-  const sql = sqlFor(`${tx.dialect}|update|${table}|${columns.join(',')}`, () =>
-    (tx.db as unknown as Kysely<Record<string, { id: string }>>)
-      .updateTable(table as string)
-      .set(Object.fromEntries(entries))
-      .where('id', '=', id)
-      .compile(),
+  const { columns, values } = split(changes);
+  if (columns.length === 0) return;
+  const sql = sqlFor(`${tx.dialect}:update:${table}`, columns, () =>
+    (tx.db as unknown as AnyDb).updateTable(table as string).set(zip(columns, values)).where('id', '=', id).compile(),
   );
-  await tx.db.executeQuery(CompiledQuery.raw(sql, [...entries.map(([, value]) => value), id]));
+  values.push(id);
+  await tx.db.executeQuery(CompiledQuery.raw(sql, values));
 }
 
 /**
@@ -59,17 +81,17 @@ export async function selectWhereEqual<T extends Table>(
   where: Partial<Selectable<Database[T]>>,
   options: { forUpdate?: boolean } = {},
 ): Promise<Selectable<Database[T]>[]> {
-  const entries = Object.entries(where);
-  for (const [column, value] of entries) {
+  const { columns, values } = split(where);
+  for (let i = 0; i < values.length; i++) {
     // `= NULL` matches nothing and an array would compile to a list: both are caller bugs.
-    if (value === null || value === undefined || typeof value === 'object') throw new Error(`selectWhereEqual: ${column} needs a scalar value`);
+    if (values[i] === null || typeof values[i] === 'object') throw new Error(`selectWhereEqual: ${columns[i]} needs a scalar value`);
   }
   const lock = options.forUpdate === true && tx.dialect === 'postgres';
-  const sql = sqlFor(`${tx.dialect}|select|${table}|${entries.map(([column]) => column).join(',')}|${lock}`, () => {
-    let query = (tx.db as unknown as Kysely<Record<string, Record<string, unknown>>>).selectFrom(table as string).selectAll();
-    for (const [column, value] of entries) query = query.where(column, '=', value);
+  const sql = sqlFor(`${tx.dialect}:select${lock ? ':lock' : ''}:${table}`, columns, () => {
+    let query = (tx.db as unknown as AnyDb).selectFrom(table as string).selectAll();
+    for (let i = 0; i < columns.length; i++) query = query.where(columns[i], '=', values[i]);
     return (lock ? query.forUpdate() : query).compile();
   });
-  const result = await tx.db.executeQuery<Selectable<Database[T]>>(CompiledQuery.raw(sql, entries.map(([, value]) => value)));
+  const result = await tx.db.executeQuery<Selectable<Database[T]>>(CompiledQuery.raw(sql, values));
   return result.rows;
 }

@@ -167,8 +167,8 @@ export class IncidentsService {
   /** Whether the incident holding a fingerprint still takes what arrives with it at `now`. */
   private absorbs(target: Incident, now: string): boolean {
     const { deduplication_enabled, deduplication_window_secs } = this.config.processing;
-    const windowStart = new Date(Date.parse(now) - deduplication_window_secs * 1000).toISOString();
-    return deduplication_enabled && isActive(target.state) && target.last_seen_at >= windowStart;
+    const windowStartMs = Date.parse(now) - deduplication_window_secs * 1000;
+    return deduplication_enabled && isActive(target.state) && Date.parse(target.last_seen_at) >= windowStartMs;
   }
 
   async get(id: string): Promise<IncidentDetail> {
