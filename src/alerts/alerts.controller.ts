@@ -69,7 +69,6 @@ export class AlertsController {
   }
 
   @Get('incidents/:id/alerts')
-  @ApiTags('incidents')
   @ApiOperation({ summary: 'The alerts folded into an incident, oldest first' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: [AlertView] })
