@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable } from 'kysely';
 import type { AlertRow, Database } from '../database/schema';
-import { insertRow, selectWhereEqual } from '../database/cached-queries';
+import { selectWhereEqual } from '../database/cached-queries';
 import { DATABASE } from '../database/tokens';
 import type { Tx } from '../database/transactor';
 import type { IncidentType, Severity } from '../incidents/domain/incident';
@@ -34,12 +34,16 @@ export class AlertRepository {
   constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
 
   async findByExternalId(tx: Tx, source: string, externalId: string): Promise<StoredAlert | null> {
+    // An alert of this transaction (an earlier one of the batch or group) is not written yet.
+    const waiting = tx.deferred('alerts').find((row) => row.source === source && row.external_id === externalId);
+    if (waiting) return alertMapper.toDomain(waiting as AlertRow);
     const [row] = await selectWhereEqual(tx, 'alerts', { source, external_id: externalId });
     return row ? alertMapper.toDomain(row) : null;
   }
 
-  async insert(tx: Tx, alert: StoredAlert): Promise<void> {
-    await insertRow(tx, 'alerts', alertMapper.toRow(alert));
+  /** Written with the transaction's other deferred rows, before it commits. */
+  insert(tx: Tx, alert: StoredAlert): void {
+    tx.deferInsert('alerts', alertMapper.toRow(alert));
   }
 
   async listByIncident(incidentId: string): Promise<StoredAlert[]> {

@@ -42,7 +42,7 @@ export class AlertsService {
         const alert = incomingAlert(dto, receivedAt);
         const outcome = await this.incidents.absorbAlert(tx, alert);
         const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
-        await this.repository.insert(tx, stored);
+        this.repository.insert(tx, stored);
         answers.push({
           alert_id: alert.id,
           incident_id: outcome.incident_id,

@@ -61,6 +61,31 @@ export async function insertRow<T extends Table>(tx: Tx, table: T, row: Insertab
   await tx.db.executeQuery(CompiledQuery.raw(sql, values));
 }
 
+/** Rows per multi-row insert are powers of two up to this, so few SQL texts are compiled. */
+const MAX_ROWS_PER_INSERT = 64;
+
+/** Inserts rows with as few statements as possible: consecutive rows of one column set share one. */
+export async function insertRows<T extends Table>(tx: Tx, table: T, rows: readonly Insertable<Database[T]>[]): Promise<void> {
+  const parts = rows.map(split);
+  let start = 0;
+  while (start < parts.length) {
+    const { columns } = parts[start];
+    let end = start + 1;
+    while (end < parts.length && end - start < MAX_ROWS_PER_INSERT && sameColumns(parts[end].columns, columns)) end += 1;
+    let count = MAX_ROWS_PER_INSERT;
+    while (count > end - start) count /= 2;
+    const chunk = parts.slice(start, start + count);
+    const sql = sqlFor(`${tx.dialect}:insert${count}:${table}`, columns, () =>
+      (tx.db as unknown as AnyDb)
+        .insertInto(table as string)
+        .values(chunk.map((part) => zip(columns, part.values)))
+        .compile(),
+    );
+    await tx.db.executeQuery(CompiledQuery.raw(sql, chunk.flatMap((part) => part.values)));
+    start += count;
+  }
+}
+
 export async function updateRowById<T extends Table>(tx: Tx, table: T, id: string, changes: Updateable<Database[T]>): Promise<void> {
   const { columns, values } = split(changes);
   if (columns.length === 0) return;

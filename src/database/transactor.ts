@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Kysely, Transaction } from 'kysely';
+import { Insertable, Kysely, Transaction } from 'kysely';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { insertRows } from './cached-queries';
 import { DATABASE, DIALECT } from './tokens';
 import type { Database, Dialect } from './schema';
 
@@ -9,6 +10,13 @@ export interface Tx {
   readonly db: Transaction<Database>;
   readonly dialect: Dialect;
   afterCommit(fn: () => void): void;
+  /**
+   * Inserts a row before the transaction commits, together with the other rows deferred for
+   * its table (multi-row inserts). For rows nothing in the transaction reads back by query;
+   * `deferred` shows what is waiting.
+   */
+  deferInsert<T extends keyof Database>(table: T, row: Insertable<Database[T]>): void;
+  deferred<T extends keyof Database>(table: T): readonly Insertable<Database[T]>[];
 }
 
 const MAX_ATTEMPTS = 8;
@@ -58,9 +66,24 @@ export class Transactor {
       const callbacks: Array<() => void> = [];
       let result: T;
       try {
-        result = await this.db.transaction().execute((trx) =>
-          work({ db: trx, dialect: this.dialect, afterCommit: (fn) => callbacks.push(fn) }),
-        );
+        result = await this.db.transaction().execute(async (trx) => {
+          const pending = new Map<keyof Database, object[]>();
+          const rowsOf = (table: keyof Database): object[] => {
+            let rows = pending.get(table);
+            if (!rows) pending.set(table, (rows = []));
+            return rows;
+          };
+          const tx: Tx = {
+            db: trx,
+            dialect: this.dialect,
+            afterCommit: (fn) => callbacks.push(fn),
+            deferInsert: (table, row) => void rowsOf(table).push(row),
+            deferred: (table) => rowsOf(table) as never,
+          };
+          const value = await work(tx);
+          for (const [table, rows] of pending) await insertRows(tx, table, rows as never);
+          return value;
+        });
       } catch (err) {
         if (attempt < MAX_ATTEMPTS && isRetryable(err)) {
           // Jittered backoff, so that two instances that collided do not collide again.

@@ -139,9 +139,10 @@ export class IncidentRepository {
     return row === undefined;
   }
 
-  async appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): Promise<void> {
+  /** Timeline rows are written with the transaction's other deferred rows, before it commits. */
+  appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): void {
     for (const e of entries) {
-      await insertRow(tx, 'incident_timeline', {
+      tx.deferInsert('incident_timeline', {
         incident_id: incidentId,
         timestamp: e.timestamp,
         event_type: e.event_type,

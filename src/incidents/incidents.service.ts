@@ -101,7 +101,7 @@ export class IncidentsService {
       if (existing) await this.repository.releaseFingerprint(tx, existing.id);
       const incident = this.newIncident(input, fingerprint, now);
       await this.repository.insert(tx, incident);
-      await this.repository.appendTimeline(tx, incident.id, [
+      this.repository.appendTimeline(tx, incident.id, [
         entry(now, 'created', input.actor ?? SYSTEM_ACTOR, `Incident created: ${incident.title}`, { severity: incident.severity }),
       ]);
       await this.publish(tx, stateEventFor(incident, now, input.actor ?? SYSTEM_ACTOR, null));
@@ -136,7 +136,7 @@ export class IncidentsService {
         ),
       ];
       await this.repository.saveDuplicate(tx, updated);
-      await this.repository.appendTimeline(tx, updated.id, timeline);
+      this.repository.appendTimeline(tx, updated.id, timeline);
       if (Object.keys(changes).length > 0) await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, changes));
       return { incident_id: updated.id, status: 'Duplicate' };
     }
@@ -157,7 +157,7 @@ export class IncidentsService {
       now,
     );
     await this.repository.insert(tx, incident);
-    await this.repository.appendTimeline(tx, incident.id, [
+    this.repository.appendTimeline(tx, incident.id, [
       entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert)),
     ]);
     await this.publish(tx, stateEventFor(incident, now, actor, null));
@@ -203,7 +203,7 @@ export class IncidentsService {
       if (fields.length === 0) return current;
       next.updated_at = now;
       await this.repository.save(tx, next);
-      await this.repository.appendTimeline(
+      this.repository.appendTimeline(
         tx,
         id,
         fields.map((field) => entry(now, `${field}_changed`, actor, describeChange(field, changes[field]), { field, ...changes[field] })),
@@ -240,7 +240,7 @@ export class IncidentsService {
       if (to === 'Resolved' && resolution) {
         timeline.push(entry(now, 'resolved', actor, `Resolved (${resolution.method}): ${resolution.notes}`, { ...resolution }));
       }
-      await this.repository.appendTimeline(tx, id, timeline);
+      this.repository.appendTimeline(tx, id, timeline);
       await this.publish(tx, stateEventFor(next, now, actor, current.state));
       return next;
     });
@@ -261,7 +261,7 @@ export class IncidentsService {
       const next: Incident = { ...current, updated_at: now };
       await this.repository.save(tx, next);
       await this.repository.insertNote(tx, id, note);
-      await this.repository.appendTimeline(tx, id, [entry(now, 'note_added', author, content, { note_id: note.id })]);
+      this.repository.appendTimeline(tx, id, [entry(now, 'note_added', author, content, { note_id: note.id })]);
       await this.publish(tx, new IncidentUpdatedEvent(next, now, author, { notes: { from: null, to: note } }));
       return next;
     });
