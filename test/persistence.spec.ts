@@ -1,6 +1,8 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { IncidentLifecycleHooks } from '../src/incidents/incident-lifecycle-hooks';
-import { alert, drivers, startApp, TestStore } from './support/harness';
+import { AlertsService } from '../src/alerts/alerts.service';
+import type { AlertDto } from '../src/alerts/dto/alert.dto';
+import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 describe.each(drivers())('storage on %s', (driver) => {
   let store: TestStore;
@@ -55,6 +57,19 @@ describe.each(drivers())('storage on %s', (driver) => {
   });
 });
 
+/** Submits one alert per title through the service, all in the same tick. */
+function ingestTogether(running: RunningApp, titles: string[]): Promise<Array<'ok' | 'failed'>> {
+  const alerts = running.app.get(AlertsService);
+  return Promise.all(
+    titles.map((title) =>
+      alerts.ingest([alert({ title }) as unknown as AlertDto]).then(
+        () => 'ok' as const,
+        () => 'failed' as const,
+      ),
+    ),
+  );
+}
+
 describe.each(drivers())('group commit on %s', (driver) => {
   it('commits the other requests of a group when one of them fails', async () => {
     const store = await TestStore.create(driver);
@@ -65,12 +80,48 @@ describe.each(drivers())('group commit on %s', (driver) => {
           if (event.incident.title === 'boom') throw new Error('simulated failure');
         },
       });
+      // Called in one tick, the 20 requests share one group (one transaction).
       const titles = Array.from({ length: 20 }, (_, i) => (i === 7 ? 'boom' : `alert ${i}`));
-      const answers = await Promise.all(titles.map((title) => running.http.post('/v1/alerts').send(alert({ title }))));
-      expect(answers.map((a) => a.status)).toEqual(titles.map((t) => (t === 'boom' ? 500 : 200)));
+      const outcomes = await ingestTogether(running, titles);
+      expect(outcomes).toEqual(titles.map((t) => (t === 'boom' ? 'failed' : 'ok')));
       const list = (await running.http.get('/v1/incidents?page_size=100')).body;
       expect(list.total).toBe(19);
       expect(list.items.map((i: { title: string }) => i.title)).not.toContain('boom');
+    } finally {
+      await running.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe.each(drivers())('group commit with deferred rows on %s', (driver) => {
+  it('commits the other requests when one request\'s deferred rows fail at the flush', async () => {
+    const store = await TestStore.create(driver);
+    const running = await startApp(store);
+    try {
+      running.app.get(IncidentLifecycleHooks).register({
+        withinTransaction: async (tx, event) => {
+          if (event.incident.title !== 'boom') return;
+          // A row that breaks a foreign key only when the deferred rows are written.
+          tx.deferInsert('incident_timeline', {
+            incident_id: '00000000-0000-7000-8000-000000000000',
+            timestamp: event.occurred_at,
+            event_type: 'x',
+            actor: 'x',
+            description: 'x',
+            metadata: '{}',
+          });
+        },
+      });
+      const titles = Array.from({ length: 20 }, (_, i) => (i === 5 ? 'boom' : `alert ${i}`));
+      const outcomes = await ingestTogether(running, titles);
+      expect(outcomes).toEqual(titles.map((t) => (t === 'boom' ? 'failed' : 'ok')));
+      const list = (await running.http.get('/v1/incidents?page_size=100')).body;
+      expect(list.total).toBe(19);
+      for (const incident of list.items) {
+        expect((await running.http.get(`/v1/incidents/${incident.id}/alerts`)).body).toHaveLength(1);
+        expect((await running.http.get(`/v1/incidents/${incident.id}/timeline`)).body).toHaveLength(1);
+      }
     } finally {
       await running.close();
       await store.destroy();

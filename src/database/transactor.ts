@@ -17,6 +17,8 @@ export interface Tx {
    */
   deferInsert<T extends keyof Database>(table: T, row: Insertable<Database[T]>): void;
   deferred<T extends keyof Database>(table: T): readonly Insertable<Database[T]>[];
+  /** Writes the deferred rows now (the transaction does so before it commits anyway). */
+  flush(): Promise<void>;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -79,9 +81,15 @@ export class Transactor {
             afterCommit: (fn) => callbacks.push(fn),
             deferInsert: (table, row) => void rowsOf(table).push(row),
             deferred: (table) => rowsOf(table) as never,
+            flush: async () => {
+              for (const [table, rows] of pending) {
+                pending.delete(table);
+                await insertRows(tx, table, rows as never);
+              }
+            },
           };
           const value = await work(tx);
-          for (const [table, rows] of pending) await insertRows(tx, table, rows as never);
+          await tx.flush();
           return value;
         });
       } catch (err) {
@@ -165,13 +173,13 @@ export class Transactor {
       const results = await this.run(async (tx) => {
         unitFailed = false;
         const out: unknown[] = [];
-        for (const unit of group) {
-          try {
-            out.push(await unit.work(tx));
-          } catch (err) {
-            unitFailed = true;
-            throw err;
-          }
+        try {
+          for (const unit of group) out.push(await unit.work(tx));
+          // The units' deferred rows: a failure here is one unit's data too.
+          await tx.flush();
+        } catch (err) {
+          unitFailed = true;
+          throw err;
         }
         return out;
       });
