@@ -71,60 +71,55 @@ function ingestTogether(running: RunningApp, titles: string[]): Promise<Array<'o
 }
 
 describe.each(drivers())('group commit on %s', (driver) => {
-  it('commits the other requests of a group when one of them fails', async () => {
-    const store = await TestStore.create(driver);
-    const running = await startApp(store);
-    try {
-      running.app.get(IncidentLifecycleHooks).register({
-        withinTransaction: async (_tx, event) => {
-          if (event.incident.title === 'boom') throw new Error('simulated failure');
-        },
-      });
-      // Called in one tick, the 20 requests share one group (one transaction).
-      const titles = Array.from({ length: 20 }, (_, i) => (i === 7 ? 'boom' : `alert ${i}`));
-      const outcomes = await ingestTogether(running, titles);
-      expect(outcomes).toEqual(titles.map((t) => (t === 'boom' ? 'failed' : 'ok')));
-      const list = (await running.http.get('/v1/incidents?page_size=100')).body;
-      expect(list.total).toBe(19);
-      expect(list.items.map((i: { title: string }) => i.title)).not.toContain('boom');
-    } finally {
-      await running.close();
-      await store.destroy();
-    }
+  let store: TestStore;
+  let running: RunningApp;
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+    running = await startApp(store);
   });
-});
+  afterEach(async () => {
+    await running.close();
+    await store.destroy();
+  });
 
-describe.each(drivers())('group commit with deferred rows on %s', (driver) => {
+  /** Twenty alerts submitted in one tick share one group; the one titled 'boom' fails. */
+  async function expectOnlyBoomFails(): Promise<Array<{ id: string; title: string }>> {
+    const titles = Array.from({ length: 20 }, (_, i) => (i === 7 ? 'boom' : `alert ${i}`));
+    const outcomes = await ingestTogether(running, titles);
+    expect(outcomes).toEqual(titles.map((t) => (t === 'boom' ? 'failed' : 'ok')));
+    const list = (await running.http.get('/v1/incidents?page_size=100')).body;
+    expect(list.total).toBe(19);
+    expect(list.items.map((i: { title: string }) => i.title)).not.toContain('boom');
+    return list.items;
+  }
+
+  it('commits the other requests of a group when one of them fails', async () => {
+    running.app.get(IncidentLifecycleHooks).register({
+      withinTransaction: async (_tx, event) => {
+        if (event.incident.title === 'boom') throw new Error('simulated failure');
+      },
+    });
+    await expectOnlyBoomFails();
+  });
+
   it('commits the other requests when one request\'s deferred rows fail at the flush', async () => {
-    const store = await TestStore.create(driver);
-    const running = await startApp(store);
-    try {
-      running.app.get(IncidentLifecycleHooks).register({
-        withinTransaction: async (tx, event) => {
-          if (event.incident.title !== 'boom') return;
-          // A row that breaks a foreign key only when the deferred rows are written.
-          tx.deferInsert('incident_timeline', {
-            incident_id: '00000000-0000-7000-8000-000000000000',
-            timestamp: event.occurred_at,
-            event_type: 'x',
-            actor: 'x',
-            description: 'x',
-            metadata: '{}',
-          });
-        },
-      });
-      const titles = Array.from({ length: 20 }, (_, i) => (i === 5 ? 'boom' : `alert ${i}`));
-      const outcomes = await ingestTogether(running, titles);
-      expect(outcomes).toEqual(titles.map((t) => (t === 'boom' ? 'failed' : 'ok')));
-      const list = (await running.http.get('/v1/incidents?page_size=100')).body;
-      expect(list.total).toBe(19);
-      for (const incident of list.items) {
-        expect((await running.http.get(`/v1/incidents/${incident.id}/alerts`)).body).toHaveLength(1);
-        expect((await running.http.get(`/v1/incidents/${incident.id}/timeline`)).body).toHaveLength(1);
-      }
-    } finally {
-      await running.close();
-      await store.destroy();
+    running.app.get(IncidentLifecycleHooks).register({
+      withinTransaction: async (tx, event) => {
+        if (event.incident.title !== 'boom') return;
+        // A row that breaks a foreign key only when the deferred rows are written.
+        tx.deferInsert('incident_timeline', {
+          incident_id: '00000000-0000-7000-8000-000000000000',
+          timestamp: event.occurred_at,
+          event_type: 'x',
+          actor: 'x',
+          description: 'x',
+          metadata: '{}',
+        });
+      },
+    });
+    for (const incident of await expectOnlyBoomFails()) {
+      expect((await running.http.get(`/v1/incidents/${incident.id}/alerts`)).body).toHaveLength(1);
+      expect((await running.http.get(`/v1/incidents/${incident.id}/timeline`)).body).toHaveLength(1);
     }
   });
 });

@@ -116,8 +116,9 @@ export class Transactor {
    * Group commit: units of work that arrive while a transaction is running share the next one,
    * so one commit (the costly part of a small write) serves many requests. Each caller still
    * gets its own result only after the shared commit, and its after-commit callbacks run then.
-   * If the shared transaction fails, each unit is re-run alone, so one failing unit never takes
-   * the others down. `weight` (rows written) bounds the size of a group.
+   * If one unit's work (or its deferred rows) fails, the group rolls back and each unit is run
+   * alone, so one failing unit never takes the others down; if BEGIN or COMMIT fails, every unit
+   * gets the error and none is re-run. `weight` (rows written) bounds the size of a group.
    */
   runGrouped<T>(work: (tx: Tx) => Promise<T>, weight = 1): Promise<T> {
     if (this.waitingWeight + weight > MAX_WAITING_WEIGHT) {

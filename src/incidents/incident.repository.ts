@@ -134,11 +134,6 @@ export class IncidentRepository {
     await tx.db.updateTable('incidents').set({ open_fingerprint: incident.fingerprint }).where('id', '=', incident.id).execute();
   }
 
-  async isFingerprintFree(tx: Tx, fingerprint: string): Promise<boolean> {
-    const row = await tx.db.selectFrom('incidents').select('id').where('open_fingerprint', '=', fingerprint).executeTakeFirst();
-    return row === undefined;
-  }
-
   /** Timeline rows are written with the transaction's other deferred rows, before it commits. */
   appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): void {
     for (const e of entries) {

@@ -231,7 +231,7 @@ export class IncidentsService {
       await this.repository.save(tx, next);
       // Only an active incident absorbs alerts; a reopened one takes its fingerprint back if free.
       if (!isActive(to)) await this.repository.releaseFingerprint(tx, id);
-      else if (!isActive(current.state) && (await this.repository.isFingerprintFree(tx, current.fingerprint))) {
+      else if (!isActive(current.state) && (await this.repository.findDedupTarget(tx, current.fingerprint)) === null) {
         await this.repository.claimFingerprint(tx, next);
       }
       const timeline = [
