@@ -10,6 +10,8 @@ export const ErrorCode = {
   ALREADY_RESOLVED: 'ALREADY_RESOLVED',
   DUPLICATE_INCIDENT: 'DUPLICATE_INCIDENT',
   OVERLOADED: 'OVERLOADED',
+  NOTIFICATION_NOT_FOUND: 'NOTIFICATION_NOT_FOUND',
+  NOT_RETRYABLE: 'NOT_RETRYABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

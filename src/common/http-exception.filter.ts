@@ -16,6 +16,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.ALREADY_RESOLVED]: 409,
   [ErrorCode.DUPLICATE_INCIDENT]: 409,
   [ErrorCode.OVERLOADED]: 503,
+  [ErrorCode.NOTIFICATION_NOT_FOUND]: 404,
+  [ErrorCode.NOT_RETRYABLE]: 409,
 };
 
 /** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */

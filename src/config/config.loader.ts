@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { AppConfig, CONFIG_SCHEMA, KeySpec } from './config.schema';
+import { AppConfig, CONFIG_SCHEMA, KeySpec, NotificationSecrets } from './config.schema';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.toml';
 export const ENV_PREFIX = 'LLM_IM__';
@@ -25,8 +25,14 @@ function describeType(value: unknown): string {
   return typeof value;
 }
 
-function checkValue(name: string, spec: KeySpec, value: unknown): string | number | boolean {
+function checkValue(name: string, spec: KeySpec, value: unknown): string | number | boolean | readonly string[] {
   switch (spec.type) {
+    case 'list':
+      if (!Array.isArray(value)) throw new ConfigError(name, `expected an array of strings, got ${describeType(value)}`);
+      value.forEach((item, i) => {
+        if (typeof item !== 'string' || item.trim() === '') throw new ConfigError(`${name}[${i}]`, 'expected a non-empty string');
+      });
+      return (value as string[]).map((item) => item.trim());
     case 'boolean':
       if (typeof value !== 'boolean') throw new ConfigError(name, `expected a boolean, got ${describeType(value)}`);
       return value;
@@ -62,6 +68,9 @@ function fromEnvString(envName: string, spec: KeySpec, raw: string): unknown {
       return Number(raw.trim());
     case 'string':
       return raw;
+    case 'list':
+      // Comma-separated in an environment variable: "a@example.com,b@example.com".
+      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   }
 }
 
@@ -114,7 +123,7 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
     out[section][key] = checkValue(envName, spec, fromEnvString(envName, spec, rawValue));
   }
 
-  const config = out as unknown as AppConfig;
+  const config = { ...(out as unknown as AppConfig), secrets: secretsFrom(out as unknown as AppConfig, env) };
   if (config.storage.driver === 'postgres') {
     const envName = config.storage.postgres_url_env;
     const url = env[envName];
@@ -127,6 +136,18 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
     return { ...config, database_url: url };
   }
   return config;
+}
+
+function secretsFrom(config: AppConfig, env: Env): NotificationSecrets {
+  const n = config.notifications;
+  const read = (name: string): string | undefined => (name && env[name]?.trim()) || undefined;
+  return {
+    slack_webhook_url: read(n.slack_webhook_env),
+    slack_bot_token: read(n.slack_bot_token_env),
+    smtp_username: read(n.smtp_username_env),
+    smtp_password: read(n.smtp_password_env),
+    pagerduty_integration_key: read(n.pagerduty_integration_key_env),
+  };
 }
 
 /** Keys the file leaves out and no env var sets: they take the documented defaults. */

@@ -6,7 +6,8 @@
 type KeySpec =
   | { type: 'string'; default: string; oneOf?: readonly string[]; nonEmpty?: boolean }
   | { type: 'integer'; default: number; min: number; max: number }
-  | { type: 'boolean'; default: boolean };
+  | { type: 'boolean'; default: boolean }
+  | { type: 'list'; default: readonly string[] };
 
 export const CONFIG_SCHEMA = {
   server: {
@@ -29,6 +30,7 @@ export const CONFIG_SCHEMA = {
     slack_webhook_env: { type: 'string', default: 'SLACK_WEBHOOK_URL' },
     slack_bot_token_env: { type: 'string', default: 'SLACK_BOT_TOKEN' },
     slack_default_channel: { type: 'string', default: '#incidents' },
+    slack_api_url: { type: 'string', default: 'https://slack.com/api' },
     email_enabled: { type: 'boolean', default: false },
     smtp_server: { type: 'string', default: 'smtp.gmail.com' },
     smtp_port: { type: 'integer', default: 587, min: 1, max: 65535 },
@@ -37,12 +39,15 @@ export const CONFIG_SCHEMA = {
     smtp_password_env: { type: 'string', default: 'SMTP_PASSWORD' },
     email_from: { type: 'string', default: 'incidents@example.com' },
     email_from_name: { type: 'string', default: 'LLM Incident Manager' },
+    email_to: { type: 'list', default: [] },
+    smtp_tls_verify: { type: 'boolean', default: true },
     pagerduty_enabled: { type: 'boolean', default: false },
     pagerduty_integration_key_env: { type: 'string', default: 'PAGERDUTY_INTEGRATION_KEY' },
     pagerduty_api_url: { type: 'string', default: 'https://events.pagerduty.com/v2/enqueue' },
     webhook_enabled: { type: 'boolean', default: false },
     default_webhook_url: { type: 'string', default: 'https://your-service.com/webhook' },
     webhook_timeout_secs: { type: 'integer', default: 10, min: 1, max: 300 },
+    delivery_timeout_secs: { type: 'integer', default: 10, min: 1, max: 300 },
     queue_size: { type: 'integer', default: 10_000, min: 1, max: 10_000_000 },
     worker_threads: { type: 'integer', default: 4, min: 1, max: 256 },
     max_retries: { type: 'integer', default: 3, min: 0, max: 100 },
@@ -59,7 +64,9 @@ type ValueOf<S> = S extends { type: 'string' }
     ? number
     : S extends { type: 'boolean' }
       ? boolean
-      : never;
+      : S extends { type: 'list' }
+        ? readonly string[]
+        : never;
 
 /** The validated, typed configuration: one object handed to every module. */
 export type AppConfig = {
@@ -67,6 +74,16 @@ export type AppConfig = {
 } & {
   /** Resolved from the environment variable named by storage.postgres_url_env (driver postgres). */
   readonly database_url?: string;
+  /** Credentials of the notification channels, read from the variables the *_env keys name. */
+  readonly secrets: NotificationSecrets;
 };
+
+export interface NotificationSecrets {
+  readonly slack_webhook_url?: string;
+  readonly slack_bot_token?: string;
+  readonly smtp_username?: string;
+  readonly smtp_password?: string;
+  readonly pagerduty_integration_key?: string;
+}
 
 export type { KeySpec };

@@ -63,11 +63,42 @@ export interface AlertRow {
   received_at: string;
 }
 
+/** One notification to one target: the transactional outbox row and its delivery log. */
+export interface DeliveryRow {
+  id: string;
+  /** Orders the deliveries of one (incident, channel, target): they go out in seq order. */
+  seq: Generated<number>;
+  incident_id: string;
+  event: string;
+  channel: string;
+  /** What the delivery does on its target: post, update, trigger, acknowledge, resolve, send. */
+  action: string;
+  /** The target as shown to users: a Slack channel, recipients, a URL without its secret parts. */
+  target: string;
+  /** The credential-bearing address of a custom target (webhook URL, routing key); never shown. */
+  target_ref: string | null;
+  /** The message rendered at the event, JSON. */
+  payload: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+  last_error: string | null;
+  /** What the target answered that later deliveries need (Slack channel and ts), JSON. */
+  external_ref: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
 export interface Database {
   incidents: IncidentRow;
   incident_timeline: TimelineRow;
   incident_notes: NoteRow;
   alerts: AlertRow;
+  notification_deliveries: DeliveryRow;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -91,10 +91,50 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+function notificationDeliveries(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('notification_deliveries')
+        // seq is the key (an auto-increment on both dialects); the public id is unique beside it.
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('id', 'varchar(36)', (c) => c.notNull().unique())
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('event', 'varchar(32)', (c) => c.notNull())
+        .addColumn('channel', 'varchar(16)', (c) => c.notNull())
+        .addColumn('action', 'varchar(16)', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('target_ref', 'text')
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('lease_owner', 'varchar(64)')
+        .addColumn('lease_until', 'varchar(32)')
+        .addColumn('last_error', 'text')
+        .addColumn('external_ref', 'text')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('sent_at', 'varchar(32)')
+        .execute();
+      // The claim query walks due rows; the ordering check looks up earlier rows of one target.
+      await db.schema.createIndex('deliveries_due_idx').on('notification_deliveries').columns(['status', 'next_attempt_at']).execute();
+      await db.schema
+        .createIndex('deliveries_target_idx')
+        .on('notification_deliveries')
+        .columns(['incident_id', 'channel', 'target', 'seq'])
+        .execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial(this.dialect) };
+    return { '0001_initial': initial(this.dialect), '0002_notification_deliveries': notificationDeliveries(this.dialect) };
   }
 }

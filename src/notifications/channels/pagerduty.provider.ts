@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.schema';
+import { delivered, OutboundMessage, permanent, SendOutcome } from '../notification';
+import { ChannelProvider, ChannelReadiness } from './channel-provider';
+import { classifyFailure, exchange, postJson } from './http-client';
+import { isHttpUrl } from './webhook.provider';
+
+/** PagerDuty Events API v2: 202 is success, 400 is never retried, 429 and 5xx are. */
+@Injectable()
+export class PagerDutyProvider implements ChannelProvider {
+  readonly channel = 'pagerduty' as const;
+
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  readiness(): ChannelReadiness {
+    const n = this.config.notifications;
+    let problem: string | null = null;
+    if (!this.config.secrets.pagerduty_integration_key) problem = `environment variable ${n.pagerduty_integration_key_env} is not set`;
+    else if (!isHttpUrl(n.pagerduty_api_url)) problem = 'notifications.pagerduty_api_url is not an http(s) URL';
+    return { enabled: n.pagerduty_enabled, configured: problem === null, problem };
+  }
+
+  send(message: OutboundMessage): Promise<SendOutcome> {
+    // A custom notification carries its own service key; automatic ones use the configured one.
+    const routingKey = message.target_ref ?? this.config.secrets.pagerduty_integration_key;
+    if (!routingKey) return Promise.resolve(permanent(this.readiness().problem ?? 'no routing key'));
+    const body = { routing_key: routingKey, ...(message.payload as object) };
+    return exchange(
+      () => postJson(this.config.notifications.pagerduty_api_url, body, { timeoutMs: this.config.notifications.delivery_timeout_secs * 1000 }),
+      (answer) => (answer.status >= 200 && answer.status < 300 ? delivered() : classifyFailure(answer, 'PagerDuty')),
+    );
+  }
+}

@@ -1,0 +1,396 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { DIALECT } from '../database/tokens';
+import type { Dialect } from '../database/schema';
+import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
+import { AttemptResult, DeliveryRepository } from './delivery.repository';
+import { Channel, Delivery, OutboundMessage, permanent, retry, SendOutcome } from './notification';
+
+/** Rows claimed per round trip to the store. */
+const CLAIM_BATCH = 256;
+/** Claimed deliveries waiting per target: one slow target cannot fill the ready queue. */
+const PER_TARGET_QUEUE_MAX = 256;
+/** How often the store is polled for deliveries that fell due (retries, other instances' rows). */
+const POLL_MS = 500;
+/** Longest wait before a retry, whatever Retry-After or the backoff say. */
+const MAX_RETRY_DELAY_MS = 3_600_000;
+/** How long in-flight sends may finish after SIGTERM. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+interface Counters {
+  sent: number;
+  failed: number;
+  retried: number;
+}
+
+export interface PoolState {
+  owner: string;
+  worker_count: number;
+  queue_capacity: number;
+  queue_depth: number;
+  in_flight: number;
+  /** Since this process started, per channel. */
+  counters: Record<Channel, Counters>;
+  degraded_targets: string[];
+}
+
+/**
+ * The worker pool: `worker_threads` concurrent async workers fed from an in-memory ready queue of
+ * at most `queue_size` claimed deliveries. The store is the queue of record: the pool claims due
+ * rows with a lease, sends them through the channel's provider and writes each outcome back.
+ *
+ * - A retry is a time on the row (`next_attempt_at`), never a sleep: a worker is free again as
+ *   soon as its attempt ends.
+ * - Only the first undelivered delivery of an (incident, channel, target) is ever claimed, so a
+ *   resolve never overtakes its trigger.
+ * - A target keeps at most `workers - 1` workers busy, and one while it is failing, so a hung
+ *   target cannot starve the others.
+ */
+@Injectable()
+export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Notifications');
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly providers = new Map<Channel, ChannelProvider>();
+  private readonly workerCount: number;
+  private readonly capacity: number;
+  private readonly leaseMs: number;
+
+  /** Ready queue: claimed deliveries per target key, served round-robin. */
+  private readonly queues = new Map<string, Delivery[]>();
+  private queued = 0;
+  private inFlight = 0;
+  private readonly inFlightByTarget = new Map<string, number>();
+  private readonly degraded = new Set<string>();
+  /** Lease expiry of each claimed delivery, in ms. */
+  private readonly leaseUntil = new Map<string, number>();
+  private readonly idleWorkers: number[] = [];
+  private readonly sends = new Set<Promise<void>>();
+  private readonly counters: Record<Channel, Counters> = {
+    slack: { sent: 0, failed: 0, retried: 0 },
+    email: { sent: 0, failed: 0, retried: 0 },
+    pagerduty: { sent: 0, failed: 0, retried: 0 },
+    webhook: { sent: 0, failed: 0, retried: 0 },
+  };
+
+  private results: AttemptResult[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> | null = null;
+  private claimScheduled = false;
+  private claiming = false;
+  private claimAgain = false;
+  private pollTimer?: NodeJS.Timeout;
+  private started = false;
+  private stopping = false;
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    @Inject(DIALECT) private readonly dialect: Dialect,
+    @Inject(CHANNEL_PROVIDERS) providers: ChannelProvider[],
+    private readonly deliveries: DeliveryRepository,
+    private readonly clock: Clock,
+  ) {
+    for (const provider of providers) this.providers.set(provider.channel, provider);
+    const n = config.notifications;
+    this.workerCount = n.worker_threads;
+    this.capacity = n.queue_size;
+    for (let id = this.workerCount; id >= 1; id--) this.idleWorkers.push(id);
+    // Long enough for the slowest attempt plus the wait in the ready queue; renewed before a
+    // send when less than one attempt's time is left.
+    this.leaseMs = this.attemptBudgetMs() * 2 + 30_000;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const n = this.config.notifications;
+    this.logger.log({
+      msg: 'Notification service initialized',
+      slack_enabled: n.slack_enabled,
+      email_enabled: n.email_enabled,
+      pagerduty_enabled: n.pagerduty_enabled,
+      webhook_enabled: n.webhook_enabled,
+      workers: this.workerCount,
+      queue_size: this.capacity,
+    });
+    for (const provider of this.providers.values()) {
+      const readiness = provider.readiness();
+      if (readiness.enabled && !readiness.configured) {
+        this.logger.warn({ msg: 'Notification channel enabled but not configured; its deliveries will fail', channel: provider.channel, problem: readiness.problem });
+      }
+    }
+    if (this.dialect === 'sqlite') {
+      const resumed = await this.deliveries.releaseAllSending(this.nowIso());
+      if (resumed > 0) this.logger.warn({ msg: 'Resuming deliveries that were in flight when the service stopped', count: resumed });
+    }
+    this.started = true;
+    this.wake();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearTimeout(this.pollTimer);
+    while (this.claiming) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Claimed but not started: hand them back, they stay due for the next start.
+    const unstarted: string[] = [];
+    for (const queue of this.queues.values()) for (const d of queue) unstarted.push(d.id);
+    for (const id of unstarted) this.leaseUntil.delete(id);
+    this.queues.clear();
+    this.queued = 0;
+    const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
+    await Promise.race([Promise.allSettled([...this.sends]), deadline]);
+    try {
+      await this.deliveries.release(this.owner, unstarted, this.nowIso());
+      await this.flush();
+    } catch (err) {
+      this.logger.error({ msg: 'Could not save delivery state at shutdown; leases will expire and the deliveries resume', error: (err as Error).message });
+    }
+    for (const provider of this.providers.values()) await provider.close?.();
+  }
+
+  /** New deliveries were committed (or a worker freed up): claim soon. */
+  wake(): void {
+    if (!this.started || this.stopping || this.claimScheduled) return;
+    this.claimScheduled = true;
+    setImmediate(() => {
+      this.claimScheduled = false;
+      void this.claim();
+    });
+  }
+
+  state(): PoolState {
+    return {
+      owner: this.owner,
+      worker_count: this.workerCount,
+      queue_capacity: this.capacity,
+      queue_depth: this.queued,
+      in_flight: this.inFlight,
+      counters: structuredClone(this.counters),
+      degraded_targets: [...this.degraded],
+    };
+  }
+
+  /** Sends one message now, outside the queue (POST /v1/notifications/test). */
+  sendNow(message: OutboundMessage): Promise<SendOutcome> {
+    return this.callProvider(message);
+  }
+
+  private async claim(): Promise<void> {
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = true;
+    try {
+      while (!this.stopping) {
+        const free = this.capacity - this.queued;
+        if (free <= 0) break;
+        const limit = Math.min(free, CLAIM_BATCH);
+        const full: Array<[string, string]> = [];
+        for (const [key, queue] of this.queues) if (queue.length >= PER_TARGET_QUEUE_MAX) full.push(splitKey(key));
+        const now = this.clock.now().getTime();
+        const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full);
+        for (const d of claimed) {
+          this.leaseUntil.set(d.id, now + this.leaseMs);
+          this.enqueue(d);
+        }
+        this.dispatch();
+        if (claimed.length < limit) break;
+      }
+    } catch (err) {
+      this.logger.error({ msg: 'Claiming deliveries failed; will try again', error: (err as Error).message });
+    } finally {
+      this.claiming = false;
+      if (this.claimAgain) {
+        this.claimAgain = false;
+        this.wake();
+      }
+      this.schedulePoll();
+    }
+  }
+
+  private schedulePoll(): void {
+    if (this.stopping) return;
+    clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(() => this.wake(), POLL_MS);
+    this.pollTimer.unref();
+  }
+
+  private enqueue(d: Delivery): void {
+    const key = targetKey(d.channel, d.target);
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = []));
+    queue.push(d);
+    this.queued += 1;
+  }
+
+  private targetLimit(key: string): number {
+    if (this.degraded.has(key)) return 1;
+    return Math.max(1, this.workerCount - 1);
+  }
+
+  private dispatch(): void {
+    while (this.idleWorkers.length > 0 && this.queued > 0 && !this.stopping) {
+      let picked: string | undefined;
+      for (const [key, queue] of this.queues) {
+        if (queue.length > 0 && (this.inFlightByTarget.get(key) ?? 0) < this.targetLimit(key)) {
+          picked = key;
+          break;
+        }
+      }
+      if (picked === undefined) return;
+      const queue = this.queues.get(picked)!;
+      const d = queue.shift()!;
+      // Round-robin: the served target goes to the back of the line.
+      this.queues.delete(picked);
+      if (queue.length > 0) this.queues.set(picked, queue);
+      this.queued -= 1;
+      this.start(this.idleWorkers.pop()!, picked, d);
+    }
+  }
+
+  private start(workerId: number, key: string, d: Delivery): void {
+    this.inFlight += 1;
+    this.inFlightByTarget.set(key, (this.inFlightByTarget.get(key) ?? 0) + 1);
+    const send = this.attempt(workerId, key, d)
+      .catch((err) => this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message }))
+      .finally(() => {
+        this.sends.delete(send);
+        this.inFlight -= 1;
+        const left = (this.inFlightByTarget.get(key) ?? 1) - 1;
+        if (left === 0) this.inFlightByTarget.delete(key);
+        else this.inFlightByTarget.set(key, left);
+        this.idleWorkers.push(workerId);
+        this.dispatch();
+        if (this.queued < this.workerCount) this.wake();
+      });
+    this.sends.add(send);
+  }
+
+  private async attempt(workerId: number, key: string, d: Delivery): Promise<void> {
+    const now = this.clock.now().getTime();
+    if ((this.leaseUntil.get(d.id) ?? 0) - now < this.attemptBudgetMs() + 5_000) {
+      // Waited long in the ready queue: renew the lease, or drop the delivery if another
+      // instance has taken it over meanwhile.
+      if (!(await this.deliveries.extendLease(d.id, this.owner, iso(now + this.leaseMs)))) {
+        this.leaseUntil.delete(d.id);
+        return;
+      }
+    }
+    const anchor = d.channel === 'slack' && d.action !== 'post' ? await this.deliveries.slackAnchor(d.incident_id, d.target) : null;
+    const outcome = await this.callProvider({
+      id: d.id,
+      incident_id: d.incident_id,
+      channel: d.channel,
+      action: d.action,
+      target: d.target,
+      target_ref: d.target_ref,
+      payload: d.payload,
+      anchor,
+    });
+    this.leaseUntil.delete(d.id);
+    this.settle(workerId, key, d, outcome);
+  }
+
+  private async callProvider(message: OutboundMessage): Promise<SendOutcome> {
+    const provider = this.providers.get(message.channel);
+    if (!provider) return permanent(`no provider for channel ${message.channel}`);
+    const readiness = provider.readiness();
+    if (!readiness.enabled) return permanent(`channel ${message.channel} is disabled (notifications.${message.channel}_enabled = false)`);
+    if (!readiness.configured) return permanent(readiness.problem ?? `channel ${message.channel} is not configured`);
+    try {
+      return await provider.send(message);
+    } catch (err) {
+      return retry(`unexpected error: ${(err as Error).message}`);
+    }
+  }
+
+  private settle(workerId: number, key: string, d: Delivery, outcome: SendOutcome): void {
+    const attempts = d.attempts + 1;
+    const now = this.clock.now().getTime();
+    const at = iso(now);
+    const fields = { notification_id: d.id, incident_id: d.incident_id, channel: d.channel, worker_id: workerId };
+    if (outcome.kind === 'delivered') {
+      this.degraded.delete(key);
+      this.counters[d.channel].sent += 1;
+      this.results.push({ id: d.id, kind: 'sent', at, ref: outcome.ref ?? null });
+      this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
+    } else {
+      if (outcome.kind === 'retry') this.degraded.add(key);
+      if (outcome.kind === 'retry' && attempts < d.max_attempts) {
+        const backoff = this.config.notifications.retry_backoff_secs * 1000 * 2 ** (attempts - 1) * (0.8 + Math.random() * 0.4);
+        const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
+        const next = iso(now + delay);
+        this.counters[d.channel].retried += 1;
+        this.results.push({ id: d.id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
+        this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
+      } else {
+        this.counters[d.channel].failed += 1;
+        this.results.push({ id: d.id, kind: 'failed', at, error: outcome.error });
+        this.logger.error(
+          outcome.kind === 'permanent'
+            ? { msg: 'Notification failed permanently', ...fields, attempts, error: outcome.error }
+            : { msg: 'Notification failed after all retries', ...fields, total_attempts: attempts, error: outcome.error },
+        );
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush().catch(() => undefined);
+    });
+  }
+
+  /** Writes attempt outcomes in one transaction, then claims what they unblocked. */
+  private async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.results.length === 0) return;
+    const batch = this.results;
+    this.results = [];
+    this.flushing = this.deliveries
+      .record(this.owner, batch)
+      .then(() => this.wake())
+      .catch((err) => {
+        // Keep them and try again; if the process dies first, the leases expire and the
+        // deliveries are sent again: at least once, never lost.
+        this.results.unshift(...batch);
+        this.logger.error({ msg: 'Recording delivery outcomes failed; will try again', error: (err as Error).message });
+        if (!this.stopping) setTimeout(() => this.scheduleFlush(), 1000).unref();
+        throw err;
+      })
+      .finally(() => {
+        this.flushing = null;
+      });
+    await this.flushing;
+  }
+
+  private attemptBudgetMs(): number {
+    const n = this.config.notifications;
+    // A resolve_update on Slack makes two calls.
+    return Math.max(n.webhook_timeout_secs, n.delivery_timeout_secs * 2) * 1000;
+  }
+
+  private nowIso(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function targetKey(channel: string, target: string): string {
+  return `${channel}\u0000${target}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const at = key.indexOf('\u0000');
+  return [key.slice(0, at), key.slice(at + 1)];
+}

@@ -1,0 +1,271 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Insertable, Kysely, Selectable, sql } from 'kysely';
+import { DATABASE } from '../database/tokens';
+import type { Database, DeliveryRow } from '../database/schema';
+import { Transactor, Tx } from '../database/transactor';
+import type { Channel, Delivery, DeliveryAction, DeliveryStatus, SlackMessageRef } from './notification';
+
+const TABLE = 'notification_deliveries';
+
+/** Row ↔ domain mapping for deliveries, in one place. */
+export function toDelivery(row: Selectable<DeliveryRow>): Delivery {
+  return {
+    id: row.id,
+    seq: Number(row.seq),
+    incident_id: row.incident_id,
+    event: row.event,
+    channel: row.channel as Channel,
+    action: row.action as DeliveryAction,
+    target: row.target,
+    target_ref: row.target_ref,
+    payload: JSON.parse(row.payload),
+    status: row.status as DeliveryStatus,
+    attempts: row.attempts,
+    max_attempts: row.max_attempts,
+    next_attempt_at: row.next_attempt_at,
+    last_error: row.last_error,
+    external_ref: row.external_ref ? (JSON.parse(row.external_ref) as SlackMessageRef) : null,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    sent_at: row.sent_at,
+  };
+}
+
+/** The result of one attempt, written back by the pool. */
+export type AttemptResult =
+  | { id: string; kind: 'sent'; at: string; ref: SlackMessageRef | null }
+  | { id: string; kind: 'retry'; at: string; error: string; next_attempt_at: string }
+  | { id: string; kind: 'failed'; at: string; error: string };
+
+export interface ChannelCounts {
+  pending: number;
+  sending: number;
+  sent: number;
+  failed: number;
+  cancelled: number;
+  /** Attempts beyond the first, over all deliveries of the channel. */
+  retried: number;
+}
+
+@Injectable()
+export class DeliveryRepository {
+  constructor(
+    @Inject(DATABASE) private readonly db: Kysely<Database>,
+    private readonly transactor: Transactor,
+  ) {}
+
+  /** Adds outbox rows to the incident's transaction (written with its other rows, before commit). */
+  add(tx: Tx, rows: Insertable<DeliveryRow>[]): void {
+    for (const row of rows) tx.deferInsert(TABLE, row);
+  }
+
+  /** Whether the incident already has a delivery of this channel, target and action (in this transaction too). */
+  async hasDelivery(
+    tx: Tx,
+    incidentId: string,
+    channel: Channel,
+    target: string,
+    action: DeliveryAction,
+    excluding: DeliveryStatus[] = [],
+  ): Promise<boolean> {
+    const own = tx
+      .deferred(TABLE)
+      .some((row) => row.incident_id === incidentId && row.channel === channel && row.target === target && row.action === action);
+    if (own) return true;
+    let query = tx.db
+      .selectFrom(TABLE)
+      .select('seq')
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', channel)
+      .where('target', '=', target)
+      .where('action', '=', action);
+    if (excluding.length > 0) query = query.where('status', 'not in', excluding);
+    return (await query.limit(1).executeTakeFirst()) !== undefined;
+  }
+
+  /**
+   * Claims up to `limit` deliveries that are due and first in line for their (incident, channel,
+   * target), leasing them to `owner` until `leaseUntil`. A delivery whose lease ran out (its
+   * owner died) is due again. On PostgreSQL the candidates are locked FOR UPDATE SKIP LOCKED,
+   * so instances never claim the same row.
+   */
+  async claimDue(owner: string, now: string, leaseUntil: string, limit: number, skipTargets: Array<[string, string]>): Promise<Delivery[]> {
+    return this.transactor.run(async (tx) => {
+      let query = tx.db
+        .selectFrom(`${TABLE} as d`)
+        .select('d.seq')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('d.status', '=', 'pending'), eb('d.next_attempt_at', '<=', now)]),
+            eb.and([eb('d.status', '=', 'sending'), eb('d.lease_until', '<', now)]),
+          ]),
+        )
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom(`${TABLE} as e`)
+                .select('e.seq')
+                .whereRef('e.incident_id', '=', 'd.incident_id')
+                .whereRef('e.channel', '=', 'd.channel')
+                .whereRef('e.target', '=', 'd.target')
+                .whereRef('e.seq', '<', 'd.seq')
+                .where('e.status', 'in', ['pending', 'sending']),
+            ),
+          ),
+        );
+      for (const [channel, target] of skipTargets) {
+        query = query.where((eb) => eb.not(eb.and([eb('d.channel', '=', channel), eb('d.target', '=', target)])));
+      }
+      query = query.orderBy('d.next_attempt_at').orderBy('d.seq').limit(limit);
+      if (tx.dialect === 'postgres') query = query.forUpdate().skipLocked();
+      const seqs = (await query.execute()).map((row) => row.seq);
+      if (seqs.length === 0) return [];
+      const rows = await tx.db
+        .updateTable(TABLE)
+        .set({ status: 'sending', lease_owner: owner, lease_until: leaseUntil, updated_at: now })
+        .where('seq', 'in', seqs)
+        .returningAll()
+        .execute();
+      return rows.map(toDelivery).sort((a, b) => a.seq - b.seq);
+    });
+  }
+
+  /** Keeps a claimed delivery leased; false if the lease was lost (another instance took it over). */
+  async extendLease(id: string, owner: string, leaseUntil: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable(TABLE)
+      .set({ lease_until: leaseUntil })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'sending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Where the incident's first Slack message on this target landed, if it was sent. */
+  async slackAnchor(incidentId: string, target: string): Promise<SlackMessageRef | null> {
+    const row = await this.db
+      .selectFrom(TABLE)
+      .select('external_ref')
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', 'slack')
+      .where('target', '=', target)
+      .where('action', '=', 'post')
+      .where('status', '=', 'sent')
+      .where('external_ref', 'is not', null)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.external_ref ? (JSON.parse(row.external_ref) as SlackMessageRef) : null;
+  }
+
+  /**
+   * Writes attempt results in one transaction. Each update is fenced by the lease owner: a result
+   * from an instance whose lease was taken over is dropped. A PagerDuty trigger given up cancels
+   * the acknowledge and resolve queued behind it: PagerDuty would drop them anyway.
+   */
+  async record(owner: string, results: AttemptResult[]): Promise<void> {
+    await this.transactor.run(async (tx) => {
+      for (const result of results) {
+        const base = tx.db
+          .updateTable(TABLE)
+          .where('id', '=', result.id)
+          .where('lease_owner', '=', owner)
+          .where('status', '=', 'sending');
+        const common = { lease_owner: null, lease_until: null, updated_at: result.at, attempts: sql<number>`attempts + 1` };
+        if (result.kind === 'sent') {
+          await base.set({ ...common, status: 'sent', sent_at: result.at, last_error: null, external_ref: result.ref ? JSON.stringify(result.ref) : null }).execute();
+        } else if (result.kind === 'retry') {
+          await base.set({ ...common, status: 'pending', last_error: result.error, next_attempt_at: result.next_attempt_at }).execute();
+        } else {
+          const updated = await base.set({ ...common, status: 'failed', last_error: result.error }).returning(['incident_id', 'channel', 'target', 'action']).executeTakeFirst();
+          if (updated?.channel === 'pagerduty' && updated.action === 'trigger') {
+            await tx.db
+              .updateTable(TABLE)
+              .set({ status: 'cancelled', last_error: 'cancelled: the PagerDuty trigger before it was not delivered', updated_at: result.at })
+              .where('incident_id', '=', updated.incident_id)
+              .where('channel', '=', 'pagerduty')
+              .where('target', '=', updated.target)
+              .where('action', 'in', ['acknowledge', 'resolve'])
+              .where('status', '=', 'pending')
+              .execute();
+          }
+        }
+      }
+    });
+  }
+
+  /** Hands claimed deliveries back without an attempt (shutdown): they stay due. */
+  async release(owner: string, ids: string[], now: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .updateTable(TABLE)
+      .set({ status: 'pending', lease_owner: null, lease_until: null, updated_at: now })
+      .where('id', 'in', ids)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'sending')
+      .execute();
+  }
+
+  /**
+   * SQLite is one process's store: a delivery left `sending` was in flight when that process
+   * died, so it is due again at once instead of after its lease.
+   */
+  async releaseAllSending(now: string): Promise<number> {
+    const result = await this.db
+      .updateTable(TABLE)
+      .set({ status: 'pending', lease_owner: null, lease_until: null, updated_at: now })
+      .where('status', '=', 'sending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async listForIncident(incidentId: string): Promise<Delivery[]> {
+    const rows = await this.db.selectFrom(TABLE).selectAll().where('incident_id', '=', incidentId).orderBy('seq').execute();
+    return rows.map(toDelivery);
+  }
+
+  async findById(id: string): Promise<Delivery | null> {
+    const row = await this.db.selectFrom(TABLE).selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toDelivery(row) : null;
+  }
+
+  /** Makes a failed or cancelled delivery due now with a fresh set of attempts. */
+  async redrive(id: string, now: string): Promise<Delivery | null> {
+    const row = await this.db
+      .updateTable(TABLE)
+      .set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null })
+      .where('id', '=', id)
+      .where('status', 'in', ['failed', 'cancelled'])
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toDelivery(row) : null;
+  }
+
+  async countsByChannel(): Promise<Map<string, ChannelCounts>> {
+    const rows = await this.db
+      .selectFrom(TABLE)
+      .select(['channel', 'status'])
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(sql`case when attempts > 1 then attempts - 1 else 0 end`).as('retried')])
+      .groupBy(['channel', 'status'])
+      .execute();
+    const counts = new Map<string, ChannelCounts>();
+    for (const row of rows) {
+      let c = counts.get(row.channel);
+      if (!c) counts.set(row.channel, (c = { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, retried: 0 }));
+      c[row.status as DeliveryStatus] += Number(row.n);
+      c.retried += Number(row.retried ?? 0);
+    }
+    return counts;
+  }
+
+  /** When the next pending delivery falls due, to sleep until then. */
+  async nextDueAt(): Promise<string | null> {
+    const row = await this.db
+      .selectFrom(TABLE)
+      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return (row?.at as string | null | undefined) ?? null;
+  }
+}

@@ -1,0 +1,95 @@
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsEmail,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  MaxLength,
+} from 'class-validator';
+import { CHANNELS, Channel } from '../notification';
+
+export class SlackChannelDto {
+  @ApiProperty({ enum: ['slack'] }) @IsIn(['slack']) type!: 'slack';
+
+  @ApiPropertyOptional({ example: '#security-incidents', description: 'Defaults to notifications.slack_default_channel. An incoming webhook is bound to its own channel and ignores this.' })
+  @IsOptional() @IsString() @Length(1, 255)
+  channel?: string;
+
+  @ApiPropertyOptional({ example: '🚨 Security incident detected!', description: 'Defaults to the request message.' })
+  @IsOptional() @IsString() @Length(1, 40_000)
+  message?: string;
+}
+
+export class EmailChannelDto {
+  @ApiProperty({ enum: ['email'] }) @IsIn(['email']) type!: 'email';
+
+  @ApiProperty({ type: [String], example: ['oncall@example.com', 'security@example.com'], maxItems: 50 })
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50) @IsEmail({}, { each: true })
+  to!: string[];
+
+  @ApiProperty({ example: 'Security Incident Alert', maxLength: 998 })
+  @IsString() @Length(1, 998)
+  subject!: string;
+
+  @ApiPropertyOptional({ example: 'A security incident has been detected...', description: 'Defaults to the request message.' })
+  @IsOptional() @IsString() @MaxLength(100_000)
+  body?: string;
+}
+
+export class PagerDutyChannelDto {
+  @ApiProperty({ enum: ['pagerduty'] }) @IsIn(['pagerduty']) type!: 'pagerduty';
+
+  @ApiProperty({ description: 'The integration (routing) key of the PagerDuty service. Stored to send it, never shown again.', example: 'your-service-key' })
+  @IsString() @Length(1, 255)
+  service_key!: string;
+
+  @ApiPropertyOptional({ description: 'dedup_key of the PagerDuty event; defaults to the incident id.', maxLength: 255 })
+  @IsOptional() @IsString() @Length(1, 255)
+  incident_key?: string;
+}
+
+export class WebhookChannelDto {
+  @ApiProperty({ enum: ['webhook'] }) @IsIn(['webhook']) type!: 'webhook';
+
+  @ApiProperty({ example: 'https://your-service.com/webhook', description: 'Stored to send it; shown only as scheme, host and a hash.' })
+  @IsString() @MaxLength(2048) @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  url!: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { custom_field: 'custom_value' }, description: 'Sent as the body, as given. Defaults to the guide\'s payload with event_type "notification.custom".' })
+  @IsOptional() @IsObject()
+  payload?: Record<string, unknown>;
+}
+
+export const CHANNEL_DTOS = { slack: SlackChannelDto, email: EmailChannelDto, pagerduty: PagerDutyChannelDto, webhook: WebhookChannelDto };
+export type ChannelDto = SlackChannelDto | EmailChannelDto | PagerDutyChannelDto | WebhookChannelDto;
+
+export class CustomNotificationDto {
+  @ApiProperty({ example: 'Custom notification', maxLength: 10_000 })
+  @IsString() @Length(1, 10_000)
+  message!: string;
+
+  @ApiProperty({
+    description: 'Where to send it: each item is one channel, told apart by `type`.',
+    type: 'array',
+    items: { oneOf: [SlackChannelDto, EmailChannelDto, PagerDutyChannelDto, WebhookChannelDto].map((cls) => ({ $ref: getSchemaPath(cls) })) },
+    maxItems: 20,
+  })
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(20) @IsObject({ each: true })
+  channels!: object[];
+
+  @ApiPropertyOptional({ maxLength: 255, example: 'alice' })
+  @IsOptional() @IsString() @Length(1, 255)
+  actor?: string;
+}
+
+export class TestNotificationDto {
+  @ApiProperty({ enum: CHANNELS, example: 'webhook' })
+  @IsIn(CHANNELS)
+  channel!: Channel;
+}

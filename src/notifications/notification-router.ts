@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { Insertable } from 'kysely';
+import { newId } from '../common/ids';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import type { DeliveryRow } from '../database/schema';
+import type { Tx } from '../database/transactor';
+import type { Incident } from '../incidents/domain/incident';
+import { IncidentEvent, IncidentEventName, IncidentUpdatedEvent } from '../incidents/domain/events';
+import { DeliveryRepository } from './delivery.repository';
+import type { Channel, DeliveryAction } from './notification';
+import { emailMessage, emailSubject, headline, pagerdutyEvent, slackMessage, webhookBody } from './render';
+
+/** The configured PagerDuty integration, as a target (the routing key itself is never stored). */
+export const PAGERDUTY_DEFAULT_TARGET = 'integration';
+
+/** One delivery to write: the channel, what it does, where, and the rendered payload. */
+export interface PlannedDelivery {
+  channel: Channel;
+  action: DeliveryAction;
+  target: string;
+  target_ref?: string | null;
+  /** Rendered with the delivery's id (the webhook body carries it as notification_id). */
+  render: (notificationId: string) => unknown;
+}
+
+/** A URL as it may be shown: scheme, host and a short hash of the rest (paths often hold tokens). */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const rest = `${parsed.pathname}${parsed.search}`;
+    return rest === '/' || rest === '' ? parsed.origin : `${parsed.origin}/…#${shortHash(url)}`;
+  } catch {
+    return `invalid-url#${shortHash(url)}`;
+  }
+}
+
+export function shortHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 12);
+}
+
+/**
+ * Decides which event notifies whom (the table in the README) and writes the outbox rows in
+ * the incident's own transaction, rendered from the incident as the event left it.
+ */
+@Injectable()
+export class NotificationRouter {
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly deliveries: DeliveryRepository,
+  ) {}
+
+  async route(tx: Tx, event: IncidentEvent): Promise<number> {
+    const planned = await this.plan(tx, event);
+    if (planned.length > 0) this.write(tx, event.incident.id, event.name, event.occurred_at, planned);
+    return planned.length;
+  }
+
+  /** Writes planned deliveries into the transaction; answers their ids in order. */
+  write(tx: Tx, incidentId: string, eventName: string, at: string, planned: PlannedDelivery[]): string[] {
+    const maxAttempts = 1 + this.config.notifications.max_retries;
+    const rows: Insertable<DeliveryRow>[] = planned.map((p) => {
+      const id = newId();
+      return {
+        id,
+        incident_id: incidentId,
+        event: eventName,
+        channel: p.channel,
+        action: p.action,
+        target: p.target,
+        target_ref: p.target_ref ?? null,
+        payload: JSON.stringify(p.render(id)),
+        status: 'pending',
+        attempts: 0,
+        max_attempts: maxAttempts,
+        next_attempt_at: at,
+        lease_owner: null,
+        lease_until: null,
+        last_error: null,
+        external_ref: null,
+        created_at: at,
+        updated_at: at,
+        sent_at: null,
+      };
+    });
+    this.deliveries.add(tx, rows);
+    return rows.map((row) => row.id);
+  }
+
+  private async plan(tx: Tx, event: IncidentEvent): Promise<PlannedDelivery[]> {
+    const n = this.config.notifications;
+    const incident = event.incident;
+    const at = event.occurred_at;
+    const out: PlannedDelivery[] = [];
+    const webhook = (): void => {
+      if (n.webhook_enabled) out.push(this.webhook(event.name, at, incident));
+    };
+    switch (event.name) {
+      case IncidentEventName.Detected:
+        if (n.slack_enabled) out.push(this.slack('post', event.name, incident));
+        if (n.pagerduty_enabled && isPageable(incident)) out.push(this.pagerduty('trigger', incident, at));
+        if (n.email_enabled && n.email_to.length > 0) out.push(this.email(event.name, incident));
+        webhook();
+        break;
+      case IncidentEventName.Triaged:
+        webhook();
+        break;
+      case IncidentEventName.Investigating:
+      case IncidentEventName.Remediating:
+        if (n.pagerduty_enabled && (await this.triggered(tx, incident.id)) && !(await this.has(tx, incident.id, 'acknowledge'))) {
+          out.push(this.pagerduty('acknowledge', incident, at));
+        }
+        webhook();
+        break;
+      case IncidentEventName.Resolved:
+        if (n.slack_enabled) out.push(this.slack('resolve_update', event.name, incident));
+        if (n.pagerduty_enabled && (await this.triggered(tx, incident.id))) out.push(this.pagerduty('resolve', incident, at));
+        if (n.email_enabled && n.email_to.length > 0) out.push(this.email(event.name, incident));
+        webhook();
+        break;
+      case IncidentEventName.Closed:
+        webhook();
+        break;
+      case IncidentEventName.Updated: {
+        // Only a raise into P0/P1 of an open incident that was never paged notifies anyone.
+        const changes = (event as IncidentUpdatedEvent).changes;
+        const open = incident.state !== 'Resolved' && incident.state !== 'Closed';
+        if (changes.severity && open && n.pagerduty_enabled && isPageable(incident) && !(await this.triggered(tx, incident.id))) {
+          out.push(this.pagerduty('trigger', incident, at));
+        }
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** Triggered on PagerDuty: a trigger was sent or is on its way (not given up). */
+  private triggered(tx: Tx, incidentId: string): Promise<boolean> {
+    return this.deliveries.hasDelivery(tx, incidentId, 'pagerduty', PAGERDUTY_DEFAULT_TARGET, 'trigger', ['failed', 'cancelled']);
+  }
+
+  private has(tx: Tx, incidentId: string, action: DeliveryAction): Promise<boolean> {
+    return this.deliveries.hasDelivery(tx, incidentId, 'pagerduty', PAGERDUTY_DEFAULT_TARGET, action);
+  }
+
+  slack(action: DeliveryAction, eventName: string, incident: Incident, channel?: string, message?: string): PlannedDelivery {
+    const text = message ?? headline(eventName, incident);
+    return {
+      channel: 'slack',
+      action,
+      target: channel ?? this.config.notifications.slack_default_channel,
+      render: () => slackMessage(incident, text),
+    };
+  }
+
+  pagerduty(action: 'trigger' | 'acknowledge' | 'resolve', incident: Incident, at: string, custom?: { serviceKey: string; dedupKey: string; summary: string }): PlannedDelivery {
+    return {
+      channel: 'pagerduty',
+      action,
+      target: custom ? `service-key#${shortHash(custom.serviceKey)}` : PAGERDUTY_DEFAULT_TARGET,
+      target_ref: custom?.serviceKey ?? null,
+      render: () => pagerdutyEvent(action, incident, at, custom ? { dedupKey: custom.dedupKey, summary: custom.summary } : {}),
+    };
+  }
+
+  email(eventName: string, incident: Incident, custom?: { to: string[]; subject: string; body: string }): PlannedDelivery {
+    const to = custom?.to ?? [...this.config.notifications.email_to];
+    return {
+      channel: 'email',
+      action: 'send',
+      target: to.join(', '),
+      render: () =>
+        emailMessage(incident, to, custom?.subject ?? emailSubject(eventName, incident), custom?.body ?? headline(eventName, incident)),
+    };
+  }
+
+  webhook(eventName: string, at: string, incident: Incident, custom?: { url: string; payload: unknown }): PlannedDelivery {
+    const url = custom?.url ?? this.config.notifications.default_webhook_url;
+    return {
+      channel: 'webhook',
+      action: 'send',
+      target: displayUrl(url),
+      target_ref: custom ? url : null,
+      render: (id) => (custom ? custom.payload : webhookBody(eventName, at, incident, id)),
+    };
+  }
+}
+
+function isPageable(incident: Incident): boolean {
+  return incident.severity === 'P0' || incident.severity === 'P1';
+}

@@ -1,0 +1,69 @@
+export const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'failed', 'cancelled'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** What a delivery does on its target. */
+export type DeliveryAction =
+  | 'post' // Slack: a new message (the incident's thread anchor when it is the first)
+  | 'resolve_update' // Slack: edit the incident's message to resolved, and reply in its thread
+  | 'message' // Slack: a custom message
+  | 'trigger'
+  | 'acknowledge'
+  | 'resolve' // PagerDuty
+  | 'send'; // email, webhook
+
+/** Event of a custom notification (POST /v1/incidents/{id}/notifications). */
+export const CUSTOM_EVENT = 'notification.custom';
+
+/** A delivery as stored: the outbox row of one (event, target). */
+export interface Delivery {
+  id: string;
+  seq: number;
+  incident_id: string;
+  event: string;
+  channel: Channel;
+  action: DeliveryAction;
+  target: string;
+  target_ref: string | null;
+  payload: unknown;
+  status: DeliveryStatus;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  external_ref: SlackMessageRef | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+/** Where a Slack message landed; later messages of the incident thread under it. */
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
+}
+
+/** What a channel provider is handed: the rendered payload and where it goes. */
+export interface OutboundMessage {
+  id: string;
+  incident_id: string;
+  channel: Channel;
+  action: DeliveryAction;
+  target: string;
+  target_ref: string | null;
+  payload: unknown;
+  /** The incident's first Slack message on this target, for threads and updates. */
+  anchor: SlackMessageRef | null;
+}
+
+/** A provider's verdict on one attempt; the worker pool decides what happens next. */
+export type SendOutcome =
+  | { kind: 'delivered'; ref?: SlackMessageRef }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'permanent'; error: string };
+
+export const delivered = (ref?: SlackMessageRef): SendOutcome => ({ kind: 'delivered', ref });
+export const retry = (error: string, retryAfterMs?: number): SendOutcome => ({ kind: 'retry', error, retryAfterMs });
+export const permanent = (error: string): SendOutcome => ({ kind: 'permanent', error });

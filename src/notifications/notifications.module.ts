@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { IncidentsModule } from '../incidents/incidents.module';
+import { CHANNEL_PROVIDERS } from './channels/channel-provider';
+import { EmailProvider } from './channels/email.provider';
+import { PagerDutyProvider } from './channels/pagerduty.provider';
+import { SlackProvider } from './channels/slack.provider';
+import { WebhookProvider } from './channels/webhook.provider';
+import { DeliveryRepository } from './delivery.repository';
+import { DeliveryWorkerPool } from './delivery-worker-pool';
+import { NotificationRouter } from './notification-router';
+import { NotificationsController } from './notifications.controller';
+import { NotificationsService } from './notifications.service';
+
+@Module({
+  imports: [IncidentsModule],
+  controllers: [NotificationsController],
+  providers: [
+    SlackProvider,
+    EmailProvider,
+    PagerDutyProvider,
+    WebhookProvider,
+    {
+      provide: CHANNEL_PROVIDERS,
+      useFactory: (...providers: unknown[]) => providers,
+      inject: [SlackProvider, EmailProvider, PagerDutyProvider, WebhookProvider],
+    },
+    DeliveryRepository,
+    NotificationRouter,
+    DeliveryWorkerPool,
+    NotificationsService,
+  ],
+  exports: [NotificationsService],
+})
+export class NotificationsModule {}

@@ -1,0 +1,229 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/domain-error';
+import { newId } from '../common/ids';
+import { toValidDto } from '../common/validation';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { Transactor } from '../database/transactor';
+import type { Incident } from '../incidents/domain/incident';
+import { IncidentLifecycleHooks } from '../incidents/incident-lifecycle-hooks';
+import { IncidentsService } from '../incidents/incidents.service';
+import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
+import { DeliveryRepository } from './delivery.repository';
+import { DeliveryWorkerPool } from './delivery-worker-pool';
+import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
+import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
+import { NotificationRouter, PlannedDelivery } from './notification-router';
+import { pagerdutyEvent, slackMessage, webhookBody } from './render';
+
+export interface DeliveryRecord extends Omit<Delivery, 'id' | 'seq' | 'target_ref' | 'external_ref'> {
+  notification_id: string;
+}
+
+export interface TestOutcome {
+  channel: Channel;
+  target: string;
+  delivered: boolean;
+  outcome: 'delivered' | 'retry' | 'permanent';
+  error: string | null;
+}
+
+/** What the API shows of a delivery: never the credential-bearing target or Slack internals. */
+export function deliveryRecord(d: Delivery): DeliveryRecord {
+  return {
+    notification_id: d.id,
+    incident_id: d.incident_id,
+    event: d.event,
+    channel: d.channel,
+    action: d.action,
+    target: d.target,
+    status: d.status,
+    attempts: d.attempts,
+    max_attempts: d.max_attempts,
+    next_attempt_at: d.next_attempt_at,
+    last_error: d.last_error,
+    created_at: d.created_at,
+    updated_at: d.updated_at,
+    sent_at: d.sent_at,
+    payload: d.payload,
+  };
+}
+
+@Injectable()
+export class NotificationsService implements OnModuleInit {
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly hooks: IncidentLifecycleHooks,
+    private readonly incidents: IncidentsService,
+    private readonly router: NotificationRouter,
+    private readonly deliveries: DeliveryRepository,
+    private readonly pool: DeliveryWorkerPool,
+    private readonly transactor: Transactor,
+    private readonly clock: Clock,
+    @Inject(CHANNEL_PROVIDERS) private readonly providers: ChannelProvider[],
+  ) {}
+
+  onModuleInit(): void {
+    // The outbox: deliveries are written in the transaction of the incident change itself, and
+    // the pool is woken once it has committed.
+    this.hooks.register({
+      withinTransaction: async (tx, event) => {
+        if ((await this.router.route(tx, event)) > 0) tx.afterCommit(() => this.pool.wake());
+      },
+    });
+  }
+
+  async listForIncident(incidentId: string): Promise<DeliveryRecord[]> {
+    await this.incidents.assertExists(incidentId);
+    return (await this.deliveries.listForIncident(incidentId)).map(deliveryRecord);
+  }
+
+  /** The guide's custom notification: explicit channels and a message, for one incident. */
+  async notify(incidentId: string, request: CustomNotificationDto): Promise<string[]> {
+    const channels = request.channels.map((plain, i) => this.validChannel(plain, `channels[${i}]`));
+    const { notes: _notes, timeline: _timeline, ...incident } = await this.incidents.get(incidentId);
+    const at = this.clock.now().toISOString();
+    const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
+    return this.transactor.run(async (tx) => {
+      const ids = this.router.write(tx, incidentId, CUSTOM_EVENT, at, planned);
+      tx.afterCommit(() => this.pool.wake());
+      return ids;
+    });
+  }
+
+  async retry(id: string): Promise<DeliveryRecord> {
+    const existing = await this.deliveries.findById(id);
+    if (!existing) throw new DomainError(ErrorCode.NOTIFICATION_NOT_FOUND, `notification ${id} not found`, { id });
+    const redriven = await this.deliveries.redrive(id, this.clock.now().toISOString());
+    if (!redriven) {
+      throw new DomainError(ErrorCode.NOT_RETRYABLE, `notification ${id} is ${existing.status}; only failed or cancelled notifications can be retried`, {
+        id,
+        status: existing.status,
+      });
+    }
+    this.pool.wake();
+    return deliveryRecord(redriven);
+  }
+
+  async stats(): Promise<object> {
+    const n = this.config.notifications;
+    const state = this.pool.state();
+    const counts = await this.deliveries.countsByChannel();
+    const channels: Record<string, object> = {};
+    let pending = 0;
+    for (const provider of this.providers) {
+      const c = counts.get(provider.channel) ?? { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, retried: 0 };
+      pending += c.pending;
+      channels[provider.channel] = { ...provider.readiness(), ...c };
+    }
+    return {
+      slack_enabled: n.slack_enabled,
+      email_enabled: n.email_enabled,
+      pagerduty_enabled: n.pagerduty_enabled,
+      webhook_enabled: n.webhook_enabled,
+      queue_capacity: state.queue_capacity,
+      worker_count: state.worker_count,
+      queue_depth: state.queue_depth,
+      in_flight: state.in_flight,
+      pending,
+      degraded_targets: state.degraded_targets.map((key) => key.replace('\u0000', ' ')),
+      channels,
+    };
+  }
+
+  /** Sends a test message through one configured channel now and reports what the target said. */
+  async test(channel: Channel): Promise<TestOutcome> {
+    this.assertEnabled(channel, 'channel');
+    const at = this.clock.now().toISOString();
+    const incident = sampleIncident(at);
+    const n = this.config.notifications;
+    const message = 'Test notification from LLM Incident Manager: this channel works.';
+    let planned: PlannedDelivery;
+    switch (channel) {
+      case 'slack':
+        planned = { channel, action: 'post', target: n.slack_default_channel, render: () => slackMessage(incident, message) };
+        break;
+      case 'email':
+        if (n.email_to.length === 0) {
+          throw new ValidationFailed([{ field: 'channel', message: 'email has no recipients: set notifications.email_to' }]);
+        }
+        planned = this.router.email('notification.test', incident, { to: [...n.email_to], subject: 'Test notification', body: message });
+        break;
+      case 'pagerduty':
+        planned = this.router.pagerduty('trigger', incident, at);
+        break;
+      case 'webhook':
+        planned = this.router.webhook('notification.test', at, incident);
+        break;
+    }
+    const id = newId();
+    const send = (payload: unknown) =>
+      this.pool.sendNow({ id, incident_id: incident.id, channel, action: planned.action, target: planned.target, target_ref: null, payload, anchor: null });
+    const outcome = await send(planned.render(id));
+    // A test page must not stay open on PagerDuty.
+    if (channel === 'pagerduty' && outcome.kind === 'delivered') await send(pagerdutyEvent('resolve', incident, at));
+    return {
+      channel,
+      target: planned.target,
+      delivered: outcome.kind === 'delivered',
+      outcome: outcome.kind,
+      error: outcome.kind === 'delivered' ? null : outcome.error,
+    };
+  }
+
+  private validChannel(plain: unknown, prefix: string): ChannelDto {
+    const type = (plain as { type?: unknown }).type;
+    if (typeof type !== 'string' || !(CHANNELS as readonly string[]).includes(type)) {
+      throw new ValidationFailed([{ field: `${prefix}.type`, message: `type must be one of the following values: ${CHANNELS.join(', ')}` }]);
+    }
+    const dto = toValidDto(CHANNEL_DTOS[type as Channel] as new () => ChannelDto, plain, prefix);
+    this.assertEnabled(type as Channel, `${prefix}.type`);
+    return dto;
+  }
+
+  private assertEnabled(channel: Channel, field: string): void {
+    if (!this.config.notifications[`${channel}_enabled`]) {
+      const issue: FieldIssue = { field, message: `${channel} notifications are disabled (notifications.${channel}_enabled = false)` };
+      throw new ValidationFailed([issue]);
+    }
+  }
+
+  private plan(channel: ChannelDto, incident: Incident, message: string, at: string): PlannedDelivery {
+    switch (channel.type) {
+      case 'slack':
+        return this.router.slack('message', CUSTOM_EVENT, incident, channel.channel, channel.message ?? message);
+      case 'email':
+        return this.router.email(CUSTOM_EVENT, incident, { to: channel.to, subject: channel.subject, body: channel.body ?? message });
+      case 'pagerduty':
+        return this.router.pagerduty('trigger', incident, at, { serviceKey: channel.service_key, dedupKey: channel.incident_key ?? incident.id, summary: message });
+      case 'webhook': {
+        const payload = channel.payload;
+        const planned = this.router.webhook(CUSTOM_EVENT, at, incident, { url: channel.url, payload: payload ?? null });
+        return payload ? planned : { ...planned, render: (id) => ({ ...webhookBody(CUSTOM_EVENT, at, incident, id), message }) };
+      }
+    }
+  }
+}
+
+function sampleIncident(at: string): Incident {
+  return {
+    id: '00000000-0000-7000-8000-000000000000',
+    title: 'Test notification',
+    description: 'Sent by POST /v1/notifications/test to check this channel.',
+    severity: 'P4',
+    state: 'Detected',
+    incident_type: 'Unknown',
+    source: 'llm-incident-manager',
+    created_at: at,
+    updated_at: at,
+    resolved_at: null,
+    affected_resources: [],
+    assignees: [],
+    labels: {},
+    fingerprint: '',
+    alert_count: 0,
+    last_seen_at: at,
+    resolution: null,
+  };
+}
