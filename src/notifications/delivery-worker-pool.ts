@@ -100,7 +100,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     for (let id = this.workerCount; id >= 1; id--) this.idleWorkers.push(id);
     // Long enough for the slowest attempt plus the wait in the ready queue; renewed before a
     // send when less than one attempt's time is left.
-    this.leaseMs = this.attemptBudgetMs() * 2 + 30_000;
+    this.leaseMs = this.attemptBudgetMs() * 2 + 5_000;
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -50,9 +50,10 @@ export class TestStore {
     return store;
   }
 
-  config(overrides: Record<string, Record<string, unknown>> = {}): AppConfig {
+  /** `env` stands for the process environment: the variables the *_env keys name (secrets). */
+  config(overrides: Record<string, Record<string, unknown>> = {}, extraEnv: Record<string, string> = {}): AppConfig {
     const { storage, env } = this.settings();
-    return buildConfig({ ...overrides, storage: { ...storage, ...(overrides.storage ?? {}) } }, env);
+    return buildConfig({ ...overrides, storage: { ...storage, ...(overrides.storage ?? {}) } }, { ...env, ...extraEnv });
   }
 
   /** The same store as environment variables, for a service started as a process. */
@@ -95,9 +96,9 @@ export interface RunningApp {
 /** Starts the real application (HTTP on an ephemeral loopback port) on the given store. */
 export async function startApp(
   store: TestStore,
-  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock } = {},
+  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock; env?: Record<string, string> } = {},
 ): Promise<RunningApp> {
-  const app = await createApp(store.config(options.overrides), { clock: options.clock });
+  const app = await createApp(store.config(options.overrides, options.env), { clock: options.clock });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const server = app.getHttpServer();
   return { app, http: request(server), close: () => app.close() };

@@ -1,0 +1,303 @@
+import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
+import { FakeSmtp, FakeTarget, PAGERDUTY_KEY, pagerDutyFake, slackApiFake, slackWebhookFake, webhookSink } from './support/fakes';
+
+const SLACK_SECRET_PATH = '/services/T000/B000/SECRETwebhookPATH';
+const SMTP_USER = 'oncall-bot';
+const SMTP_PASSWORD = 'sup3r-secret-pass';
+const SLACK_TOKEN = 'xoxb-secret-bot-token';
+
+interface Delivery {
+  notification_id: string;
+  event: string;
+  channel: string;
+  action: string;
+  target: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  payload: any;
+}
+
+async function deliveries(app: RunningApp, incidentId: string): Promise<Delivery[]> {
+  const res = await app.http.get(`/v1/incidents/${incidentId}/notifications`).expect(200);
+  return res.body;
+}
+
+/** Polls the delivery log until `done` holds (the pool works in the background). */
+async function until(app: RunningApp, incidentId: string, done: (d: Delivery[]) => boolean, ms = 20_000): Promise<Delivery[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const list = await deliveries(app, incidentId);
+    if (done(list)) return list;
+    if (Date.now() > deadline) throw new Error(`delivery log never reached the expected state: ${JSON.stringify(list.map((d) => [d.channel, d.action, d.status, d.attempts, d.last_error]))}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const settled = (list: Delivery[]) => list.length > 0 && list.every((d) => d.status === 'sent' || d.status === 'failed' || d.status === 'cancelled');
+
+async function transition(app: RunningApp, id: string, to: string): Promise<void> {
+  await app.http.post(`/v1/incidents/${id}/transition`).send({ state: to, actor: 'alice' }).expect(200);
+}
+
+async function resolve(app: RunningApp, id: string): Promise<void> {
+  await app.http.post(`/v1/incidents/${id}/resolve`).send({ resolved_by: 'alice', method: 'Manual', notes: 'rolled back' }).expect(200);
+}
+
+describe.each(drivers())('notifications on %s', (driver) => {
+  let store: TestStore;
+  let slack: FakeTarget;
+  let pagerduty: FakeTarget;
+  let webhook: FakeTarget;
+  let smtp: FakeSmtp;
+  let app: RunningApp;
+
+  const env = () => ({
+    TEST_SLACK_WEBHOOK: `${slack.url}${SLACK_SECRET_PATH}`,
+    TEST_PD_KEY: PAGERDUTY_KEY,
+    TEST_SMTP_USER: SMTP_USER,
+    TEST_SMTP_PASSWORD: SMTP_PASSWORD,
+  });
+  const notifications = (extra: Record<string, unknown> = {}) => ({
+    slack_enabled: true,
+    slack_webhook_env: 'TEST_SLACK_WEBHOOK',
+    slack_bot_token_env: 'TEST_NO_SLACK_TOKEN',
+    email_enabled: true,
+    smtp_server: '127.0.0.1',
+    smtp_port: smtp.port,
+    smtp_use_tls: true,
+    smtp_tls_verify: false,
+    smtp_username_env: 'TEST_SMTP_USER',
+    smtp_password_env: 'TEST_SMTP_PASSWORD',
+    email_from: 'incidents@example.com',
+    email_from_name: 'LLM Incident Manager',
+    email_to: ['oncall@example.com', 'sre@example.com'],
+    pagerduty_enabled: true,
+    pagerduty_integration_key_env: 'TEST_PD_KEY',
+    pagerduty_api_url: `${pagerduty.url}/v2/enqueue`,
+    webhook_enabled: true,
+    default_webhook_url: `${webhook.url}/hook`,
+    retry_backoff_secs: 0,
+    ...extra,
+  });
+  const start = (extra: Record<string, unknown> = {}, extraEnv: Record<string, string> = {}) =>
+    startApp(store, { overrides: { notifications: notifications(extra) }, env: { ...env(), ...extraEnv } });
+
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+    [slack, pagerduty, webhook] = await Promise.all([slackWebhookFake(), pagerDutyFake(), webhookSink()]);
+    smtp = await new FakeSmtp(SMTP_USER, SMTP_PASSWORD).listen();
+  });
+  afterEach(async () => {
+    await app?.close();
+    await Promise.all([slack.close(), pagerduty.close(), webhook.close(), smtp.close()]);
+    await store.destroy();
+  });
+
+  it('notifies every channel of a new P0 through its lifecycle, as the README table says', async () => {
+    app = await start();
+    const posted = await app.http
+      .post('/v1/alerts')
+      .send(alert({ severity: 'P0', title: 'API Gateway Down', description: 'All requests returning 503 errors', labels: { environment: 'production' } }))
+      .expect(200);
+    const id = posted.body.incident_id;
+
+    await until(app, id, (l) => l.length === 4 && settled(l));
+    expect(slack.received).toHaveLength(1);
+    expect(slack.received[0].path).toBe(SLACK_SECRET_PATH);
+    expect(slack.received[0].body.blocks[0].text.text).toBe('🔴 Incident: API Gateway Down');
+    expect(slack.received[0].body.attachments[0].color).toBe('#d00000');
+
+    const trigger = pagerduty.received[0].body;
+    expect(trigger).toMatchObject({ routing_key: PAGERDUTY_KEY, event_action: 'trigger', dedup_key: id, payload: { severity: 'critical', source: 'prometheus' } });
+    expect(trigger.payload.custom_details.incident_id).toBe(id);
+
+    const [email] = await smtp.waitFor(1);
+    expect(email.secure).toBe(true); // STARTTLS happened before authentication
+    expect(email.user).toBe(SMTP_USER);
+    expect(email.envelopeTo.sort()).toEqual(['oncall@example.com', 'sre@example.com']);
+    expect(email.mail.from?.value[0]).toEqual({ name: 'LLM Incident Manager', address: 'incidents@example.com' });
+    expect(email.mail.subject).toBe('[P0] New P0 incident detected: API Gateway Down');
+    expect(email.mail.text).toContain(`ID: ${id}`);
+    expect(email.mail.html).toContain('#d00000');
+    expect(email.mail.html).toContain(`<td style="border:1px solid #ddd">${id}</td>`);
+
+    const hook = webhook.received[0];
+    expect(hook.headers['content-type']).toMatch(/^application\/json/);
+    expect(hook.headers['user-agent']).toMatch(/^llm-incident-manager\//);
+    expect(Object.keys(hook.body).sort()).toEqual(['event_type', 'incident', 'notification_id', 'timestamp']);
+    expect(hook.body.event_type).toBe('incident.detected');
+    expect(Object.keys(hook.body.incident).sort()).toEqual(
+      ['affected_resources', 'assignees', 'created_at', 'description', 'id', 'incident_type', 'labels', 'severity', 'source', 'state', 'title', 'updated_at'].sort(),
+    );
+    expect(hook.body.incident).toMatchObject({ id, severity: 'P0', state: 'Detected', labels: { environment: 'production' } });
+
+    // A duplicate alert notifies nobody.
+    await app.http.post('/v1/alerts').send(alert({ severity: 'P0', title: 'API Gateway Down', description: 'again' })).expect(200);
+
+    await transition(app, id, 'Triaged');
+    await transition(app, id, 'Investigating');
+    await transition(app, id, 'Remediating');
+    await resolve(app, id);
+    await app.http.post(`/v1/incidents/${id}/close`).send({}).expect(200);
+
+    const log = await until(app, id, (l) => l.length === 13 && settled(l));
+    expect(log.every((d) => d.status === 'sent' && d.attempts === 1)).toBe(true);
+    expect(log.map((d) => `${d.event} ${d.channel}:${d.action}`)).toEqual([
+      'incident.detected slack:post',
+      'incident.detected pagerduty:trigger',
+      'incident.detected email:send',
+      'incident.detected webhook:send',
+      'incident.triaged webhook:send',
+      'incident.investigating pagerduty:acknowledge',
+      'incident.investigating webhook:send',
+      'incident.remediating webhook:send',
+      'incident.resolved slack:resolve_update',
+      'incident.resolved pagerduty:resolve',
+      'incident.resolved email:send',
+      'incident.resolved webhook:send',
+      'incident.closed webhook:send',
+    ]);
+    expect(webhook.received.map((r) => r.body.event_type)).toEqual([
+      'incident.detected',
+      'incident.triaged',
+      'incident.investigating',
+      'incident.remediating',
+      'incident.resolved',
+      'incident.closed',
+    ]);
+    expect(webhook.received.map((r) => r.body.notification_id)).toEqual(log.filter((d) => d.channel === 'webhook').map((d) => d.notification_id));
+    expect(pagerduty.received.map((r) => [r.body.event_action, r.body.dedup_key])).toEqual([
+      ['trigger', id],
+      ['acknowledge', id],
+      ['resolve', id],
+    ]);
+    expect(slack.received[1].body.text).toContain('Incident resolved: API Gateway Down');
+    const mails = await smtp.waitFor(2);
+    expect(mails[1].mail.subject).toBe('[P0] Incident resolved: API Gateway Down');
+
+    // No secret in the delivery log or the stats.
+    const stats = await app.http.get('/v1/notifications/stats').expect(200);
+    const shown = JSON.stringify(log) + JSON.stringify(stats.body);
+    for (const secret of ['SECRETwebhookPATH', PAGERDUTY_KEY, SMTP_PASSWORD]) expect(shown).not.toContain(secret);
+    expect(stats.body).toMatchObject({
+      slack_enabled: true,
+      email_enabled: true,
+      pagerduty_enabled: true,
+      webhook_enabled: true,
+      queue_capacity: 10000,
+      worker_count: 4,
+      queue_depth: 0,
+      in_flight: 0,
+      pending: 0,
+    });
+    expect(stats.body.channels.webhook).toMatchObject({ enabled: true, configured: true, sent: 6, failed: 0, retried: 0 });
+    expect(stats.body.channels.pagerduty).toMatchObject({ sent: 3 });
+  });
+
+  it('pages a P2 only once it is raised to P1, and resolves on PagerDuty only what was triggered', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, webhook_enabled: false });
+    const quiet = (await app.http.post('/v1/alerts').send(alert({ title: 'never paged', severity: 'P3' })).expect(200)).body.incident_id;
+    await resolve(app, quiet);
+
+    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P2' })).expect(200)).body.incident_id;
+    expect(await deliveries(app, id)).toHaveLength(0);
+    await app.http.post('/v1/alerts').send(alert({ severity: 'P1' })).expect(200); // a duplicate raising the severity
+    await until(app, id, (l) => l.length === 1 && settled(l));
+    await app.http.patch(`/v1/incidents/${id}`).send({ severity: 'P0' }).expect(200); // already triggered: nothing new
+    await transition(app, id, 'Triaged');
+    await transition(app, id, 'Remediating');
+    await resolve(app, id);
+    const log = await until(app, id, (l) => l.length === 3 && settled(l));
+    expect(log.map((d) => d.action)).toEqual(['trigger', 'acknowledge', 'resolve']);
+    expect(pagerduty.received[0].body.payload.severity).toBe('error');
+    expect(await deliveries(app, quiet)).toHaveLength(0);
+  });
+
+  it('sends the incident as it was at the event, after retries, and in order per target', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, retry_backoff_secs: 1 });
+    // The trigger is held back by two failures; the resolve queued behind it must wait.
+    pagerduty.script.push({ status: 500, body: 'oops' }, { status: 503, body: 'busy' });
+    webhook.script.push({ status: 502 });
+    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P0', title: 'Original title' })).expect(200)).body.incident_id;
+    await app.http.patch(`/v1/incidents/${id}`).send({ title: 'Renamed later' }).expect(200);
+    await resolve(app, id);
+    const log = await until(app, id, (l) => l.length === 4 && settled(l));
+    expect(pagerduty.received.map((r) => r.body.event_action)).toEqual(['trigger', 'resolve']);
+    expect(pagerduty.attempts).toHaveLength(4);
+    expect(pagerduty.received[0].body.payload.summary).toBe('[P0] Original title');
+    expect(webhook.received.map((r) => [r.body.event_type, r.body.incident.title])).toEqual([
+      ['incident.detected', 'Original title'],
+      ['incident.resolved', 'Renamed later'],
+    ]);
+    const trigger = log.find((d) => d.action === 'trigger')!;
+    expect(trigger).toMatchObject({ status: 'sent', attempts: 3, max_attempts: 4 });
+    // Backoff 1 s then 2 s (±20 % jitter) between the attempts.
+    const gaps = [pagerduty.attempts[1].at - pagerduty.attempts[0].at, pagerduty.attempts[2].at - pagerduty.attempts[1].at];
+    expect(gaps[0]).toBeGreaterThanOrEqual(750);
+    expect(gaps[1]).toBeGreaterThanOrEqual(1550);
+  });
+
+  it('waits at least Retry-After after a 429, and never retries a permanent refusal', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false });
+    webhook.script.push({ status: 429, headers: { 'retry-after': '2' } });
+    const first = (await app.http.post('/v1/alerts').send(alert({ title: 'rate limited' })).expect(200)).body.incident_id;
+    const [sent] = await until(app, first, settled);
+    expect(sent).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(webhook.attempts[1].at - webhook.attempts[0].at).toBeGreaterThanOrEqual(1950);
+
+    webhook.script.push({ status: 400, body: 'bad request' });
+    const second = (await app.http.post('/v1/alerts').send(alert({ title: 'refused' })).expect(200)).body.incident_id;
+    const [failed] = await until(app, second, settled);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1, last_error: 'webhook answered HTTP 400: bad request' });
+    expect(webhook.attempts).toHaveLength(3);
+  });
+
+  it('gives up after 1 + max_retries attempts, keeps the failure visible, and re-drives it on request', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, max_retries: 2 });
+    webhook.always = { status: 500, body: 'down' };
+    const id = (await app.http.post('/v1/alerts').send(alert()).expect(200)).body.incident_id;
+    const [failed] = await until(app, id, settled);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 3, max_attempts: 3, last_error: 'webhook answered HTTP 500: down' });
+    expect(webhook.attempts).toHaveLength(3);
+    const stats = (await app.http.get('/v1/notifications/stats').expect(200)).body;
+    expect(stats.channels.webhook).toMatchObject({ failed: 1, retried: 2 });
+
+    webhook.always = undefined;
+    const redriven = await app.http.post(`/v1/notifications/${failed.notification_id}/retry`).expect(202);
+    expect(redriven.body).toMatchObject({ notification_id: failed.notification_id, status: 'pending', attempts: 0 });
+    const [sent] = await until(app, id, (l) => l[0].status === 'sent');
+    expect(sent.attempts).toBe(1);
+    expect(webhook.received).toHaveLength(1);
+    const again = await app.http.post(`/v1/notifications/${failed.notification_id}/retry`).expect(409);
+    expect(again.body.error).toMatchObject({ code: 'NOT_RETRYABLE', details: { status: 'sent' } });
+    await app.http.post('/v1/notifications/0190a000-0000-7000-8000-000000000000/retry').expect(404);
+  });
+
+  it('keeps a target that hangs from delaying the others', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, webhook_timeout_secs: 30 });
+    const hung = await webhookSink();
+    hung.always = 'hang';
+    try {
+      const stuck = (await app.http.post('/v1/alerts').send(alert({ title: 'stuck' })).expect(200)).body.incident_id;
+      await until(app, stuck, (l) => l.length === 1 && l[0].status === 'sent');
+      for (let i = 0; i < 6; i++) {
+        await app.http
+          .post(`/v1/incidents/${stuck}/notifications`)
+          .send({ message: `to the hung target ${i}`, channels: [{ type: 'webhook', url: `${hung.url}/slow` }] })
+          .expect(202);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) ids.push((await app.http.post('/v1/alerts').send(alert({ title: `healthy ${i}` })).expect(200)).body.incident_id);
+      await webhook.waitFor(11);
+      // All healthy deliveries arrived while the hung target's attempts are still open.
+      const log = await deliveries(app, stuck);
+      expect(log.filter((d) => d.target.startsWith(hung.url)).every((d) => d.status === 'pending' || d.status === 'sending')).toBe(true);
+      expect(hung.attempts.length).toBeLessThanOrEqual(3);
+    } finally {
+      await hung.close();
+    }
+  });
+});
