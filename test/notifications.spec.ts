@@ -300,4 +300,170 @@ describe.each(drivers())('notifications on %s', (driver) => {
       await hung.close();
     }
   });
+
+  it('threads an incident on Slack with a bot token, edits its message on resolution, and cuts text to Block Kit limits', async () => {
+    const api = await slackApiFake(SLACK_TOKEN);
+    try {
+      app = await start(
+        { email_enabled: false, pagerduty_enabled: false, webhook_enabled: false, slack_bot_token_env: 'TEST_SLACK_TOKEN', slack_api_url: `${api.url}/api` },
+        { TEST_SLACK_TOKEN: SLACK_TOKEN },
+      );
+      const long = { title: 'T'.repeat(400), description: 'D'.repeat(5000), severity: 'P1' };
+      const id = (await app.http.post('/v1/alerts').send(alert(long)).expect(200)).body.incident_id;
+      await until(app, id, (l) => l.length === 1 && settled(l));
+      await app.http
+        .post(`/v1/incidents/${id}/notifications`)
+        .send({ message: 'Rolling back <!channel> & friends', channels: [{ type: 'slack' }, { type: 'slack', channel: '#archived' }] })
+        .expect(202);
+      await resolve(app, id);
+      const log = await until(app, id, (l) => l.length === 4 && settled(l));
+      expect(log.map((d) => [d.action, d.status])).toEqual([
+        ['post', 'sent'],
+        ['message', 'sent'],
+        ['message', 'failed'],
+        ['resolve_update', 'sent'],
+      ]);
+      expect(log[2]).toMatchObject({ attempts: 1, last_error: 'Slack chat.postMessage failed: channel_not_found' });
+
+      const [post, reply, update, resolution] = api.received;
+      expect(post.path).toBe('/api/chat.postMessage');
+      expect(post.body.channel).toBe('#incidents');
+      expect(Array.from(post.body.blocks[0].text.text as string)).toHaveLength(150);
+      expect(post.body.blocks[0].text.text.endsWith('…')).toBe(true);
+      const ts = '1700000000.000100';
+      expect(reply.body).toMatchObject({ channel: 'C0INCIDENTS', thread_ts: ts });
+      expect(reply.body.attachments[0].blocks[0].text.text).toBe('Rolling back &lt;!channel&gt; &amp; friends');
+      expect(update.path).toBe('/api/chat.update');
+      expect(update.body).toMatchObject({ channel: 'C0INCIDENTS', ts });
+      expect(update.body.attachments[0].blocks[0].text.text).toContain('Incident resolved');
+      expect(resolution.path).toBe('/api/chat.postMessage');
+      expect(resolution.body).toMatchObject({ channel: 'C0INCIDENTS', thread_ts: ts });
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('retries an email refused with 4xx and gives up on 5xx', async () => {
+    app = await start({ slack_enabled: false, pagerduty_enabled: false, webhook_enabled: false });
+    smtp.refuse.push(451);
+    const first = (await app.http.post('/v1/alerts').send(alert({ title: 'transient' })).expect(200)).body.incident_id;
+    const [retried] = await until(app, first, settled);
+    expect(retried).toMatchObject({ status: 'sent', attempts: 2 });
+    smtp.refuse.push(550);
+    const second = (await app.http.post('/v1/alerts').send(alert({ title: 'permanent' })).expect(200)).body.incident_id;
+    const [refused] = await until(app, second, settled);
+    expect(refused).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(refused.last_error).toMatch(/^SMTP server replied 550/);
+    expect(smtp.received.map((r) => r.mail.subject)).toEqual(['[P2] New P2 incident detected: transient']);
+  });
+
+  it('takes custom notifications to explicit channels and refuses bad ones naming the field', async () => {
+    app = await start({ slack_enabled: false });
+    const id = (await app.http.post('/v1/alerts').send(alert({ title: 'custom' })).expect(200)).body.incident_id;
+    await until(app, id, (l) => l.length === 2 && settled(l));
+    const custom = await webhookSink();
+    try {
+      const res = await app.http
+        .post(`/v1/incidents/${id}/notifications`)
+        .send({
+          message: 'Security incident detected',
+          channels: [
+            { type: 'email', to: ['a@example.com', 'b@example.com'], subject: 'Security Incident Alert', body: 'A security incident has been detected...' },
+            { type: 'pagerduty', service_key: 'CUSTOMKEY0123456789ABCDEFGHIJKLM', incident_key: 'sec-42' },
+            { type: 'webhook', url: `${custom.url}/custom?token=abc`, payload: { custom_field: 'custom_value', incident_id: id } },
+          ],
+        })
+        .expect(202);
+      expect(res.body.notification_ids).toHaveLength(3);
+      const log = await until(app, id, (l) => l.length === 5 && settled(l));
+      expect(log.slice(2).map((d) => [d.event, d.channel, d.status])).toEqual([
+        ['notification.custom', 'email', 'sent'],
+        ['notification.custom', 'pagerduty', 'sent'],
+        ['notification.custom', 'webhook', 'sent'],
+      ]);
+      expect(JSON.stringify(log)).not.toContain('CUSTOMKEY');
+      expect(JSON.stringify(log)).not.toContain('token=abc');
+      expect(custom.received[0].body).toEqual({ custom_field: 'custom_value', incident_id: id });
+      expect(custom.received[0].path).toBe('/custom?token=abc');
+      expect(pagerduty.received[0].body).toMatchObject({ routing_key: 'CUSTOMKEY0123456789ABCDEFGHIJKLM', dedup_key: 'sec-42', payload: { summary: 'Security incident detected' } });
+      const mail = smtp.received.find((m) => m.mail.subject === 'Security Incident Alert')!;
+      expect(mail.envelopeTo.sort()).toEqual(['a@example.com', 'b@example.com']);
+      expect(mail.mail.text).toContain('A security incident has been detected...');
+    } finally {
+      await custom.close();
+    }
+
+    const bad: Array<[unknown, string]> = [
+      [{ message: 'x', channels: [{ type: 'sms' }] }, 'channels[0].type'],
+      [{ message: 'x', channels: [{ type: 'webhook', url: 'ftp://example.com' }] }, 'channels[0].url'],
+      [{ message: 'x', channels: [{ type: 'email', to: ['not-an-email'], subject: 's' }] }, 'channels[0].to'],
+      [{ message: 'x', channels: [{ type: 'pagerduty' }] }, 'channels[0].service_key'],
+      [{ message: 'x', channels: [{ type: 'webhook', url: 'http://x.example', extra: 1 }] }, 'channels[0].extra'],
+      [{ message: 'x', channels: [{ type: 'slack' }] }, 'channels[0].type'], // Slack is disabled here
+      [{ message: 'x', channels: [] }, 'channels'],
+      [{ channels: [{ type: 'webhook', url: 'http://x.example' }] }, 'message'],
+    ];
+    for (const [body, field] of bad) {
+      const res = await app.http.post(`/v1/incidents/${id}/notifications`).send(body as object).expect(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toContain(field);
+    }
+    expect(await deliveries(app, id)).toHaveLength(5); // nothing half-written
+    await app.http.post('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications').send({ message: 'x', channels: [{ type: 'webhook', url: 'http://x.example' }] }).expect(404);
+    await app.http.get('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications').expect(404);
+  });
+
+  it('answers POST /v1/notifications/test with what the target said', async () => {
+    app = await start({ email_enabled: false }, { TEST_SLACK_WEBHOOK: '' });
+    const ok = await app.http.post('/v1/notifications/test').send({ channel: 'webhook' }).expect(200);
+    expect(ok.body).toMatchObject({ channel: 'webhook', delivered: true, outcome: 'delivered', error: null });
+    expect(webhook.received[0].body.event_type).toBe('notification.test');
+    const paged = await app.http.post('/v1/notifications/test').send({ channel: 'pagerduty' }).expect(200);
+    expect(paged.body.delivered).toBe(true);
+    expect(pagerduty.received.map((r) => r.body.event_action)).toEqual(['trigger', 'resolve']);
+    const unconfigured = await app.http.post('/v1/notifications/test').send({ channel: 'slack' }).expect(200);
+    expect(unconfigured.body).toMatchObject({ delivered: false, outcome: 'permanent', error: 'neither environment variable TEST_SLACK_WEBHOOK nor TEST_NO_SLACK_TOKEN is set' });
+    const disabled = await app.http.post('/v1/notifications/test').send({ channel: 'email' }).expect(400);
+    expect(disabled.body.error.details.fields[0].field).toBe('channel');
+    await app.http.post('/v1/notifications/test').send({ channel: 'fax' }).expect(400);
+  });
+
+  it('fails the deliveries of an enabled channel whose secret is missing, and the API is unaffected', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, webhook_enabled: false }, { TEST_PD_KEY: '' });
+    const stats = (await app.http.get('/v1/notifications/stats').expect(200)).body;
+    expect(stats.channels.pagerduty).toMatchObject({ enabled: true, configured: false, problem: 'environment variable TEST_PD_KEY is not set' });
+    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P0' })).expect(200)).body.incident_id;
+    const [failed] = await until(app, id, settled);
+    expect(failed).toMatchObject({ channel: 'pagerduty', status: 'failed', attempts: 1, last_error: 'environment variable TEST_PD_KEY is not set' });
+    // The resolve behind a trigger that was given up is cancelled: PagerDuty would drop it.
+    await resolve(app, id);
+    expect((await deliveries(app, id)).map((d) => d.action)).toEqual(['trigger']);
+    expect(pagerduty.attempts).toHaveLength(0);
+  });
 });
+
+// Several instances share PostgreSQL only (SQLite is one process's store).
+if (process.env.TEST_DATABASE_URL) describe('notifications with several instances on one PostgreSQL', () => {
+  it('sends each delivery exactly once', async () => {
+    const store = await TestStore.create('postgres');
+    const sink = await webhookSink();
+    const overrides = { notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, worker_threads: 8 } };
+    const a = await startApp(store, { overrides });
+    const b = await startApp(store, { overrides });
+    try {
+      const posts: Promise<unknown>[] = [];
+      for (let i = 0; i < 60; i++) posts.push((i % 2 ? a : b).http.post('/v1/alerts').send(alert({ title: `instance test ${i}` })).expect(200));
+      await Promise.all(posts);
+      await sink.waitFor(60);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // a second copy would arrive by now
+      const ids = sink.received.map((r) => r.body.notification_id);
+      expect(ids).toHaveLength(60);
+      expect(new Set(ids).size).toBe(60);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await sink.close();
+      await store.destroy();
+    }
+  });
+});
+

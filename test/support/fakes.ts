@@ -31,7 +31,13 @@ export class FakeTarget {
   private readonly hanging = new Set<http.ServerResponse>();
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly judge: (path: string, body: any, headers: http.IncomingHttpHeaders) => { status: number; body: string; headers?: Record<string, string> }) {
+  constructor(
+    private readonly judge: (
+      path: string,
+      body: any,
+      headers: http.IncomingHttpHeaders,
+    ) => { status: number; body: string; headers?: Record<string, string>; refused?: boolean },
+  ) {
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -50,9 +56,10 @@ export class FakeTarget {
           res.on('close', () => this.hanging.delete(res));
           return;
         }
-        const answer = next ?? this.judge(req.url ?? '/', body, req.headers);
+        const answer: { status: number; body?: string; headers?: Record<string, string>; refused?: boolean } =
+          next ?? this.judge(req.url ?? '/', body, req.headers);
         // Only what the target accepted counts as received.
-        if (answer.status >= 200 && answer.status < 300) {
+        if (answer.status >= 200 && answer.status < 300 && !answer.refused) {
           this.received.push({ path: req.url ?? '/', headers: req.headers, body, at: Date.now() });
           for (const wake of this.waiters.splice(0)) wake();
         }
@@ -128,7 +135,7 @@ export function slackWebhookFake(): Promise<FakeTarget> {
 export function slackApiFake(token: string): Promise<FakeTarget> {
   let ts = 1700000000;
   return new FakeTarget((path, body, headers) => {
-    const json = (value: object) => ({ status: 200, body: JSON.stringify(value), headers: { 'content-type': 'application/json' } });
+    const json = (value: { ok: boolean; [key: string]: unknown }) => ({ status: 200, body: JSON.stringify(value), headers: { 'content-type': 'application/json' }, refused: !value.ok });
     if (headers.authorization !== `Bearer ${token}`) return json({ ok: false, error: 'invalid_auth' });
     if (path !== '/api/chat.postMessage' && path !== '/api/chat.update') return json({ ok: false, error: 'unknown_method' });
     const problem = slackBlocksProblem(body);
