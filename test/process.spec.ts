@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FakeTarget, slackWebhookFake, webhookSink } from './support/fakes';
 import { alert, drivers, TestStore } from './support/harness';
 
 const ROOT = join(__dirname, '..');
@@ -167,6 +168,83 @@ describe.each(drivers())('a crash (SIGKILL) during ingestion on %s', (driver) =>
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
+    }
+  });
+});
+
+describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in flight on %s', (driver) => {
+  let store: TestStore;
+  let sink: FakeTarget;
+  let slack: FakeTarget;
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+    [sink, slack] = await Promise.all([webhookSink(), slackWebhookFake()]);
+  });
+  afterEach(async () => {
+    await Promise.all([sink.close(), slack.close()]);
+    await store.destroy();
+  });
+
+  it('delivers every notification after a restart, and never logs a secret', async () => {
+    const secretPath = '/services/T0/B0/crashTESTsecret';
+    const env = {
+      ...store.processEnv(),
+      LLM_IM__NOTIFICATIONS__WEBHOOK_ENABLED: 'true',
+      LLM_IM__NOTIFICATIONS__DEFAULT_WEBHOOK_URL: `${sink.url}/hook`,
+      LLM_IM__NOTIFICATIONS__WEBHOOK_TIMEOUT_SECS: '3',
+      LLM_IM__NOTIFICATIONS__DELIVERY_TIMEOUT_SECS: '1',
+      LLM_IM__NOTIFICATIONS__RETRY_BACKOFF_SECS: '0',
+      LLM_IM__NOTIFICATIONS__SLACK_ENABLED: 'true',
+      SLACK_WEBHOOK_URL: `${slack.url}${secretPath}`,
+    };
+    // The first requests hang: they are in flight when the process dies.
+    for (let i = 0; i < 4; i++) sink.script.push('hang');
+    const first = await spawnService(env);
+    if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
+    let stop = false;
+    let answered = 0;
+    const senders = Array.from({ length: 4 }, async (_, worker) => {
+      for (let i = 0; !stop; i++) {
+        try {
+          const res = await postJson(`${first.url}/v1/alerts`, alert({ title: `crash ${worker}-${i}` }));
+          if (res.status === 200) answered += 1;
+        } catch {
+          return;
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    first.child.kill('SIGKILL');
+    stop = true;
+    await Promise.all(senders);
+    const firstExit = await first.exited;
+    expect(answered).toBeGreaterThan(20);
+
+    const second = await spawnService(env);
+    if (!isRunning(second)) throw new Error(`service did not restart: ${second.stderr}`);
+    try {
+      const total = (await json(`${second.url}/v1/incidents?page_size=1`)).body.total;
+      expect(total).toBeGreaterThanOrEqual(answered);
+      // Every incident's webhook and Slack message arrives (a lease left by the dead process
+      // expires first on PostgreSQL).
+      const deadline = Date.now() + 40_000;
+      let stats = (await json(`${second.url}/v1/notifications/stats`)).body;
+      while ((stats.channels.webhook.sent < total || stats.channels.slack.sent < total) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        stats = (await json(`${second.url}/v1/notifications/stats`)).body;
+      }
+      expect(stats.channels.webhook).toMatchObject({ sent: total, failed: 0, pending: 0, sending: 0 });
+      expect(stats.channels.slack).toMatchObject({ sent: total, failed: 0, pending: 0, sending: 0 });
+      // At least once: a send whose outcome the dead process never recorded goes out again.
+      expect(new Set(sink.received.map((r) => r.body.notification_id)).size).toBe(total);
+      expect(slack.received.length).toBeGreaterThanOrEqual(total);
+      second.child.kill('SIGTERM');
+      const secondExit = await second.exited;
+      for (const output of [firstExit.stdout, firstExit.stderr, secondExit.stdout, secondExit.stderr]) {
+        expect(output).not.toContain('crashTESTsecret');
+      }
+    } finally {
+      second.child.kill('SIGKILL');
     }
   });
 });
