@@ -38,7 +38,21 @@ describe('configuration', () => {
       worker_threads: 4,
       max_retries: 3,
       retry_backoff_secs: 5,
+      email_to: [],
+      smtp_tls_verify: true,
+      delivery_timeout_secs: 10,
+      slack_api_url: 'https://slack.com/api',
     });
+  });
+
+  it('takes email_to as a list in the file and comma-separated in the environment, and reads secrets from the *_env variables', () => {
+    expect(buildConfig({ notifications: { email_to: ['a@example.com', ' b@example.com '] } }, {}).notifications.email_to).toEqual(['a@example.com', 'b@example.com']);
+    const config = buildConfig(
+      { notifications: { pagerduty_integration_key_env: 'MY_PD' } },
+      { LLM_IM__NOTIFICATIONS__EMAIL_TO: 'a@example.com, b@example.com', MY_PD: 'key', SLACK_WEBHOOK_URL: 'https://hooks.example/x', SMTP_USERNAME: 'u', SMTP_PASSWORD: 'p' },
+    );
+    expect(config.notifications.email_to).toEqual(['a@example.com', 'b@example.com']);
+    expect(config.secrets).toEqual({ pagerduty_integration_key: 'key', slack_webhook_url: 'https://hooks.example/x', slack_bot_token: undefined, smtp_username: 'u', smtp_password: 'p' });
   });
 
   it('applies LLM_IM__<SECTION>__<KEY> overrides with the key\'s type', () => {
@@ -66,6 +80,8 @@ describe('configuration', () => {
     ['unknown driver', { storage: { driver: 'mysql' } }, {}, 'storage.driver', /one of sqlite, postgres/],
     ['notification key of wrong type', { notifications: { worker_threads: 'four' } }, {}, 'notifications.worker_threads', /expected an integer/],
     ['unknown notification key', { notifications: { slack_enable: true } }, {}, 'notifications.slack_enable', /unknown key/],
+    ['a list that is not a list', { notifications: { email_to: 'a@example.com' } }, {}, 'notifications.email_to', /expected an array of strings/],
+    ['a list with a non-string', { notifications: { email_to: ['a@example.com', 3] } }, {}, 'notifications.email_to[1]', /non-empty string/],
     ['section that is not a table', { server: 5 }, {}, 'server', /expected a table/],
     ['env override of wrong type', {}, { LLM_IM__SERVER__HTTP_PORT: 'eighty' }, 'LLM_IM__SERVER__HTTP_PORT', /expected an integer/],
     ['env override of unknown key', {}, { LLM_IM__SERVER__NOPE: '1' }, 'LLM_IM__SERVER__NOPE', /does not name a configuration key/],

@@ -210,6 +210,11 @@ describe('service surface', () => {
         'POST /v1/incidents/{id}/notes',
         'GET /v1/incidents/{id}/timeline',
         'GET /v1/incidents/{id}/alerts',
+        'GET /v1/incidents/{id}/notifications',
+        'POST /v1/incidents/{id}/notifications',
+        'POST /v1/notifications/{id}/retry',
+        'GET /v1/notifications/stats',
+        'POST /v1/notifications/test',
         'GET /health/live',
         'GET /health/ready',
       ].sort(),
@@ -223,6 +228,9 @@ describe('service surface', () => {
     expect(doc.components.schemas.ResolutionMethod.enum).toEqual(['Automated', 'Manual', 'AutoAssistedManual']);
     expect(doc.components.schemas.IncidentType.enum).toHaveLength(8);
     expect(doc.components.schemas.ErrorView).toBeDefined();
+    for (const schema of ['SlackChannelDto', 'EmailChannelDto', 'PagerDutyChannelDto', 'WebhookChannelDto', 'DeliveryView', 'NotificationStatsView', 'ChannelStatsView']) {
+      expect(doc.components.schemas[schema]).toBeDefined();
+    }
     expect(Object.keys(doc.components.schemas.AlertDto.properties).sort()).toEqual(
       ['source', 'title', 'description', 'severity', 'alert_type', 'external_id', 'dedup_key', 'labels', 'affected_services', 'runbook_url', 'annotations'].sort(),
     );
