@@ -13,11 +13,7 @@
  */
 'use strict';
 const http = require('node:http');
-const { spawn } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
-const { tmpdir } = require('node:os');
-const { join } = require('node:path');
-const net = require('node:net');
+const { assertLoopback, cpuSeconds, percentile, request, startService } = require('./lib');
 
 function args() {
   const out = { n: 20000, c: 32, batch: 1, dup: 0.5, url: '', 'max-secs': 120, warmup: 2000 };
@@ -28,62 +24,6 @@ function args() {
     out[key] = key === 'url' ? argv[i + 1] : Number(argv[i + 1]);
   }
   return out;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-async function startService() {
-  const dir = mkdtempSync(join(tmpdir(), 'llm-im-bench-'));
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(__dirname, '..', 'dist', 'main.js')], {
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      LLM_IM__SERVER__HOST: '127.0.0.1',
-      LLM_IM__SERVER__HTTP_PORT: String(port),
-      LLM_IM__STORAGE__DRIVER: 'sqlite',
-      LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'bench.db'),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      await request(new http.Agent(), 'GET', `${url}/health/ready`);
-      return { url, pid: child.pid, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error('service did not become ready');
-}
-
-function request(agent, method, url, body) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request(url, { method, agent, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
-        else resolve(JSON.parse(text));
-      });
-    });
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
 }
 
 function makeAlert(seq, dup, run) {
@@ -99,20 +39,6 @@ function makeAlert(seq, dup, run) {
     affected_services: [`svc-${key % 17}`],
     labels: { bench: 'true' },
   };
-}
-
-/** CPU seconds (user + system) the service process has used so far; Linux only. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function phase(url, opts, total, run) {
@@ -145,7 +71,7 @@ async function phase(url, opts, total, run) {
 async function main() {
   const opts = args();
   const service = opts.url ? { url: opts.url, stop: () => undefined } : await startService();
-  if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(service.url)) throw new Error('benchmark targets loopback only');
+  assertLoopback(service.url);
   const run = Date.now().toString(36);
   try {
     if (opts.warmup > 0) await phase(service.url, { ...opts, dup: 0 }, opts.warmup, `${run}-warmup`);

@@ -80,6 +80,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private claimScheduled = false;
+  private fullClaimWanted = false;
+  private readonly followersOf = new Set<string>();
+  /** Due deliveries were left in the store because the ready queue (or a target's) was full. */
+  private backlog = false;
   private claiming = false;
   private claimAgain = false;
   private pollTimer?: NodeJS.Timeout;
@@ -150,8 +154,19 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     for (const provider of this.providers.values()) await provider.close?.();
   }
 
-  /** New deliveries were committed (or a worker freed up): claim soon. */
+  /** New deliveries were committed, or some fell due: claim soon. */
   wake(): void {
+    this.fullClaimWanted = true;
+    this.scheduleClaim();
+  }
+
+  /** Deliveries of these incidents were settled: whatever waited behind them may go now. */
+  private wakeFollowers(incidentIds: Iterable<string>): void {
+    for (const id of incidentIds) this.followersOf.add(id);
+    this.scheduleClaim();
+  }
+
+  private scheduleClaim(): void {
     if (!this.started || this.stopping || this.claimScheduled) return;
     this.claimScheduled = true;
     setImmediate(() => {
@@ -184,30 +199,53 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     }
     this.claiming = true;
     try {
-      while (!this.stopping) {
-        const free = this.capacity - this.queued;
-        if (free <= 0) break;
-        const limit = Math.min(free, CLAIM_BATCH);
-        const full: Array<[string, string]> = [];
-        for (const [key, queue] of this.queues) if (queue.length >= PER_TARGET_QUEUE_MAX) full.push(splitKey(key));
-        const now = this.clock.now().getTime();
-        const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full);
-        for (const d of claimed) {
-          this.leaseUntil.set(d.id, now + this.leaseMs);
-          this.enqueue(d);
-        }
-        this.dispatch();
-        if (claimed.length < limit) break;
+      if (this.fullClaimWanted) {
+        this.fullClaimWanted = false;
+        this.followersOf.clear();
+        await this.claimRounds(undefined);
+      } else if (this.followersOf.size > 0) {
+        const incidents = [...this.followersOf].slice(0, CLAIM_BATCH);
+        for (const id of incidents) this.followersOf.delete(id);
+        await this.claimRounds(incidents);
       }
     } catch (err) {
       this.logger.error({ msg: 'Claiming deliveries failed; will try again', error: (err as Error).message });
     } finally {
       this.claiming = false;
-      if (this.claimAgain) {
+      if (this.claimAgain || this.fullClaimWanted || this.followersOf.size > 0) {
         this.claimAgain = false;
-        this.wake();
+        this.scheduleClaim();
       }
       this.schedulePoll();
+    }
+  }
+
+  /**
+   * Claims into the ready queue until it is full or nothing more is due (of the given incidents
+   * only, when `incidents` is set). Targets whose queue is full are left out of the claim.
+   */
+  private async claimRounds(incidents: string[] | undefined): Promise<void> {
+    while (!this.stopping) {
+      const free = this.capacity - this.queued;
+      if (free <= 0) {
+        this.backlog = true;
+        return;
+      }
+      const limit = Math.min(free, CLAIM_BATCH);
+      const full: Array<[string, string]> = [];
+      for (const [key, queue] of this.queues) if (queue.length >= PER_TARGET_QUEUE_MAX) full.push(splitKey(key));
+      const now = this.clock.now().getTime();
+      const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents);
+      for (const d of claimed) {
+        this.leaseUntil.set(d.id, now + this.leaseMs);
+        this.enqueue(d);
+      }
+      this.dispatch();
+      if (claimed.length < limit) {
+        // Rows of full targets stay in the store; claim again once those queues drain.
+        if (incidents === undefined) this.backlog = full.length > 0;
+        return;
+      }
     }
   }
 
@@ -243,6 +281,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       if (picked === undefined) return;
       const queue = this.queues.get(picked)!;
       const d = queue.shift()!;
+      // Deliveries left in the store for want of room: claim more as room appears, at a few
+      // marks rather than after every send, so an idle claim is not repeated thousands of times.
+      if (this.backlog && (queue.length === PER_TARGET_QUEUE_MAX / 2 || queue.length === 0 || this.queued - 1 === Math.floor(this.capacity / 2))) {
+        this.wake();
+      }
       // Round-robin: the served target goes to the back of the line.
       this.queues.delete(picked);
       if (queue.length > 0) this.queues.set(picked, queue);
@@ -264,7 +307,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         else this.inFlightByTarget.set(key, left);
         this.idleWorkers.push(workerId);
         this.dispatch();
-        if (this.queued < this.workerCount) this.wake();
       });
     this.sends.add(send);
   }
@@ -315,7 +357,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     if (outcome.kind === 'delivered') {
       this.degraded.delete(key);
       this.counters[d.channel].sent += 1;
-      this.results.push({ id: d.id, kind: 'sent', at, ref: outcome.ref ?? null });
+      this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
     } else {
       if (outcome.kind === 'retry') this.degraded.add(key);
@@ -324,11 +366,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
         const next = iso(now + delay);
         this.counters[d.channel].retried += 1;
-        this.results.push({ id: d.id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
+        this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
         this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
       } else {
         this.counters[d.channel].failed += 1;
-        this.results.push({ id: d.id, kind: 'failed', at, error: outcome.error });
+        this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
         this.logger.error(
           outcome.kind === 'permanent'
             ? { msg: 'Notification failed permanently', ...fields, attempts, error: outcome.error }
@@ -356,7 +398,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.results = [];
     this.flushing = this.deliveries
       .record(this.owner, batch)
-      .then(() => this.wake())
+      .then(() => this.wakeFollowers(new Set(batch.filter((r) => r.kind !== 'retry').map((r) => r.incident_id))))
       .catch((err) => {
         // Keep them and try again; if the process dies first, the leases expire and the
         // deliveries are sent again: at least once, never lost.

@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Insertable, Kysely, Selectable, sql } from 'kysely';
+import { CompiledQuery, Insertable, Kysely, Selectable, SelectQueryBuilder, sql } from 'kysely';
 import { DATABASE } from '../database/tokens';
-import type { Database, DeliveryRow } from '../database/schema';
+import type { Database, DeliveryRow, Dialect } from '../database/schema';
 import { Transactor, Tx } from '../database/transactor';
 import type { Channel, Delivery, DeliveryAction, DeliveryStatus, SlackMessageRef } from './notification';
 
 const TABLE = 'notification_deliveries';
+
+type ClaimQuery = SelectQueryBuilder<Database & { d: DeliveryRow }, 'd', { seq: number }>;
 
 /** Row ↔ domain mapping for deliveries, in one place. */
 export function toDelivery(row: Selectable<DeliveryRow>): Delivery {
@@ -32,10 +34,11 @@ export function toDelivery(row: Selectable<DeliveryRow>): Delivery {
 }
 
 /** The result of one attempt, written back by the pool. */
-export type AttemptResult =
-  | { id: string; kind: 'sent'; at: string; ref: SlackMessageRef | null }
-  | { id: string; kind: 'retry'; at: string; error: string; next_attempt_at: string }
-  | { id: string; kind: 'failed'; at: string; error: string };
+export type AttemptResult = { id: string; incident_id: string; at: string } & (
+  | { kind: 'sent'; ref: SlackMessageRef | null }
+  | { kind: 'retry'; error: string; next_attempt_at: string }
+  | { kind: 'failed'; error: string }
+);
 
 export interface ChannelCounts {
   pending: number;
@@ -45,6 +48,21 @@ export interface ChannelCounts {
   cancelled: number;
   /** Attempts beyond the first, over all deliveries of the channel. */
   retried: number;
+}
+
+/**
+ * The three ways an attempt settles a delivery, written once per outcome as plain SQL: the pool
+ * records one per delivery, and building each with the query builder cost more than running it.
+ * Each is fenced by the lease owner, so an instance whose lease was taken over changes nothing.
+ */
+const SETTLE_SQL: Record<AttemptResult['kind'], string> = {
+  sent: `update notification_deliveries set status = 'sent', attempts = attempts + 1, lease_owner = null, lease_until = null, last_error = null, updated_at = $1, sent_at = $2, external_ref = $3 where id = $4 and lease_owner = $5 and status = 'sending'`,
+  retry: `update notification_deliveries set status = 'pending', attempts = attempts + 1, lease_owner = null, lease_until = null, updated_at = $1, last_error = $2, next_attempt_at = $3 where id = $4 and lease_owner = $5 and status = 'sending'`,
+  failed: `update notification_deliveries set status = 'failed', attempts = attempts + 1, lease_owner = null, lease_until = null, updated_at = $1, last_error = $2 where id = $3 and lease_owner = $4 and status = 'sending' returning incident_id, channel, target, action`,
+};
+
+function settleSql(dialect: Dialect, kind: AttemptResult['kind']): string {
+  return dialect === 'postgres' ? SETTLE_SQL[kind] : SETTLE_SQL[kind].replace(/\$\d+/g, '?');
 }
 
 @Injectable()
@@ -89,45 +107,78 @@ export class DeliveryRepository {
    * owner died) is due again. On PostgreSQL the candidates are locked FOR UPDATE SKIP LOCKED,
    * so instances never claim the same row.
    */
-  async claimDue(owner: string, now: string, leaseUntil: string, limit: number, skipTargets: Array<[string, string]>): Promise<Delivery[]> {
+  async claimDue(
+    owner: string,
+    now: string,
+    leaseUntil: string,
+    limit: number,
+    skipTargets: Array<[string, string]>,
+    incidents?: string[],
+  ): Promise<Delivery[]> {
     return this.transactor.run(async (tx) => {
-      let query = tx.db
-        .selectFrom(`${TABLE} as d`)
-        .select('d.seq')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('d.status', '=', 'pending'), eb('d.next_attempt_at', '<=', now)]),
-            eb.and([eb('d.status', '=', 'sending'), eb('d.lease_until', '<', now)]),
-          ]),
-        )
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom(`${TABLE} as e`)
-                .select('e.seq')
-                .whereRef('e.incident_id', '=', 'd.incident_id')
-                .whereRef('e.channel', '=', 'd.channel')
-                .whereRef('e.target', '=', 'd.target')
-                .whereRef('e.seq', '<', 'd.seq')
-                .where('e.status', 'in', ['pending', 'sending']),
-            ),
-          ),
+      if (incidents) {
+        // Only what waited behind just-settled deliveries of these incidents.
+        const seqs = await this.firstInLine(tx, skipTargets, limit, (q) =>
+          // status and due time wrapped in an expression: the planner then seeks by incident
+          // (a handful of rows) instead of walking every pending row in the due index.
+          q
+            .where('d.incident_id', 'in', incidents)
+            .where(sql<string>`${sql.ref('d.status')} || ''`, '=', 'pending')
+            .where(sql<string>`${sql.ref('d.next_attempt_at')} || ''`, '<=', now),
         );
-      for (const [channel, target] of skipTargets) {
-        query = query.where((eb) => eb.not(eb.and([eb('d.channel', '=', channel), eb('d.target', '=', target)])));
+        return this.lease(tx, seqs, owner, now, leaseUntil);
       }
-      query = query.orderBy('d.next_attempt_at').orderBy('d.seq').limit(limit);
-      if (tx.dialect === 'postgres') query = query.forUpdate().skipLocked();
-      const seqs = (await query.execute()).map((row) => row.seq);
-      if (seqs.length === 0) return [];
-      const rows = await tx.db
-        .updateTable(TABLE)
-        .set({ status: 'sending', lease_owner: owner, lease_until: leaseUntil, updated_at: now })
-        .where('seq', 'in', seqs)
-        .returningAll()
-        .execute();
-      return rows.map(toDelivery).sort((a, b) => a.seq - b.seq);
+      // Two walks of the (status, next_attempt_at, seq) index, each stopping after `limit` rows
+      // that are first in line: due pending rows in due order, and rows whose lease ran out.
+      const pending = await this.firstInLine(tx, skipTargets, limit, (q) =>
+        q.where('d.status', '=', 'pending').where('d.next_attempt_at', '<=', now).orderBy('d.next_attempt_at').orderBy('d.seq'),
+      );
+      const expired = await this.firstInLine(tx, skipTargets, limit, (q) =>
+        q.where('d.status', '=', 'sending').where('d.lease_until', '<', now).orderBy('d.seq'),
+      );
+      return this.lease(tx, [...pending, ...expired].slice(0, limit), owner, now, leaseUntil);
     });
+  }
+
+  private async lease(tx: Tx, seqs: number[], owner: string, now: string, leaseUntil: string): Promise<Delivery[]> {
+    if (seqs.length === 0) return [];
+    const rows = await tx.db
+      .updateTable(TABLE)
+      .set({ status: 'sending', lease_owner: owner, lease_until: leaseUntil, updated_at: now })
+      .where('seq', 'in', seqs)
+      .returningAll()
+      .execute();
+    return rows.map(toDelivery).sort((a, b) => a.seq - b.seq);
+  }
+
+  private async firstInLine(
+    tx: Tx,
+    skipTargets: Array<[string, string]>,
+    limit: number,
+    narrow: (query: ClaimQuery) => ClaimQuery,
+  ): Promise<number[]> {
+    let query = tx.db
+      .selectFrom(`${TABLE} as d`)
+      .select('d.seq')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom(`${TABLE} as e`)
+              .select('e.seq')
+              .whereRef('e.incident_id', '=', 'd.incident_id')
+              .whereRef('e.channel', '=', 'd.channel')
+              .whereRef('e.target', '=', 'd.target')
+              .whereRef('e.seq', '<', 'd.seq')
+              .where('e.status', 'in', ['pending', 'sending']),
+          ),
+        ),
+      );
+    for (const [channel, target] of skipTargets) {
+      query = query.where((eb) => eb.not(eb.and([eb('d.channel', '=', channel), eb('d.target', '=', target)])));
+    }
+    query = narrow(query).limit(limit);
+    if (tx.dialect === 'postgres') query = query.forUpdate().skipLocked();
+    return (await query.execute()).map((row) => Number(row.seq));
   }
 
   /** Keeps a claimed delivery leased; false if the lease was lost (another instance took it over). */
@@ -166,19 +217,15 @@ export class DeliveryRepository {
    */
   async record(owner: string, results: AttemptResult[]): Promise<void> {
     await this.transactor.run(async (tx) => {
+      const run = (kind: AttemptResult['kind'], params: unknown[]) =>
+        tx.db.executeQuery<{ incident_id: string; channel: string; target: string; action: string }>(CompiledQuery.raw(settleSql(tx.dialect, kind), params));
       for (const result of results) {
-        const base = tx.db
-          .updateTable(TABLE)
-          .where('id', '=', result.id)
-          .where('lease_owner', '=', owner)
-          .where('status', '=', 'sending');
-        const common = { lease_owner: null, lease_until: null, updated_at: result.at, attempts: sql<number>`attempts + 1` };
         if (result.kind === 'sent') {
-          await base.set({ ...common, status: 'sent', sent_at: result.at, last_error: null, external_ref: result.ref ? JSON.stringify(result.ref) : null }).execute();
+          await run('sent', [result.at, result.at, result.ref ? JSON.stringify(result.ref) : null, result.id, owner]);
         } else if (result.kind === 'retry') {
-          await base.set({ ...common, status: 'pending', last_error: result.error, next_attempt_at: result.next_attempt_at }).execute();
+          await run('retry', [result.at, result.error, result.next_attempt_at, result.id, owner]);
         } else {
-          const updated = await base.set({ ...common, status: 'failed', last_error: result.error }).returning(['incident_id', 'channel', 'target', 'action']).executeTakeFirst();
+          const updated = (await run('failed', [result.at, result.error, result.id, owner])).rows[0];
           if (updated?.channel === 'pagerduty' && updated.action === 'trigger') {
             await tx.db
               .updateTable(TABLE)

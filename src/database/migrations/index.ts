@@ -120,12 +120,14 @@ function notificationDeliveries(dialect: Dialect): Migration {
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('sent_at', 'varchar(32)')
         .execute();
-      // The claim query walks due rows; the ordering check looks up earlier rows of one target.
-      await db.schema.createIndex('deliveries_due_idx').on('notification_deliveries').columns(['status', 'next_attempt_at']).execute();
+      // Claims walk due rows and expired leases; the ordering check seeks the earlier unsent rows
+      // of one (incident, channel, target) directly, however many sent ones precede them.
+      await db.schema.createIndex('deliveries_due_idx').on('notification_deliveries').columns(['status', 'next_attempt_at', 'seq']).execute();
+      await db.schema.createIndex('deliveries_lease_idx').on('notification_deliveries').columns(['status', 'lease_until']).execute();
       await db.schema
         .createIndex('deliveries_target_idx')
         .on('notification_deliveries')
-        .columns(['incident_id', 'channel', 'target', 'seq'])
+        .columns(['incident_id', 'channel', 'target', 'status', 'seq'])
         .execute();
     },
   };

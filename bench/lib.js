@@ -1,0 +1,87 @@
+'use strict';
+/** What the benchmarks share: starting the built service on a temp SQLite file, HTTP, figures. */
+const http = require('node:http');
+const { spawn } = require('node:child_process');
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+const net = require('node:net');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function startService(extraEnv = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'llm-im-bench-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(__dirname, '..', 'dist', 'main.js')], {
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      LLM_IM__SERVER__HOST: '127.0.0.1',
+      LLM_IM__SERVER__HTTP_PORT: String(port),
+      LLM_IM__STORAGE__DRIVER: 'sqlite',
+      LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'bench.db'),
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await request(new http.Agent(), 'GET', `${url}/health/ready`);
+      return { url, pid: child.pid, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error('service did not become ready');
+}
+
+function request(agent, method, url, body) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = http.request(url, { method, agent, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
+        else resolve(JSON.parse(text));
+      });
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+/** CPU seconds (user + system) the service process has used so far; Linux only. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+
+/** Benchmarks target loopback only. */
+function assertLoopback(url) {
+  if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(url)) throw new Error('benchmark targets loopback only');
+}
+
+module.exports = { freePort, startService, request, cpuSeconds, percentile, assertLoopback };
