@@ -82,6 +82,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private claimScheduled = false;
   private fullClaimWanted = false;
   private readonly followersOf = new Set<string>();
+  /** Claimed (queued or in flight) deliveries per incident. */
+  private readonly inPool = new Map<string, number>();
+  /** Incidents with deliveries waiting behind one in the pool: look for them once it settles. */
+  private readonly followersExpected = new Set<string>();
   /** Due deliveries were left in the store because the ready queue (or a target's) was full. */
   private backlog = false;
   private claiming = false;
@@ -141,6 +145,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const unstarted: string[] = [];
     for (const queue of this.queues.values()) for (const d of queue) unstarted.push(d.id);
     for (const id of unstarted) this.leaseUntil.delete(id);
+    this.inPool.clear();
     this.queues.clear();
     this.queued = 0;
     const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
@@ -154,8 +159,13 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     for (const provider of this.providers.values()) await provider.close?.();
   }
 
-  /** New deliveries were committed, or some fell due: claim soon. */
-  wake(): void {
+  /**
+   * New deliveries were committed (for these incidents), or some fell due: claim soon. New rows
+   * of an incident whose delivery is in the pool now wait behind it, so once it settles the
+   * pool looks for them.
+   */
+  wake(incidentIds: Iterable<string> = []): void {
+    for (const id of incidentIds) if (this.inPool.has(id)) this.followersExpected.add(id);
     this.fullClaimWanted = true;
     this.scheduleClaim();
   }
@@ -238,6 +248,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents);
       for (const d of claimed) {
         this.leaseUntil.set(d.id, now + this.leaseMs);
+        this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
+        if (d.has_followers) this.followersExpected.add(d.incident_id);
         this.enqueue(d);
       }
       this.dispatch();
@@ -302,6 +314,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       .finally(() => {
         this.sends.delete(send);
         this.inFlight -= 1;
+        const inPool = (this.inPool.get(d.incident_id) ?? 1) - 1;
+        if (inPool === 0) this.inPool.delete(d.incident_id);
+        else this.inPool.set(d.incident_id, inPool);
         const left = (this.inFlightByTarget.get(key) ?? 1) - 1;
         if (left === 0) this.inFlightByTarget.delete(key);
         else this.inFlightByTarget.set(key, left);
@@ -398,7 +413,13 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.results = [];
     this.flushing = this.deliveries
       .record(this.owner, batch)
-      .then(() => this.wakeFollowers(new Set(batch.filter((r) => r.kind !== 'retry').map((r) => r.incident_id))))
+      .then(() => {
+        const unblocked = new Set<string>();
+        for (const r of batch) {
+          if (r.kind !== 'retry' && this.followersExpected.delete(r.incident_id)) unblocked.add(r.incident_id);
+        }
+        if (unblocked.size > 0) this.wakeFollowers(unblocked);
+      })
       .catch((err) => {
         // Keep them and try again; if the process dies first, the leases expire and the
         // deliveries are sent again: at least once, never lost.

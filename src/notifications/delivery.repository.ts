@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CompiledQuery, Insertable, Kysely, Selectable, SelectQueryBuilder, sql } from 'kysely';
+import { CompiledQuery, Insertable, Kysely, Selectable, SelectQueryBuilder, sql, SqlBool } from 'kysely';
 import { DATABASE } from '../database/tokens';
 import type { Database, DeliveryRow, Dialect } from '../database/schema';
 import { Transactor, Tx } from '../database/transactor';
@@ -7,7 +7,16 @@ import type { Channel, Delivery, DeliveryAction, DeliveryStatus, SlackMessageRef
 
 const TABLE = 'notification_deliveries';
 
-type ClaimQuery = SelectQueryBuilder<Database & { d: DeliveryRow }, 'd', { seq: number }>;
+type ClaimQuery = SelectQueryBuilder<Database & { d: DeliveryRow }, 'd', { seq: number; has_followers: SqlBool }>;
+
+/** A delivery first in line for its target, and whether more wait behind it. */
+interface Head {
+  seq: number;
+  has_followers: boolean;
+}
+
+/** A claimed delivery; `has_followers`: later deliveries of its (incident, channel, target) wait for it. */
+export type ClaimedDelivery = Delivery & { has_followers: boolean };
 
 /** Row ↔ domain mapping for deliveries, in one place. */
 export function toDelivery(row: Selectable<DeliveryRow>): Delivery {
@@ -20,7 +29,7 @@ export function toDelivery(row: Selectable<DeliveryRow>): Delivery {
     action: row.action as DeliveryAction,
     target: row.target,
     target_ref: row.target_ref,
-    payload: JSON.parse(row.payload),
+    payload: row.payload,
     status: row.status as DeliveryStatus,
     attempts: row.attempts,
     max_attempts: row.max_attempts,
@@ -114,7 +123,7 @@ export class DeliveryRepository {
     limit: number,
     skipTargets: Array<[string, string]>,
     incidents?: string[],
-  ): Promise<Delivery[]> {
+  ): Promise<ClaimedDelivery[]> {
     return this.transactor.run(async (tx) => {
       if (incidents) {
         // Only what waited behind just-settled deliveries of these incidents.
@@ -140,15 +149,17 @@ export class DeliveryRepository {
     });
   }
 
-  private async lease(tx: Tx, seqs: number[], owner: string, now: string, leaseUntil: string): Promise<Delivery[]> {
-    if (seqs.length === 0) return [];
+  private async lease(tx: Tx, heads: Head[], owner: string, now: string, leaseUntil: string): Promise<ClaimedDelivery[]> {
+    if (heads.length === 0) return [];
+    const followed = new Set(heads.filter((h) => h.has_followers).map((h) => h.seq));
+    const seqs = heads.map((h) => h.seq);
     const rows = await tx.db
       .updateTable(TABLE)
       .set({ status: 'sending', lease_owner: owner, lease_until: leaseUntil, updated_at: now })
       .where('seq', 'in', seqs)
       .returningAll()
       .execute();
-    return rows.map(toDelivery).sort((a, b) => a.seq - b.seq);
+    return rows.map((row) => ({ ...toDelivery(row), has_followers: followed.has(Number(row.seq)) })).sort((a, b) => a.seq - b.seq);
   }
 
   private async firstInLine(
@@ -156,10 +167,21 @@ export class DeliveryRepository {
     skipTargets: Array<[string, string]>,
     limit: number,
     narrow: (query: ClaimQuery) => ClaimQuery,
-  ): Promise<number[]> {
+  ): Promise<Head[]> {
     let query = tx.db
       .selectFrom(`${TABLE} as d`)
       .select('d.seq')
+      .select(({ exists, selectFrom }) =>
+        exists(
+          selectFrom(`${TABLE} as f`)
+            .select('f.seq')
+            .whereRef('f.incident_id', '=', 'd.incident_id')
+            .whereRef('f.channel', '=', 'd.channel')
+            .whereRef('f.target', '=', 'd.target')
+            .where('f.status', '=', 'pending')
+            .whereRef('f.seq', '>', 'd.seq'),
+        ).as('has_followers'),
+      )
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -178,7 +200,7 @@ export class DeliveryRepository {
     }
     query = narrow(query).limit(limit);
     if (tx.dialect === 'postgres') query = query.forUpdate().skipLocked();
-    return (await query.execute()).map((row) => Number(row.seq));
+    return (await query.execute()).map((row) => ({ seq: Number(row.seq), has_followers: Boolean(row.has_followers) }));
   }
 
   /** Keeps a claimed delivery leased; false if the lease was lost (another instance took it over). */

@@ -27,7 +27,8 @@ export interface Delivery {
   action: DeliveryAction;
   target: string;
   target_ref: string | null;
-  payload: unknown;
+  /** The rendered message as stored: JSON text. */
+  payload: string;
   status: DeliveryStatus;
   attempts: number;
   max_attempts: number;
@@ -53,7 +54,8 @@ export interface OutboundMessage {
   action: DeliveryAction;
   target: string;
   target_ref: string | null;
-  payload: unknown;
+  /** JSON text, sent as is where the target takes the stored body unchanged (webhooks). */
+  payload: string;
   /** The incident's first Slack message on this target, for threads and updates. */
   anchor: SlackMessageRef | null;
 }

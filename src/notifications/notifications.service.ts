@@ -17,8 +17,9 @@ import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
 import { pagerdutyEvent, slackMessage, webhookBody } from './render';
 
-export interface DeliveryRecord extends Omit<Delivery, 'id' | 'seq' | 'target_ref' | 'external_ref'> {
+export interface DeliveryRecord extends Omit<Delivery, 'id' | 'seq' | 'target_ref' | 'external_ref' | 'payload'> {
   notification_id: string;
+  payload: unknown;
 }
 
 export interface TestOutcome {
@@ -46,7 +47,7 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     created_at: d.created_at,
     updated_at: d.updated_at,
     sent_at: d.sent_at,
-    payload: d.payload,
+    payload: JSON.parse(d.payload),
   };
 }
 
@@ -69,7 +70,7 @@ export class NotificationsService implements OnModuleInit {
     // the pool is woken once it has committed.
     this.hooks.register({
       withinTransaction: async (tx, event) => {
-        if ((await this.router.route(tx, event)) > 0) tx.afterCommit(() => this.pool.wake());
+        if ((await this.router.route(tx, event)) > 0) tx.afterCommit(() => this.pool.wake([event.incident.id]));
       },
     });
   }
@@ -87,7 +88,7 @@ export class NotificationsService implements OnModuleInit {
     const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
     return this.transactor.run(async (tx) => {
       const ids = this.router.write(tx, incidentId, CUSTOM_EVENT, at, planned);
-      tx.afterCommit(() => this.pool.wake());
+      tx.afterCommit(() => this.pool.wake([incidentId]));
       return ids;
     });
   }
@@ -102,7 +103,7 @@ export class NotificationsService implements OnModuleInit {
         status: existing.status,
       });
     }
-    this.pool.wake();
+    this.pool.wake([redriven.incident_id]);
     return deliveryRecord(redriven);
   }
 
@@ -158,11 +159,11 @@ export class NotificationsService implements OnModuleInit {
         break;
     }
     const id = newId();
-    const send = (payload: unknown) =>
+    const send = (payload: string) =>
       this.pool.sendNow({ id, incident_id: incident.id, channel, action: planned.action, target: planned.target, target_ref: null, payload, anchor: null });
-    const outcome = await send(planned.render(id));
+    const outcome = await send(JSON.stringify(planned.render(id)));
     // A test page must not stay open on PagerDuty.
-    if (channel === 'pagerduty' && outcome.kind === 'delivered') await send(pagerdutyEvent('resolve', incident, at));
+    if (channel === 'pagerduty' && outcome.kind === 'delivered') await send(JSON.stringify(pagerdutyEvent('resolve', incident, at)));
     return {
       channel,
       target: planned.target,

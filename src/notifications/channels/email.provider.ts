@@ -32,7 +32,7 @@ export class EmailProvider implements ChannelProvider {
   async send(message: OutboundMessage): Promise<SendOutcome> {
     const problem = this.readiness().problem;
     if (problem) return permanent(problem);
-    const email = message.payload as EmailMessage;
+    const email = JSON.parse(message.payload) as EmailMessage;
     if (email.to.length === 0) return permanent('the email has no recipients');
     const n = this.config.notifications;
     try {

@@ -25,7 +25,7 @@ export class PagerDutyProvider implements ChannelProvider {
     // A custom notification carries its own service key; automatic ones use the configured one.
     const routingKey = message.target_ref ?? this.config.secrets.pagerduty_integration_key;
     if (!routingKey) return Promise.resolve(permanent(this.readiness().problem ?? 'no routing key'));
-    const body = { routing_key: routingKey, ...(message.payload as object) };
+    const body = { routing_key: routingKey, ...(JSON.parse(message.payload) as object) };
     return exchange(
       () => postJson(this.config.notifications.pagerduty_api_url, body, { timeoutMs: this.config.notifications.delivery_timeout_secs * 1000 }),
       (answer) => (answer.status >= 200 && answer.status < 300 ? delivered() : classifyFailure(answer, 'PagerDuty')),

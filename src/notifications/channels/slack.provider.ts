@@ -32,7 +32,7 @@ export class SlackProvider implements ChannelProvider {
 
   async send(message: OutboundMessage): Promise<SendOutcome> {
     const { slack_bot_token, slack_webhook_url } = this.config.secrets;
-    const body = message.payload as SlackMessage;
+    const body = JSON.parse(message.payload) as SlackMessage;
     if (slack_bot_token) return this.sendWithToken(slack_bot_token, message, body);
     if (slack_webhook_url) {
       return exchange(
