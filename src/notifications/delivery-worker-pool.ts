@@ -9,11 +9,14 @@ import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
 import { Channel, Delivery, OutboundMessage, permanent, retry, SendOutcome } from './notification';
+import type { DeliveryLease } from './notification-router';
 
 /** Rows claimed per round trip to the store. */
 const CLAIM_BATCH = 256;
 /** Claimed deliveries waiting per target: one slow target cannot fill the ready queue. */
 const PER_TARGET_QUEUE_MAX = 256;
+/** How long outcomes gather before they are written in one transaction. */
+const FLUSH_DELAY_MS = 2;
 /** How often the store is polled for deliveries that fell due (retries, other instances' rows). */
 const POLL_MS = 500;
 /** Longest wait before a retry, whatever Retry-After or the backoff say. */
@@ -80,6 +83,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private claimScheduled = false;
+  /** Leases handed out for rows not yet committed: they count against the queue's room. */
+  private adopting = 0;
   private fullClaimWanted = false;
   private readonly followersOf = new Set<string>();
   /** Claimed (queued or in flight) deliveries per incident. */
@@ -183,6 +188,28 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       this.claimScheduled = false;
       void this.claim();
     });
+  }
+
+  /**
+   * A lease for deliveries about to be written, so they skip the claim: granted while the ready
+   * queue has room. Their rows are written as `sending`, owned by this pool; should the process
+   * die before sending, they are due again like any other expired lease.
+   */
+  leaseForNew(): DeliveryLease | null {
+    if (!this.started || this.stopping || this.queued + this.adopting >= this.capacity) return null;
+    this.adopting += 1;
+    setImmediate(() => (this.adopting -= 1));
+    return { owner: this.owner, until: iso(this.clock.now().getTime() + this.leaseMs) };
+  }
+
+  /** Takes committed deliveries written with a lease from leaseForNew. */
+  adopt(deliveries: Delivery[]): void {
+    for (const d of deliveries) {
+      this.leaseUntil.set(d.id, Date.parse(d.next_attempt_at) + this.leaseMs);
+      this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
+      this.enqueue(d);
+    }
+    this.dispatch();
   }
 
   state(): PoolState {
@@ -399,10 +426,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    // A short wait lets outcomes that finish together share one transaction.
+    setTimeout(() => {
       this.flushScheduled = false;
       void this.flush().catch(() => undefined);
-    });
+    }, FLUSH_DELAY_MS);
   }
 
   /** Writes attempt outcomes in one transaction, then claims what they unblocked. */

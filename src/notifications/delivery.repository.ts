@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CompiledQuery, Insertable, Kysely, Selectable, SelectQueryBuilder, sql, SqlBool } from 'kysely';
+import { CompiledQuery, Kysely, Selectable, SelectQueryBuilder, sql, SqlBool } from 'kysely';
 import { DATABASE } from '../database/tokens';
 import type { Database, DeliveryRow, Dialect } from '../database/schema';
 import { Transactor, Tx } from '../database/transactor';
@@ -18,11 +18,14 @@ interface Head {
 /** A claimed delivery; `has_followers`: later deliveries of its (incident, channel, target) wait for it. */
 export type ClaimedDelivery = Delivery & { has_followers: boolean };
 
+/** A delivery row as written, before the store numbers it. */
+export type NewDeliveryRow = Omit<Selectable<DeliveryRow>, 'seq'>;
+
 /** Row ↔ domain mapping for deliveries, in one place. */
-export function toDelivery(row: Selectable<DeliveryRow>): Delivery {
+export function toDelivery(row: NewDeliveryRow & { seq?: number | string }): Delivery {
   return {
     id: row.id,
-    seq: Number(row.seq),
+    seq: Number(row.seq ?? 0),
     incident_id: row.incident_id,
     event: row.event,
     channel: row.channel as Channel,
@@ -82,7 +85,7 @@ export class DeliveryRepository {
   ) {}
 
   /** Adds outbox rows to the incident's transaction (written with its other rows, before commit). */
-  add(tx: Tx, rows: Insertable<DeliveryRow>[]): void {
+  add(tx: Tx, rows: NewDeliveryRow[]): void {
     for (const row of rows) tx.deferInsert(TABLE, row);
   }
 

@@ -1,19 +1,23 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Insertable } from 'kysely';
 import { newId } from '../common/ids';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import type { DeliveryRow } from '../database/schema';
 import type { Tx } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
 import { IncidentEvent, IncidentEventName, IncidentUpdatedEvent } from '../incidents/domain/events';
-import { DeliveryRepository } from './delivery.repository';
+import { DeliveryRepository, NewDeliveryRow } from './delivery.repository';
 import type { Channel, DeliveryAction } from './notification';
 import { emailMessage, emailSubject, headline, pagerdutyEvent, slackMessage, webhookBody } from './render';
 
 /** The configured PagerDuty integration, as a target (the routing key itself is never stored). */
 export const PAGERDUTY_DEFAULT_TARGET = 'integration';
+
+/** A claim written with the rows: the pool that owns them and until when. */
+export interface DeliveryLease {
+  owner: string;
+  until: string;
+}
 
 /** One delivery to write: the channel, what it does, where, and the rendered payload. */
 export interface PlannedDelivery {
@@ -51,16 +55,23 @@ export class NotificationRouter {
     private readonly deliveries: DeliveryRepository,
   ) {}
 
-  async route(tx: Tx, event: IncidentEvent): Promise<number> {
+  /**
+   * Writes the deliveries an event calls for into its transaction. `lease`, when given, writes
+   * them already claimed by this process (see DeliveryWorkerPool.leaseForNew); the caller hands
+   * them to the pool once the transaction has committed.
+   */
+  async route(tx: Tx, event: IncidentEvent, lease: () => DeliveryLease | null): Promise<NewDeliveryRow[]> {
     const planned = await this.plan(tx, event);
-    if (planned.length > 0) this.write(tx, event.incident.id, event.name, event.occurred_at, planned);
-    return planned.length;
+    if (planned.length === 0) return [];
+    // A new incident has no earlier deliveries to wait for: they may go straight to the pool.
+    const direct = event.name === IncidentEventName.Detected ? lease() : null;
+    return this.write(tx, event.incident.id, event.name, event.occurred_at, planned, direct);
   }
 
-  /** Writes planned deliveries into the transaction; answers their ids in order. */
-  write(tx: Tx, incidentId: string, eventName: string, at: string, planned: PlannedDelivery[]): string[] {
+  /** Writes planned deliveries into the transaction; answers the rows in order. */
+  write(tx: Tx, incidentId: string, eventName: string, at: string, planned: PlannedDelivery[], lease: DeliveryLease | null = null): NewDeliveryRow[] {
     const maxAttempts = 1 + this.config.notifications.max_retries;
-    const rows: Insertable<DeliveryRow>[] = planned.map((p) => {
+    const rows: NewDeliveryRow[] = planned.map((p) => {
       const id = newId();
       return {
         id,
@@ -71,12 +82,12 @@ export class NotificationRouter {
         target: p.target,
         target_ref: p.target_ref ?? null,
         payload: JSON.stringify(p.render(id)),
-        status: 'pending',
+        status: lease ? 'sending' : 'pending',
         attempts: 0,
         max_attempts: maxAttempts,
         next_attempt_at: at,
-        lease_owner: null,
-        lease_until: null,
+        lease_owner: lease?.owner ?? null,
+        lease_until: lease?.until ?? null,
         last_error: null,
         external_ref: null,
         created_at: at,
@@ -85,7 +96,7 @@ export class NotificationRouter {
       };
     });
     this.deliveries.add(tx, rows);
-    return rows.map((row) => row.id);
+    return rows;
   }
 
   private async plan(tx: Tx, event: IncidentEvent): Promise<PlannedDelivery[]> {

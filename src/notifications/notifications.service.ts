@@ -10,7 +10,7 @@ import type { Incident } from '../incidents/domain/incident';
 import { IncidentLifecycleHooks } from '../incidents/incident-lifecycle-hooks';
 import { IncidentsService } from '../incidents/incidents.service';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
-import { DeliveryRepository } from './delivery.repository';
+import { DeliveryRepository, toDelivery } from './delivery.repository';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
@@ -70,7 +70,14 @@ export class NotificationsService implements OnModuleInit {
     // the pool is woken once it has committed.
     this.hooks.register({
       withinTransaction: async (tx, event) => {
-        if ((await this.router.route(tx, event)) > 0) tx.afterCommit(() => this.pool.wake([event.incident.id]));
+        let leased = false;
+        const rows = await this.router.route(tx, event, () => {
+          const lease = this.pool.leaseForNew();
+          leased = lease !== null;
+          return lease;
+        });
+        if (rows.length === 0) return;
+        tx.afterCommit(() => (leased ? this.pool.adopt(rows.map(toDelivery)) : this.pool.wake([event.incident.id])));
       },
     });
   }
@@ -87,9 +94,9 @@ export class NotificationsService implements OnModuleInit {
     const at = this.clock.now().toISOString();
     const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
     return this.transactor.run(async (tx) => {
-      const ids = this.router.write(tx, incidentId, CUSTOM_EVENT, at, planned);
+      const rows = this.router.write(tx, incidentId, CUSTOM_EVENT, at, planned);
       tx.afterCommit(() => this.pool.wake([incidentId]));
-      return ids;
+      return rows.map((row) => row.id);
     });
   }
 
