@@ -254,6 +254,20 @@ describe.each(drivers())('notifications on %s', (driver) => {
     expect(webhook.attempts).toHaveLength(3);
   });
 
+  it('gives up on an attempt that hangs past webhook_timeout_secs and tries again', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, webhook_timeout_secs: 1, max_retries: 1 });
+    webhook.script.push('hang', 'hang');
+    const id = (await app.http.post('/v1/alerts').send(alert()).expect(200)).body.incident_id;
+    const [failed] = await until(app, id, settled);
+    expect(failed).toMatchObject({ status: 'failed', attempts: 2, last_error: 'timed out after 1 s' });
+    expect(webhook.attempts).toHaveLength(2);
+    expect(webhook.attempts[1].at - webhook.attempts[0].at).toBeGreaterThanOrEqual(950);
+    webhook.script.push('hang');
+    await app.http.post(`/v1/notifications/${failed.notification_id}/retry`).expect(202);
+    const [sent] = await until(app, id, (l) => l[0].status === 'sent');
+    expect(sent.attempts).toBe(2);
+  });
+
   it('gives up after 1 + max_retries attempts, keeps the failure visible, and re-drives it on request', async () => {
     app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, max_retries: 2 });
     webhook.always = { status: 500, body: 'down' };

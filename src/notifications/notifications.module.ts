@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { IncidentsModule } from '../incidents/incidents.module';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
 import { EmailProvider } from './channels/email.provider';
+import { HttpClient } from './channels/http-client';
 import { PagerDutyProvider } from './channels/pagerduty.provider';
 import { SlackProvider } from './channels/slack.provider';
 import { WebhookProvider } from './channels/webhook.provider';
@@ -15,6 +16,7 @@ import { NotificationsService } from './notifications.service';
   imports: [IncidentsModule],
   controllers: [NotificationsController],
   providers: [
+    HttpClient,
     SlackProvider,
     EmailProvider,
     PagerDutyProvider,

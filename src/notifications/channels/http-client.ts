@@ -1,18 +1,13 @@
-import http from 'node:http';
-import https from 'node:https';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Agent, request } from 'undici';
 import { permanent, retry, SendOutcome } from '../notification';
-
-/** Keep-alive agents: a delivery reuses the connection of the previous one to the same host. */
-const AGENT_OPTIONS = { keepAlive: true, maxSockets: 64, maxFreeSockets: 64, scheduling: 'lifo' as const };
-const httpAgent = new http.Agent(AGENT_OPTIONS);
-const httpsAgent = new https.Agent(AGENT_OPTIONS);
 
 /** Bodies of answers are read only this far: enough for an error message, never a whole page. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
 export interface HttpAnswer {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: Record<string, string | string[] | undefined>;
   body: string;
 }
 
@@ -21,65 +16,77 @@ export const USER_AGENT = 'llm-incident-manager/1.0 (+notifications)';
 /** A network failure or timeout: there was no HTTP answer, so the attempt may be retried. */
 export class NoAnswer extends Error {}
 
-/** POSTs JSON and reads the answer; a timeout covers the whole exchange. */
-export function postJson(
-  url: string,
-  body: unknown,
-  options: { timeoutMs: number; headers?: Record<string, string>; method?: string },
-): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    let target: URL;
+/**
+ * Outbound HTTP for the channels: keep-alive connection pools (undici: about a third less CPU
+ * per request than node:http), one per timeout in use, so connecting, waiting for the answer and
+ * reading it are each bounded by the channel's timeout. One per application, closed with it.
+ */
+@Injectable()
+export class HttpClient implements OnApplicationShutdown {
+  private readonly agents = new Map<number, Agent>();
+
+  /** POSTs JSON and reads the answer (its first 64 KiB). */
+  async postJson(url: string, body: unknown, options: { timeoutMs: number; headers?: Record<string, string> }): Promise<HttpAnswer> {
+    let res: Awaited<ReturnType<typeof request>>;
     try {
-      target = new URL(url);
-    } catch {
-      reject(new Error('invalid URL'));
-      return;
+      res = await request(url, {
+        method: 'POST',
+        dispatcher: this.agentFor(options.timeoutMs),
+        headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': USER_AGENT, ...options.headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw describeFailure(err as Error & { code?: string }, options.timeoutMs);
     }
-    const data = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const isHttps = target.protocol === 'https:';
-    const req = (isHttps ? https : http).request(
-      target,
-      {
-        method: options.method ?? 'POST',
-        agent: isHttps ? httpsAgent : httpAgent,
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'content-length': String(data.length),
-          'user-agent': USER_AGENT,
-          ...options.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < MAX_ANSWER_BYTES) chunks.push(chunk);
-          size += chunk.length;
-        });
-        res.on('end', () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ANSWER_BYTES) });
-        });
-        res.on('error', (err) => {
-          clearTimeout(timer);
-          reject(new NoAnswer(err.message));
-        });
-      },
-    );
-    const timer = setTimeout(() => {
-      req.destroy(new NoAnswer(`timed out after ${options.timeoutMs / 1000} s`));
-    }, options.timeoutMs);
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err instanceof NoAnswer ? err : new NoAnswer(describeNetworkError(err)));
-    });
-    req.end(data);
-  });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body) {
+        chunks.push(chunk as Buffer);
+        size += (chunk as Buffer).length;
+        if (size >= MAX_ANSWER_BYTES) {
+          res.body.destroy();
+          break;
+        }
+      }
+    } catch (err) {
+      throw describeFailure(err as Error & { code?: string }, options.timeoutMs);
+    }
+    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ANSWER_BYTES) };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const all = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.all(all.map((agent) => agent.destroy().catch(() => undefined)));
+  }
+
+  private agentFor(timeoutMs: number): Agent {
+    let agent = this.agents.get(timeoutMs);
+    if (!agent) {
+      agent = new Agent({
+        connections: 128,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: timeoutMs },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      this.agents.set(timeoutMs, agent);
+    }
+    return agent;
+  }
 }
 
-/** Node's network errors without the address they carry (it can include a secret URL's host). */
-function describeNetworkError(err: Error & { code?: string }): string {
-  return err.code ? `network error ${err.code}` : `network error: ${err.message}`;
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * Network failures without the address they carry (it can include a secret URL's host). An
+ * invalid URL is the caller's mistake, not the network's: it is not a NoAnswer.
+ */
+function describeFailure(err: Error & { code?: string }, timeoutMs: number): Error {
+  if (err.code === 'UND_ERR_INVALID_ARG') return new Error('invalid URL');
+  if (err.code && TIMEOUT_CODES.has(err.code)) return new NoAnswer(`timed out after ${timeoutMs / 1000} s`);
+  return new NoAnswer(err.code ? `network error ${err.code}` : `network error: ${err.message}`);
 }
 
 /** Retry-After in seconds or as an HTTP date, in milliseconds from now; undefined if absent or bad. */

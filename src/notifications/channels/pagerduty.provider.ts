@@ -3,7 +3,7 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
 import { delivered, OutboundMessage, permanent, SendOutcome } from '../notification';
 import { ChannelProvider, ChannelReadiness } from './channel-provider';
-import { classifyFailure, exchange, postJson } from './http-client';
+import { classifyFailure, exchange, HttpClient } from './http-client';
 import { isHttpUrl } from './webhook.provider';
 
 /** PagerDuty Events API v2: 202 is success, 400 is never retried, 429 and 5xx are. */
@@ -11,7 +11,10 @@ import { isHttpUrl } from './webhook.provider';
 export class PagerDutyProvider implements ChannelProvider {
   readonly channel = 'pagerduty' as const;
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly http: HttpClient,
+  ) {}
 
   readiness(): ChannelReadiness {
     const n = this.config.notifications;
@@ -27,7 +30,7 @@ export class PagerDutyProvider implements ChannelProvider {
     if (!routingKey) return Promise.resolve(permanent(this.readiness().problem ?? 'no routing key'));
     const body = { routing_key: routingKey, ...(JSON.parse(message.payload) as object) };
     return exchange(
-      () => postJson(this.config.notifications.pagerduty_api_url, body, { timeoutMs: this.config.notifications.delivery_timeout_secs * 1000 }),
+      () => this.http.postJson(this.config.notifications.pagerduty_api_url, body, { timeoutMs: this.config.notifications.delivery_timeout_secs * 1000 }),
       (answer) => (answer.status >= 200 && answer.status < 300 ? delivered() : classifyFailure(answer, 'PagerDuty')),
     );
   }

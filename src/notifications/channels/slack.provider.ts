@@ -4,7 +4,7 @@ import type { AppConfig } from '../../config/config.schema';
 import { delivered, OutboundMessage, permanent, retry, SendOutcome, SlackMessageRef } from '../notification';
 import type { SlackMessage } from '../render';
 import { ChannelProvider, ChannelReadiness } from './channel-provider';
-import { classifyFailure, exchange, HttpAnswer, postJson, retryAfterMs } from './http-client';
+import { classifyFailure, exchange, HttpAnswer, HttpClient, retryAfterMs } from './http-client';
 
 /** Web API errors worth another attempt (PROTOCOLS.md); every other `ok:false` is permanent. */
 const RETRYABLE_API_ERRORS = new Set(['rate_limited', 'ratelimited', 'fatal_error', 'request_timeout', 'internal_error', 'service_unavailable']);
@@ -18,7 +18,10 @@ const RETRYABLE_API_ERRORS = new Set(['rate_limited', 'ratelimited', 'fatal_erro
 export class SlackProvider implements ChannelProvider {
   readonly channel = 'slack' as const;
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly http: HttpClient,
+  ) {}
 
   readiness(): ChannelReadiness {
     const n = this.config.notifications;
@@ -36,7 +39,7 @@ export class SlackProvider implements ChannelProvider {
     if (slack_bot_token) return this.sendWithToken(slack_bot_token, message, body);
     if (slack_webhook_url) {
       return exchange(
-        () => postJson(slack_webhook_url, body, { timeoutMs: this.timeoutMs() }),
+        () => this.http.postJson(slack_webhook_url, body, { timeoutMs: this.timeoutMs() }),
         (answer) => (answer.status === 200 ? delivered() : classifyFailure(answer, 'Slack webhook')),
       );
     }
@@ -59,7 +62,7 @@ export class SlackProvider implements ChannelProvider {
   private call(token: string, method: string, body: object): Promise<SendOutcome> {
     const url = `${this.config.notifications.slack_api_url.replace(/\/+$/, '')}/${method}`;
     return exchange(
-      () => postJson(url, body, { timeoutMs: this.timeoutMs(), headers: { authorization: `Bearer ${token}` } }),
+      () => this.http.postJson(url, body, { timeoutMs: this.timeoutMs(), headers: { authorization: `Bearer ${token}` } }),
       (answer) => judgeApiAnswer(answer, method),
     );
   }

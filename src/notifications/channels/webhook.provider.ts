@@ -3,14 +3,17 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
 import { delivered, OutboundMessage, permanent, SendOutcome } from '../notification';
 import { ChannelProvider, ChannelReadiness } from './channel-provider';
-import { classifyFailure, exchange, postJson } from './http-client';
+import { classifyFailure, exchange, HttpClient } from './http-client';
 
 /** POSTs the stored JSON payload (the guide's default body, or a custom one) to the target URL. */
 @Injectable()
 export class WebhookProvider implements ChannelProvider {
   readonly channel = 'webhook' as const;
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly http: HttpClient,
+  ) {}
 
   readiness(): ChannelReadiness {
     const n = this.config.notifications;
@@ -22,7 +25,7 @@ export class WebhookProvider implements ChannelProvider {
     const url = message.target_ref ?? this.config.notifications.default_webhook_url;
     if (!isHttpUrl(url)) return Promise.resolve(permanent('the webhook URL is not an http(s) URL'));
     return exchange(
-      () => postJson(url, message.payload, { timeoutMs: this.config.notifications.webhook_timeout_secs * 1000 }),
+      () => this.http.postJson(url, message.payload, { timeoutMs: this.config.notifications.webhook_timeout_secs * 1000 }),
       (answer) => (answer.status >= 200 && answer.status < 300 ? delivered() : classifyFailure(answer, 'webhook')),
     );
   }
