@@ -248,3 +248,19 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
     }
   });
 });
+
+describe('the notification examples', () => {
+  it.each(['webhook', 'slack', 'pagerduty', 'email'])('examples/notifications/%s_example.ts runs and delivers every notification', async (name) => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' };
+    const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', `examples/notifications/${name}_example.ts`], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const rows = stdout.split('\n').filter((line) => /^│ \d/.test(line));
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    for (const row of rows) expect(row).toContain("'sent'");
+  });
+});

@@ -66,7 +66,7 @@ export class EmailProvider implements ChannelProvider {
       requireTLS: n.smtp_use_tls && !implicitTls,
       ignoreTLS: !n.smtp_use_tls,
       auth: smtp_username && smtp_password ? { user: smtp_username, pass: smtp_password } : undefined,
-      tls: { rejectUnauthorized: n.smtp_tls_verify, servername: n.smtp_server },
+      tls: { rejectUnauthorized: n.smtp_tls_verify },
       pool: true,
       maxConnections: Math.min(n.worker_threads, 8),
       connectionTimeout: timeout,
