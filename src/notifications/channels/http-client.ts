@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { Agent, request } from 'undici';
+import { Worker } from 'node:worker_threads';
 import { permanent, retry, SendOutcome } from '../notification';
 
 /** Bodies of answers are read only this far: enough for an error message, never a whole page. */
@@ -17,76 +17,156 @@ export const USER_AGENT = 'llm-incident-manager/1.0 (+notifications)';
 export class NoAnswer extends Error {}
 
 /**
- * Outbound HTTP for the channels: keep-alive connection pools (undici: about a third less CPU
- * per request than node:http), one per timeout in use, so connecting, waiting for the answer and
- * reading it are each bounded by the channel's timeout. One per application, closed with it.
+ * The sender thread. It does the HTTP exchanges (connections, TLS, parsing) for the channels, so
+ * that work runs beside the event loop that serves the API and the database rather than on it.
+ * Requests and answers travel in batches, one message per turn of either event loop.
+ */
+const SENDER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { Agent, request } = require(workerData.undici);
+const MAX = ${MAX_ANSWER_BYTES};
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const agents = new Map();
+function agentFor(ms) {
+  let agent = agents.get(ms);
+  if (!agent) {
+    agent = new Agent({ connections: 128, keepAliveTimeout: 30000, connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
+    agents.set(ms, agent);
+  }
+  return agent;
+}
+function failure(err, ms) {
+  const code = err && err.code;
+  if (code === 'UND_ERR_INVALID_ARG' || err instanceof TypeError) return { kind: 'invalid', message: 'invalid URL' };
+  if (code && TIMEOUTS.has(code)) return { kind: 'noanswer', message: 'timed out after ' + ms / 1000 + ' s' };
+  return { kind: 'noanswer', message: code ? 'network error ' + code : 'network error: ' + (err && err.message) };
+}
+let out = [];
+function reply(answer) {
+  if (out.length === 0) setImmediate(() => { const batch = out; out = []; parentPort.postMessage(batch); });
+  out.push(answer);
+}
+async function exchange(r) {
+  let res;
+  try {
+    res = await request(r.url, { method: 'POST', dispatcher: agentFor(r.timeoutMs), headers: r.headers, body: r.body });
+  } catch (err) {
+    return reply({ id: r.id, error: failure(err, r.timeoutMs) });
+  }
+  const retryAfter = res.headers['retry-after'];
+  if (!r.readSuccessBody && res.statusCode >= 200 && res.statusCode < 300) {
+    await res.body.dump().catch(() => undefined);
+    return reply({ id: r.id, status: res.statusCode, retryAfter, body: '' });
+  }
+  const chunks = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= MAX) { res.body.destroy(); break; }
+    }
+  } catch (err) {
+    return reply({ id: r.id, error: failure(err, r.timeoutMs) });
+  }
+  reply({ id: r.id, status: res.statusCode, retryAfter, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX) });
+}
+parentPort.on('message', (message) => {
+  if (message === 'stop') {
+    Promise.all([...agents.values()].map((a) => a.destroy().catch(() => undefined))).then(() => parentPort.close());
+    return;
+  }
+  for (const r of message) exchange(r);
+});
+`;
+
+interface SenderRequest {
+  id: number;
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  readSuccessBody: boolean;
+}
+
+type SenderReply =
+  | { id: number; status: number; retryAfter?: string | string[]; body: string }
+  | { id: number; error: { kind: 'invalid' | 'noanswer'; message: string } };
+
+/**
+ * Outbound HTTP for the channels, done on the sender thread over keep-alive connection pools
+ * (undici), one per timeout in use, so connecting, waiting for the answer and reading it are each
+ * bounded by the channel's timeout. One per application, stopped with it; a sender thread that
+ * dies fails the exchanges in flight as unanswered (so they are retried) and is started again.
  */
 @Injectable()
 export class HttpClient implements OnApplicationShutdown {
-  private readonly agents = new Map<number, Agent>();
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (answer: HttpAnswer) => void; reject: (err: Error) => void }>();
+  private outbox: SenderRequest[] = [];
+  private closed = false;
 
-  /** POSTs JSON and reads the answer (its first 64 KiB). */
-  async postJson(url: string, body: unknown, options: { timeoutMs: number; headers?: Record<string, string> }): Promise<HttpAnswer> {
-    let res: Awaited<ReturnType<typeof request>>;
-    try {
-      res = await request(url, {
-        method: 'POST',
-        dispatcher: this.agentFor(options.timeoutMs),
-        headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': USER_AGENT, ...options.headers },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw describeFailure(err as Error & { code?: string }, options.timeoutMs);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        chunks.push(chunk as Buffer);
-        size += (chunk as Buffer).length;
-        if (size >= MAX_ANSWER_BYTES) {
-          res.body.destroy();
-          break;
-        }
-      }
-    } catch (err) {
-      throw describeFailure(err as Error & { code?: string }, options.timeoutMs);
-    }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ANSWER_BYTES) };
+  /** POSTs JSON and reads the answer (only its status and Retry-After on success, unless asked). */
+  postJson(
+    url: string,
+    body: unknown,
+    options: { timeoutMs: number; headers?: Record<string, string>; readSuccessBody?: boolean },
+  ): Promise<HttpAnswer> {
+    if (this.closed) return Promise.reject(new NoAnswer('the service is shutting down'));
+    const id = this.nextId++;
+    if (this.outbox.length === 0) setImmediate(() => this.post());
+    this.outbox.push({
+      id,
+      url,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': USER_AGENT, ...options.headers },
+      timeoutMs: options.timeoutMs,
+      readSuccessBody: options.readSuccessBody === true,
+    });
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const all = [...this.agents.values()];
-    this.agents.clear();
-    await Promise.all(all.map((agent) => agent.destroy().catch(() => undefined)));
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return;
+    worker.postMessage('stop');
+    await Promise.race([new Promise((resolve) => worker.once('exit', resolve)), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await worker.terminate();
   }
 
-  private agentFor(timeoutMs: number): Agent {
-    let agent = this.agents.get(timeoutMs);
-    if (!agent) {
-      agent = new Agent({
-        connections: 128,
-        keepAliveTimeout: 30_000,
-        connect: { timeout: timeoutMs },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      this.agents.set(timeoutMs, agent);
-    }
-    return agent;
+  private post(): void {
+    const batch = this.outbox;
+    this.outbox = [];
+    if (batch.length > 0) this.sender().postMessage(batch);
   }
-}
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-/**
- * Network failures without the address they carry (it can include a secret URL's host). An
- * invalid URL is the caller's mistake, not the network's: it is not a NoAnswer.
- */
-function describeFailure(err: Error & { code?: string }, timeoutMs: number): Error {
-  if (err.code === 'UND_ERR_INVALID_ARG') return new Error('invalid URL');
-  if (err.code && TIMEOUT_CODES.has(err.code)) return new NoAnswer(`timed out after ${timeoutMs / 1000} s`);
-  return new NoAnswer(err.code ? `network error ${err.code}` : `network error: ${err.message}`);
+  private sender(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(SENDER_SOURCE, { eval: true, workerData: { undici: require.resolve('undici') } });
+    worker.on('message', (replies: SenderReply[]) => {
+      for (const r of replies) {
+        const waiter = this.waiting.get(r.id);
+        if (!waiter) continue;
+        this.waiting.delete(r.id);
+        if ('error' in r) waiter.reject(r.error.kind === 'invalid' ? new Error(r.error.message) : new NoAnswer(r.error.message));
+        else waiter.resolve({ status: r.status, headers: { 'retry-after': r.retryAfter }, body: r.body });
+      }
+    });
+    const lost = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const waiter of this.waiting.values()) waiter.reject(new NoAnswer(why));
+      this.waiting.clear();
+    };
+    worker.on('error', (err) => lost(`sender thread failed: ${err.message}`));
+    worker.on('exit', () => lost('sender thread stopped'));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
 }
 
 /** Retry-After in seconds or as an HTTP date, in milliseconds from now; undefined if absent or bad. */

@@ -62,7 +62,7 @@ export class SlackProvider implements ChannelProvider {
   private call(token: string, method: string, body: object): Promise<SendOutcome> {
     const url = `${this.config.notifications.slack_api_url.replace(/\/+$/, '')}/${method}`;
     return exchange(
-      () => this.http.postJson(url, body, { timeoutMs: this.timeoutMs(), headers: { authorization: `Bearer ${token}` } }),
+      () => this.http.postJson(url, body, { timeoutMs: this.timeoutMs(), headers: { authorization: `Bearer ${token}` }, readSuccessBody: true }),
       (answer) => judgeApiAnswer(answer, method),
     );
   }
