@@ -289,8 +289,47 @@ describe.each(drivers())('notifications on %s', (driver) => {
     await app.http.post('/v1/notifications/0190a000-0000-7000-8000-000000000000/retry').expect(404);
   });
 
+  it('re-drives a given-up PagerDuty trigger together with the resolve it had cancelled, and refuses a re-drive that would arrive out of order', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, retry_backoff_secs: 1, max_retries: 1 });
+    pagerduty.script.push({ status: 500 }, { status: 500 });
+    webhook.script.push({ status: 400, body: 'no' });
+    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P0' })).expect(200)).body.incident_id;
+    await resolve(app, id); // queued behind the trigger that is being retried
+    let log = await until(app, id, (l) => l.length === 4 && settled(l));
+    expect(log.map((d) => `${d.channel}:${d.action}:${d.status}`)).toEqual([
+      'pagerduty:trigger:failed',
+      'webhook:send:failed',
+      'pagerduty:resolve:cancelled',
+      'webhook:send:sent',
+    ]);
+    expect(pagerduty.received).toHaveLength(0);
+
+    const trigger = log[0];
+    await app.http.post(`/v1/notifications/${trigger.notification_id}/retry`).expect(202);
+    log = await until(app, id, (l) => l[0].status === 'sent' && l[2].status === 'sent');
+    expect(pagerduty.received.map((r) => r.body.event_action)).toEqual(['trigger', 'resolve']);
+
+    // The detected webhook failed, and the resolved one was sent since: re-sending it now
+    // would deliver it after the resolve.
+    const refused = await app.http.post(`/v1/notifications/${log[1].notification_id}/retry`).expect(409);
+    expect(refused.body.error).toMatchObject({ code: 'NOT_RETRYABLE', details: { reason: 'overtaken' } });
+  });
+
+  it('holds every delivery to a target that answered 429 until its Retry-After has passed', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false });
+    webhook.script.push({ status: 429, headers: { 'retry-after': '2' } });
+    const first = (await app.http.post('/v1/alerts').send(alert({ title: 'first' })).expect(200)).body.incident_id;
+    while (webhook.attempts.length === 0) await new Promise((r) => setTimeout(r, 20));
+    const second = (await app.http.post('/v1/alerts').send(alert({ title: 'second' })).expect(200)).body.incident_id;
+    await until(app, first, settled);
+    await until(app, second, settled);
+    expect(webhook.attempts).toHaveLength(3);
+    for (const later of webhook.attempts.slice(1)) expect(later.at - webhook.attempts[0].at).toBeGreaterThanOrEqual(1950);
+  });
+
   it('keeps a target that hangs from delaying the others', async () => {
-    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, webhook_timeout_secs: 30 });
+    // A small queue: the hung target may hold only 2 of its 8 places (a quarter).
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, webhook_timeout_secs: 30, queue_size: 8 });
     const hung = await webhookSink();
     hung.always = 'hang';
     try {
@@ -304,8 +343,8 @@ describe.each(drivers())('notifications on %s', (driver) => {
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
       const ids: string[] = [];
-      for (let i = 0; i < 10; i++) ids.push((await app.http.post('/v1/alerts').send(alert({ title: `healthy ${i}` })).expect(200)).body.incident_id);
-      await webhook.waitFor(11);
+      for (let i = 0; i < 30; i++) ids.push((await app.http.post('/v1/alerts').send(alert({ title: `healthy ${i}` })).expect(200)).body.incident_id);
+      await webhook.waitFor(31);
       // All healthy deliveries arrived while the hung target's attempts are still open.
       const log = await deliveries(app, stuck);
       expect(log.filter((d) => d.target.startsWith(hung.url)).every((d) => d.status === 'pending' || d.status === 'sending')).toBe(true);
@@ -352,6 +391,15 @@ describe.each(drivers())('notifications on %s', (driver) => {
       expect(update.body.attachments[0].blocks[0].text.text).toContain('Incident resolved');
       expect(resolution.path).toBe('/api/chat.postMessage');
       expect(resolution.body).toMatchObject({ channel: 'C0INCIDENTS', thread_ts: ts });
+
+      // A message that can no longer be edited still gets the resolution in its thread.
+      const other = (await app.http.post('/v1/alerts').send(alert({ title: 'deleted message', severity: 'P1' })).expect(200)).body.incident_id;
+      await until(app, other, (l) => l.length === 1 && settled(l));
+      api.script.push({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: false, error: 'message_not_found' }) });
+      await resolve(app, other);
+      const [, resolved] = await until(app, other, (l) => l.length === 2 && settled(l));
+      expect(resolved).toMatchObject({ action: 'resolve_update', status: 'sent', attempts: 1 });
+      expect(api.attempts.slice(-2).map((r) => r.path)).toEqual(['/api/chat.update', '/api/chat.postMessage']);
     } finally {
       await api.close();
     }
@@ -403,6 +451,13 @@ describe.each(drivers())('notifications on %s', (driver) => {
       const mail = smtp.received.find((m) => m.mail.subject === 'Security Incident Alert')!;
       expect(mail.envelopeTo.sort()).toEqual(['a@example.com', 'b@example.com']);
       expect(mail.mail.text).toContain('A security incident has been detected...');
+      // Many long addresses: the target shown (and indexed) stays short.
+      const many = Array.from({ length: 50 }, (_, i) => `${'x'.repeat(60)}.${i}@${'y'.repeat(60)}.example.com`);
+      await app.http.post(`/v1/incidents/${id}/notifications`).send({ message: 'to many', channels: [{ type: 'email', to: many, subject: 'Many' }] }).expect(202);
+      const [last] = (await until(app, id, (l) => l.length === 6 && settled(l))).slice(-1);
+      expect(last).toMatchObject({ channel: 'email', status: 'sent' });
+      expect(last.target.length).toBeLessThan(200);
+      expect(smtp.received.find((m) => m.mail.subject === 'Many')?.envelopeTo).toHaveLength(50);
     } finally {
       await custom.close();
     }
@@ -422,7 +477,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toContain(field);
     }
-    expect(await deliveries(app, id)).toHaveLength(5); // nothing half-written
+    expect(await deliveries(app, id)).toHaveLength(6); // nothing half-written
     await app.http.post('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications').send({ message: 'x', channels: [{ type: 'webhook', url: 'http://x.example' }] }).expect(404);
     await app.http.get('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications').expect(404);
   });

@@ -13,7 +13,7 @@ import type { DeliveryLease } from './notification-router';
 
 /** Rows claimed per round trip to the store. */
 const CLAIM_BATCH = 256;
-/** Claimed deliveries waiting per target: one slow target cannot fill the ready queue. */
+/** Claimed deliveries waiting per target (at most a quarter of the queue): one slow target cannot fill the ready queue. */
 const PER_TARGET_QUEUE_MAX = 256;
 /** How long outcomes gather before they are written in one transaction. */
 const FLUSH_DELAY_MS = 2;
@@ -60,6 +60,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private readonly providers = new Map<Channel, ChannelProvider>();
   private readonly workerCount: number;
   private readonly capacity: number;
+  private readonly perTargetMax: number;
   private readonly leaseMs: number;
 
   /** Ready queue: claimed deliveries per target key, served round-robin. */
@@ -68,6 +69,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private inFlight = 0;
   private readonly inFlightByTarget = new Map<string, number>();
   private readonly degraded = new Set<string>();
+  /** Targets that answered with Retry-After: no sends to them before this time (ms). */
+  private readonly pausedUntil = new Map<string, number>();
   /** Lease expiry of each claimed delivery, in ms. */
   private readonly leaseUntil = new Map<string, number>();
   private readonly idleWorkers: number[] = [];
@@ -83,8 +86,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private claimScheduled = false;
-  /** Leases handed out for rows not yet committed: they count against the queue's room. */
-  private adopting = 0;
   private fullClaimWanted = false;
   private readonly followersOf = new Set<string>();
   /** Claimed (queued or in flight) deliveries per incident. */
@@ -110,6 +111,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const n = config.notifications;
     this.workerCount = n.worker_threads;
     this.capacity = n.queue_size;
+    this.perTargetMax = Math.max(1, Math.min(PER_TARGET_QUEUE_MAX, Math.floor(this.capacity / 4)));
     for (let id = this.workerCount; id >= 1; id--) this.idleWorkers.push(id);
     // Long enough for the slowest attempt plus the wait in the ready queue; renewed before a
     // send when less than one attempt's time is left.
@@ -196,20 +198,48 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * die before sending, they are due again like any other expired lease.
    */
   leaseForNew(): DeliveryLease | null {
-    if (!this.started || this.stopping || this.queued + this.adopting >= this.capacity) return null;
-    this.adopting += 1;
-    setImmediate(() => (this.adopting -= 1));
+    if (!this.started || this.stopping || this.queued >= this.capacity) return null;
     return { owner: this.owner, until: iso(this.clock.now().getTime() + this.leaseMs) };
   }
 
-  /** Takes committed deliveries written with a lease from leaseForNew. */
+  /**
+   * Takes committed deliveries written with a lease from leaseForNew. What the queue (or the
+   * target's share of it) has no room for by now, or arrives during shutdown, is handed back to
+   * the store as pending, to be claimed like any other row.
+   */
   adopt(deliveries: Delivery[]): void {
+    const giveBack: string[] = [];
     for (const d of deliveries) {
-      this.leaseUntil.set(d.id, Date.parse(d.next_attempt_at) + this.leaseMs);
-      this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
-      this.enqueue(d);
+      const queue = this.queues.get(targetKey(d.channel, d.target));
+      if (this.stopping || this.queued >= this.capacity || (queue?.length ?? 0) >= this.perTargetMax) {
+        giveBack.push(d.id);
+        continue;
+      }
+      this.take(d, Date.parse(d.next_attempt_at) + this.leaseMs, false);
+    }
+    if (giveBack.length > 0) {
+      this.backlog = true;
+      this.deliveries
+        .release(this.owner, giveBack, this.nowIso())
+        .then(() => this.wake())
+        .catch((err) => this.logger.error({ msg: 'Could not hand deliveries back; they resume when their lease expires', error: (err as Error).message }));
     }
     this.dispatch();
+  }
+
+  /** Puts a claimed delivery in the ready queue. */
+  private take(d: Delivery, leaseUntilMs: number, hasFollowers: boolean): void {
+    this.leaseUntil.set(d.id, leaseUntilMs);
+    this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
+    if (hasFollowers) this.followersExpected.add(d.incident_id);
+    this.enqueue(d);
+  }
+
+  /** The delivery has left the pool (its outcome is recorded, or it was dropped). */
+  private leave(incidentId: string): void {
+    const left = (this.inPool.get(incidentId) ?? 1) - 1;
+    if (left === 0) this.inPool.delete(incidentId);
+    else this.inPool.set(incidentId, left);
   }
 
   state(): PoolState {
@@ -270,15 +300,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       }
       const limit = Math.min(free, CLAIM_BATCH);
       const full: Array<[string, string]> = [];
-      for (const [key, queue] of this.queues) if (queue.length >= PER_TARGET_QUEUE_MAX) full.push(splitKey(key));
+      for (const [key, queue] of this.queues) if (queue.length >= this.perTargetMax) full.push(splitKey(key));
       const now = this.clock.now().getTime();
       const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents);
-      for (const d of claimed) {
-        this.leaseUntil.set(d.id, now + this.leaseMs);
-        this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
-        if (d.has_followers) this.followersExpected.add(d.incident_id);
-        this.enqueue(d);
-      }
+      for (const d of claimed) this.take(d, now + this.leaseMs, d.has_followers);
       this.dispatch();
       if (claimed.length < limit) {
         // Rows of full targets stay in the store; claim again once those queues drain.
@@ -304,8 +329,19 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   }
 
   private targetLimit(key: string): number {
+    const paused = this.pausedUntil.get(key);
+    if (paused !== undefined) {
+      if (paused > this.clock.now().getTime()) return 0;
+      this.pausedUntil.delete(key);
+    }
     if (this.degraded.has(key)) return 1;
     return Math.max(1, this.workerCount - 1);
+  }
+
+  private pause(key: string, untilMs: number): void {
+    if ((this.pausedUntil.get(key) ?? 0) >= untilMs) return;
+    this.pausedUntil.set(key, untilMs);
+    setTimeout(() => this.dispatch(), Math.max(0, untilMs - this.clock.now().getTime()) + 5).unref();
   }
 
   private dispatch(): void {
@@ -322,7 +358,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       const d = queue.shift()!;
       // Deliveries left in the store for want of room: claim more as room appears, at a few
       // marks rather than after every send, so an idle claim is not repeated thousands of times.
-      if (this.backlog && (queue.length === PER_TARGET_QUEUE_MAX / 2 || queue.length === 0 || this.queued - 1 === Math.floor(this.capacity / 2))) {
+      if (this.backlog && (queue.length === Math.floor(this.perTargetMax / 2) || queue.length === 0 || this.queued - 1 === Math.floor(this.capacity / 2))) {
         this.wake();
       }
       // Round-robin: the served target goes to the back of the line.
@@ -341,9 +377,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       .finally(() => {
         this.sends.delete(send);
         this.inFlight -= 1;
-        const inPool = (this.inPool.get(d.incident_id) ?? 1) - 1;
-        if (inPool === 0) this.inPool.delete(d.incident_id);
-        else this.inPool.set(d.incident_id, inPool);
         const left = (this.inFlightByTarget.get(key) ?? 1) - 1;
         if (left === 0) this.inFlightByTarget.delete(key);
         else this.inFlightByTarget.set(key, left);
@@ -360,8 +393,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       // instance has taken it over meanwhile.
       if (!(await this.deliveries.extendLease(d.id, this.owner, iso(now + this.leaseMs)))) {
         this.leaseUntil.delete(d.id);
+        this.leave(d.incident_id);
         return;
       }
+      this.leaseUntil.set(d.id, now + this.leaseMs);
     }
     const anchor = d.channel === 'slack' && d.action !== 'post' ? await this.deliveries.slackAnchor(d.incident_id, d.target) : null;
     const outcome = await this.callProvider({
@@ -402,7 +437,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
     } else {
-      if (outcome.kind === 'retry') this.degraded.add(key);
+      if (outcome.kind === 'retry') {
+        this.degraded.add(key);
+        // The target asked for a pause: nothing goes to it until then, whichever incident.
+        if (outcome.retryAfterMs) this.pause(key, now + Math.min(outcome.retryAfterMs, MAX_RETRY_DELAY_MS));
+      }
       if (outcome.kind === 'retry' && attempts < d.max_attempts) {
         const backoff = this.config.notifications.retry_backoff_secs * 1000 * 2 ** (attempts - 1) * (0.8 + Math.random() * 0.4);
         const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
@@ -444,6 +483,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       .then(() => {
         const unblocked = new Set<string>();
         for (const r of batch) {
+          this.leave(r.incident_id);
           if (r.kind !== 'retry' && this.followersExpected.delete(r.incident_id)) unblocked.add(r.incident_id);
         }
         if (unblocked.size > 0) this.wakeFollowers(unblocked);
@@ -464,8 +504,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   private attemptBudgetMs(): number {
     const n = this.config.notifications;
-    // A resolve_update on Slack makes two calls.
-    return Math.max(n.webhook_timeout_secs, n.delivery_timeout_secs * 2) * 1000;
+    // A resolve_update on Slack makes two calls; nodemailer's timeouts bound each SMTP phase
+    // (connection, greeting, each reply), so an email may take a few of them.
+    return Math.max(n.webhook_timeout_secs, n.delivery_timeout_secs * 3) * 1000;
   }
 
   private nowIso(): string {

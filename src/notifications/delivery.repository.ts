@@ -146,7 +146,8 @@ export class DeliveryRepository {
         q.where('d.status', '=', 'pending').where('d.next_attempt_at', '<=', now).orderBy('d.next_attempt_at').orderBy('d.seq'),
       );
       const expired = await this.firstInLine(tx, skipTargets, limit, (q) =>
-        q.where('d.status', '=', 'sending').where('d.lease_until', '<', now).orderBy('d.seq'),
+        // Not this pool's own rows: those wait in its ready queue and renew their lease first.
+        q.where('d.status', '=', 'sending').where('d.lease_until', '<', now).where('d.lease_owner', '<>', owner).orderBy('d.seq'),
       );
       return this.lease(tx, [...pending, ...expired].slice(0, limit), owner, now, leaseUntil);
     });
@@ -302,16 +303,46 @@ export class DeliveryRepository {
     return row ? toDelivery(row) : null;
   }
 
-  /** Makes a failed or cancelled delivery due now with a fresh set of attempts. */
-  async redrive(id: string, now: string): Promise<Delivery | null> {
-    const row = await this.db
-      .updateTable(TABLE)
-      .set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null })
-      .where('id', '=', id)
-      .where('status', 'in', ['failed', 'cancelled'])
-      .returningAll()
-      .executeTakeFirst();
-    return row ? toDelivery(row) : null;
+  /**
+   * Makes a failed or cancelled delivery due now with a fresh set of attempts. Refused when a
+   * later delivery to the same target was already sent: it would arrive out of order. A
+   * re-driven PagerDuty trigger brings back the acknowledge and resolve it had cancelled.
+   */
+  async redrive(id: string, now: string): Promise<{ delivery: Delivery } | { refused: 'status' | 'overtaken'; status: DeliveryStatus }> {
+    return this.transactor.run(async (tx) => {
+      let select = tx.db.selectFrom(TABLE).selectAll().where('id', '=', id);
+      if (tx.dialect === 'postgres') select = select.forUpdate();
+      const row = await select.executeTakeFirst();
+      if (!row) throw new Error(`delivery ${id} vanished`);
+      const status = row.status as DeliveryStatus;
+      if (status !== 'failed' && status !== 'cancelled') return { refused: 'status', status };
+      const later = await tx.db
+        .selectFrom(TABLE)
+        .select('seq')
+        .where('incident_id', '=', row.incident_id)
+        .where('channel', '=', row.channel)
+        .where('target', '=', row.target)
+        .where('status', '=', 'sent')
+        .where('seq', '>', row.seq)
+        .limit(1)
+        .executeTakeFirst();
+      if (later) return { refused: 'overtaken', status };
+      const fresh = { status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null, lease_owner: null, lease_until: null };
+      const updated = await tx.db.updateTable(TABLE).set(fresh).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      if (row.channel === 'pagerduty' && row.action === 'trigger') {
+        await tx.db
+          .updateTable(TABLE)
+          .set(fresh)
+          .where('incident_id', '=', row.incident_id)
+          .where('channel', '=', 'pagerduty')
+          .where('target', '=', row.target)
+          .where('action', 'in', ['acknowledge', 'resolve'])
+          .where('status', '=', 'cancelled')
+          .where('seq', '>', row.seq)
+          .execute();
+      }
+      return { delivery: toDelivery(updated) };
+    });
   }
 
   async countsByChannel(): Promise<Map<string, ChannelCounts>> {

@@ -180,7 +180,7 @@ export class NotificationRouter {
     return {
       channel: 'email',
       action: 'send',
-      target: to.join(', '),
+      target: emailTarget(to),
       render: () =>
         emailMessage(incident, to, custom?.subject ?? emailSubject(eventName, incident), custom?.body ?? headline(eventName, incident)),
     };
@@ -196,6 +196,12 @@ export class NotificationRouter {
       render: (id) => (custom ? custom.payload : webhookBody(eventName, at, incident, id)),
     };
   }
+}
+
+/** The recipients as a target: in full when short, else the first, a count and a hash (the target is indexed). */
+function emailTarget(to: string[]): string {
+  const all = to.join(', ');
+  return all.length <= 200 ? all : `${to[0]}, … (${to.length} recipients) #${shortHash(all)}`;
 }
 
 function isPageable(incident: Incident): boolean {

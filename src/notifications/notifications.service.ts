@@ -103,15 +103,16 @@ export class NotificationsService implements OnModuleInit {
   async retry(id: string): Promise<DeliveryRecord> {
     const existing = await this.deliveries.findById(id);
     if (!existing) throw new DomainError(ErrorCode.NOTIFICATION_NOT_FOUND, `notification ${id} not found`, { id });
-    const redriven = await this.deliveries.redrive(id, this.clock.now().toISOString());
-    if (!redriven) {
-      throw new DomainError(ErrorCode.NOT_RETRYABLE, `notification ${id} is ${existing.status}; only failed or cancelled notifications can be retried`, {
-        id,
-        status: existing.status,
-      });
+    const outcome = await this.deliveries.redrive(id, this.clock.now().toISOString());
+    if ('refused' in outcome) {
+      const message =
+        outcome.refused === 'status'
+          ? `notification ${id} is ${outcome.status}; only failed or cancelled notifications can be retried`
+          : `a later notification of this incident to the same target was already sent; sending ${id} now would deliver it out of order`;
+      throw new DomainError(ErrorCode.NOT_RETRYABLE, message, { id, status: outcome.status, reason: outcome.refused });
     }
-    this.pool.wake([redriven.incident_id]);
-    return deliveryRecord(redriven);
+    this.pool.wake([outcome.delivery.incident_id]);
+    return deliveryRecord(outcome.delivery);
   }
 
   async stats(): Promise<object> {

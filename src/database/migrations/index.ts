@@ -112,7 +112,7 @@ function notificationDeliveries(dialect: Dialect): Migration {
         .addColumn('attempts', 'integer', (c) => c.notNull())
         .addColumn('max_attempts', 'integer', (c) => c.notNull())
         .addColumn('next_attempt_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('lease_owner', 'varchar(64)')
+        .addColumn('lease_owner', 'text')
         .addColumn('lease_until', 'varchar(32)')
         .addColumn('last_error', 'text')
         .addColumn('external_ref', 'text')

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import nodemailer, { Transporter } from 'nodemailer';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
@@ -14,6 +14,7 @@ import { ChannelProvider, ChannelReadiness } from './channel-provider';
 @Injectable()
 export class EmailProvider implements ChannelProvider {
   readonly channel = 'email' as const;
+  private readonly logger = new Logger('Notifications');
   private transport?: Transporter;
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
@@ -36,13 +37,17 @@ export class EmailProvider implements ChannelProvider {
     if (email.to.length === 0) return permanent('the email has no recipients');
     const n = this.config.notifications;
     try {
-      await this.transporter().sendMail({
+      const info = await this.transporter().sendMail({
         from: { name: n.email_from_name, address: n.email_from },
         to: email.to,
         subject: email.subject,
         text: email.text,
         html: email.html,
       });
+      // Accepted for some recipients: retrying would mail the others again, so it counts as
+      // delivered and the refused addresses are logged. (All refused is an error.)
+      const rejected = ((info.rejected ?? []) as Array<string | { address: string }>).map((r) => (typeof r === 'string' ? r : r.address));
+      if (rejected.length > 0) this.logger.warn({ msg: 'Email refused for some recipients', notification_id: message.id, rejected });
       return delivered();
     } catch (err) {
       return judgeSmtpError(err as SmtpError);

@@ -37,6 +37,7 @@ function agentFor(ms) {
 }
 function failure(err, ms) {
   const code = err && err.code;
+  if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) return { kind: 'noanswer', message: 'timed out after ' + ms / 1000 + ' s' };
   if (code === 'UND_ERR_INVALID_ARG' || err instanceof TypeError) return { kind: 'invalid', message: 'invalid URL' };
   if (code && TIMEOUTS.has(code)) return { kind: 'noanswer', message: 'timed out after ' + ms / 1000 + ' s' };
   return { kind: 'noanswer', message: code ? 'network error ' + code : 'network error: ' + (err && err.message) };
@@ -49,7 +50,8 @@ function reply(answer) {
 async function exchange(r) {
   let res;
   try {
-    res = await request(r.url, { method: 'POST', dispatcher: agentFor(r.timeoutMs), headers: r.headers, body: r.body });
+    // One deadline for the whole exchange; the agent's own timeouts bound each phase.
+    res = await request(r.url, { method: 'POST', dispatcher: agentFor(r.timeoutMs), headers: r.headers, body: r.body, signal: AbortSignal.timeout(r.timeoutMs) });
   } catch (err) {
     return reply({ id: r.id, error: failure(err, r.timeoutMs) });
   }
@@ -79,6 +81,9 @@ parentPort.on('message', (message) => {
   for (const r of message) exchange(r);
 });
 `;
+
+/** How long past its timeout an exchange may go unanswered before it is given up. */
+const LOST_ANSWER_GRACE_MS = 5_000;
 
 interface SenderRequest {
   id: number;
@@ -124,7 +129,23 @@ export class HttpClient implements OnApplicationShutdown {
       timeoutMs: options.timeoutMs,
       readSuccessBody: options.readSuccessBody === true,
     });
-    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    return new Promise((resolve, reject) => {
+      // The sender thread answers within the timeout; this only guards against a lost answer.
+      const guard = setTimeout(() => {
+        if (this.waiting.delete(id)) reject(new NoAnswer(`timed out after ${options.timeoutMs / 1000} s`));
+      }, options.timeoutMs + LOST_ANSWER_GRACE_MS);
+      guard.unref();
+      this.waiting.set(id, {
+        resolve: (answer) => {
+          clearTimeout(guard);
+          resolve(answer);
+        },
+        reject: (err) => {
+          clearTimeout(guard);
+          reject(err);
+        },
+      });
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -50,7 +50,9 @@ export class SlackProvider implements ChannelProvider {
     const anchor = message.anchor;
     if (message.action === 'resolve_update' && anchor) {
       const updated = await this.call(token, 'chat.update', { channel: anchor.channel, ts: anchor.ts, ...body });
-      if (updated.kind !== 'delivered') return updated;
+      // A transient failure is tried again; if the message can no longer be edited (deleted,
+      // too old), the reply in the thread still tells the channel.
+      if (updated.kind === 'retry') return updated;
       return this.call(token, 'chat.postMessage', { channel: anchor.channel, thread_ts: anchor.ts, ...body });
     }
     if (anchor && message.action !== 'post') {
