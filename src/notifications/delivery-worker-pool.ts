@@ -86,6 +86,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private claimScheduled = false;
+  /** Leases granted by leaseForNew since `grantsSince` (ms) and not yet adopted. */
+  private grants = 0;
+  private grantsSince = 0;
+  private handingBack: string[] = [];
   private fullClaimWanted = false;
   private readonly followersOf = new Set<string>();
   /** Claimed (queued or in flight) deliveries per incident. */
@@ -198,33 +202,72 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * die before sending, they are due again like any other expired lease.
    */
   leaseForNew(): DeliveryLease | null {
-    if (!this.started || this.stopping || this.queued >= this.capacity) return null;
-    return { owner: this.owner, until: iso(this.clock.now().getTime() + this.leaseMs) };
+    if (!this.started || this.stopping) return null;
+    // Leases granted for rows not yet committed count against the room too. A transaction that
+    // rolls back never returns its grants, so the count starts over every second; adopt()
+    // hands back whatever finds no room after all.
+    const now = this.clock.now().getTime();
+    if (now - this.grantsSince > 1000) {
+      this.grantsSince = now;
+      this.grants = 0;
+    }
+    if (this.queued + this.grants >= this.capacity) return null;
+    this.grants += 1;
+    return { owner: this.owner, until: iso(now + this.leaseMs) };
   }
 
   /**
-   * Takes committed deliveries written with a lease from leaseForNew. What the queue (or the
-   * target's share of it) has no room for by now, or arrives during shutdown, is handed back to
-   * the store as pending, to be claimed like any other row.
+   * Takes committed deliveries written with a lease from leaseForNew. What the queue has no
+   * room for by now (or a failing target's share of it), or what arrives during shutdown, is
+   * handed back to the store as pending, to be claimed like any other row.
    */
   adopt(deliveries: Delivery[]): void {
     const giveBack: string[] = [];
+    this.grants = Math.max(0, this.grants - deliveries.length);
     for (const d of deliveries) {
-      const queue = this.queues.get(targetKey(d.channel, d.target));
-      if (this.stopping || this.queued >= this.capacity || (queue?.length ?? 0) >= this.perTargetMax) {
+      const key = targetKey(d.channel, d.target);
+      const failingAndFull = this.degraded.has(key) && (this.queues.get(key)?.length ?? 0) >= this.perTargetMax;
+      if (this.stopping || this.queued >= this.capacity || failingAndFull) {
         giveBack.push(d.id);
         continue;
       }
       this.take(d, Date.parse(d.next_attempt_at) + this.leaseMs, false);
     }
-    if (giveBack.length > 0) {
-      this.backlog = true;
-      this.deliveries
-        .release(this.owner, giveBack, this.nowIso())
-        .then(() => this.wake())
-        .catch((err) => this.logger.error({ msg: 'Could not hand deliveries back; they resume when their lease expires', error: (err as Error).message }));
-    }
+    this.handBack(giveBack);
     this.dispatch();
+  }
+
+  /** Returns claimed deliveries to the store as pending (in one statement per turn), then claims again. */
+  private handBack(ids: string[]): void {
+    if (ids.length === 0) return;
+    this.backlog = true;
+    if (this.handingBack.length === 0) {
+      setImmediate(() => {
+        const batch = this.handingBack;
+        this.handingBack = [];
+        this.deliveries
+          .release(this.owner, batch, this.nowIso())
+          .then(() => this.wake())
+          .catch((err) => this.logger.error({ msg: 'Could not hand deliveries back; they resume when their lease expires', error: (err as Error).message }));
+      });
+    }
+    this.handingBack.push(...ids);
+  }
+
+  /**
+   * A target that started failing keeps only its share of the ready queue (a quarter, at most
+   * 256); the rest goes back to the store, so the room serves targets that work.
+   */
+  private shrinkQueueOf(key: string): void {
+    const queue = this.queues.get(key);
+    if (!queue || queue.length <= this.perTargetMax) return;
+    const excess = queue.splice(this.perTargetMax);
+    this.queued -= excess.length;
+    for (const d of excess) {
+      this.leaseUntil.delete(d.id);
+      this.leave(d.incident_id);
+    }
+    this.handBack(excess.map((d) => d.id));
   }
 
   /** Puts a claimed delivery in the ready queue. */
@@ -439,6 +482,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     } else {
       if (outcome.kind === 'retry') {
         this.degraded.add(key);
+        this.shrinkQueueOf(key);
         // The target asked for a pause: nothing goes to it until then, whichever incident.
         if (outcome.retryAfterMs) this.pause(key, now + Math.min(outcome.retryAfterMs, MAX_RETRY_DELAY_MS));
       }

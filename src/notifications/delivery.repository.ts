@@ -270,14 +270,15 @@ export class DeliveryRepository {
 
   /** Hands claimed deliveries back without an attempt (shutdown): they stay due. */
   async release(owner: string, ids: string[], now: string): Promise<void> {
-    if (ids.length === 0) return;
-    await this.db
-      .updateTable(TABLE)
-      .set({ status: 'pending', lease_owner: null, lease_until: null, updated_at: now })
-      .where('id', 'in', ids)
-      .where('lease_owner', '=', owner)
-      .where('status', '=', 'sending')
-      .execute();
+    for (let start = 0; start < ids.length; start += 1000) {
+      await this.db
+        .updateTable(TABLE)
+        .set({ status: 'pending', lease_owner: null, lease_until: null, updated_at: now })
+        .where('id', 'in', ids.slice(start, start + 1000))
+        .where('lease_owner', '=', owner)
+        .where('status', '=', 'sending')
+        .execute();
+    }
   }
 
   /**
