@@ -1,3 +1,4 @@
+import { openDatabase } from '../src/database/database';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 import { FakeSmtp, FakeTarget, PAGERDUTY_KEY, pagerDutyFake, slackApiFake, slackWebhookFake, webhookSink } from './support/fakes';
 
@@ -325,6 +326,33 @@ describe.each(drivers())('notifications on %s', (driver) => {
     await until(app, second, settled);
     expect(webhook.attempts).toHaveLength(3);
     for (const later of webhook.attempts.slice(1)) expect(later.at - webhook.attempts[0].at).toBeGreaterThanOrEqual(1950);
+  });
+
+  it('on shutdown lets sends in flight finish, leaves the rest pending, and a restart delivers them', async () => {
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, worker_threads: 2 });
+    webhook.delayMs = 400;
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await app.http.post('/v1/alerts').send(alert({ title: `shutdown ${i}` })).expect(200)).body.incident_id);
+    while (webhook.attempts.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await app.close();
+    // The sends that had started finished; the rest were handed back, not left claimed.
+    expect(webhook.received.length).toBe(webhook.attempts.length);
+    expect(webhook.received.length).toBeLessThan(8);
+    const opened = openDatabase(store.config());
+    try {
+      const rows = await opened.db.selectFrom('notification_deliveries').select(['status', 'lease_owner']).execute();
+      expect(rows.filter((r) => r.status === 'sent')).toHaveLength(webhook.received.length);
+      expect(rows.filter((r) => r.status === 'pending' && r.lease_owner === null)).toHaveLength(8 - webhook.received.length);
+    } finally {
+      await opened.close();
+    }
+    webhook.delayMs = 0;
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false });
+    const after = new Map<string, string>();
+    for (const id of ids) after.set(id, (await until(app, id, settled))[0].status);
+    expect([...after.values()].every((status) => status === 'sent')).toBe(true);
+    expect(new Set(webhook.received.map((r) => r.body.notification_id)).size).toBe(8);
+    expect(webhook.received).toHaveLength(8); // none sent twice
   });
 
   it('keeps a target that hangs from delaying the others', async () => {

@@ -27,6 +27,8 @@ export class FakeTarget {
   readonly script: Scripted[] = [];
   /** Answer every request like this (after the script), e.g. to keep a target down. */
   always?: Scripted;
+  /** Wait this long before answering (a slow target). */
+  delayMs = 0;
   private readonly server: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
   private waiters: Array<() => void> = [];
@@ -63,8 +65,12 @@ export class FakeTarget {
           this.received.push({ path: req.url ?? '/', headers: req.headers, body, at: Date.now() });
           for (const wake of this.waiters.splice(0)) wake();
         }
-        res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
-        res.end(answer.body ?? '');
+        const respond = () => {
+          res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+          res.end(answer.body ?? '');
+        };
+        if (this.delayMs > 0) setTimeout(respond, this.delayMs);
+        else respond();
       });
     });
     this.server.keepAliveTimeout = 30_000;
