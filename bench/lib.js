@@ -21,12 +21,14 @@ function freePort() {
 async function startService(extraEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'llm-im-bench-'));
   const port = await freePort();
+  const grpcPort = await freePort();
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(__dirname, '..', 'dist', 'main.js')], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',
       LLM_IM__SERVER__HOST: '127.0.0.1',
       LLM_IM__SERVER__HTTP_PORT: String(port),
+      LLM_IM__SERVER__GRPC_PORT: String(grpcPort),
       LLM_IM__STORAGE__DRIVER: 'sqlite',
       LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'bench.db'),
       ...extraEnv,
@@ -37,7 +39,7 @@ async function startService(extraEnv = {}) {
   for (let i = 0; i < 100; i++) {
     try {
       await request(new http.Agent(), 'GET', `${url}/health/ready`);
-      return { url, pid: child.pid, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
+      return { url, grpc: `127.0.0.1:${grpcPort}`, pid: child.pid, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }

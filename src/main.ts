@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { createApp, OPENAPI_JSON_PATH } from './app';
 import { JsonLogger } from './common/logger';
 import { ConfigError, LoadedConfig, readConfig } from './config/config.loader';
+import { startGrpc } from './grpc/grpc.server';
 
 async function bootstrap(): Promise<void> {
   const logger = new JsonLogger();
@@ -22,12 +23,15 @@ async function bootstrap(): Promise<void> {
   }
   const app = await createApp(config, { logger });
   await app.listen({ port: config.server.http_port, host: config.server.host });
+  // gRPC starts once HTTP has finished bootstrapping; it shares the services and the database.
+  await startGrpc(app, config);
   logger.log(
     {
       msg: 'LLM Incident Manager listening',
       url: await app.getUrl(),
       docs: '/docs',
       openapi: OPENAPI_JSON_PATH,
+      grpc: `${config.server.host}:${config.server.grpc_port}`,
       storage: config.storage.driver,
     },
     'Bootstrap',

@@ -1,10 +1,9 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTarget, slackWebhookFake, webhookSink } from './support/fakes';
-import { alert, drivers, TestStore } from './support/harness';
+import { alert, drivers, freePort, TestStore } from './support/harness';
 
 const ROOT = join(__dirname, '..');
 
@@ -24,6 +23,7 @@ interface ServiceProcess {
 /** Runs src/main.ts as a real process; resolves once it listens, or with its exit if it stops first. */
 async function spawnService(env: Record<string, string>): Promise<ServiceProcess | Exit> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
     cwd: ROOT,
     env: {
@@ -31,6 +31,7 @@ async function spawnService(env: Record<string, string>): Promise<ServiceProcess
       LOG_LEVEL: 'info',
       LLM_IM__SERVER__HOST: '127.0.0.1',
       LLM_IM__SERVER__HTTP_PORT: String(port),
+      LLM_IM__SERVER__GRPC_PORT: String(grpcPort),
       ...env,
     },
   });
@@ -53,15 +54,6 @@ async function spawnService(env: Record<string, string>): Promise<ServiceProcess
   const first = await Promise.race([listening.then(() => 'listening' as const), exited]);
   if (first !== 'listening') return first;
   return { url: `http://127.0.0.1:${port}`, child, exited };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function isRunning(p: ServiceProcess | Exit): p is ServiceProcess {

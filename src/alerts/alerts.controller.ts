@@ -9,13 +9,12 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { ValidationFailed } from '../common/domain-error';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
 import { toValidDto } from '../common/validation';
 import type { AlertAnswer, StoredAlert } from './alert';
 import { AlertsService } from './alerts.service';
-import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH } from './dto/alert.dto';
+import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH, toValidAlertBatch } from './dto/alert.dto';
 
 @ApiTags('alerts')
 @ApiExtraModels(AlertDto, AlertAnswerView)
@@ -51,21 +50,7 @@ export class AlertsController {
       const [answer] = await this.alerts.ingest([toValidDto(AlertDto, body)]);
       return answer;
     }
-    if (body.length === 0 || body.length > MAX_ALERTS_PER_BATCH) {
-      throw new ValidationFailed([{ field: 'body', message: `a batch holds 1 to ${MAX_ALERTS_PER_BATCH} alerts, got ${body.length}` }]);
-    }
-    const issues: ValidationFailed['issues'] = [];
-    const dtos: AlertDto[] = [];
-    body.forEach((item, index) => {
-      try {
-        dtos.push(toValidDto(AlertDto, item, `[${index}]`));
-      } catch (err) {
-        if (!(err instanceof ValidationFailed)) throw err;
-        issues.push(...err.issues);
-      }
-    });
-    if (issues.length > 0) throw new ValidationFailed(issues, 'batch rejected, nothing stored');
-    return this.alerts.ingest(dtos);
+    return this.alerts.ingest(toValidAlertBatch(body, 'body', (index) => `[${index}]`));
   }
 
   @Get('incidents/:id/alerts')

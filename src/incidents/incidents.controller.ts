@@ -16,14 +16,13 @@ import {
   CloseIncidentDto,
   CreateIncidentDto,
   ListIncidentsQuery,
+  resolutionOf,
   ResolveIncidentDto,
   TransitionIncidentDto,
   UpdateIncidentDto,
 } from './dto/incident.dto';
 import { IncidentDetailView, IncidentPageView, IncidentView, NoteView, TimelineEntryView } from './dto/incident.view';
 import { IncidentsService } from './incidents.service';
-
-const DEFAULT_PAGE_SIZE = 50;
 
 @ApiTags('incidents')
 @ApiCommonErrors()
@@ -44,18 +43,7 @@ export class IncidentsController {
   @ApiOperation({ summary: 'List incidents, newest first' })
   @ApiOkResponse({ type: IncidentPageView })
   async list(@Query() query: ListIncidentsQuery): Promise<{ items: Incident[]; total: number; page: number; page_size: number }> {
-    const page = query.page ?? 1;
-    const page_size = query.page_size ?? DEFAULT_PAGE_SIZE;
-    const { items, total } = await this.incidents.list({
-      states: query.state,
-      severities: query.severity,
-      sources: query.source,
-      incident_types: query.incident_type,
-      active_only: query.active_only,
-      limit: page_size,
-      offset: (page - 1) * page_size,
-    });
-    return { items, total, page, page_size };
+    return this.incidents.listPage(query);
   }
 
   @Get(':id')
@@ -86,7 +74,7 @@ export class IncidentsController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (details.from, details.to) or ALREADY_RESOLVED' })
   transition(@Param('id', UuidParamPipe) id: string, @Body() dto: TransitionIncidentDto): Promise<Incident> {
-    return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && withRootCause(dto.resolution));
+    return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution));
   }
 
   @Post(':id/resolve')
@@ -98,7 +86,7 @@ export class IncidentsController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'ALREADY_RESOLVED or INVALID_TRANSITION (from Closed)' })
   resolve(@Param('id', UuidParamPipe) id: string, @Body() dto: ResolveIncidentDto): Promise<Incident> {
-    return this.incidents.resolve(id, withRootCause(dto));
+    return this.incidents.resolve(id, resolutionOf(dto));
   }
 
   @Post(':id/close')
@@ -133,6 +121,3 @@ export class IncidentsController {
   }
 }
 
-function withRootCause(dto: ResolveIncidentDto) {
-  return { resolved_by: dto.resolved_by, method: dto.method, notes: dto.notes, root_cause: dto.root_cause ?? null };
-}

@@ -21,6 +21,7 @@ import {
   TimelineEntry,
 } from './domain/incident';
 import { assertTransition, isActive } from './domain/state-machine';
+import type { ListIncidentsQuery } from './dto/incident.dto';
 import { IncidentLifecycleHooks } from './incident-lifecycle-hooks';
 import { IncidentFilter, IncidentRepository } from './incident.repository';
 
@@ -67,6 +68,15 @@ export type AlertOutcome = { incident_id: string; status: 'Accepted' | 'Duplicat
 
 const SYSTEM_ACTOR = 'system';
 const PATCHABLE = ['title', 'description', 'severity', 'assignees', 'labels'] as const;
+
+const DEFAULT_PAGE_SIZE = 50;
+
+export interface IncidentPage {
+  items: Incident[];
+  total: number;
+  page: number;
+  page_size: number;
+}
 
 @Injectable()
 export class IncidentsService {
@@ -180,6 +190,22 @@ export class IncidentsService {
 
   async list(filter: IncidentFilter): Promise<{ items: Incident[]; total: number }> {
     return this.repository.list(filter);
+  }
+
+  /** One page of incidents, newest first, for the REST query and the gRPC request alike. */
+  async listPage(query: ListIncidentsQuery): Promise<IncidentPage> {
+    const page = query.page ?? 1;
+    const page_size = query.page_size ?? DEFAULT_PAGE_SIZE;
+    const { items, total } = await this.list({
+      states: query.state,
+      severities: query.severity,
+      sources: query.source,
+      incident_types: query.incident_type,
+      active_only: query.active_only,
+      limit: page_size,
+      offset: (page - 1) * page_size,
+    });
+    return { items, total, page, page_size };
   }
 
   async timeline(id: string): Promise<TimelineEntry[]> {

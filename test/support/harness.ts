@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import request from 'supertest';
+import { createServer, AddressInfo } from 'node:net';
 import { createApp } from '../../src/app';
+import { startGrpc } from '../../src/grpc/grpc.server';
 import { Clock } from '../../src/common/clock';
 import { buildConfig } from '../../src/config/config.loader';
 import type { AppConfig } from '../../src/config/config.schema';
@@ -90,18 +92,35 @@ export class TestStore {
 export interface RunningApp {
   app: NestFastifyApplication;
   http: ReturnType<typeof request>;
+  /** host:port of the gRPC server, when started with `grpc: true`. */
+  grpcAddress: string;
   close(): Promise<void>;
 }
 
 /** Starts the real application (HTTP on an ephemeral loopback port) on the given store. */
 export async function startApp(
   store: TestStore,
-  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock; env?: Record<string, string> } = {},
+  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock; env?: Record<string, string>; grpc?: boolean } = {},
 ): Promise<RunningApp> {
-  const app = await createApp(store.config(options.overrides, options.env), { clock: options.clock });
+  const overrides = { ...options.overrides };
+  if (options.grpc) overrides.server = { ...overrides.server, host: '127.0.0.1', grpc_port: await freePort() };
+  const config = store.config(overrides, options.env);
+  const app = await createApp(config, { clock: options.clock });
   await app.listen({ port: 0, host: '127.0.0.1' });
+  if (options.grpc) await startGrpc(app, config);
   const server = app.getHttpServer();
-  return { app, http: request(server), close: () => app.close() };
+  return { app, http: request(server), grpcAddress: `127.0.0.1:${config.server.grpc_port}`, close: () => app.close() };
+}
+
+/** A port free on the loopback interface now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
 
 export function alert(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -2,6 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUrl, Length, MaxLength } from 'class-validator';
 import { IsStringMap } from '../../common/validators';
 import { INCIDENT_TYPES, IncidentType, SEVERITIES, Severity } from '../../incidents/domain/incident';
+import { ValidationFailed } from '../../common/domain-error';
+import { toValidDto } from '../../common/validation';
 
 export const MAX_ALERTS_PER_BATCH = 1000;
 
@@ -76,4 +78,27 @@ export class AlertView {
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) annotations!: Record<string, string>;
   @ApiProperty() fingerprint!: string;
   @ApiProperty({ format: 'date-time' }) received_at!: string;
+}
+
+/**
+ * A batch of alerts, validated whole: every bad field of every alert is named (`path(i)` prefixes
+ * them, e.g. "[3].severity" on REST, "alerts[3].severity" on gRPC), and nothing is stored unless
+ * all are valid.
+ */
+export function toValidAlertBatch(items: unknown[], field: string, path: (index: number) => string): AlertDto[] {
+  if (items.length === 0 || items.length > MAX_ALERTS_PER_BATCH) {
+    throw new ValidationFailed([{ field, message: `a batch holds 1 to ${MAX_ALERTS_PER_BATCH} alerts, got ${items.length}` }]);
+  }
+  const issues: ValidationFailed['issues'] = [];
+  const dtos: AlertDto[] = [];
+  items.forEach((item, index) => {
+    try {
+      dtos.push(toValidDto(AlertDto, item, path(index)));
+    } catch (err) {
+      if (!(err instanceof ValidationFailed)) throw err;
+      issues.push(...err.issues);
+    }
+  });
+  if (issues.length > 0) throw new ValidationFailed(issues, 'batch rejected, nothing stored');
+  return dtos;
 }

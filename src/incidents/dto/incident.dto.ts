@@ -22,6 +22,7 @@ import {
   IncidentState,
   IncidentType,
   RESOLUTION_METHODS,
+  Resolution,
   ResolutionMethod,
   SEVERITIES,
   Severity,
@@ -177,4 +178,9 @@ export class ListIncidentsQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional() @ToInt() @IsInt() @Min(1) @Max(500)
   page_size?: number;
+}
+
+/** The resolution a resolve request describes (root_cause null when not given). */
+export function resolutionOf(dto: ResolveIncidentDto): Resolution {
+  return { resolved_by: dto.resolved_by, method: dto.method, notes: dto.notes, root_cause: dto.root_cause ?? null };
 }

@@ -1,0 +1,58 @@
+import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
+import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
+import { Observable, throwError } from 'rxjs';
+import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+
+/** Domain error codes as gRPC status codes: the one place they are mapped for gRPC. */
+const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
+  [ErrorCode.VALIDATION_FAILED]: GrpcStatus.INVALID_ARGUMENT,
+  [ErrorCode.MALFORMED_JSON]: GrpcStatus.INVALID_ARGUMENT,
+  [ErrorCode.INCIDENT_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.NOTIFICATION_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.INVALID_TRANSITION]: GrpcStatus.FAILED_PRECONDITION,
+  [ErrorCode.ALREADY_RESOLVED]: GrpcStatus.FAILED_PRECONDITION,
+  [ErrorCode.NOT_RETRYABLE]: GrpcStatus.FAILED_PRECONDITION,
+  [ErrorCode.DUPLICATE_INCIDENT]: GrpcStatus.ALREADY_EXISTS,
+  [ErrorCode.OVERLOADED]: GrpcStatus.RESOURCE_EXHAUSTED,
+};
+
+export interface GrpcError {
+  code: GrpcStatus;
+  message: string;
+  details: string;
+  metadata: Metadata;
+}
+
+/**
+ * A thrown error as a gRPC status. The message names each bad field ("severity: must be one of
+ * ..."); trailing metadata carries the domain code (`error-code`) and, for validation errors,
+ * the field paths (`error-fields`). Anything that is not a domain error is a fault of the
+ * service: INTERNAL, with the details logged and not sent.
+ */
+export function grpcErrorOf(err: unknown): GrpcError {
+  const metadata = new Metadata();
+  if (err instanceof DomainError) {
+    metadata.set('error-code', err.code);
+    let message = err.message;
+    if (err instanceof ValidationFailed) {
+      metadata.set('error-fields', err.issues.map((i) => i.field).join(','));
+      message = `${err.message.split(':')[0]}: ${err.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`;
+    }
+    return { code: STATUS_OF[err.code], message, details: message, metadata };
+  }
+  metadata.set('error-code', 'INTERNAL');
+  return { code: GrpcStatus.INTERNAL, message: 'internal error', details: 'internal error', metadata };
+}
+
+@Catch()
+export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
+  private readonly logger = new Logger('Grpc');
+
+  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+    const error = grpcErrorOf(exception);
+    if (error.code === GrpcStatus.INTERNAL) {
+      this.logger.error({ msg: 'gRPC call failed', error: exception instanceof Error ? exception.message : String(exception) });
+    }
+    return throwError(() => error);
+  }
+}

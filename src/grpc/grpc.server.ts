@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { ReflectionService } from '@grpc/reflection';
+import type { INestApplication } from '@nestjs/common';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { AppConfig } from '../config/config.schema';
+
+export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
+export const INCIDENT_MANAGER_PROTO = join(PROTO_DIR, 'incident_manager.proto');
+export const HEALTH_PROTO = join(PROTO_DIR, 'grpc', 'health', 'v1', 'health.proto');
+
+/** How @grpc/proto-loader reads the contract, on the server and in the tests' clients alike. */
+export const PROTO_LOADER_OPTIONS = {
+  keepCase: true, // field names as in the proto: the REST JSON names
+  longs: Number,
+  enums: String, // enum values by name
+  defaults: false, // unset fields stay absent, so "not given" can be told from a zero value
+  oneofs: true, // presence of `optional` fields
+  includeDirs: [PROTO_DIR],
+};
+
+/**
+ * Adds the gRPC server to the application (hybrid app) and starts it: the incident manager's
+ * services, grpc.health.v1.Health, and server reflection (so grpcurl works without the proto
+ * file). Call after the HTTP server listens.
+ */
+export async function startGrpc(app: INestApplication, config: AppConfig): Promise<void> {
+  app.connectMicroservice<MicroserviceOptions>(
+    {
+      transport: Transport.GRPC,
+      options: {
+        url: `${config.server.host}:${config.server.grpc_port}`,
+        package: ['llm_incident_manager.v1', 'grpc.health.v1'],
+        protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
+        loader: PROTO_LOADER_OPTIONS,
+        onLoadPackageDefinition: (definition, server) => new ReflectionService(definition).addToServer(server),
+      },
+    },
+    { inheritAppConfig: false },
+  );
+  await app.startAllMicroservices();
+}

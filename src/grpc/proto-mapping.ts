@@ -1,0 +1,159 @@
+import type { AlertAnswer } from '../alerts/alert';
+import type { Incident, IncidentState, IncidentType, Note, ResolutionMethod, Severity, TimelineEntry } from '../incidents/domain/incident';
+
+/**
+ * Conversions between the proto messages (as @grpc/proto-loader gives them: enums as names,
+ * unset fields absent) and the REST/domain shapes. Requests become the plain objects the REST
+ * DTOs validate, so both transports share one set of rules.
+ */
+
+function invert<K extends string, V extends string>(map: Record<K, V>): Record<V, K> {
+  return Object.fromEntries(Object.entries(map).map(([k, v]) => [v, k])) as Record<V, K>;
+}
+
+const SEVERITY_TO_PROTO: Record<Severity, string> = { P0: 'P0', P1: 'P1', P2: 'P2', P3: 'P3', P4: 'P4' };
+const STATE_TO_PROTO: Record<IncidentState, string> = {
+  Detected: 'DETECTED',
+  Triaged: 'TRIAGED',
+  Investigating: 'INVESTIGATING',
+  Remediating: 'REMEDIATING',
+  Resolved: 'RESOLVED',
+  Closed: 'CLOSED',
+};
+const TYPE_TO_PROTO: Record<IncidentType, string> = {
+  Infrastructure: 'INFRASTRUCTURE',
+  Application: 'APPLICATION',
+  Security: 'SECURITY',
+  Data: 'DATA',
+  Performance: 'PERFORMANCE',
+  Availability: 'AVAILABILITY',
+  Compliance: 'COMPLIANCE',
+  Unknown: 'UNKNOWN',
+};
+const METHOD_TO_PROTO: Record<ResolutionMethod, string> = { Automated: 'AUTOMATED', Manual: 'MANUAL', AutoAssistedManual: 'AUTO_ASSISTED_MANUAL' };
+
+const SEVERITY_FROM_PROTO = invert(SEVERITY_TO_PROTO);
+const STATE_FROM_PROTO = invert(STATE_TO_PROTO);
+const TYPE_FROM_PROTO = invert(TYPE_TO_PROTO);
+const METHOD_FROM_PROTO = invert(METHOD_TO_PROTO);
+
+/**
+ * A proto enum name as the REST value. The UNSPECIFIED zero value becomes absent (so a required
+ * field is reported missing); a value outside the enum stays as it came, to be refused by the
+ * DTO's rule with the field's name.
+ */
+function fromProtoEnum(map: Record<string, string>, value: unknown): unknown {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && value.endsWith('_UNSPECIFIED')) return undefined;
+  if (typeof value === 'string' && value in map) return map[value];
+  return value;
+}
+
+export const protoEnum = {
+  severity: (v: unknown) => fromProtoEnum(SEVERITY_FROM_PROTO, v),
+  state: (v: unknown) => fromProtoEnum(STATE_FROM_PROTO, v),
+  incidentType: (v: unknown) => fromProtoEnum(TYPE_FROM_PROTO, v),
+  method: (v: unknown) => fromProtoEnum(METHOD_FROM_PROTO, v),
+  /** A repeated enum filter; absent when empty. */
+  list: (convert: (v: unknown) => unknown, values: unknown): unknown[] | undefined => {
+    if (!Array.isArray(values) || values.length === 0) return undefined;
+    return values.map((v) => convert(v) ?? v);
+  },
+};
+
+export const toProtoEnum = {
+  state: (s: IncidentState) => STATE_TO_PROTO[s],
+};
+
+export interface Timestamp {
+  seconds: number;
+  nanos: number;
+}
+
+export function timestampOf(iso: string): Timestamp {
+  const ms = Date.parse(iso);
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+function maybeTimestamp(iso: string | null): Timestamp | undefined {
+  return iso ? timestampOf(iso) : undefined;
+}
+
+/** Drops the keys whose value is undefined (proto-loader leaves absent fields out). */
+export function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
+  return out as Partial<T>;
+}
+
+export function incidentToProto(incident: Incident): object {
+  return {
+    id: incident.id,
+    title: incident.title,
+    description: incident.description,
+    severity: SEVERITY_TO_PROTO[incident.severity],
+    state: STATE_TO_PROTO[incident.state],
+    incident_type: TYPE_TO_PROTO[incident.incident_type],
+    source: incident.source,
+    created_at: timestampOf(incident.created_at),
+    updated_at: timestampOf(incident.updated_at),
+    resolved_at: maybeTimestamp(incident.resolved_at),
+    affected_resources: incident.affected_resources,
+    assignees: incident.assignees,
+    labels: incident.labels,
+    fingerprint: incident.fingerprint,
+    alert_count: incident.alert_count,
+    last_seen_at: timestampOf(incident.last_seen_at),
+    resolution: incident.resolution
+      ? {
+          resolved_by: incident.resolution.resolved_by,
+          method: METHOD_TO_PROTO[incident.resolution.method],
+          notes: incident.resolution.notes,
+          ...(incident.resolution.root_cause !== null ? { root_cause: incident.resolution.root_cause } : {}),
+        }
+      : undefined,
+  };
+}
+
+export function noteToProto(note: Note): object {
+  return { id: note.id, author: note.author, content: note.content, created_at: timestampOf(note.created_at) };
+}
+
+export function timelineEntryToProto(entry: TimelineEntry): object {
+  return {
+    timestamp: timestampOf(entry.timestamp),
+    event_type: entry.event_type,
+    actor: entry.actor,
+    description: entry.description,
+    metadata: JSON.stringify(entry.metadata),
+  };
+}
+
+export function alertAckToProto(answer: AlertAnswer, index = 0): object {
+  return {
+    alert_id: answer.alert_id,
+    incident_id: answer.incident_id,
+    status: answer.status === 'Accepted' ? 'ACCEPTED' : 'DUPLICATE',
+    message: answer.message,
+    index,
+  };
+}
+
+/** An Alert message as the plain object POST /v1/alerts takes. */
+export function alertFromProto(alert: Record<string, unknown> | undefined): unknown {
+  if (!alert) return undefined;
+  return defined({
+    source: alert.source,
+    title: alert.title,
+    // An empty description is legal and proto3 does not send empty strings.
+    description: alert.description ?? '',
+    severity: protoEnum.severity(alert.severity),
+    alert_type: protoEnum.incidentType(alert.alert_type),
+    external_id: alert.external_id,
+    dedup_key: alert.dedup_key,
+    labels: alert.labels,
+    affected_services: alert.affected_services,
+    runbook_url: alert.runbook_url,
+    annotations: alert.annotations,
+  });
+}

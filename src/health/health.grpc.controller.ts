@@ -1,0 +1,35 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { Controller } from '@nestjs/common';
+import { GrpcMethod, RpcException } from '@nestjs/microservices';
+import { distinctUntilChanged, from, Observable, switchMap, timer } from 'rxjs';
+import { DatabaseHealth } from '../database/database.health';
+
+/** Services this server reports on; "" is the server as a whole. */
+const SERVICES = new Set(['', 'llm_incident_manager.v1.AlertIngestion', 'llm_incident_manager.v1.IncidentService']);
+const WATCH_INTERVAL_MS = 5_000;
+
+/** grpc.health.v1.Health: SERVING while the database answers, as REST's /health/ready. */
+@Controller()
+export class HealthGrpcController {
+  constructor(private readonly database: DatabaseHealth) {}
+
+  @GrpcMethod('Health', 'Check')
+  async check(request: { service?: string }): Promise<{ status: string }> {
+    if (!SERVICES.has(request.service ?? '')) throw new RpcException({ code: GrpcStatus.NOT_FOUND, message: `unknown service ${request.service}` });
+    return { status: await this.status() };
+  }
+
+  @GrpcMethod('Health', 'Watch')
+  watch(request: { service?: string }): Observable<{ status: string }> {
+    if (!SERVICES.has(request.service ?? '')) return from([{ status: 'SERVICE_UNKNOWN' }]);
+    return timer(0, WATCH_INTERVAL_MS).pipe(
+      switchMap(() => this.status()),
+      distinctUntilChanged(),
+      switchMap((status) => from([{ status }])),
+    );
+  }
+
+  private async status(): Promise<string> {
+    return (await this.database.check()).ok ? 'SERVING' : 'NOT_SERVING';
+  }
+}

@@ -1,0 +1,179 @@
+import { Controller, UseFilters } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { filter, map, Observable } from 'rxjs';
+import { ValidationFailed } from '../common/domain-error';
+import { toValidDto } from '../common/validation';
+import { GrpcExceptionFilter } from '../grpc/grpc-exception.filter';
+import {
+  defined,
+  incidentToProto,
+  noteToProto,
+  protoEnum,
+  timelineEntryToProto,
+  timestampOf,
+  toProtoEnum,
+} from '../grpc/proto-mapping';
+import { IncidentEvent, IncidentStateEvent, IncidentUpdatedEvent } from './domain/events';
+import {
+  AddNoteDto,
+  CloseIncidentDto,
+  CreateIncidentDto,
+  ListIncidentsQuery,
+  resolutionOf,
+  ResolveIncidentDto,
+  TransitionIncidentDto,
+  UpdateIncidentDto,
+} from './dto/incident.dto';
+import { IncidentEventStream } from './incident-event-stream';
+import { IncidentsService } from './incidents.service';
+
+type Request = Record<string, any>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function idOf(request: Request): string {
+  if (typeof request.id !== 'string' || !UUID.test(request.id)) throw new ValidationFailed([{ field: 'id', message: 'id must be a UUID' }]);
+  return request.id.toLowerCase();
+}
+
+function resolutionFromProto(resolution: Request | undefined): unknown {
+  if (!resolution) return undefined;
+  return defined({
+    resolved_by: resolution.resolved_by,
+    method: protoEnum.method(resolution.method),
+    notes: resolution.notes ?? '',
+    root_cause: resolution.root_cause,
+  });
+}
+
+/** The IncidentService of the proto: a thin adapter over IncidentsService, validated like REST. */
+@Controller()
+@UseFilters(GrpcExceptionFilter)
+export class IncidentsGrpcController {
+  constructor(
+    private readonly incidents: IncidentsService,
+    private readonly stream: IncidentEventStream,
+  ) {}
+
+  @GrpcMethod('IncidentService', 'CreateIncident')
+  async createIncident(request: Request): Promise<object> {
+    const dto = toValidDto(
+      CreateIncidentDto,
+      defined({
+        title: request.title,
+        description: request.description ?? '',
+        severity: protoEnum.severity(request.severity),
+        incident_type: protoEnum.incidentType(request.incident_type),
+        source: request.source,
+        affected_resources: request.affected_resources,
+        assignees: request.assignees,
+        labels: request.labels,
+        actor: request.actor,
+      }),
+    );
+    return incidentToProto(await this.incidents.create(dto));
+  }
+
+  @GrpcMethod('IncidentService', 'GetIncident')
+  async getIncident(request: Request): Promise<object> {
+    const { notes, timeline, ...incident } = await this.incidents.get(idOf(request));
+    return { incident: incidentToProto(incident), notes: notes.map(noteToProto), timeline: timeline.map(timelineEntryToProto) };
+  }
+
+  @GrpcMethod('IncidentService', 'ListIncidents')
+  async listIncidents(request: Request): Promise<object> {
+    const query = toValidDto(
+      ListIncidentsQuery,
+      defined({
+        state: protoEnum.list(protoEnum.state, request.state),
+        severity: protoEnum.list(protoEnum.severity, request.severity),
+        source: request.source?.length ? request.source : undefined,
+        incident_type: protoEnum.list(protoEnum.incidentType, request.incident_type),
+        active_only: request.active_only,
+        page: request.page,
+        page_size: request.page_size,
+      }),
+    );
+    const page = await this.incidents.listPage(query);
+    return { ...page, items: page.items.map(incidentToProto) };
+  }
+
+  @GrpcMethod('IncidentService', 'UpdateIncident')
+  async updateIncident(request: Request): Promise<object> {
+    const id = idOf(request);
+    const dto = toValidDto(
+      UpdateIncidentDto,
+      defined({
+        title: request.title,
+        description: request.description,
+        severity: protoEnum.severity(request.severity),
+        assignees: request.assignees ? (request.assignees.values ?? []) : undefined,
+        labels: request.labels ? (request.labels.values ?? {}) : undefined,
+        actor: request.actor,
+      }),
+    );
+    return incidentToProto(await this.incidents.update(id, dto));
+  }
+
+  @GrpcMethod('IncidentService', 'TransitionIncident')
+  async transitionIncident(request: Request): Promise<object> {
+    const id = idOf(request);
+    const dto = toValidDto(
+      TransitionIncidentDto,
+      defined({
+        state: protoEnum.state(request.state),
+        actor: request.actor,
+        note: request.note,
+        resolution: resolutionFromProto(request.resolution),
+      }),
+    );
+    return incidentToProto(await this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution)));
+  }
+
+  @GrpcMethod('IncidentService', 'ResolveIncident')
+  async resolveIncident(request: Request): Promise<object> {
+    const id = idOf(request);
+    const dto = toValidDto(ResolveIncidentDto, resolutionFromProto(request));
+    return incidentToProto(await this.incidents.resolve(id, resolutionOf(dto)));
+  }
+
+  @GrpcMethod('IncidentService', 'CloseIncident')
+  async closeIncident(request: Request): Promise<object> {
+    const id = idOf(request);
+    const dto = toValidDto(CloseIncidentDto, defined({ actor: request.actor, note: request.note }));
+    return incidentToProto(await this.incidents.close(id, dto.actor ?? 'system', dto.note));
+  }
+
+  @GrpcMethod('IncidentService', 'AddNote')
+  async addNote(request: Request): Promise<object> {
+    const id = idOf(request);
+    const dto = toValidDto(AddNoteDto, defined({ author: request.author, content: request.content }));
+    return noteToProto(await this.incidents.addNote(id, dto.author, dto.content));
+  }
+
+  @GrpcMethod('IncidentService', 'StreamIncidents')
+  streamIncidents(request: Request): Observable<object> {
+    const states = protoEnum.list(protoEnum.state, request.state);
+    const severities = protoEnum.list(protoEnum.severity, request.severity);
+    const bad = [
+      ...(states ?? []).map((s, i) => [s, `state[${i}]`] as const).filter(([s]) => typeof s !== 'string' || !/^[A-Z][a-z]+$/.test(s)),
+      ...(severities ?? []).map((s, i) => [s, `severity[${i}]`] as const).filter(([s]) => typeof s !== 'string' || !/^P[0-4]$/.test(s)),
+    ];
+    if (bad.length > 0) throw new ValidationFailed(bad.map(([, field]) => ({ field, message: `${field} is not a known value` })));
+    return this.stream.events().pipe(
+      filter((event) => (!states || states.includes(event.incident.state)) && (!severities || severities.includes(event.incident.severity))),
+      map(eventToProto),
+    );
+  }
+}
+
+function eventToProto(event: IncidentEvent): object {
+  return {
+    event_type: event.name,
+    occurred_at: timestampOf(event.occurred_at),
+    actor: event.actor,
+    incident: incidentToProto(event.incident),
+    ...(event instanceof IncidentStateEvent && event.previous_state ? { previous_state: toProtoEnum.state(event.previous_state) } : {}),
+    ...(event instanceof IncidentUpdatedEvent ? { changes: JSON.stringify(event.changes) } : {}),
+  };
+}
