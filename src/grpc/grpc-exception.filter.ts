@@ -37,6 +37,10 @@ export function grpcErrorOf(err: unknown): GrpcError {
     if (err instanceof ValidationFailed) {
       metadata.set('error-fields', err.issues.map((i) => i.field).join(','));
       message = `${err.message.split(':')[0]}: ${err.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`;
+    } else if (Object.keys(err.details).length > 0) {
+      // The ids and states REST gives in details (existing_incident_id, from, to, ...).
+      message = `${err.message} ${JSON.stringify(err.details)}`;
+      metadata.set('error-details', JSON.stringify(err.details));
     }
     return { code: STATUS_OF[err.code], message, details: message, metadata };
   }
