@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
+# The gRPC contract, read at startup (dist/grpc resolves ../../proto).
+COPY --chown=root:root proto ./proto
 COPY --chown=node:node config/default.toml /etc/llm-incident-manager/config.toml
 RUN mkdir -p /var/lib/llm-incident-manager && chown node:node /var/lib/llm-incident-manager
 # Config (mount your own config.toml here) and the SQLite data folder.

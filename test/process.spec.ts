@@ -241,6 +241,24 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
   });
 });
 
+describe('the gRPC example', () => {
+  it('examples/grpc_client.ts runs every kind of call against a service it starts', async () => {
+    const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'examples/grpc_client.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    for (const line of ['SubmitAlert: ACCEPTED', 'SubmitAlert (same alert): DUPLICATE', 'StreamAlerts ack #1: REJECTED', 'event incident.resolved', 'GetIncident: RESOLVED', 'FAILED_PRECONDITION']) {
+      expect(stdout).toContain(line);
+    }
+  });
+});
+
 describe('the notification examples', () => {
   it.each(['webhook', 'slack', 'pagerduty', 'email'])('examples/notifications/%s_example.ts runs and delivers every notification', async (name) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' };
