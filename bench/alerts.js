@@ -3,25 +3,27 @@
  * Alert ingestion benchmark.
  *
  *   node bench/alerts.js [--n 20000] [--c 32] [--batch 1] [--dup 0.5] [--url http://127.0.0.1:8080]
+ *                        [--transport rest|grpc] [--grpc 127.0.0.1:9000]
  *
  * Without --url it builds nothing: it starts `node dist/main.js` (run `npm run build` first) on
  * a fresh SQLite file in a temp folder, on 127.0.0.1 and a free port, and stops it at the end.
  * It posts --n alerts in requests of --batch alerts with --c requests in flight; --dup is the
  * share of alerts that repeat an earlier fingerprint (the rest open new incidents). Every
  * answer is checked (HTTP 200 and one answer per alert). Bounded: stops after --n alerts or
- * --max-secs seconds, whichever comes first. Targets loopback only.
+ * --max-secs seconds, whichever comes first. Targets loopback only. With --transport grpc the
+ * alerts go through gRPC SubmitAlert (or SubmitAlerts for batches) instead of POST /v1/alerts.
  */
 'use strict';
 const http = require('node:http');
 const { assertLoopback, cpuSeconds, percentile, request, startService } = require('./lib');
 
 function args() {
-  const out = { n: 20000, c: 32, batch: 1, dup: 0.5, url: '', 'max-secs': 120, warmup: 2000 };
+  const out = { n: 20000, c: 32, batch: 1, dup: 0.5, url: '', 'max-secs': 120, warmup: 2000, transport: 'rest', grpc: '' };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in out)) throw new Error(`unknown option --${key}`);
-    out[key] = key === 'url' ? argv[i + 1] : Number(argv[i + 1]);
+    out[key] = typeof out[key] === 'string' ? argv[i + 1] : Number(argv[i + 1]);
   }
   return out;
 }
@@ -41,8 +43,42 @@ function makeAlert(seq, dup, run) {
   };
 }
 
-async function phase(url, opts, total, run) {
+/** Sends one request of alerts and answers their acks: REST POST /v1/alerts or gRPC SubmitAlert(s). */
+function sender(url, grpcAddress, opts) {
+  if (opts.transport === 'grpc') {
+    const grpc = require('@grpc/grpc-js');
+    const protoLoader = require('@grpc/proto-loader');
+    const { join } = require('node:path');
+    const definition = protoLoader.loadSync(join(__dirname, '..', 'proto', 'incident_manager.proto'), {
+      keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true,
+    });
+    const v1 = grpc.loadPackageDefinition(definition).llm_incident_manager.v1;
+    const client = new v1.AlertIngestion(grpcAddress, grpc.credentials.createInsecure());
+    const toProto = (a) => ({ ...a, alert_type: a.alert_type.toUpperCase() });
+    const call = (method, request) =>
+      new Promise((resolve, reject) => client[method](request, (err, answer) => (err ? reject(err) : resolve(answer))));
+    return {
+      async send(alerts) {
+        if (alerts.length === 1) return [await call('SubmitAlert', { alert: toProto(alerts[0]) })];
+        return (await call('SubmitAlerts', { alerts: alerts.map(toProto) })).acks;
+      },
+      isDuplicate: (ack) => ack.status === 'DUPLICATE',
+      close: () => client.close(),
+    };
+  }
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.c });
+  return {
+    async send(alerts) {
+      const answer = await request(agent, 'POST', `${url}/v1/alerts`, alerts.length === 1 ? alerts[0] : alerts);
+      return Array.isArray(answer) ? answer : [answer];
+    },
+    isDuplicate: (answer) => answer.status === 'Duplicate',
+    close: () => agent.destroy(),
+  };
+}
+
+async function phase(url, opts, total, run, grpcAddress) {
+  const client = sender(url, grpcAddress, opts);
   const latencies = [];
   let sent = 0;
   let accepted = 0;
@@ -54,16 +90,15 @@ async function phase(url, opts, total, run) {
       const size = Math.min(opts.batch, total - sent);
       const alerts = Array.from({ length: size }, () => makeAlert(++sent, opts.dup, run));
       const t0 = process.hrtime.bigint();
-      const answer = await request(agent, 'POST', `${url}/v1/alerts`, opts.batch === 1 ? alerts[0] : alerts);
+      const answers = await client.send(alerts);
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      const answers = Array.isArray(answer) ? answer : [answer];
       if (answers.length !== size) throw new Error(`expected ${size} answers, got ${answers.length}`);
-      for (const a of answers) a.status === 'Duplicate' ? duplicates++ : accepted++;
+      for (const a of answers) client.isDuplicate(a) ? duplicates++ : accepted++;
     }
   }
   await Promise.all(Array.from({ length: opts.c }, worker));
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  agent.destroy();
+  client.close();
   latencies.sort((a, b) => a - b);
   return { secs, alerts: accepted + duplicates, accepted, duplicates, requests: latencies.length, latencies };
 }
@@ -74,15 +109,17 @@ async function main() {
   assertLoopback(service.url);
   const run = Date.now().toString(36);
   try {
-    if (opts.warmup > 0) await phase(service.url, { ...opts, dup: 0 }, opts.warmup, `${run}-warmup`);
+    const grpcAddress = opts.grpc || service.grpc;
+    if (opts.warmup > 0) await phase(service.url, { ...opts, dup: 0 }, opts.warmup, `${run}-warmup`, grpcAddress);
     const cpuBefore = service.pid ? cpuSeconds(service.pid) : undefined;
-    const r = await phase(service.url, opts, opts.n, run);
+    const r = await phase(service.url, opts, opts.n, run, grpcAddress);
     const cpuAfter = service.pid ? cpuSeconds(service.pid) : undefined;
     const result = {
       alerts: r.alerts,
       new_incidents: r.accepted,
       duplicates: r.duplicates,
       requests: r.requests,
+      transport: opts.transport,
       batch: opts.batch,
       concurrency: opts.c,
       seconds: Number(r.secs.toFixed(2)),
