@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { FileDescriptorProto } from 'protobufjs/ext/descriptor';
 import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { IncidentEventStream } from '../src/incidents/incident-event-stream';
 import { webhookSink } from './support/fakes';
@@ -261,6 +262,38 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     expect(listed.list_services_response.service.map((s: any) => s.name).sort()).toEqual(
       ['grpc.health.v1.Health', 'llm_incident_manager.v1.AlertIngestion', 'llm_incident_manager.v1.IncidentService'].sort(),
     );
+
+    // What grpcurl needs to describe and call a service: the file declaring it, every file it
+    // imports (by name), and each referenced type defined in the file or one it imports.
+    for (const symbol of ['llm_incident_manager.v1.IncidentService', 'llm_incident_manager.v1.AlertIngestion', 'grpc.health.v1.Health']) {
+      const call = clients.reflection.ServerReflectionInfo() as grpc.ClientDuplexStream<any, any>;
+      const reply = collect(call, 1);
+      call.write({ file_containing_symbol: symbol });
+      const [found] = await reply;
+      call.end();
+      const files = (found.file_descriptor_response.file_descriptor_proto as Buffer[]).map((bin) => FileDescriptorProto.decode(bin) as any);
+      const byName = new Map(files.map((f) => [f.name, f]));
+      const defined = (file: any): string[] => [
+        ...(file.messageType ?? []).map((m: any) => `.${file.package}.${m.name}`),
+        ...(file.enumType ?? []).map((e: any) => `.${file.package}.${e.name}`),
+        ...(file.messageType ?? []).flatMap((m: any) => [...(m.nestedType ?? []), ...(m.enumType ?? [])].map((n: any) => `.${file.package}.${m.name}.${n.name}`)),
+      ];
+      for (const file of files) {
+        for (const dep of file.dependency ?? []) expect(byName.has(dep)).toBe(true);
+        const visible = new Set([...defined(file), ...(file.dependency ?? []).flatMap((dep: string) => defined(byName.get(dep)))]);
+        for (const message of file.messageType ?? []) {
+          for (const field of message.field ?? []) {
+            const type: string | undefined = field.typeName;
+            if (!type) continue;
+            // Relative names resolve from the message outwards, as protobuf scoping does (map
+            // fields refer to an entry type nested in the message).
+            const scope = `.${file.package}.${message.name}`;
+            const candidates = type.startsWith('.') ? [type] : [`${scope}.${type}`, `${scope}.${type}Entry`, `.${file.package}.${type}`, `.${type}`];
+            expect({ file: file.name, type, visible: candidates.some((c) => visible.has(c)) }).toEqual({ file: file.name, type, visible: true });
+          }
+        }
+      }
+    }
 
     const late = await failure(unary(clients.incidents, 'ListIncidents', {}, -1));
     expect(late.code).toBe(grpc.status.DEADLINE_EXCEEDED);

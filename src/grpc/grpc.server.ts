@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { ReflectionService } from '@grpc/reflection';
 import type { INestApplication } from '@nestjs/common';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import type { AppConfig } from '../config/config.schema';
+import { reflectionFor } from './reflection';
 
 export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
 export const INCIDENT_MANAGER_PROTO = join(PROTO_DIR, 'incident_manager.proto');
@@ -32,7 +32,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
         package: ['llm_incident_manager.v1', 'grpc.health.v1'],
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
         loader: PROTO_LOADER_OPTIONS,
-        onLoadPackageDefinition: (definition, server) => new ReflectionService(definition).addToServer(server),
+        onLoadPackageDefinition: (definition, server) => reflectionFor(definition).addToServer(server),
       },
     },
     { inheritAppConfig: false },
