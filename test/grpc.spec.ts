@@ -196,6 +196,9 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     expect(twice.metadata.get('error-code')).toEqual(['ALREADY_RESOLVED']);
     const invalid = await failure(unary(clients.alerts, 'SubmitAlert', { alert: protoAlert({ severity: undefined, title: '' }) }));
     expect(invalid.metadata.get('error-fields')).toEqual(['alert.title,alert.severity']);
+    // Allowed values are given as the proto names a gRPC client sends.
+    const badState = await failure(unary(clients.incidents, 'TransitionIncident', { id: existing.id, actor: 'a', state: 'INCIDENT_STATE_UNSPECIFIED' }));
+    expect(badState.details).toContain('DETECTED, TRIAGED, INVESTIGATING, REMEDIATING, RESOLVED, CLOSED');
   });
 
   it('streams lifecycle events from gRPC and REST changes alike, in order, to each subscriber, and lets go of a client that leaves', async () => {
@@ -244,6 +247,26 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     expect(received[1].incident_id).toBe(received[0].incident_id);
     expect(received[2].error).toContain('alert.severity');
     expect((await app.http.get(`/v1/incidents/${received[0].incident_id}`).expect(200)).body.alert_count).toBe(2);
+  });
+
+  it('acks hundreds of streamed alerts in order while ingesting them concurrently', async () => {
+    const call = clients.alerts.StreamAlerts() as grpc.ClientDuplexStream<any, any>;
+    const acks = collect(call, 300, 30_000);
+    for (let i = 0; i < 300; i++) call.write({ alert: protoAlert({ title: `burst ${i % 100}` }) });
+    call.end();
+    const received = await acks;
+    expect(received.map((a) => a.index)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(received.filter((a) => a.status === 'ACCEPTED')).toHaveLength(100);
+    expect(received.filter((a) => a.status === 'DUPLICATE')).toHaveLength(200);
+  });
+
+  it('tells stream clients to reconnect (UNAVAILABLE) when the server shuts down', async () => {
+    const events = clients.incidents.StreamIncidents({}) as grpc.ClientReadableStream<any>;
+    const ended = new Promise<grpc.ServiceError>((resolve) => events.on('error', resolve));
+    await waitUntil(() => app.app.get(IncidentEventStream).subscriberCount() === 1);
+    await app.close();
+    expect((await ended).code).toBe(grpc.status.UNAVAILABLE);
+    app = await startApp(store, { grpc: true }); // for afterEach
   });
 
   it('reports health, lists its services by reflection, and honours deadlines', async () => {

@@ -1,7 +1,8 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
-import { concatMap, from, map, Observable } from 'rxjs';
-import { DomainError, ValidationFailed } from '../common/domain-error';
+import { EMPTY, from, map, mergeMap, Observable, takeUntil, tap } from 'rxjs';
+import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+import { ShutdownSignal } from '../common/shutdown-signal';
 import { toValidDto } from '../common/validation';
 import { GrpcExceptionFilter, grpcErrorOf } from '../grpc/grpc-exception.filter';
 import { alertAckToProto, alertFromProto } from '../grpc/proto-mapping';
@@ -9,12 +10,19 @@ import { AlertsService } from './alerts.service';
 import { AlertDto, toValidAlertBatch } from './dto/alert.dto';
 
 type Request = Record<string, any>;
+type Outcome = { ack: object } | { fault: unknown };
+
+/** Alerts of one StreamAlerts call being ingested at once; more wait (unparsed) in the stream. */
+const MAX_IN_FLIGHT = 256;
 
 /** The AlertIngestion service of the proto: the same validation and ingestion as POST /v1/alerts. */
 @Controller()
 @UseFilters(GrpcExceptionFilter)
 export class AlertsGrpcController {
-  constructor(private readonly alerts: AlertsService) {}
+  constructor(
+    private readonly alerts: AlertsService,
+    private readonly shutdown: ShutdownSignal,
+  ) {}
 
   @GrpcMethod('AlertIngestion', 'SubmitAlert')
   async submitAlert(request: Request): Promise<object> {
@@ -31,24 +39,65 @@ export class AlertsGrpcController {
   }
 
   /**
-   * Each alert is ingested as soon as it arrives (concurrent ones share a commit); acks go out
-   * in the order of the alerts. A bad alert, or one refused because the store is overloaded, is
-   * acked REJECTED and the stream goes on; any other failure ends the stream with its status.
+   * Alerts are ingested as they arrive, up to MAX_IN_FLIGHT at once (concurrent ones share a
+   * commit); acks go out in the order of the alerts. A bad alert, or one refused because the
+   * store is overloaded, is acked REJECTED and the stream goes on. Any other failure, or the
+   * server shutting down, ends the stream with its status once the acks of the alerts already
+   * being ingested have gone out (so a client knows which of them were stored).
    */
   @GrpcStreamMethod('AlertIngestion', 'StreamAlerts')
   streamAlerts(requests: Observable<Request>): Observable<object> {
-    return requests.pipe(
-      map((request, index) => this.ingestOne(request, index)),
-      concatMap((pending) => from(pending)),
-      map((outcome) => {
-        if ('fault' in outcome) throw outcome.fault;
-        return outcome.ack;
-      }),
-    );
+    return new Observable<object>((subscriber) => {
+      const done = new Map<number, Outcome>();
+      let nextAck = 0;
+      let started = 0;
+      let inputEnded = false;
+      let closed = false;
+      let fault: unknown;
+      const finishIfDrained = () => {
+        if (nextAck < started) return;
+        if (fault !== undefined) subscriber.error(fault);
+        else if (inputEnded) subscriber.complete();
+      };
+      const stop = (err: unknown) => {
+        fault ??= err;
+        closed = true; // take no more alerts; those being ingested still get their acks
+        finishIfDrained();
+      };
+      const input = requests
+        .pipe(
+          takeUntil(this.shutdown.closing$.pipe(tap(() => stop(new DomainError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; send the rest elsewhere or later'))))),
+          mergeMap((request: Request) => {
+            if (closed) return EMPTY;
+            const index = started++;
+            return from(this.ingestOne(request, index)).pipe(map((outcome) => [index, outcome] as const));
+          }, MAX_IN_FLIGHT),
+        )
+        .subscribe({
+          next: ([index, outcome]) => {
+            done.set(index, outcome);
+            while (done.has(nextAck)) {
+              const ready = done.get(nextAck)!;
+              done.delete(nextAck);
+              nextAck += 1;
+              if ('ack' in ready) subscriber.next(ready.ack);
+              else fault ??= ready.fault;
+            }
+            if (fault !== undefined) stop(fault);
+            else finishIfDrained();
+          },
+          error: (err) => stop(err),
+          complete: () => {
+            inputEnded = true;
+            finishIfDrained();
+          },
+        });
+      return () => input.unsubscribe();
+    });
   }
 
   /** Never rejects: started at once, its result is awaited in order (an early rejection would go unhandled). */
-  private async ingestOne(request: Request, index: number): Promise<{ ack: object } | { fault: unknown }> {
+  private async ingestOne(request: Request, index: number): Promise<Outcome> {
     try {
       const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
       const [answer] = await this.alerts.ingest([dto]);

@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock } from './clock';
+import { ShutdownSignal } from './shutdown-signal';
 
 @Global()
 @Module({})
@@ -8,8 +9,8 @@ export class CommonModule {
   static forRoot(clock?: Clock): DynamicModule {
     return {
       module: CommonModule,
-      providers: [clock ? { provide: Clock, useValue: clock } : Clock],
-      exports: [Clock],
+      providers: [clock ? { provide: Clock, useValue: clock } : Clock, ShutdownSignal],
+      exports: [Clock, ShutdownSignal],
     };
   }
 }

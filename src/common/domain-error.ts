@@ -12,6 +12,8 @@ export const ErrorCode = {
   OVERLOADED: 'OVERLOADED',
   NOTIFICATION_NOT_FOUND: 'NOTIFICATION_NOT_FOUND',
   NOT_RETRYABLE: 'NOT_RETRYABLE',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -18,6 +18,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.OVERLOADED]: 503,
   [ErrorCode.NOTIFICATION_NOT_FOUND]: 404,
   [ErrorCode.NOT_RETRYABLE]: 409,
+  [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.SLOW_CONSUMER]: 503,
 };
 
 /** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */

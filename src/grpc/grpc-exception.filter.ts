@@ -2,6 +2,7 @@ import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+import { inProtoWords } from './proto-mapping';
 
 /** Domain error codes as gRPC status codes: the one place they are mapped for gRPC. */
 const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
@@ -14,6 +15,8 @@ const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
   [ErrorCode.NOT_RETRYABLE]: GrpcStatus.FAILED_PRECONDITION,
   [ErrorCode.DUPLICATE_INCIDENT]: GrpcStatus.ALREADY_EXISTS,
   [ErrorCode.OVERLOADED]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.SHUTTING_DOWN]: GrpcStatus.UNAVAILABLE,
+  [ErrorCode.SLOW_CONSUMER]: GrpcStatus.RESOURCE_EXHAUSTED,
 };
 
 export interface GrpcError {
@@ -36,7 +39,7 @@ export function grpcErrorOf(err: unknown): GrpcError {
     let message = err.message;
     if (err instanceof ValidationFailed) {
       metadata.set('error-fields', err.issues.map((i) => i.field).join(','));
-      message = `${err.message.split(':')[0]}: ${err.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`;
+      message = `${err.message.split(':')[0]}: ${err.issues.map((i) => `${i.field}: ${inProtoWords(i.message)}`).join('; ')}`;
     } else if (Object.keys(err.details).length > 0) {
       // The ids and states REST gives in details (existing_incident_id, from, to, ...).
       message = `${err.message} ${JSON.stringify(err.details)}`;

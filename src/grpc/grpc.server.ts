@@ -1,6 +1,9 @@
+import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
+import type { Server } from '@grpc/grpc-js';
 import type { INestApplication } from '@nestjs/common';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { ShutdownSignal } from '../common/shutdown-signal';
 import type { AppConfig } from '../config/config.schema';
 import { reflectionFor } from './reflection';
 
@@ -24,18 +27,33 @@ export const PROTO_LOADER_OPTIONS = {
  * file). Call after the HTTP server listens.
  */
 export async function startGrpc(app: INestApplication, config: AppConfig): Promise<void> {
+  let server: Server | undefined;
+  // On shutdown, calls in flight may finish (graceful) for a while; then the server stops anyway.
+  app.get(ShutdownSignal).closing$.subscribe(() => setTimeout(() => server?.forceShutdown(), GRACEFUL_SHUTDOWN_MS).unref());
   app.connectMicroservice<MicroserviceOptions>(
     {
       transport: Transport.GRPC,
       options: {
-        url: `${config.server.host}:${config.server.grpc_port}`,
+        url: `${hostForUrl(config.server.host)}:${config.server.grpc_port}`,
         package: ['llm_incident_manager.v1', 'grpc.health.v1'],
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
         loader: PROTO_LOADER_OPTIONS,
-        onLoadPackageDefinition: (definition, server) => reflectionFor(definition).addToServer(server),
+        gracefulShutdown: true,
+        onLoadPackageDefinition: (definition, grpcServer: Server) => {
+          server = grpcServer;
+          reflectionFor(definition).addToServer(grpcServer);
+        },
       },
     },
     { inheritAppConfig: false },
   );
   await app.startAllMicroservices();
+}
+
+/** How long calls in flight may take to finish once shutdown begins. */
+const GRACEFUL_SHUTDOWN_MS = 10_000;
+
+/** An IPv6 literal goes in brackets in a host:port address. */
+function hostForUrl(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
 }

@@ -61,6 +61,18 @@ export const protoEnum = {
   },
 };
 
+/**
+ * Validation messages list the allowed REST values ("one of the following values: Detected,
+ * Triaged, ..."); a gRPC client sends the proto names, so those are what it is told.
+ */
+export function inProtoWords(message: string): string {
+  let out = message;
+  for (const map of [STATE_TO_PROTO, TYPE_TO_PROTO, METHOD_TO_PROTO] as Record<string, string>[]) {
+    out = out.replace(Object.keys(map).join(', '), Object.values(map).join(', '));
+  }
+  return out;
+}
+
 export const toProtoEnum = {
   state: (s: IncidentState) => STATE_TO_PROTO[s],
 };

@@ -1,7 +1,8 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod, RpcException } from '@nestjs/microservices';
-import { distinctUntilChanged, from, Observable, switchMap, timer } from 'rxjs';
+import { distinctUntilChanged, from, Observable, switchMap, takeUntil, timer } from 'rxjs';
+import { ShutdownSignal } from '../common/shutdown-signal';
 import { DatabaseHealth } from '../database/database.health';
 
 /** Services this server reports on; "" is the server as a whole. */
@@ -11,7 +12,10 @@ const WATCH_INTERVAL_MS = 5_000;
 /** grpc.health.v1.Health: SERVING while the database answers, as REST's /health/ready. */
 @Controller()
 export class HealthGrpcController {
-  constructor(private readonly database: DatabaseHealth) {}
+  constructor(
+    private readonly database: DatabaseHealth,
+    private readonly shutdown: ShutdownSignal,
+  ) {}
 
   @GrpcMethod('Health', 'Check')
   async check(request: { service?: string }): Promise<{ status: string }> {
@@ -26,6 +30,7 @@ export class HealthGrpcController {
       switchMap(() => this.status()),
       distinctUntilChanged(),
       switchMap((status) => from([{ status }])),
+      takeUntil(this.shutdown.closing$),
     );
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Observable, Subject } from 'rxjs';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import { IncidentEvent, IncidentEventName } from './domain/events';
 
 /**
@@ -36,6 +37,7 @@ export class IncidentEventStream implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     for (const name of Object.values(IncidentEventName)) this.emitter.off(name, this.forward);
-    this.subject.complete();
+    // Not a normal end: subscribers are told to reconnect (gRPC UNAVAILABLE).
+    this.subject.error(new DomainError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; reconnect to another instance or later'));
   }
 }

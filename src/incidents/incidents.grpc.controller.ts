@@ -1,7 +1,8 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { filter, map, Observable } from 'rxjs';
-import { ValidationFailed } from '../common/domain-error';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { filter, map, Observable, tap } from 'rxjs';
+import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
 import { toValidDto } from '../common/validation';
 import { GrpcExceptionFilter } from '../grpc/grpc-exception.filter';
 import {
@@ -28,6 +29,9 @@ import { IncidentEventStream } from './incident-event-stream';
 import { IncidentsService } from './incidents.service';
 
 type Request = Record<string, any>;
+
+/** Events a StreamIncidents client may leave unread before it is cut off. */
+const MAX_UNREAD_EVENTS = 10_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -152,7 +156,7 @@ export class IncidentsGrpcController {
   }
 
   @GrpcMethod('IncidentService', 'StreamIncidents')
-  streamIncidents(request: Request): Observable<object> {
+  streamIncidents(request: Request, _metadata: unknown, call: ServerWritableStream<unknown, unknown>): Observable<object> {
     const states = protoEnum.list(protoEnum.state, request.state);
     const severities = protoEnum.list(protoEnum.severity, request.severity);
     const bad = [
@@ -160,9 +164,18 @@ export class IncidentsGrpcController {
       ...(severities ?? []).map((s, i) => [s, `severity[${i}]`] as const).filter(([s]) => typeof s !== 'string' || !/^P[0-4]$/.test(s)),
     ];
     if (bad.length > 0) throw new ValidationFailed(bad.map(([, field]) => ({ field, message: `${field} is not a known value` })));
+    // Events for a client that stopped reading pile up in memory; past a limit it is cut off
+    // (RESOURCE_EXHAUSTED) rather than left to grow without end.
+    let unread = 0;
     return this.stream.events().pipe(
       filter((event) => (!states || states.includes(event.incident.state)) && (!severities || severities.includes(event.incident.severity))),
       map(eventToProto),
+      tap(() => {
+        unread = call.writableNeedDrain ? unread + 1 : 0;
+        if (unread > MAX_UNREAD_EVENTS) {
+          throw new DomainError(ErrorCode.SLOW_CONSUMER, `the client has not read ${MAX_UNREAD_EVENTS} events; reconnect`);
+        }
+      }),
     );
   }
 }
