@@ -58,25 +58,30 @@ export function headline(event: string, incident: Incident): string {
 
 // ---------------------------------------------------------------- webhook
 
+/** The incident as notifications show it: the guide's webhook `incident` object, field for field. */
+function incidentSummary(incident: Incident): object {
+  return {
+    id: incident.id,
+    title: incident.title,
+    description: incident.description,
+    severity: incident.severity,
+    state: incident.state,
+    incident_type: incident.incident_type,
+    source: incident.source,
+    created_at: incident.created_at,
+    updated_at: incident.updated_at,
+    affected_resources: incident.affected_resources,
+    assignees: incident.assignees,
+    labels: incident.labels,
+  };
+}
+
 /** The guide's default webhook payload, field for field. */
 export function webhookBody(eventType: string, timestamp: string, incident: Incident, notificationId: string): object {
   return {
     event_type: eventType,
     timestamp,
-    incident: {
-      id: incident.id,
-      title: incident.title,
-      description: incident.description,
-      severity: incident.severity,
-      state: incident.state,
-      incident_type: incident.incident_type,
-      source: incident.source,
-      created_at: incident.created_at,
-      updated_at: incident.updated_at,
-      affected_resources: incident.affected_resources,
-      assignees: incident.assignees,
-      labels: incident.labels,
-    },
+    incident: incidentSummary(incident),
     notification_id: notificationId,
   };
 }
@@ -224,19 +229,7 @@ export function pagerdutyEvent(
       timestamp,
       component: incident.affected_resources[0],
       class: incident.incident_type,
-      custom_details: {
-        incident_id: incident.id,
-        title: incident.title,
-        description: incident.description,
-        severity: incident.severity,
-        state: incident.state,
-        incident_type: incident.incident_type,
-        source: incident.source,
-        created_at: incident.created_at,
-        affected_resources: incident.affected_resources,
-        assignees: incident.assignees,
-        labels: incident.labels,
-      },
+      custom_details: { incident_id: incident.id, ...incidentSummary(incident) },
     },
   };
 }
