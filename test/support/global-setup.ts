@@ -5,6 +5,8 @@ import { Client } from 'pg';
  * server fails the run under CI=true; elsewhere the PostgreSQL runs are left out with a warning.
  */
 export default async function globalSetup(): Promise<void> {
+  // Names this run's PostgreSQL schemas (the workers inherit it), so teardown drops only them.
+  process.env.TEST_RUN_ID = Date.now().toString(36);
   const url = process.env.TEST_DATABASE_URL;
   if (!url) return;
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { createServer, AddressInfo } from 'node:net';
 import { createApp } from '../../src/app';
 import { startGrpc } from '../../src/grpc/grpc.server';
+import { schemaPrefix } from './schema-prefix';
 import { Clock } from '../../src/common/clock';
 import { buildConfig } from '../../src/config/config.loader';
 import type { AppConfig } from '../../src/config/config.schema';
@@ -46,7 +47,7 @@ export class TestStore {
     if (driver === 'sqlite') {
       store.dir = mkdtempSync(join(tmpdir(), 'llm-im-test-'));
     } else {
-      store.schema = `t_${randomBytes(6).toString('hex')}`;
+      store.schema = `${schemaPrefix()}${randomBytes(6).toString('hex')}`;
       await store.admin(`create schema ${store.schema}`);
     }
     return store;
@@ -75,7 +76,9 @@ export class TestStore {
 
   async destroy(): Promise<void> {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    if (this.schema) await this.admin(`drop schema ${this.schema} cascade`);
+    // PostgreSQL schemas are dropped together at the end of the run (global-teardown.ts): a
+    // DROP SCHEMA while another test's migration introspects the catalog fails that migration
+    // with "schema ... does not exist".
   }
 
   private async admin(statement: string): Promise<void> {
