@@ -325,6 +325,36 @@ describe.each(drivers())('gRPC on %s', (driver) => {
   });
 });
 
+describe('gRPC stream limits', () => {
+  // The transport's limit, not the store's: SQLite's group commits emit events in bursts that
+  // fill the server's write buffer at once, which is what this needs.
+  it('cuts off a StreamIncidents client that stops reading, instead of buffering for it without end', async () => {
+    const store = await TestStore.create('sqlite');
+    const app = await startApp(store, { grpc: true });
+    const clients = clientsFor(app.grpcAddress);
+    try {
+      const events = app.app.get(IncidentEventStream);
+      const stalled = clients.incidents.StreamIncidents({}) as grpc.ClientReadableStream<any>;
+      const ended = new Promise<grpc.ServiceError>((resolve) => stalled.on('error', resolve));
+      stalled.pause(); // reads nothing: flow control fills up, then the server counts unread events
+      await waitUntil(() => events.subscriberCount() === 1);
+      for (let batch = 0; batch < 12 && events.subscriberCount() === 1; batch++) {
+        const alerts = Array.from({ length: 1000 }, (_, i) => alert({ title: `flood ${batch}-${i}` }));
+        await app.http.post('/v1/alerts').send(alerts).expect(200);
+      }
+      await waitUntil(() => events.subscriberCount() === 0, 10_000);
+      stalled.resume();
+      const err = await ended;
+      expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(err.details).toContain('10000 events');
+    } finally {
+      clients.close();
+      await app.close();
+      await store.destroy();
+    }
+  });
+});
+
 describe('gRPC and notifications', () => {
   it('notifies for SubmitAlert, CreateIncident and ResolveIncident exactly as REST does', async () => {
     const store = await TestStore.create('sqlite');
