@@ -24,20 +24,12 @@ const MAX_RETRY_DELAY_MS = 3_600_000;
 /** How long in-flight sends may finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-interface Counters {
-  sent: number;
-  failed: number;
-  retried: number;
-}
-
 export interface PoolState {
   owner: string;
   worker_count: number;
   queue_capacity: number;
   queue_depth: number;
   in_flight: number;
-  /** Since this process started, per channel. */
-  counters: Record<Channel, Counters>;
   degraded_targets: string[];
 }
 
@@ -75,12 +67,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private readonly leaseUntil = new Map<string, number>();
   private readonly idleWorkers: number[] = [];
   private readonly sends = new Set<Promise<void>>();
-  private readonly counters: Record<Channel, Counters> = {
-    slack: { sent: 0, failed: 0, retried: 0 },
-    email: { sent: 0, failed: 0, retried: 0 },
-    pagerduty: { sent: 0, failed: 0, retried: 0 },
-    webhook: { sent: 0, failed: 0, retried: 0 },
-  };
 
   private results: AttemptResult[] = [];
   private flushScheduled = false;
@@ -292,7 +278,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       queue_capacity: this.capacity,
       queue_depth: this.queued,
       in_flight: this.inFlight,
-      counters: structuredClone(this.counters),
       degraded_targets: [...this.degraded],
     };
   }
@@ -476,7 +461,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const fields = { notification_id: d.id, incident_id: d.incident_id, channel: d.channel, worker_id: workerId };
     if (outcome.kind === 'delivered') {
       this.degraded.delete(key);
-      this.counters[d.channel].sent += 1;
       this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
     } else {
@@ -490,11 +474,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         const backoff = this.config.notifications.retry_backoff_secs * 1000 * 2 ** (attempts - 1) * (0.8 + Math.random() * 0.4);
         const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
         const next = iso(now + delay);
-        this.counters[d.channel].retried += 1;
         this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
         this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
       } else {
-        this.counters[d.channel].failed += 1;
         this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
         this.logger.error(
           outcome.kind === 'permanent'
