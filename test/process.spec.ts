@@ -241,17 +241,23 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
   });
 });
 
+/** Runs an example the way the README says, with nothing from this environment but PATH. */
+async function runExample(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', file], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 describe('the gRPC example', () => {
   it('examples/grpc_client.ts runs every kind of call against a service it starts', async () => {
-    const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'examples/grpc_client.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stdout, stderr } = await runExample('examples/grpc_client.ts');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     for (const line of ['SubmitAlert: ACCEPTED', 'SubmitAlert (same alert): DUPLICATE', 'StreamAlerts ack #1: REJECTED', 'event incident.resolved', 'GetIncident: RESOLVED', 'FAILED_PRECONDITION']) {
       expect(stdout).toContain(line);
@@ -261,13 +267,7 @@ describe('the gRPC example', () => {
 
 describe('the notification examples', () => {
   it.each(['webhook', 'slack', 'pagerduty', 'email'])('examples/notifications/%s_example.ts runs and delivers every notification', async (name) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' };
-    const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', `examples/notifications/${name}_example.ts`], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d) => (stdout += d));
-    child.stderr?.on('data', (d) => (stderr += d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stdout, stderr } = await runExample(`examples/notifications/${name}_example.ts`);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const rows = stdout.split('\n').filter((line) => /^│ \d/.test(line));
     expect(rows.length).toBeGreaterThanOrEqual(3);
