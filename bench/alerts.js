@@ -50,13 +50,16 @@ function sender(url, grpcAddress, opts) {
     const protoLoader = require('@grpc/proto-loader');
     const { join } = require('node:path');
     const definition = protoLoader.loadSync(join(__dirname, '..', 'proto', 'incident_manager.proto'), {
-      keepCase: true, longs: Number, enums: String, defaults: false, oneofs: true,
+      keepCase: true,
+      longs: Number,
+      enums: String,
+      defaults: false,
+      oneofs: true,
     });
     const v1 = grpc.loadPackageDefinition(definition).llm_incident_manager.v1;
     const client = new v1.AlertIngestion(grpcAddress, grpc.credentials.createInsecure());
     const toProto = (a) => ({ ...a, alert_type: a.alert_type.toUpperCase() });
-    const call = (method, request) =>
-      new Promise((resolve, reject) => client[method](request, (err, answer) => (err ? reject(err) : resolve(answer))));
+    const call = (method, request) => new Promise((resolve, reject) => client[method](request, (err, answer) => (err ? reject(err) : resolve(answer))));
     return {
       async send(alerts) {
         if (alerts.length === 1) return [await call('SubmitAlert', { alert: toProto(alerts[0]) })];
@@ -128,9 +131,7 @@ async function main() {
       latency_ms_p50: Number(percentile(r.latencies, 50).toFixed(2)),
       latency_ms_p99: Number(percentile(r.latencies, 99).toFixed(2)),
       // Less sensitive to other load on the machine than the rates: the service's own CPU time.
-      ...(cpuBefore !== undefined && cpuAfter !== undefined
-        ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / r.alerts) }
-        : {}),
+      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / r.alerts) } : {}),
     };
     console.log(JSON.stringify(result));
   } finally {

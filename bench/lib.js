@@ -22,24 +22,36 @@ async function startService(extraEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'llm-im-bench-'));
   const port = await freePort();
   const grpcPort = await freePort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(__dirname, '..', 'dist', 'main.js')], {
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      LLM_IM__SERVER__HOST: '127.0.0.1',
-      LLM_IM__SERVER__HTTP_PORT: String(port),
-      LLM_IM__SERVER__GRPC_PORT: String(grpcPort),
-      LLM_IM__STORAGE__DRIVER: 'sqlite',
-      LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'bench.db'),
-      ...extraEnv,
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(__dirname, '..', 'dist', 'main.js')],
+    {
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        LLM_IM__SERVER__HOST: '127.0.0.1',
+        LLM_IM__SERVER__HTTP_PORT: String(port),
+        LLM_IM__SERVER__GRPC_PORT: String(grpcPort),
+        LLM_IM__STORAGE__DRIVER: 'sqlite',
+        LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'bench.db'),
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
       await request(new http.Agent(), 'GET', `${url}/health/ready`);
-      return { url, grpc: `127.0.0.1:${grpcPort}`, pid: child.pid, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
+      return {
+        url,
+        grpc: `127.0.0.1:${grpcPort}`,
+        pid: child.pid,
+        stop: () => {
+          child.kill('SIGTERM');
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -79,7 +91,6 @@ function cpuSeconds(pid) {
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
-
 
 /** Benchmarks target loopback only. */
 function assertLoopback(url) {

@@ -63,9 +63,18 @@ async function startSink() {
       new Promise((resolve, reject) => {
         if (count >= n) return resolve();
         const timer = setTimeout(() => reject(new Error(`only ${count} of ${n} deliveries arrived in ${ms / 1000} s`)), ms);
-        waiter = { count: n, resolve: () => { clearTimeout(timer); resolve(); } };
+        waiter = {
+          count: n,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
       }),
-    close: () => { server.closeAllConnections(); server.close(); },
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
   };
 }
 
@@ -178,7 +187,9 @@ async function main() {
         alert_to_delivery_ms_p50: Number(percentile(latencies, 50).toFixed(1)),
         alert_to_delivery_ms_p99: Number(percentile(latencies, 99).toFixed(1)),
         alert_to_delivery_ms_max: Number(latencies[latencies.length - 1].toFixed(1)),
-        ...(cpuBefore !== undefined && cpuAfter !== undefined ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / (r.count + (r.warmup ?? 0))) } : {}),
+        ...(cpuBefore !== undefined && cpuAfter !== undefined
+          ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / (r.count + (r.warmup ?? 0))) }
+          : {}),
         // The client and sink share the machine: their CPU use, in % of one core.
         bench_cpu_pct: Math.round(((benchCpu.user + benchCpu.system) / 1e6 / secs) * 100),
       }),

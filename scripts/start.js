@@ -3,7 +3,7 @@
 // runs it. Keeps the README's quick start to two commands on a fresh clone.
 'use strict';
 const { execFileSync } = require('node:child_process');
-const { existsSync, readdirSync, rmSync, statSync } = require('node:fs');
+const { existsSync, readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -18,10 +18,15 @@ function newestMtime(dir) {
   return newest;
 }
 
-const inputs = Math.max(newestMtime(join(root, 'src')), statSync(join(root, 'tsconfig.json')).mtimeMs, statSync(join(root, 'tsconfig.build.json')).mtimeMs);
+const inputs = Math.max(
+  newestMtime(join(root, 'src')),
+  statSync(join(root, 'nest-cli.json')).mtimeMs,
+  statSync(join(root, 'tsconfig.json')).mtimeMs,
+  statSync(join(root, 'tsconfig.build.json')).mtimeMs,
+);
 if (!existsSync(entry) || statSync(entry).mtimeMs < inputs) {
   process.stderr.write('building dist/ ...\n');
-  rmSync(join(root, 'dist'), { recursive: true, force: true });
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  // The same build as `npm run build` (nest-cli.json: tsconfig.build.json, dist/ emptied first).
+  execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], { stdio: 'inherit', cwd: root });
 }
 require(entry);

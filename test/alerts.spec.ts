@@ -52,7 +52,12 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
         affected_resources: ['api-gateway', 'auth'],
         labels: { env: 'prod', team: 'edge' },
         alert_count: 1,
-        fingerprint: fingerprintOf({ source: 'prometheus', alert_type: 'Application', title: sent.title as string, affected_services: ['auth', 'api-gateway'] }),
+        fingerprint: fingerprintOf({
+          source: 'prometheus',
+          alert_type: 'Application',
+          title: sent.title as string,
+          affected_services: ['auth', 'api-gateway'],
+        }),
       });
       expect(incident.timeline[0]).toMatchObject({
         event_type: 'created',
@@ -141,7 +146,14 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
 
     it('lets a direct create take over a fingerprint whose incident is outside the window, as an alert would', async () => {
       const first = (await post(alert()).expect(200)).body;
-      const same = { title: 'High error rate on api-gateway', description: 'd', severity: 'P2', incident_type: 'Application', source: 'prometheus', affected_resources: ['api-gateway'] };
+      const same = {
+        title: 'High error rate on api-gateway',
+        description: 'd',
+        severity: 'P2',
+        incident_type: 'Application',
+        source: 'prometheus',
+        affected_resources: ['api-gateway'],
+      };
       const conflict = await running.http.post('/v1/incidents').send(same).expect(409);
       expect(conflict.body.error.details.existing_incident_id).toBe(first.incident_id);
       clock.advance(901);
@@ -157,10 +169,7 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
 
     it('opens a new incident when the match is resolved', async () => {
       const first = (await post(alert()).expect(200)).body;
-      await running.http
-        .post(`/v1/incidents/${first.incident_id}/resolve`)
-        .send({ resolved_by: 'alice', method: 'Manual', notes: 'fixed' })
-        .expect(200);
+      await running.http.post(`/v1/incidents/${first.incident_id}/resolve`).send({ resolved_by: 'alice', method: 'Manual', notes: 'fixed' }).expect(200);
       const next = (await post(alert()).expect(200)).body;
       expect(next.status).toBe('Accepted');
       expect(next.incident_id).not.toBe(first.incident_id);
@@ -191,7 +200,13 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
     });
 
     it('answers a batch in order, one entry per alert, duplicates within the batch included', async () => {
-      const batch = [alert(), alert({ title: 'Disk full', alert_type: 'Infrastructure' }), alert(), alert({ dedup_key: 'k1' }), alert({ dedup_key: 'k1', title: 'other title' })];
+      const batch = [
+        alert(),
+        alert({ title: 'Disk full', alert_type: 'Infrastructure' }),
+        alert(),
+        alert({ dedup_key: 'k1' }),
+        alert({ dedup_key: 'k1', title: 'other title' }),
+      ];
       const res = await post(batch).expect(200);
       expect(res.body.map((a: { status: string }) => a.status)).toEqual(['Accepted', 'Accepted', 'Duplicate', 'Accepted', 'Duplicate']);
       expect(res.body[2].incident_id).toBe(res.body[0].incident_id);

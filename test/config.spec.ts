@@ -46,21 +46,39 @@ describe('configuration', () => {
   });
 
   it('takes email_to as a list in the file and comma-separated in the environment, and reads secrets from the *_env variables', () => {
-    expect(buildConfig({ notifications: { email_to: ['a@example.com', ' b@example.com '] } }, {}).notifications.email_to).toEqual(['a@example.com', 'b@example.com']);
+    expect(buildConfig({ notifications: { email_to: ['a@example.com', ' b@example.com '] } }, {}).notifications.email_to).toEqual([
+      'a@example.com',
+      'b@example.com',
+    ]);
     const config = buildConfig(
       { notifications: { pagerduty_integration_key_env: 'MY_PD' } },
-      { LLM_IM__NOTIFICATIONS__EMAIL_TO: 'a@example.com, b@example.com', MY_PD: 'key', SLACK_WEBHOOK_URL: 'https://hooks.example/x', SMTP_USERNAME: 'u', SMTP_PASSWORD: 'p' },
+      {
+        LLM_IM__NOTIFICATIONS__EMAIL_TO: 'a@example.com, b@example.com',
+        MY_PD: 'key',
+        SLACK_WEBHOOK_URL: 'https://hooks.example/x',
+        SMTP_USERNAME: 'u',
+        SMTP_PASSWORD: 'p',
+      },
     );
     expect(config.notifications.email_to).toEqual(['a@example.com', 'b@example.com']);
-    expect(config.secrets).toEqual({ pagerduty_integration_key: 'key', slack_webhook_url: 'https://hooks.example/x', slack_bot_token: undefined, smtp_username: 'u', smtp_password: 'p' });
+    expect(config.secrets).toEqual({
+      pagerduty_integration_key: 'key',
+      slack_webhook_url: 'https://hooks.example/x',
+      slack_bot_token: undefined,
+      smtp_username: 'u',
+      smtp_password: 'p',
+    });
   });
 
-  it('applies LLM_IM__<SECTION>__<KEY> overrides with the key\'s type', () => {
-    const config = buildConfig({}, {
-      LLM_IM__SERVER__HTTP_PORT: '8081',
-      LLM_IM__PROCESSING__DEDUPLICATION_ENABLED: 'false',
-      LLM_IM__NOTIFICATIONS__SLACK_DEFAULT_CHANNEL: '#ops',
-    });
+  it("applies LLM_IM__<SECTION>__<KEY> overrides with the key's type", () => {
+    const config = buildConfig(
+      {},
+      {
+        LLM_IM__SERVER__HTTP_PORT: '8081',
+        LLM_IM__PROCESSING__DEDUPLICATION_ENABLED: 'false',
+        LLM_IM__NOTIFICATIONS__SLACK_DEFAULT_CHANNEL: '#ops',
+      },
+    );
     expect(config.server.http_port).toBe(8081);
     expect(config.processing.deduplication_enabled).toBe(false);
     expect(config.notifications.slack_default_channel).toBe('#ops');

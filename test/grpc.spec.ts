@@ -127,7 +127,12 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     expect(created.created_at.seconds).toBeGreaterThan(1_700_000_000);
     const id = created.id;
 
-    const updated = await unary(clients.incidents, 'UpdateIncident', { id, severity: 'P0', assignees: { values: ['alice'] }, labels: { values: { team: 'core' } } });
+    const updated = await unary(clients.incidents, 'UpdateIncident', {
+      id,
+      severity: 'P0',
+      assignees: { values: ['alice'] },
+      labels: { values: { team: 'core' } },
+    });
     expect(updated).toMatchObject({ severity: 'P0', assignees: ['alice'], labels: { team: 'core' }, title: 'Checkout is down' });
     const cleared = await unary(clients.incidents, 'UpdateIncident', { id, assignees: { values: [] } });
     expect(cleared.assignees ?? []).toEqual([]);
@@ -136,7 +141,13 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     await unary(clients.incidents, 'TransitionIncident', { id, state: 'INVESTIGATING', actor: 'alice', note: 'looking' });
     const note = await unary(clients.incidents, 'AddNote', { id, author: 'bob', content: 'rolled back' });
     expect(note).toMatchObject({ author: 'bob', content: 'rolled back' });
-    const resolved = await unary(clients.incidents, 'ResolveIncident', { id, resolved_by: 'alice', method: 'MANUAL', notes: 'fixed', root_cause: 'bad deploy' });
+    const resolved = await unary(clients.incidents, 'ResolveIncident', {
+      id,
+      resolved_by: 'alice',
+      method: 'MANUAL',
+      notes: 'fixed',
+      root_cause: 'bad deploy',
+    });
     expect(resolved).toMatchObject({ state: 'RESOLVED', resolution: { resolved_by: 'alice', method: 'MANUAL', root_cause: 'bad deploy' } });
     expect(resolved.resolved_at.seconds).toBeGreaterThan(0);
     const closed = await unary(clients.incidents, 'CloseIncident', { id, actor: 'alice' });
@@ -299,7 +310,9 @@ describe.each(drivers())('gRPC on %s', (driver) => {
       const defined = (file: any): string[] => [
         ...(file.messageType ?? []).map((m: any) => `.${file.package}.${m.name}`),
         ...(file.enumType ?? []).map((e: any) => `.${file.package}.${e.name}`),
-        ...(file.messageType ?? []).flatMap((m: any) => [...(m.nestedType ?? []), ...(m.enumType ?? [])].map((n: any) => `.${file.package}.${m.name}.${n.name}`)),
+        ...(file.messageType ?? []).flatMap((m: any) =>
+          [...(m.nestedType ?? []), ...(m.enumType ?? [])].map((n: any) => `.${file.package}.${m.name}.${n.name}`),
+        ),
       ];
       for (const file of files) {
         for (const dep of file.dependency ?? []) expect(byName.has(dep)).toBe(true);
@@ -366,7 +379,12 @@ describe('gRPC and notifications', () => {
       await unary(clients.alerts, 'SubmitAlert', { alert: protoAlert({ severity: 'P0' }) }); // a duplicate notifies nobody
       const created = await unary(clients.incidents, 'CreateIncident', newIncident());
       await unary(clients.incidents, 'ResolveIncident', { id: ack.incident_id, resolved_by: 'alice', method: 'MANUAL', notes: 'fixed' });
-      const viaRest = (await app.http.post('/v1/alerts').send(alert({ title: 'from REST' })).expect(200)).body;
+      const viaRest = (
+        await app.http
+          .post('/v1/alerts')
+          .send(alert({ title: 'from REST' }))
+          .expect(200)
+      ).body;
       await sink.waitFor(4);
       // Deliveries to one target go out in order per incident; across incidents they run in parallel.
       const received = sink.received.map((r) => `${r.body.event_type} ${r.body.incident.id}`);
@@ -378,7 +396,7 @@ describe('gRPC and notifications', () => {
           `incident.detected ${viaRest.incident_id}`,
         ].sort(),
       );
-        expect(received.indexOf(`incident.detected ${ack.incident_id}`)).toBeLessThan(received.indexOf(`incident.resolved ${ack.incident_id}`));
+      expect(received.indexOf(`incident.detected ${ack.incident_id}`)).toBeLessThan(received.indexOf(`incident.resolved ${ack.incident_id}`));
       let log: any[] = [];
       for (let i = 0; i < 50 && !(log.length === 2 && log.every((d) => d.status === 'sent')); i++) {
         log = (await app.http.get(`/v1/incidents/${ack.incident_id}/notifications`).expect(200)).body;

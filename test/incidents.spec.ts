@@ -66,13 +66,19 @@ describe.each(drivers())('incidents on %s', (driver) => {
 
   async function create(overrides: Record<string, unknown> = {}): Promise<{ id: string; [k: string]: unknown }> {
     counter += 1;
-    const res = await running.http.post('/v1/incidents').send({ ...NEW_INCIDENT, title: `Incident ${counter}`, ...overrides }).expect(201);
+    const res = await running.http
+      .post('/v1/incidents')
+      .send({ ...NEW_INCIDENT, title: `Incident ${counter}`, ...overrides })
+      .expect(201);
     return res.body;
   }
 
   async function moveTo(id: string, state: State): Promise<void> {
     for (const step of PATH[state]) {
-      await running.http.post(`/v1/incidents/${id}/transition`).send({ state: step, actor: 'setup', ...(step === 'Resolved' ? { resolution: RESOLUTION } : {}) }).expect(200);
+      await running.http
+        .post(`/v1/incidents/${id}/transition`)
+        .send({ state: step, actor: 'setup', ...(step === 'Resolved' ? { resolution: RESOLUTION } : {}) })
+        .expect(200);
     }
   }
 
@@ -88,7 +94,10 @@ describe.each(drivers())('incidents on %s', (driver) => {
 
   it('answers 409 with the existing id for a create whose fingerprint matches an open incident', async () => {
     const first = await create({ title: 'same' });
-    const res = await running.http.post('/v1/incidents').send({ ...NEW_INCIDENT, title: 'same' }).expect(409);
+    const res = await running.http
+      .post('/v1/incidents')
+      .send({ ...NEW_INCIDENT, title: 'same' })
+      .expect(409);
     expect(res.body.error).toMatchObject({ code: 'DUPLICATE_INCIDENT', status: 409, details: { existing_incident_id: first.id } });
     expect(events).toHaveLength(1);
   });
@@ -104,7 +113,12 @@ describe.each(drivers())('incidents on %s', (driver) => {
     expect(events[0].incident).toEqual(res.body);
     expect(events[0]).toMatchObject({ previous_state: from, actor: 'bob' });
     const timeline = (await running.http.get(`/v1/incidents/${id}/timeline`).expect(200)).body;
-    expect(timeline.find((t: { event_type: string; metadata: { from?: string; to?: string } }) => t.event_type === 'state_changed' && t.metadata.to === to && t.metadata.from === from)).toMatchObject({
+    expect(
+      timeline.find(
+        (t: { event_type: string; metadata: { from?: string; to?: string } }) =>
+          t.event_type === 'state_changed' && t.metadata.to === to && t.metadata.from === from,
+      ),
+    ).toMatchObject({
       actor: 'bob',
       metadata: { from, to, note: 'why not' },
     });
@@ -154,7 +168,10 @@ describe.each(drivers())('incidents on %s', (driver) => {
     const reopened = (await running.http.post(`/v1/incidents/${id}/transition`).send({ state: 'Investigating', actor: 'bob' }).expect(200)).body;
     expect(reopened).toMatchObject({ state: 'Investigating', resolution: null, resolved_at: null });
     // The reopened incident is open again: the same create is a duplicate of it.
-    const dup = await running.http.post('/v1/incidents').send({ ...NEW_INCIDENT, title: reopened.title }).expect(409);
+    const dup = await running.http
+      .post('/v1/incidents')
+      .send({ ...NEW_INCIDENT, title: reopened.title })
+      .expect(409);
     expect(dup.body.error.details.existing_incident_id).toBe(id);
   });
 
@@ -167,7 +184,12 @@ describe.each(drivers())('incidents on %s', (driver) => {
     expect(events.map((e) => e.name)).toEqual(['incident.updated']);
     expect(Object.keys((events[0] as unknown as { changes: object }).changes).sort()).toEqual(['assignees', 'labels', 'severity', 'title']);
     const timeline = (await running.http.get(`/v1/incidents/${id}/timeline`)).body;
-    expect(timeline.slice(1).map((t: { event_type: string }) => t.event_type).sort()).toEqual(['assignees_changed', 'labels_changed', 'severity_changed', 'title_changed']);
+    expect(
+      timeline
+        .slice(1)
+        .map((t: { event_type: string }) => t.event_type)
+        .sort(),
+    ).toEqual(['assignees_changed', 'labels_changed', 'severity_changed', 'title_changed']);
     // A patch that changes nothing records nothing.
     events.length = 0;
     await running.http.patch(`/v1/incidents/${id}`).send({ severity: 'P1' }).expect(200);
@@ -261,7 +283,9 @@ describe.each(drivers())('incidents on %s', (driver) => {
       const res = (await running.http.get('/v1/incidents').expect(200)).body;
       expect(res.total).toBe(7);
       expect(res.items.map((i: { title: string }) => i.title)).toEqual(
-        [...res.items].sort((a: { created_at: string }, b: { created_at: string }) => b.created_at.localeCompare(a.created_at)).map((i: { title: string }) => i.title),
+        [...res.items]
+          .sort((a: { created_at: string }, b: { created_at: string }) => b.created_at.localeCompare(a.created_at))
+          .map((i: { title: string }) => i.title),
       );
     });
 

@@ -31,7 +31,10 @@ async function until(app: RunningApp, incidentId: string, done: (d: Delivery[]) 
   for (;;) {
     const list = await deliveries(app, incidentId);
     if (done(list)) return list;
-    if (Date.now() > deadline) throw new Error(`delivery log never reached the expected state: ${JSON.stringify(list.map((d) => [d.channel, d.action, d.status, d.attempts, d.last_error]))}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `delivery log never reached the expected state: ${JSON.stringify(list.map((d) => [d.channel, d.action, d.status, d.attempts, d.last_error]))}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -111,7 +114,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
     expect(slack.received[0].body.attachments[0].color).toBe('#d00000');
 
     const trigger = pagerduty.received[0].body;
-    expect(trigger).toMatchObject({ routing_key: PAGERDUTY_KEY, event_action: 'trigger', dedup_key: id, payload: { severity: 'critical', source: 'prometheus' } });
+    expect(trigger).toMatchObject({
+      routing_key: PAGERDUTY_KEY,
+      event_action: 'trigger',
+      dedup_key: id,
+      payload: { severity: 'critical', source: 'prometheus' },
+    });
     expect(trigger.payload.custom_details.incident_id).toBe(id);
 
     const [email] = await smtp.waitFor(1);
@@ -130,12 +138,28 @@ describe.each(drivers())('notifications on %s', (driver) => {
     expect(Object.keys(hook.body).sort()).toEqual(['event_type', 'incident', 'notification_id', 'timestamp']);
     expect(hook.body.event_type).toBe('incident.detected');
     expect(Object.keys(hook.body.incident).sort()).toEqual(
-      ['affected_resources', 'assignees', 'created_at', 'description', 'id', 'incident_type', 'labels', 'severity', 'source', 'state', 'title', 'updated_at'].sort(),
+      [
+        'affected_resources',
+        'assignees',
+        'created_at',
+        'description',
+        'id',
+        'incident_type',
+        'labels',
+        'severity',
+        'source',
+        'state',
+        'title',
+        'updated_at',
+      ].sort(),
     );
     expect(hook.body.incident).toMatchObject({ id, severity: 'P0', state: 'Detected', labels: { environment: 'production' } });
 
     // A duplicate alert notifies nobody.
-    await app.http.post('/v1/alerts').send(alert({ severity: 'P0', title: 'API Gateway Down', description: 'again' })).expect(200);
+    await app.http
+      .post('/v1/alerts')
+      .send(alert({ severity: 'P0', title: 'API Gateway Down', description: 'again' }))
+      .expect(200);
 
     await transition(app, id, 'Triaged');
     await transition(app, id, 'Investigating');
@@ -199,12 +223,25 @@ describe.each(drivers())('notifications on %s', (driver) => {
 
   it('pages a P2 only once it is raised to P1, and resolves on PagerDuty only what was triggered', async () => {
     app = await start({ slack_enabled: false, email_enabled: false, webhook_enabled: false });
-    const quiet = (await app.http.post('/v1/alerts').send(alert({ title: 'never paged', severity: 'P3' })).expect(200)).body.incident_id;
+    const quiet = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'never paged', severity: 'P3' }))
+        .expect(200)
+    ).body.incident_id;
     await resolve(app, quiet);
 
-    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P2' })).expect(200)).body.incident_id;
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P2' }))
+        .expect(200)
+    ).body.incident_id;
     expect(await deliveries(app, id)).toHaveLength(0);
-    await app.http.post('/v1/alerts').send(alert({ severity: 'P1' })).expect(200); // a duplicate raising the severity
+    await app.http
+      .post('/v1/alerts')
+      .send(alert({ severity: 'P1' }))
+      .expect(200); // a duplicate raising the severity
     await until(app, id, (l) => l.length === 1 && settled(l));
     await app.http.patch(`/v1/incidents/${id}`).send({ severity: 'P0' }).expect(200); // already triggered: nothing new
     await transition(app, id, 'Triaged');
@@ -221,7 +258,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
     // The trigger is held back by two failures; the resolve queued behind it must wait.
     pagerduty.script.push({ status: 500, body: 'oops' }, { status: 503, body: 'busy' });
     webhook.script.push({ status: 502 });
-    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P0', title: 'Original title' })).expect(200)).body.incident_id;
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P0', title: 'Original title' }))
+        .expect(200)
+    ).body.incident_id;
     await app.http.patch(`/v1/incidents/${id}`).send({ title: 'Renamed later' }).expect(200);
     await resolve(app, id);
     const log = await until(app, id, (l) => l.length === 4 && settled(l));
@@ -243,13 +285,23 @@ describe.each(drivers())('notifications on %s', (driver) => {
   it('waits at least Retry-After after a 429, and never retries a permanent refusal', async () => {
     app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false });
     webhook.script.push({ status: 429, headers: { 'retry-after': '2' } });
-    const first = (await app.http.post('/v1/alerts').send(alert({ title: 'rate limited' })).expect(200)).body.incident_id;
+    const first = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'rate limited' }))
+        .expect(200)
+    ).body.incident_id;
     const [sent] = await until(app, first, settled);
     expect(sent).toMatchObject({ status: 'sent', attempts: 2 });
     expect(webhook.attempts[1].at - webhook.attempts[0].at).toBeGreaterThanOrEqual(1950);
 
     webhook.script.push({ status: 400, body: 'bad request' });
-    const second = (await app.http.post('/v1/alerts').send(alert({ title: 'refused' })).expect(200)).body.incident_id;
+    const second = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'refused' }))
+        .expect(200)
+    ).body.incident_id;
     const [failed] = await until(app, second, settled);
     expect(failed).toMatchObject({ status: 'failed', attempts: 1, last_error: 'webhook answered HTTP 400: bad request' });
     expect(webhook.attempts).toHaveLength(3);
@@ -294,7 +346,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
     app = await start({ slack_enabled: false, email_enabled: false, retry_backoff_secs: 1, max_retries: 1 });
     pagerduty.script.push({ status: 500 }, { status: 500 });
     webhook.script.push({ status: 400, body: 'no' });
-    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P0' })).expect(200)).body.incident_id;
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P0' }))
+        .expect(200)
+    ).body.incident_id;
     await resolve(app, id); // queued behind the trigger that is being retried
     let log = await until(app, id, (l) => l.length === 4 && settled(l));
     expect(log.map((d) => `${d.channel}:${d.action}:${d.status}`)).toEqual([
@@ -319,9 +376,19 @@ describe.each(drivers())('notifications on %s', (driver) => {
   it('holds every delivery to a target that answered 429 until its Retry-After has passed', async () => {
     app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false });
     webhook.script.push({ status: 429, headers: { 'retry-after': '2' } });
-    const first = (await app.http.post('/v1/alerts').send(alert({ title: 'first' })).expect(200)).body.incident_id;
+    const first = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'first' }))
+        .expect(200)
+    ).body.incident_id;
     while (webhook.attempts.length === 0) await new Promise((r) => setTimeout(r, 20));
-    const second = (await app.http.post('/v1/alerts').send(alert({ title: 'second' })).expect(200)).body.incident_id;
+    const second = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'second' }))
+        .expect(200)
+    ).body.incident_id;
     await until(app, first, settled);
     await until(app, second, settled);
     expect(webhook.attempts).toHaveLength(3);
@@ -332,7 +399,15 @@ describe.each(drivers())('notifications on %s', (driver) => {
     app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, worker_threads: 2 });
     webhook.delayMs = 400;
     const ids: string[] = [];
-    for (let i = 0; i < 8; i++) ids.push((await app.http.post('/v1/alerts').send(alert({ title: `shutdown ${i}` })).expect(200)).body.incident_id);
+    for (let i = 0; i < 8; i++)
+      ids.push(
+        (
+          await app.http
+            .post('/v1/alerts')
+            .send(alert({ title: `shutdown ${i}` }))
+            .expect(200)
+        ).body.incident_id,
+      );
     while (webhook.attempts.length === 0) await new Promise((r) => setTimeout(r, 10));
     await app.close();
     // The sends that had started finished; the rest were handed back, not left claimed.
@@ -361,7 +436,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
     const hung = await webhookSink();
     hung.always = 'hang';
     try {
-      const stuck = (await app.http.post('/v1/alerts').send(alert({ title: 'stuck' })).expect(200)).body.incident_id;
+      const stuck = (
+        await app.http
+          .post('/v1/alerts')
+          .send(alert({ title: 'stuck' }))
+          .expect(200)
+      ).body.incident_id;
       await until(app, stuck, (l) => l.length === 1 && l[0].status === 'sent');
       for (let i = 0; i < 6; i++) {
         await app.http
@@ -371,7 +451,15 @@ describe.each(drivers())('notifications on %s', (driver) => {
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
       const ids: string[] = [];
-      for (let i = 0; i < 30; i++) ids.push((await app.http.post('/v1/alerts').send(alert({ title: `healthy ${i}` })).expect(200)).body.incident_id);
+      for (let i = 0; i < 30; i++)
+        ids.push(
+          (
+            await app.http
+              .post('/v1/alerts')
+              .send(alert({ title: `healthy ${i}` }))
+              .expect(200)
+          ).body.incident_id,
+        );
       await webhook.waitFor(31);
       // All healthy deliveries arrived while the hung target's attempts are still open.
       const log = await deliveries(app, stuck);
@@ -421,7 +509,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
       expect(resolution.body).toMatchObject({ channel: 'C0INCIDENTS', thread_ts: ts });
 
       // A message that can no longer be edited still gets the resolution in its thread.
-      const other = (await app.http.post('/v1/alerts').send(alert({ title: 'deleted message', severity: 'P1' })).expect(200)).body.incident_id;
+      const other = (
+        await app.http
+          .post('/v1/alerts')
+          .send(alert({ title: 'deleted message', severity: 'P1' }))
+          .expect(200)
+      ).body.incident_id;
       await until(app, other, (l) => l.length === 1 && settled(l));
       api.script.push({ status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: false, error: 'message_not_found' }) });
       await resolve(app, other);
@@ -436,11 +529,21 @@ describe.each(drivers())('notifications on %s', (driver) => {
   it('retries an email refused with 4xx and gives up on 5xx', async () => {
     app = await start({ slack_enabled: false, pagerduty_enabled: false, webhook_enabled: false });
     smtp.refuse.push(451);
-    const first = (await app.http.post('/v1/alerts').send(alert({ title: 'transient' })).expect(200)).body.incident_id;
+    const first = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'transient' }))
+        .expect(200)
+    ).body.incident_id;
     const [retried] = await until(app, first, settled);
     expect(retried).toMatchObject({ status: 'sent', attempts: 2 });
     smtp.refuse.push(550);
-    const second = (await app.http.post('/v1/alerts').send(alert({ title: 'permanent' })).expect(200)).body.incident_id;
+    const second = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'permanent' }))
+        .expect(200)
+    ).body.incident_id;
     const [refused] = await until(app, second, settled);
     expect(refused).toMatchObject({ status: 'failed', attempts: 1 });
     expect(refused.last_error).toMatch(/^SMTP server replied 550/);
@@ -449,7 +552,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
 
   it('takes custom notifications to explicit channels and refuses bad ones naming the field', async () => {
     app = await start({ slack_enabled: false });
-    const id = (await app.http.post('/v1/alerts').send(alert({ title: 'custom' })).expect(200)).body.incident_id;
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'custom' }))
+        .expect(200)
+    ).body.incident_id;
     await until(app, id, (l) => l.length === 2 && settled(l));
     const custom = await webhookSink();
     try {
@@ -475,13 +583,20 @@ describe.each(drivers())('notifications on %s', (driver) => {
       expect(JSON.stringify(log)).not.toContain('token=abc');
       expect(custom.received[0].body).toEqual({ custom_field: 'custom_value', incident_id: id });
       expect(custom.received[0].path).toBe('/custom?token=abc');
-      expect(pagerduty.received[0].body).toMatchObject({ routing_key: 'CUSTOMKEY0123456789ABCDEFGHIJKLM', dedup_key: 'sec-42', payload: { summary: 'Security incident detected' } });
+      expect(pagerduty.received[0].body).toMatchObject({
+        routing_key: 'CUSTOMKEY0123456789ABCDEFGHIJKLM',
+        dedup_key: 'sec-42',
+        payload: { summary: 'Security incident detected' },
+      });
       const mail = smtp.received.find((m) => m.mail.subject === 'Security Incident Alert')!;
       expect(mail.envelopeTo.sort()).toEqual(['a@example.com', 'b@example.com']);
       expect(mail.mail.text).toContain('A security incident has been detected...');
       // Many long addresses: the target shown (and indexed) stays short.
       const many = Array.from({ length: 50 }, (_, i) => `${'x'.repeat(60)}.${i}@${'y'.repeat(60)}.example.com`);
-      await app.http.post(`/v1/incidents/${id}/notifications`).send({ message: 'to many', channels: [{ type: 'email', to: many, subject: 'Many' }] }).expect(202);
+      await app.http
+        .post(`/v1/incidents/${id}/notifications`)
+        .send({ message: 'to many', channels: [{ type: 'email', to: many, subject: 'Many' }] })
+        .expect(202);
       const [last] = (await until(app, id, (l) => l.length === 6 && settled(l))).slice(-1);
       expect(last).toMatchObject({ channel: 'email', status: 'sent' });
       expect(last.target.length).toBeLessThan(200);
@@ -501,12 +616,18 @@ describe.each(drivers())('notifications on %s', (driver) => {
       [{ channels: [{ type: 'webhook', url: 'http://x.example' }] }, 'message'],
     ];
     for (const [body, field] of bad) {
-      const res = await app.http.post(`/v1/incidents/${id}/notifications`).send(body as object).expect(400);
+      const res = await app.http
+        .post(`/v1/incidents/${id}/notifications`)
+        .send(body as object)
+        .expect(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toContain(field);
     }
     expect(await deliveries(app, id)).toHaveLength(6); // nothing half-written
-    await app.http.post('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications').send({ message: 'x', channels: [{ type: 'webhook', url: 'http://x.example' }] }).expect(404);
+    await app.http
+      .post('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications')
+      .send({ message: 'x', channels: [{ type: 'webhook', url: 'http://x.example' }] })
+      .expect(404);
     await app.http.get('/v1/incidents/0190a000-0000-7000-8000-000000000000/notifications').expect(404);
   });
 
@@ -519,7 +640,11 @@ describe.each(drivers())('notifications on %s', (driver) => {
     expect(paged.body.delivered).toBe(true);
     expect(pagerduty.received.map((r) => r.body.event_action)).toEqual(['trigger', 'resolve']);
     const unconfigured = await app.http.post('/v1/notifications/test').send({ channel: 'slack' }).expect(200);
-    expect(unconfigured.body).toMatchObject({ delivered: false, outcome: 'permanent', error: 'neither environment variable TEST_SLACK_WEBHOOK nor TEST_NO_SLACK_TOKEN is set' });
+    expect(unconfigured.body).toMatchObject({
+      delivered: false,
+      outcome: 'permanent',
+      error: 'neither environment variable TEST_SLACK_WEBHOOK nor TEST_NO_SLACK_TOKEN is set',
+    });
     const disabled = await app.http.post('/v1/notifications/test').send({ channel: 'email' }).expect(400);
     expect(disabled.body.error.details.fields[0].field).toBe('channel');
     await app.http.post('/v1/notifications/test').send({ channel: 'fax' }).expect(400);
@@ -529,7 +654,12 @@ describe.each(drivers())('notifications on %s', (driver) => {
     app = await start({ slack_enabled: false, email_enabled: false, webhook_enabled: false }, { TEST_PD_KEY: '' });
     const stats = (await app.http.get('/v1/notifications/stats').expect(200)).body;
     expect(stats.channels.pagerduty).toMatchObject({ enabled: true, configured: false, problem: 'environment variable TEST_PD_KEY is not set' });
-    const id = (await app.http.post('/v1/alerts').send(alert({ severity: 'P0' })).expect(200)).body.incident_id;
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P0' }))
+        .expect(200)
+    ).body.incident_id;
     const [failed] = await until(app, id, settled);
     expect(failed).toMatchObject({ channel: 'pagerduty', status: 'failed', attempts: 1, last_error: 'environment variable TEST_PD_KEY is not set' });
     // The resolve behind a trigger that was given up is cancelled: PagerDuty would drop it.
@@ -540,27 +670,33 @@ describe.each(drivers())('notifications on %s', (driver) => {
 });
 
 // Several instances share PostgreSQL only (SQLite is one process's store).
-if (process.env.TEST_DATABASE_URL) describe('notifications with several instances on one PostgreSQL', () => {
-  it('sends each delivery exactly once', async () => {
-    const store = await TestStore.create('postgres');
-    const sink = await webhookSink();
-    const overrides = { notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, worker_threads: 8 } };
-    const a = await startApp(store, { overrides });
-    const b = await startApp(store, { overrides });
-    try {
-      const posts: Promise<unknown>[] = [];
-      for (let i = 0; i < 60; i++) posts.push((i % 2 ? a : b).http.post('/v1/alerts').send(alert({ title: `instance test ${i}` })).expect(200));
-      await Promise.all(posts);
-      await sink.waitFor(60);
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // a second copy would arrive by now
-      const ids = sink.received.map((r) => r.body.notification_id);
-      expect(ids).toHaveLength(60);
-      expect(new Set(ids).size).toBe(60);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await sink.close();
-      await store.destroy();
-    }
+if (process.env.TEST_DATABASE_URL)
+  describe('notifications with several instances on one PostgreSQL', () => {
+    it('sends each delivery exactly once', async () => {
+      const store = await TestStore.create('postgres');
+      const sink = await webhookSink();
+      const overrides = { notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, worker_threads: 8 } };
+      const a = await startApp(store, { overrides });
+      const b = await startApp(store, { overrides });
+      try {
+        const posts: Promise<unknown>[] = [];
+        for (let i = 0; i < 60; i++)
+          posts.push(
+            (i % 2 ? a : b).http
+              .post('/v1/alerts')
+              .send(alert({ title: `instance test ${i}` }))
+              .expect(200),
+          );
+        await Promise.all(posts);
+        await sink.waitFor(60);
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // a second copy would arrive by now
+        const ids = sink.received.map((r) => r.body.notification_id);
+        expect(ids).toHaveLength(60);
+        expect(new Set(ids).size).toBe(60);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+        await sink.close();
+        await store.destroy();
+      }
+    });
   });
-});
-

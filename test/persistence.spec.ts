@@ -13,7 +13,12 @@ describe.each(drivers())('storage on %s', (driver) => {
 
   it('keeps incidents, alerts, notes and timelines across a restart', async () => {
     const first = await startApp(store);
-    const a = (await first.http.post('/v1/alerts').send(alert({ external_id: 'e-1' })).expect(200)).body;
+    const a = (
+      await first.http
+        .post('/v1/alerts')
+        .send(alert({ external_id: 'e-1' }))
+        .expect(200)
+    ).body;
     await first.http.post('/v1/alerts').send(alert()).expect(200);
     await first.http.post(`/v1/incidents/${a.incident_id}/notes`).send({ author: 'alice', content: 'looking' }).expect(201);
     await first.http.post(`/v1/incidents/${a.incident_id}/transition`).send({ state: 'Investigating', actor: 'alice' }).expect(200);
@@ -28,7 +33,14 @@ describe.each(drivers())('storage on %s', (driver) => {
       expect((await second.http.get(`/v1/incidents/${a.incident_id}/alerts`)).body).toHaveLength(2);
       // Deduplication and idempotency carry on from the stored state.
       expect((await second.http.post('/v1/alerts').send(alert()).expect(200)).body).toMatchObject({ status: 'Duplicate', incident_id: a.incident_id });
-      expect((await second.http.post('/v1/alerts').send(alert({ external_id: 'e-1' })).expect(200)).body.alert_id).toBe(a.alert_id);
+      expect(
+        (
+          await second.http
+            .post('/v1/alerts')
+            .send(alert({ external_id: 'e-1' }))
+            .expect(200)
+        ).body.alert_id,
+      ).toBe(a.alert_id);
     } finally {
       await second.close();
     }
@@ -37,7 +49,10 @@ describe.each(drivers())('storage on %s', (driver) => {
   it('stores a batch whole or not at all when a write fails part-way', async () => {
     const running = await startApp(store);
     try {
-      await running.http.post('/v1/alerts').send(alert({ title: 'existing' })).expect(200);
+      await running.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'existing' }))
+        .expect(200);
       running.app.get(IncidentLifecycleHooks).register({
         withinTransaction: async (_tx, event) => {
           if (event.incident.title === 'boom') throw new Error('simulated failure inside the transaction');
@@ -102,7 +117,7 @@ describe.each(drivers())('group commit on %s', (driver) => {
     await expectOnlyBoomFails();
   });
 
-  it('commits the other requests when one request\'s deferred rows fail at the flush', async () => {
+  it("commits the other requests when one request's deferred rows fail at the flush", async () => {
     running.app.get(IncidentLifecycleHooks).register({
       withinTransaction: async (tx, event) => {
         if (event.incident.title !== 'boom') return;
@@ -228,11 +243,31 @@ describe('service surface', () => {
     expect(doc.components.schemas.ResolutionMethod.enum).toEqual(['Automated', 'Manual', 'AutoAssistedManual']);
     expect(doc.components.schemas.IncidentType.enum).toHaveLength(8);
     expect(doc.components.schemas.ErrorView).toBeDefined();
-    for (const schema of ['SlackChannelDto', 'EmailChannelDto', 'PagerDutyChannelDto', 'WebhookChannelDto', 'DeliveryView', 'NotificationStatsView', 'ChannelStatsView']) {
+    for (const schema of [
+      'SlackChannelDto',
+      'EmailChannelDto',
+      'PagerDutyChannelDto',
+      'WebhookChannelDto',
+      'DeliveryView',
+      'NotificationStatsView',
+      'ChannelStatsView',
+    ]) {
       expect(doc.components.schemas[schema]).toBeDefined();
     }
     expect(Object.keys(doc.components.schemas.AlertDto.properties).sort()).toEqual(
-      ['source', 'title', 'description', 'severity', 'alert_type', 'external_id', 'dedup_key', 'labels', 'affected_services', 'runbook_url', 'annotations'].sort(),
+      [
+        'source',
+        'title',
+        'description',
+        'severity',
+        'alert_type',
+        'external_id',
+        'dedup_key',
+        'labels',
+        'affected_services',
+        'runbook_url',
+        'annotations',
+      ].sort(),
     );
   });
 });

@@ -65,8 +65,7 @@ async function json(url: string, init?: RequestInit): Promise<{ status: number; 
   return { status: res.status, body: await res.json() };
 }
 
-const postJson = (url: string, body: unknown) =>
-  json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const postJson = (url: string, body: unknown) => json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('the service process', () => {
   let dir: string;
@@ -150,7 +149,9 @@ describe.each(drivers())('a crash (SIGKILL) during ingestion on %s', (driver) =>
         expect(alerts).toHaveLength(incident.alert_count);
         for (const a of alerts) stored.add(a.id);
         const timeline = (await json(`${second.url}/v1/incidents/${incident.id}/timeline`)).body;
-        expect(timeline.filter((t: { event_type: string }) => t.event_type === 'created' || t.event_type === 'alert_deduplicated')).toHaveLength(incident.alert_count);
+        expect(timeline.filter((t: { event_type: string }) => t.event_type === 'created' || t.event_type === 'alert_deduplicated')).toHaveLength(
+          incident.alert_count,
+        );
       }
       // Every alert that was answered before the kill is there.
       for (const a of answered) expect(stored.has(a.alert_id)).toBe(true);
@@ -259,7 +260,14 @@ describe('the gRPC example', () => {
   it('examples/grpc_client.ts runs every kind of call against a service it starts', async () => {
     const { code, stdout, stderr } = await runExample('examples/grpc_client.ts');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    for (const line of ['SubmitAlert: ACCEPTED', 'SubmitAlert (same alert): DUPLICATE', 'StreamAlerts ack #1: REJECTED', 'event incident.resolved', 'GetIncident: RESOLVED', 'FAILED_PRECONDITION']) {
+    for (const line of [
+      'SubmitAlert: ACCEPTED',
+      'SubmitAlert (same alert): DUPLICATE',
+      'StreamAlerts ack #1: REJECTED',
+      'event incident.resolved',
+      'GetIncident: RESOLVED',
+      'FAILED_PRECONDITION',
+    ]) {
       expect(stdout).toContain(line);
     }
   });

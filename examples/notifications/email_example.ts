@@ -37,7 +37,10 @@ async function main(): Promise<void> {
     });
     await service.post(`/v1/incidents/${incident_id}/resolve`, resolution);
     const log = await service.deliveries(incident_id, 3);
-    for (const m of local.received) console.log(`\nTo: ${m.envelopeTo.join(', ')}\nSubject: ${m.mail.subject}\n\n${m.mail.text}\n(HTML part: ${m.mail.html ? String(m.mail.html).length : 0} characters)`);
+    for (const m of local.received)
+      console.log(
+        `\nTo: ${m.envelopeTo.join(', ')}\nSubject: ${m.mail.subject}\n\n${m.mail.text}\n(HTML part: ${m.mail.html ? String(m.mail.html).length : 0} characters)`,
+      );
     printLog(log);
   } finally {
     await service.stop();

@@ -54,7 +54,17 @@ export async function startService(notifications: Record<string, unknown>, env: 
 }
 
 export function printLog(log: any[]): void {
-  console.table(log.map((d) => ({ event: d.event, channel: d.channel, action: d.action, target: d.target, status: d.status, attempts: d.attempts, error: d.last_error ?? '' })));
+  console.table(
+    log.map((d) => ({
+      event: d.event,
+      channel: d.channel,
+      action: d.action,
+      target: d.target,
+      status: d.status,
+      attempts: d.attempts,
+      error: d.last_error ?? '',
+    })),
+  );
 }
 
 export function alert(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -47,13 +47,7 @@ export class AlertRepository {
   }
 
   async listByIncident(incidentId: string): Promise<StoredAlert[]> {
-    const rows = await this.db
-      .selectFrom('alerts')
-      .selectAll()
-      .where('incident_id', '=', incidentId)
-      .orderBy('received_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.db.selectFrom('alerts').selectAll().where('incident_id', '=', incidentId).orderBy('received_at').orderBy('id').execute();
     return rows.map(alertMapper.toDomain);
   }
 }

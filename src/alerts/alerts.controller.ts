@@ -1,14 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiExtraModels,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-  getSchemaPath,
-} from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
 import { toValidDto } from '../common/validation';
@@ -33,10 +24,7 @@ export class AlertsController {
   })
   @ApiBody({
     schema: {
-      oneOf: [
-        { $ref: getSchemaPath(AlertDto) },
-        { type: 'array', items: { $ref: getSchemaPath(AlertDto) }, minItems: 1, maxItems: MAX_ALERTS_PER_BATCH },
-      ],
+      oneOf: [{ $ref: getSchemaPath(AlertDto) }, { type: 'array', items: { $ref: getSchemaPath(AlertDto) }, minItems: 1, maxItems: MAX_ALERTS_PER_BATCH }],
     },
   })
   @ApiOkResponse({

@@ -5,11 +5,11 @@ import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error
 import { ShutdownSignal } from '../common/shutdown-signal';
 import { toValidDto } from '../common/validation';
 import { GrpcExceptionFilter, grpcErrorOf } from '../grpc/grpc-exception.filter';
-import { alertAckToProto, alertFromProto } from '../grpc/proto-mapping';
+import { alertAckToProto, alertFromProto, ProtoMessage } from '../grpc/proto-mapping';
 import { AlertsService } from './alerts.service';
 import { AlertDto, toValidAlertBatch } from './dto/alert.dto';
 
-type Request = Record<string, any>;
+type Request = ProtoMessage;
 type Outcome = { ack: object } | { fault: unknown };
 
 /** Alerts of one StreamAlerts call being ingested at once; more wait (unparsed) in the stream. */
@@ -33,7 +33,7 @@ export class AlertsGrpcController {
 
   @GrpcMethod('AlertIngestion', 'SubmitAlerts')
   async submitAlerts(request: Request): Promise<object> {
-    const items: unknown[] = (request.alerts ?? []).map((alert: Request) => alertFromProto(alert));
+    const items: unknown[] = Array.isArray(request.alerts) ? request.alerts.map((alert) => alertFromProto(alert)) : [];
     const answers = await this.alerts.ingest(toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`));
     return { acks: answers.map((answer, index) => alertAckToProto(answer, index)) };
   }
@@ -66,7 +66,11 @@ export class AlertsGrpcController {
       };
       const input = requests
         .pipe(
-          takeUntil(this.shutdown.closing$.pipe(tap(() => stop(new DomainError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; send the rest elsewhere or later'))))),
+          takeUntil(
+            this.shutdown.closing$.pipe(
+              tap(() => stop(new DomainError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; send the rest elsewhere or later'))),
+            ),
+          ),
           mergeMap((request: Request) => {
             if (closed) return EMPTY;
             const index = started++;

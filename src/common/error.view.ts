@@ -32,7 +32,11 @@ export class ErrorView {
 /** Errors any route can answer: 400 for bad parameters, 500 for a fault of the service. */
 export function ApiCommonErrors(): ClassDecorator {
   return applyDecorators(
-    ApiBadRequestResponse({ type: ErrorView, description: 'VALIDATION_FAILED (details.fields names each bad field; in a batch prefixed with the index, e.g. [3].severity), MALFORMED_JSON, INVALID_URL' }),
+    ApiBadRequestResponse({
+      type: ErrorView,
+      description:
+        'VALIDATION_FAILED (details.fields names each bad field; in a batch prefixed with the index, e.g. [3].severity), MALFORMED_JSON, INVALID_URL',
+    }),
     ApiInternalServerErrorResponse({ type: ErrorView, description: 'INTERNAL: a fault of the service; details are logged, not returned' }),
   );
 }

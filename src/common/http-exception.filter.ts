@@ -62,7 +62,7 @@ export function errorBodyOf(exception: unknown): ErrorBody {
     const known = typeof err.code === 'string' ? FASTIFY_CODES[err.code] : undefined;
     // A JSON SyntaxError from the body parser also arrives here with status 400.
     const isJsonSyntax = exception instanceof SyntaxError;
-    const code = known?.code ?? (isJsonSyntax ? 'MALFORMED_JSON' : GENERIC_CODES[err.statusCode] ?? 'BAD_REQUEST');
+    const code = known?.code ?? (isJsonSyntax ? 'MALFORMED_JSON' : (GENERIC_CODES[err.statusCode] ?? 'BAD_REQUEST'));
     const field = known?.field ?? (isJsonSyntax ? 'body' : undefined);
     const message = typeof err.message === 'string' ? err.message : 'bad request';
     return {

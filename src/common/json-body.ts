@@ -13,7 +13,10 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
   const parseJson = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     const text = body.toString();
     if (text.trim() === '') {
-      done(new DomainError(ErrorCode.MALFORMED_JSON, 'request body is empty but content-type is JSON', { fields: [{ field: 'body', message: 'empty body' }] }), undefined);
+      done(
+        new DomainError(ErrorCode.MALFORMED_JSON, 'request body is empty but content-type is JSON', { fields: [{ field: 'body', message: 'empty body' }] }),
+        undefined,
+      );
       return;
     }
     let parsed: unknown;

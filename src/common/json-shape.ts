@@ -27,7 +27,8 @@ export function jsonShapeIssue(value: unknown, path = '', depth = 0): FieldIssue
     return null;
   }
   for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\u0000')) return { field: join(path, key.replace(/\u0000/g, '\\u0000')), message: 'a key must not contain the NUL character (\\u0000)' };
+    if (key.includes('\u0000'))
+      return { field: join(path, key.replaceAll('\u0000', '\\u0000')), message: 'a key must not contain the NUL character (\\u0000)' };
     const issue = jsonShapeIssue(item, join(path, key), depth + 1);
     if (issue) return issue;
   }

@@ -39,7 +39,7 @@ export class JsonLogger implements LoggerService {
   private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace', message: unknown, params: unknown[]): void {
     const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
     if (typeof message === 'object' && message !== null) {
-      this.pino[level]({ context, ...(message as object) });
+      this.pino[level]({ context, ...message });
     } else {
       this.pino[level]({ context }, String(message));
     }

@@ -18,8 +18,7 @@ export function IsStringMap(opts: { maxKeys: number; maxLength: number }, option
           if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
           const entries = Object.entries(value);
           return (
-            entries.length <= opts.maxKeys &&
-            entries.every(([k, v]) => k.length > 0 && k.length <= 256 && typeof v === 'string' && v.length <= opts.maxLength)
+            entries.length <= opts.maxKeys && entries.every(([k, v]) => k.length > 0 && k.length <= 256 && typeof v === 'string' && v.length <= opts.maxLength)
           );
         },
       },
@@ -28,17 +27,15 @@ export function IsStringMap(opts: { maxKeys: number; maxLength: number }, option
 
 /** Query parameters that may be repeated (?state=A&state=B) arrive as a string or an array. */
 export function ToArray(): PropertyDecorator {
-  return applyDecorators(
-    Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value])),
-  );
+  return applyDecorators(Transform(({ value }) => (value === undefined ? undefined : Array.isArray(value) ? value : [value])));
 }
 
 /** Query booleans arrive as text; anything but true/false stays a string and fails IsBoolean. */
 export function ToBoolean(): PropertyDecorator {
-  return Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value));
+  return Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value));
 }
 
 /** Query integers arrive as text; anything that is not a whole number stays a string and fails IsInt. */
 export function ToInt(): PropertyDecorator {
-  return Transform(({ value }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
+  return Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
 }

@@ -70,7 +70,10 @@ function fromEnvString(envName: string, spec: KeySpec, raw: string): unknown {
       return raw;
     case 'list':
       // Comma-separated in an environment variable: "a@example.com,b@example.com".
-      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      return raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
   }
 }
 
@@ -128,10 +131,7 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
     const envName = config.storage.postgres_url_env;
     const url = env[envName];
     if (!url) {
-      throw new ConfigError(
-        'storage.postgres_url_env',
-        `driver is postgres but the environment variable ${envName} is not set`,
-      );
+      throw new ConfigError('storage.postgres_url_env', `driver is postgres but the environment variable ${envName} is not set`);
     }
     return { ...config, database_url: url };
   }

@@ -55,9 +55,7 @@ function zip(columns: string[], values: unknown[]): Record<string, unknown> {
 
 export async function insertRow<T extends Table>(tx: Tx, table: T, row: Insertable<Database[T]>): Promise<void> {
   const { columns, values } = split(row);
-  const sql = sqlFor(`${tx.dialect}:insert:${table}`, columns, () =>
-    (tx.db as unknown as AnyDb).insertInto(table as string).values(zip(columns, values)).compile(),
-  );
+  const sql = sqlFor(`${tx.dialect}:insert:${table}`, columns, () => (tx.db as unknown as AnyDb).insertInto(table).values(zip(columns, values)).compile());
   await tx.db.executeQuery(CompiledQuery.raw(sql, values));
 }
 
@@ -77,11 +75,16 @@ export async function insertRows<T extends Table>(tx: Tx, table: T, rows: readon
     const chunk = parts.slice(start, start + count);
     const sql = sqlFor(`${tx.dialect}:insert${count}:${table}`, columns, () =>
       (tx.db as unknown as AnyDb)
-        .insertInto(table as string)
+        .insertInto(table)
         .values(chunk.map((part) => zip(columns, part.values)))
         .compile(),
     );
-    await tx.db.executeQuery(CompiledQuery.raw(sql, chunk.flatMap((part) => part.values)));
+    await tx.db.executeQuery(
+      CompiledQuery.raw(
+        sql,
+        chunk.flatMap((part) => part.values),
+      ),
+    );
     start += count;
   }
 }
@@ -90,7 +93,11 @@ export async function updateRowById<T extends Table>(tx: Tx, table: T, id: strin
   const { columns, values } = split(changes);
   if (columns.length === 0) return;
   const sql = sqlFor(`${tx.dialect}:update:${table}`, columns, () =>
-    (tx.db as unknown as AnyDb).updateTable(table as string).set(zip(columns, values)).where('id', '=', id).compile(),
+    (tx.db as unknown as AnyDb)
+      .updateTable(table as string)
+      .set(zip(columns, values))
+      .where('id', '=', id)
+      .compile(),
   );
   values.push(id);
   await tx.db.executeQuery(CompiledQuery.raw(sql, values));

@@ -87,7 +87,7 @@ class StatementCache implements SqliteDialectDatabase {
     if (sql === 'begin') sql = 'begin immediate';
     let statement = this.statements.get(sql);
     if (!statement) {
-      statement = this.sqlite.prepare(sql) as unknown as SqliteStatement;
+      statement = this.sqlite.prepare(sql);
       // Shapes are few; should they ever overflow, the oldest goes first.
       if (this.statements.size >= this.capacity) this.statements.delete(this.statements.keys().next().value as string);
       this.statements.set(sql, statement);
@@ -104,8 +104,7 @@ class StatementCache implements SqliteDialectDatabase {
 export async function migrateToLatest(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   // Kysely looks its bookkeeping tables up in every schema; name ours, so that a database with
   // several schemas (one per test run, or per tenant) migrates each on its own.
-  const schema =
-    dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const schema = dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
   const migrator = new Migrator({ db, provider: new StaticMigrationProvider(dialect), migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');

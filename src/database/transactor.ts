@@ -127,10 +127,12 @@ export class Transactor {
     }
     this.waitingWeight += weight;
     return new Promise<T>((resolve, reject) => {
-      const settle = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
-        this.waitingWeight -= weight;
-        fn(...args);
-      };
+      const settle =
+        <A extends unknown[]>(fn: (...args: A) => void) =>
+        (...args: A) => {
+          this.waitingWeight -= weight;
+          fn(...args);
+        };
       this.waiting.push({ work, weight, resolve: settle(resolve as (value: unknown) => void), reject: settle(reject) });
       this.scheduleDrain();
     });

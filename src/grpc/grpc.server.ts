@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
 import type { INestApplication } from '@nestjs/common';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { ShutdownSignal } from '../common/shutdown-signal';
@@ -39,7 +40,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
         loader: PROTO_LOADER_OPTIONS,
         gracefulShutdown: true,
-        onLoadPackageDefinition: (definition, grpcServer: Server) => {
+        onLoadPackageDefinition: (definition: PackageDefinition, grpcServer: Server) => {
           server = grpcServer;
           reflectionFor(definition).addToServer(grpcServer);
         },

@@ -57,7 +57,7 @@ export const protoEnum = {
   /** A repeated enum filter; absent when empty. */
   list: (convert: (v: unknown) => unknown, values: unknown): unknown[] | undefined => {
     if (!Array.isArray(values) || values.length === 0) return undefined;
-    return values.map((v) => convert(v) ?? v);
+    return values.map((v: unknown) => convert(v) ?? v);
   },
 };
 
@@ -92,6 +92,15 @@ function maybeTimestamp(iso: string | null): Timestamp | undefined {
 }
 
 /** Drops the keys whose value is undefined (proto-loader leaves absent fields out). */
+/** A request message as @grpc/proto-loader decodes it: plain fields, checked by the DTOs. */
+export type ProtoMessage = Record<string, unknown>;
+
+/** The contents of a wrapper message (`{ values }`), used for "set this list/map" fields; absent when the wrapper is. */
+export function wrapped(wrapper: unknown, empty: unknown): unknown {
+  if (typeof wrapper !== 'object' || wrapper === null) return undefined;
+  return (wrapper as { values?: unknown }).values ?? empty;
+}
+
 export function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
@@ -152,8 +161,9 @@ export function alertAckToProto(answer: AlertAnswer, index = 0): object {
 }
 
 /** An Alert message as the plain object POST /v1/alerts takes. */
-export function alertFromProto(alert: Record<string, unknown> | undefined): unknown {
-  if (!alert) return undefined;
+export function alertFromProto(message: unknown): unknown {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const alert = message as ProtoMessage;
   return defined({
     source: alert.source,
     title: alert.title,

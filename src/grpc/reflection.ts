@@ -24,7 +24,7 @@ export function reflectionFor(definition: PackageDefinition): ReflectionService 
     for (const file of Object.values(index.files)) {
       const imports = (index.fileDependencies.get(file) ?? []).map((dep) => dep.name).filter((name): name is string => Boolean(name));
       file.dependency = [...new Set(imports)];
-      index.fileEncodings.set(file, FileDescriptorProto.encode(file as never).finish());
+      index.fileEncodings.set(file, FileDescriptorProto.encode(file).finish());
     }
   }
   return service;

@@ -21,9 +21,7 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ schema: { example: { status: 'unavailable', checks: { database: { status: 'down', driver: 'postgres', error: '...' } } } } })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const result = await this.database.check();
-    const database = result.ok
-      ? { status: 'ok', driver: this.database.dialect }
-      : { status: 'down', driver: this.database.dialect, error: result.error };
+    const database = result.ok ? { status: 'ok', driver: this.database.dialect } : { status: 'down', driver: this.database.dialect, error: result.error };
     if (!result.ok) reply.status(HttpStatus.SERVICE_UNAVAILABLE);
     return { status: result.ok ? 'ok' : 'unavailable', checks: { database } };
   }

@@ -6,7 +6,6 @@ import { insertRow, selectWhereEqual, updateRowById } from '../database/cached-q
 import { DATABASE } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
 
-
 /** Row <-> domain conversions for the incident tables, in one place. */
 export const incidentMapper = {
   toDomain(row: Selectable<IncidentRow>): Incident {
@@ -27,7 +26,7 @@ export const incidentMapper = {
       fingerprint: row.fingerprint,
       alert_count: Number(row.alert_count),
       last_seen_at: row.last_seen_at,
-      resolution: row.resolution === null ? null : JSON.parse(row.resolution),
+      resolution: row.resolution === null ? null : (JSON.parse(row.resolution) as Incident['resolution']),
     };
   },
   toRow(incident: Incident, openFingerprint: string | null): IncidentRow {
@@ -158,13 +157,7 @@ export class IncidentRepository {
   }
 
   async notes(id: string): Promise<Note[]> {
-    const rows = await this.db
-      .selectFrom('incident_notes')
-      .selectAll()
-      .where('incident_id', '=', id)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+    const rows = await this.db.selectFrom('incident_notes').selectAll().where('incident_id', '=', id).orderBy('created_at').orderBy('id').execute();
     return rows.map(incidentMapper.noteToDomain);
   }
 

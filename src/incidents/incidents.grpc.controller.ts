@@ -5,15 +5,7 @@ import { filter, map, Observable, tap } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
 import { toValidDto } from '../common/validation';
 import { GrpcExceptionFilter } from '../grpc/grpc-exception.filter';
-import {
-  defined,
-  incidentToProto,
-  noteToProto,
-  protoEnum,
-  timelineEntryToProto,
-  timestampOf,
-  toProtoEnum,
-} from '../grpc/proto-mapping';
+import { defined, incidentToProto, noteToProto, ProtoMessage, protoEnum, timelineEntryToProto, timestampOf, toProtoEnum, wrapped } from '../grpc/proto-mapping';
 import { IncidentEvent, IncidentStateEvent, IncidentUpdatedEvent } from './domain/events';
 import {
   AddNoteDto,
@@ -28,7 +20,7 @@ import {
 import { IncidentEventStream } from './incident-event-stream';
 import { IncidentsService } from './incidents.service';
 
-type Request = Record<string, any>;
+type Request = ProtoMessage;
 
 /** Events a StreamIncidents client may leave unread before it is cut off. */
 const MAX_UNREAD_EVENTS = 10_000;
@@ -40,8 +32,9 @@ function idOf(request: Request): string {
   return request.id.toLowerCase();
 }
 
-function resolutionFromProto(resolution: Request | undefined): unknown {
-  if (!resolution) return undefined;
+function resolutionFromProto(message: unknown): unknown {
+  if (typeof message !== 'object' || message === null) return undefined;
+  const resolution = message as Request;
   return defined({
     resolved_by: resolution.resolved_by,
     method: protoEnum.method(resolution.method),
@@ -91,7 +84,7 @@ export class IncidentsGrpcController {
       defined({
         state: protoEnum.list(protoEnum.state, request.state),
         severity: protoEnum.list(protoEnum.severity, request.severity),
-        source: request.source?.length ? request.source : undefined,
+        source: Array.isArray(request.source) && request.source.length > 0 ? request.source : undefined,
         incident_type: protoEnum.list(protoEnum.incidentType, request.incident_type),
         active_only: request.active_only,
         page: request.page,
@@ -111,8 +104,8 @@ export class IncidentsGrpcController {
         title: request.title,
         description: request.description,
         severity: protoEnum.severity(request.severity),
-        assignees: request.assignees ? (request.assignees.values ?? []) : undefined,
-        labels: request.labels ? (request.labels.values ?? {}) : undefined,
+        assignees: wrapped(request.assignees, []),
+        labels: wrapped(request.labels, {}),
         actor: request.actor,
       }),
     );

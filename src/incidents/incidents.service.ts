@@ -9,17 +9,7 @@ import type { AppConfig } from '../config/config.schema';
 import { Transactor, Tx } from '../database/transactor';
 import { IncidentEvent, IncidentUpdatedEvent, stateEventFor } from './domain/events';
 import { fingerprintOf } from './domain/fingerprint';
-import {
-  Incident,
-  IncidentDetail,
-  IncidentState,
-  IncidentType,
-  isMoreSevere,
-  Note,
-  Resolution,
-  Severity,
-  TimelineEntry,
-} from './domain/incident';
+import { Incident, IncidentDetail, IncidentState, IncidentType, isMoreSevere, Note, Resolution, Severity, TimelineEntry } from './domain/incident';
 import { assertTransition, isActive } from './domain/state-machine';
 import type { ListIncidentsQuery } from './dto/incident.dto';
 import { IncidentLifecycleHooks } from './incident-lifecycle-hooks';
@@ -167,9 +157,7 @@ export class IncidentsService {
       now,
     );
     await this.repository.insert(tx, incident);
-    this.repository.appendTimeline(tx, incident.id, [
-      entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert)),
-    ]);
+    this.repository.appendTimeline(tx, incident.id, [entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert))]);
     await this.publish(tx, stateEventFor(incident, now, actor, null));
     return { incident_id: incident.id, status: 'Accepted' };
   }

@@ -122,7 +122,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     for (const provider of this.providers.values()) {
       const readiness = provider.readiness();
       if (readiness.enabled && !readiness.configured) {
-        this.logger.warn({ msg: 'Notification channel enabled but not configured; its deliveries will fail', channel: provider.channel, problem: readiness.problem });
+        this.logger.warn({
+          msg: 'Notification channel enabled but not configured; its deliveries will fail',
+          channel: provider.channel,
+          problem: readiness.problem,
+        });
       }
     }
     if (this.dialect === 'sqlite') {

@@ -47,9 +47,7 @@ export function toDelivery(row: NewDeliveryRow & { seq?: number | string }): Del
 
 /** The result of one attempt, written back by the pool. */
 export type AttemptResult = { id: string; incident_id: string; at: string } & (
-  | { kind: 'sent'; ref: SlackMessageRef | null }
-  | { kind: 'retry'; error: string; next_attempt_at: string }
-  | { kind: 'failed'; error: string }
+  { kind: 'sent'; ref: SlackMessageRef | null } | { kind: 'retry'; error: string; next_attempt_at: string } | { kind: 'failed'; error: string }
 );
 
 export interface ChannelCounts {
@@ -90,17 +88,8 @@ export class DeliveryRepository {
   }
 
   /** Whether the incident already has a delivery of this channel, target and action (in this transaction too). */
-  async hasDelivery(
-    tx: Tx,
-    incidentId: string,
-    channel: Channel,
-    target: string,
-    action: DeliveryAction,
-    excluding: DeliveryStatus[] = [],
-  ): Promise<boolean> {
-    const own = tx
-      .deferred(TABLE)
-      .some((row) => row.incident_id === incidentId && row.channel === channel && row.target === target && row.action === action);
+  async hasDelivery(tx: Tx, incidentId: string, channel: Channel, target: string, action: DeliveryAction, excluding: DeliveryStatus[] = []): Promise<boolean> {
+    const own = tx.deferred(TABLE).some((row) => row.incident_id === incidentId && row.channel === channel && row.target === target && row.action === action);
     if (own) return true;
     let query = tx.db
       .selectFrom(TABLE)
@@ -166,12 +155,7 @@ export class DeliveryRepository {
     return rows.map((row) => ({ ...toDelivery(row), has_followers: followed.has(Number(row.seq)) })).sort((a, b) => a.seq - b.seq);
   }
 
-  private async firstInLine(
-    tx: Tx,
-    skipTargets: Array<[string, string]>,
-    limit: number,
-    narrow: (query: ClaimQuery) => ClaimQuery,
-  ): Promise<Head[]> {
+  private async firstInLine(tx: Tx, skipTargets: Array<[string, string]>, limit: number, narrow: (query: ClaimQuery) => ClaimQuery): Promise<Head[]> {
     let query = tx.db
       .selectFrom(`${TABLE} as d`)
       .select('d.seq')

@@ -165,7 +165,12 @@ export class NotificationRouter {
     };
   }
 
-  pagerduty(action: 'trigger' | 'acknowledge' | 'resolve', incident: Incident, at: string, custom?: { serviceKey: string; dedupKey: string; summary: string }): PlannedDelivery {
+  pagerduty(
+    action: 'trigger' | 'acknowledge' | 'resolve',
+    incident: Incident,
+    at: string,
+    custom?: { serviceKey: string; dedupKey: string; summary: string },
+  ): PlannedDelivery {
     return {
       channel: 'pagerduty',
       action,
@@ -181,8 +186,7 @@ export class NotificationRouter {
       channel: 'email',
       action: 'send',
       target: emailTarget(to),
-      render: () =>
-        emailMessage(incident, to, custom?.subject ?? emailSubject(eventName, incident), custom?.body ?? headline(eventName, incident)),
+      render: () => emailMessage(incident, to, custom?.subject ?? emailSubject(eventName, incident), custom?.body ?? headline(eventName, incident)),
     };
   }
 

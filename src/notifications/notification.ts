@@ -62,9 +62,7 @@ export interface OutboundMessage {
 
 /** A provider's verdict on one attempt; the worker pool decides what happens next. */
 export type SendOutcome =
-  | { kind: 'delivered'; ref?: SlackMessageRef }
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
-  | { kind: 'permanent'; error: string };
+  { kind: 'delivered'; ref?: SlackMessageRef } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'permanent'; error: string };
 
 export const delivered = (ref?: SlackMessageRef): SendOutcome => ({ kind: 'delivered', ref });
 export const retry = (error: string, retryAfterMs?: number): SendOutcome => ({ kind: 'retry', error, retryAfterMs });

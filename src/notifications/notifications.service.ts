@@ -93,10 +93,10 @@ export class NotificationsService implements OnModuleInit {
     const { notes: _notes, timeline: _timeline, ...incident } = await this.incidents.get(incidentId);
     const at = this.clock.now().toISOString();
     const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
-    return this.transactor.run(async (tx) => {
+    return this.transactor.run((tx) => {
       const rows = this.router.write(tx, incidentId, CUSTOM_EVENT, at, planned);
       tx.afterCommit(() => this.pool.wake([incidentId]));
-      return rows.map((row) => row.id);
+      return Promise.resolve(rows.map((row) => row.id));
     });
   }
 
@@ -205,7 +205,11 @@ export class NotificationsService implements OnModuleInit {
       case 'email':
         return this.router.email(CUSTOM_EVENT, incident, { to: channel.to, subject: channel.subject, body: channel.body ?? message });
       case 'pagerduty':
-        return this.router.pagerduty('trigger', incident, at, { serviceKey: channel.service_key, dedupKey: channel.incident_key ?? incident.id, summary: message });
+        return this.router.pagerduty('trigger', incident, at, {
+          serviceKey: channel.service_key,
+          dedupKey: channel.incident_key ?? incident.id,
+          summary: message,
+        });
       case 'webhook': {
         const payload = channel.payload;
         const planned = this.router.webhook(CUSTOM_EVENT, at, incident, { url: channel.url, payload: payload ?? null });

@@ -132,10 +132,7 @@ export function slackMessage(incident: Incident, message: string): SlackMessage 
   });
   details.push({
     type: 'context',
-    elements: [
-      mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX),
-      mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX),
-    ],
+    elements: [mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX), mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX)],
   });
   return {
     // The notification text (and what clients without blocks show).
@@ -155,12 +152,7 @@ export interface EmailMessage {
 }
 
 function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 function detailRows(incident: Incident): [string, string][] {

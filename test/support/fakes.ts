@@ -141,7 +141,12 @@ export function slackWebhookFake(): Promise<FakeTarget> {
 export function slackApiFake(token: string): Promise<FakeTarget> {
   let ts = 1700000000;
   return new FakeTarget((path, body, headers) => {
-    const json = (value: { ok: boolean; [key: string]: unknown }) => ({ status: 200, body: JSON.stringify(value), headers: { 'content-type': 'application/json' }, refused: !value.ok });
+    const json = (value: { ok: boolean; [key: string]: unknown }) => ({
+      status: 200,
+      body: JSON.stringify(value),
+      headers: { 'content-type': 'application/json' },
+      refused: !value.ok,
+    });
     if (headers.authorization !== `Bearer ${token}`) return json({ ok: false, error: 'invalid_auth' });
     if (path !== '/api/chat.postMessage' && path !== '/api/chat.update') return json({ ok: false, error: 'unknown_method' });
     const problem = slackBlocksProblem(body);
@@ -204,7 +209,10 @@ export class FakeSmtp {
   readonly refuse: number[] = [];
   private readonly server: SMTPServer;
 
-  constructor(readonly user: string, readonly password: string) {
+  constructor(
+    readonly user: string,
+    readonly password: string,
+  ) {
     this.server = new SMTPServer({
       secure: false,
       authOptional: false,

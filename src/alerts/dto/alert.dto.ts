@@ -9,15 +9,18 @@ export const MAX_ALERTS_PER_BATCH = 1000;
 
 export class AlertDto {
   @ApiProperty({ maxLength: 255, example: 'prometheus', description: 'The monitoring system that sent the alert.' })
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   source!: string;
 
   @ApiProperty({ maxLength: 500, example: 'High error rate on api-gateway' })
-  @IsString() @Length(1, 500)
+  @IsString()
+  @Length(1, 500)
   title!: string;
 
   @ApiProperty({ maxLength: 20000, example: '5xx ratio above 5% for 5 minutes' })
-  @IsString() @MaxLength(20000)
+  @IsString()
+  @MaxLength(20000)
   description!: string;
 
   @ApiProperty({ enum: SEVERITIES, enumName: 'Severity', example: 'P1' })
@@ -28,28 +31,40 @@ export class AlertDto {
   @IsIn(INCIDENT_TYPES)
   alert_type!: IncidentType;
 
-  @ApiPropertyOptional({ maxLength: 255, description: 'The sender\'s id; a repeat from the same source is answered with the first result and counted once.' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @ApiPropertyOptional({ maxLength: 255, description: "The sender's id; a repeat from the same source is answered with the first result and counted once." })
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   external_id?: string;
 
   @ApiPropertyOptional({ maxLength: 255, description: 'When given, the fingerprint is (source, dedup_key) only.' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   dedup_key?: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { env: 'prod' } })
-  @IsOptional() @IsStringMap({ maxKeys: 64, maxLength: 1024 })
+  @IsOptional()
+  @IsStringMap({ maxKeys: 64, maxLength: 1024 })
   labels?: Record<string, string>;
 
   @ApiPropertyOptional({ type: [String], maxItems: 100, example: ['api-gateway'] })
-  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @Length(1, 255, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @Length(1, 255, { each: true })
   affected_services?: string[];
 
   @ApiPropertyOptional({ format: 'uri', example: 'https://runbooks.example.com/api-gateway' })
-  @IsOptional() @IsUrl({ require_protocol: true, require_tld: false }) @MaxLength(2048)
+  @IsOptional()
+  @IsUrl({ require_protocol: true, require_tld: false })
+  @MaxLength(2048)
   runbook_url?: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional() @IsStringMap({ maxKeys: 64, maxLength: 8192 })
+  @IsOptional()
+  @IsStringMap({ maxKeys: 64, maxLength: 8192 })
   annotations?: Record<string, string>;
 }
 

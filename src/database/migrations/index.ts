@@ -37,9 +37,7 @@ function initial(dialect: Dialect): Migration {
 
       await db.schema
         .createTable('incident_timeline')
-        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-        )
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
         .addColumn('timestamp', 'varchar(32)', (c) => c.notNull())
         .addColumn('event_type', 'varchar(64)', (c) => c.notNull())
@@ -97,9 +95,7 @@ function notificationDeliveries(dialect: Dialect): Migration {
       await db.schema
         .createTable('notification_deliveries')
         // seq is the key (an auto-increment on both dialects); the public id is unique beside it.
-        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-        )
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('id', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
         .addColumn('event', 'varchar(32)', (c) => c.notNull())
@@ -136,7 +132,7 @@ function notificationDeliveries(dialect: Dialect): Migration {
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial(this.dialect), '0002_notification_deliveries': notificationDeliveries(this.dialect) };
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve({ '0001_initial': initial(this.dialect), '0002_notification_deliveries': notificationDeliveries(this.dialect) });
   }
 }

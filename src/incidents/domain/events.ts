@@ -75,11 +75,6 @@ const STATE_EVENTS = {
   Closed: IncidentClosedEvent,
 } as const;
 
-export function stateEventFor(
-  incident: Incident,
-  occurred_at: string,
-  actor: string,
-  previous: IncidentState | null,
-): IncidentStateEvent {
+export function stateEventFor(incident: Incident, occurred_at: string, actor: string, previous: IncidentState | null): IncidentStateEvent {
   return new STATE_EVENTS[incident.state](incident, occurred_at, actor, previous);
 }

@@ -4,16 +4,7 @@ export type Severity = (typeof SEVERITIES)[number];
 export const INCIDENT_STATES = ['Detected', 'Triaged', 'Investigating', 'Remediating', 'Resolved', 'Closed'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 
-export const INCIDENT_TYPES = [
-  'Infrastructure',
-  'Application',
-  'Security',
-  'Data',
-  'Performance',
-  'Availability',
-  'Compliance',
-  'Unknown',
-] as const;
+export const INCIDENT_TYPES = ['Infrastructure', 'Application', 'Security', 'Data', 'Performance', 'Availability', 'Compliance', 'Unknown'] as const;
 export type IncidentType = (typeof INCIDENT_TYPES)[number];
 
 export const RESOLUTION_METHODS = ['Automated', 'Manual', 'AutoAssistedManual'] as const;

@@ -1,20 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsObject,
-  IsOptional,
-  IsString,
-  Length,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { IsStringMap, ToArray, ToBoolean, ToInt } from '../../common/validators';
 import {
   INCIDENT_STATES,
@@ -32,11 +18,13 @@ const LIST = { maxItems: 100, itemMax: 255 };
 
 export class CreateIncidentDto {
   @ApiProperty({ maxLength: 500, example: 'API Gateway Down' })
-  @IsString() @Length(1, 500)
+  @IsString()
+  @Length(1, 500)
   title!: string;
 
   @ApiProperty({ maxLength: 20000, example: 'All requests returning 503 errors' })
-  @IsString() @MaxLength(20000)
+  @IsString()
+  @MaxLength(20000)
   description!: string;
 
   @ApiProperty({ enum: SEVERITIES, enumName: 'Severity', example: 'P0' })
@@ -48,55 +36,80 @@ export class CreateIncidentDto {
   incident_type!: IncidentType;
 
   @ApiProperty({ maxLength: 255, example: 'llm-sentinel' })
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   source!: string;
 
   @ApiPropertyOptional({ type: [String], maxItems: LIST.maxItems, example: ['api-gateway'] })
-  @IsOptional() @IsArray() @ArrayMaxSize(LIST.maxItems) @IsString({ each: true }) @Length(1, LIST.itemMax, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(LIST.maxItems)
+  @IsString({ each: true })
+  @Length(1, LIST.itemMax, { each: true })
   affected_resources?: string[];
 
   @ApiPropertyOptional({ type: [String], maxItems: LIST.maxItems, example: ['alice'] })
-  @IsOptional() @IsArray() @ArrayMaxSize(LIST.maxItems) @IsString({ each: true }) @Length(1, LIST.itemMax, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(LIST.maxItems)
+  @IsString({ each: true })
+  @Length(1, LIST.itemMax, { each: true })
   assignees?: string[];
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { team: 'platform' } })
-  @IsOptional() @IsStringMap({ maxKeys: 64, maxLength: 1024 })
+  @IsOptional()
+  @IsStringMap({ maxKeys: 64, maxLength: 1024 })
   labels?: Record<string, string>;
 
   @ApiPropertyOptional({ description: 'Who makes the change (recorded in the timeline).', example: 'alice' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   actor?: string;
 }
 
 export class UpdateIncidentDto {
   @ApiPropertyOptional({ maxLength: 500 })
-  @IsOptional() @IsString() @Length(1, 500)
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
   title?: string;
 
   @ApiPropertyOptional({ maxLength: 20000 })
-  @IsOptional() @IsString() @MaxLength(20000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(20000)
   description?: string;
 
   @ApiPropertyOptional({ enum: SEVERITIES, enumName: 'Severity' })
-  @IsOptional() @IsIn(SEVERITIES)
+  @IsOptional()
+  @IsIn(SEVERITIES)
   severity?: Severity;
 
   @ApiPropertyOptional({ type: [String], description: 'Replaces the assignee list.' })
-  @IsOptional() @IsArray() @ArrayMaxSize(LIST.maxItems) @IsString({ each: true }) @Length(1, LIST.itemMax, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(LIST.maxItems)
+  @IsString({ each: true })
+  @Length(1, LIST.itemMax, { each: true })
   assignees?: string[];
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, description: 'Replaces the labels.' })
-  @IsOptional() @IsStringMap({ maxKeys: 64, maxLength: 1024 })
+  @IsOptional()
+  @IsStringMap({ maxKeys: 64, maxLength: 1024 })
   labels?: Record<string, string>;
 
   @ApiPropertyOptional({ description: 'Who makes the change (recorded in the timeline).' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   actor?: string;
 }
 
 export class ResolveIncidentDto {
   @ApiProperty({ example: 'alice' })
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   resolved_by!: string;
 
   @ApiProperty({ enum: RESOLUTION_METHODS, enumName: 'ResolutionMethod', example: 'Manual' })
@@ -104,11 +117,14 @@ export class ResolveIncidentDto {
   method!: ResolutionMethod;
 
   @ApiProperty({ example: 'Restarted the gateway pods' })
-  @IsString() @MaxLength(20000)
+  @IsString()
+  @MaxLength(20000)
   notes!: string;
 
   @ApiPropertyOptional({ nullable: true, example: 'Memory leak in v2.3.1' })
-  @IsOptional() @IsString() @MaxLength(20000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(20000)
   root_cause?: string | null;
 }
 
@@ -118,65 +134,95 @@ export class TransitionIncidentDto {
   state!: IncidentState;
 
   @ApiProperty({ example: 'alice' })
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   actor!: string;
 
   @ApiPropertyOptional({ example: 'Looking at the gateway logs' })
-  @IsOptional() @IsString() @MaxLength(20000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(20000)
   note?: string;
 
   @ApiPropertyOptional({ type: ResolveIncidentDto, description: 'Required when state is Resolved.' })
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => ResolveIncidentDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => ResolveIncidentDto)
   resolution?: ResolveIncidentDto;
 }
 
 export class CloseIncidentDto {
   @ApiPropertyOptional({ example: 'alice', description: 'Defaults to "system".' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   actor?: string;
 
   @ApiPropertyOptional()
-  @IsOptional() @IsString() @MaxLength(20000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(20000)
   note?: string;
 }
 
 export class AddNoteDto {
   @ApiProperty({ example: 'alice' })
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   author!: string;
 
   @ApiProperty({ example: 'Rolled back to v2.3.0' })
-  @IsString() @Length(1, 20000)
+  @IsString()
+  @Length(1, 20000)
   content!: string;
 }
 
 export class ListIncidentsQuery {
   @ApiPropertyOptional({ enum: INCIDENT_STATES, enumName: 'IncidentState', isArray: true, description: 'Repeat to match any of several.' })
-  @IsOptional() @ToArray() @IsIn(INCIDENT_STATES, { each: true })
+  @IsOptional()
+  @ToArray()
+  @IsIn(INCIDENT_STATES, { each: true })
   state?: IncidentState[];
 
   @ApiPropertyOptional({ enum: SEVERITIES, enumName: 'Severity', isArray: true })
-  @IsOptional() @ToArray() @IsIn(SEVERITIES, { each: true })
+  @IsOptional()
+  @ToArray()
+  @IsIn(SEVERITIES, { each: true })
   severity?: Severity[];
 
   @ApiPropertyOptional({ type: [String] })
-  @IsOptional() @ToArray() @IsString({ each: true })
+  @IsOptional()
+  @ToArray()
+  @IsString({ each: true })
   source?: string[];
 
   @ApiPropertyOptional({ enum: INCIDENT_TYPES, enumName: 'IncidentType', isArray: true })
-  @IsOptional() @ToArray() @IsIn(INCIDENT_TYPES, { each: true })
+  @IsOptional()
+  @ToArray()
+  @IsIn(INCIDENT_TYPES, { each: true })
   incident_type?: IncidentType[];
 
   @ApiPropertyOptional({ type: Boolean, description: 'Only Detected, Triaged, Investigating and Remediating.' })
-  @IsOptional() @ToBoolean() @IsBoolean()
+  @IsOptional()
+  @ToBoolean()
+  @IsBoolean()
   active_only?: boolean;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, default: 1 })
-  @IsOptional() @ToInt() @IsInt() @Min(1) @Max(1_000_000)
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   page?: number;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional() @ToInt() @IsInt() @Min(1) @Max(500)
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(500)
   page_size?: number;
 }
 

@@ -95,8 +95,7 @@ interface SenderRequest {
 }
 
 type SenderReply =
-  | { id: number; status: number; retryAfter?: string | string[]; body: string }
-  | { id: number; error: { kind: 'invalid' | 'noanswer'; message: string } };
+  { id: number; status: number; retryAfter?: string | string[]; body: string } | { id: number; error: { kind: 'invalid' | 'noanswer'; message: string } };
 
 /**
  * Outbound HTTP for the channels, done on the sender thread over keep-alive connection pools
@@ -113,11 +112,7 @@ export class HttpClient implements OnApplicationShutdown {
   private closed = false;
 
   /** POSTs JSON and reads the answer (only its status and Retry-After on success, unless asked). */
-  postJson(
-    url: string,
-    body: unknown,
-    options: { timeoutMs: number; headers?: Record<string, string>; readSuccessBody?: boolean },
-  ): Promise<HttpAnswer> {
+  postJson(url: string, body: unknown, options: { timeoutMs: number; headers?: Record<string, string>; readSuccessBody?: boolean }): Promise<HttpAnswer> {
     if (this.closed) return Promise.reject(new NoAnswer('the service is shutting down'));
     const id = this.nextId++;
     if (this.outbox.length === 0) setImmediate(() => this.post());

@@ -26,10 +26,7 @@ export class SlackProvider implements ChannelProvider {
   readiness(): ChannelReadiness {
     const n = this.config.notifications;
     const { slack_bot_token, slack_webhook_url } = this.config.secrets;
-    const problem =
-      slack_bot_token || slack_webhook_url
-        ? null
-        : `neither environment variable ${n.slack_webhook_env} nor ${n.slack_bot_token_env} is set`;
+    const problem = slack_bot_token || slack_webhook_url ? null : `neither environment variable ${n.slack_webhook_env} nor ${n.slack_bot_token_env} is set`;
     return { enabled: n.slack_enabled, configured: problem === null, problem };
   }
 
@@ -78,7 +75,7 @@ function judgeApiAnswer(answer: HttpAnswer, method: string): SendOutcome {
   if (answer.status !== 200) return classifyFailure(answer, `Slack ${method}`);
   let parsed: { ok?: boolean; error?: string; channel?: string; ts?: string };
   try {
-    parsed = JSON.parse(answer.body);
+    parsed = JSON.parse(answer.body) as typeof parsed;
   } catch {
     return retry(`Slack ${method} answered something that is not JSON`);
   }

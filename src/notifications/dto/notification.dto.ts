@@ -1,28 +1,23 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsEmail,
-  IsIn,
-  IsObject,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Length,
-  MaxLength,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsObject, IsOptional, IsString, IsUrl, Length, MaxLength } from 'class-validator';
 import { CHANNELS, Channel } from '../notification';
 
 export class SlackChannelDto {
   @ApiProperty({ enum: ['slack'] }) @IsIn(['slack']) type!: 'slack';
 
-  @ApiPropertyOptional({ example: '#security-incidents', description: 'Defaults to notifications.slack_default_channel. An incoming webhook is bound to its own channel and ignores this.' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @ApiPropertyOptional({
+    example: '#security-incidents',
+    description: 'Defaults to notifications.slack_default_channel. An incoming webhook is bound to its own channel and ignores this.',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   channel?: string;
 
   @ApiPropertyOptional({ example: '🚨 Security incident detected!', description: 'Defaults to the request message.' })
-  @IsOptional() @IsString() @Length(1, 40_000)
+  @IsOptional()
+  @IsString()
+  @Length(1, 40_000)
   message?: string;
 }
 
@@ -30,15 +25,21 @@ export class EmailChannelDto {
   @ApiProperty({ enum: ['email'] }) @IsIn(['email']) type!: 'email';
 
   @ApiProperty({ type: [String], example: ['oncall@example.com', 'security@example.com'], maxItems: 50 })
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50) @IsEmail({}, { each: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @IsEmail({}, { each: true })
   to!: string[];
 
   @ApiProperty({ example: 'Security Incident Alert', maxLength: 998 })
-  @IsString() @Length(1, 998)
+  @IsString()
+  @Length(1, 998)
   subject!: string;
 
   @ApiPropertyOptional({ example: 'A security incident has been detected...', description: 'Defaults to the request message.' })
-  @IsOptional() @IsString() @MaxLength(100_000)
+  @IsOptional()
+  @IsString()
+  @MaxLength(100_000)
   body?: string;
 }
 
@@ -46,11 +47,14 @@ export class PagerDutyChannelDto {
   @ApiProperty({ enum: ['pagerduty'] }) @IsIn(['pagerduty']) type!: 'pagerduty';
 
   @ApiProperty({ description: 'The integration (routing) key of the PagerDuty service. Stored to send it, never shown again.', example: 'your-service-key' })
-  @IsString() @Length(1, 255)
+  @IsString()
+  @Length(1, 255)
   service_key!: string;
 
   @ApiPropertyOptional({ description: 'dedup_key of the PagerDuty event; defaults to the incident id.', maxLength: 255 })
-  @IsOptional() @IsString() @Length(1, 255)
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   incident_key?: string;
 }
 
@@ -58,11 +62,19 @@ export class WebhookChannelDto {
   @ApiProperty({ enum: ['webhook'] }) @IsIn(['webhook']) type!: 'webhook';
 
   @ApiProperty({ example: 'https://your-service.com/webhook', description: 'Stored to send it; shown only as scheme, host and a hash.' })
-  @IsString() @MaxLength(2048) @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @IsString()
+  @MaxLength(2048)
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   url!: string;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { custom_field: 'custom_value' }, description: 'Sent as the body, as given. Defaults to the guide\'s payload with event_type "notification.custom".' })
-  @IsOptional() @IsObject()
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { custom_field: 'custom_value' },
+    description: 'Sent as the body, as given. Defaults to the guide\'s payload with event_type "notification.custom".',
+  })
+  @IsOptional()
+  @IsObject()
   payload?: Record<string, unknown>;
 }
 
@@ -71,7 +83,8 @@ export type ChannelDto = SlackChannelDto | EmailChannelDto | PagerDutyChannelDto
 
 export class CustomNotificationDto {
   @ApiProperty({ example: 'Custom notification', maxLength: 10_000 })
-  @IsString() @Length(1, 10_000)
+  @IsString()
+  @Length(1, 10_000)
   message!: string;
 
   @ApiProperty({
@@ -80,11 +93,16 @@ export class CustomNotificationDto {
     items: { oneOf: [SlackChannelDto, EmailChannelDto, PagerDutyChannelDto, WebhookChannelDto].map((cls) => ({ $ref: getSchemaPath(cls) })) },
     maxItems: 20,
   })
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(20) @IsObject({ each: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(20)
+  @IsObject({ each: true })
   channels!: object[];
 
   @ApiPropertyOptional({ maxLength: 255, example: 'alice' })
-  @IsOptional() @IsString() @Length(1, 255)
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
   actor?: string;
 }
 

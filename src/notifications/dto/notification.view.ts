@@ -53,6 +53,7 @@ export class TestNotificationView {
   @ApiProperty({ enum: CHANNELS }) channel!: string;
   @ApiProperty({ example: '#incidents' }) target!: string;
   @ApiProperty() delivered!: boolean;
-  @ApiProperty({ enum: ['delivered', 'retry', 'permanent'], description: 'retry: a transient failure (would be retried); permanent: refused' }) outcome!: string;
+  @ApiProperty({ enum: ['delivered', 'retry', 'permanent'], description: 'retry: a transient failure (would be retried); permanent: refused' })
+  outcome!: string;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
 }
