@@ -1,22 +1,23 @@
 import 'reflect-metadata';
 import { createApp, OPENAPI_JSON_PATH } from './app';
-import { JsonLogger } from './common/logger';
+import { AppLogger } from './common/logger';
 import { ConfigError, LoadedConfig, readConfig } from './config/config.loader';
 import { startGrpc } from './grpc/grpc.server';
 
 async function bootstrap(): Promise<void> {
-  const logger = new JsonLogger();
   let loaded: LoadedConfig;
   try {
     loaded = readConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      logger.error({ msg: err.message, key: err.key }, 'Config');
+      // Level 'info' here, whatever LOG_LEVEL says: it may be one of the mistakes.
+      new AppLogger('info').error({ msg: 'invalid configuration', problems: err.problems }, 'Config');
       process.stderr.write(`${err.message}\n`);
       process.exit(2);
     }
     throw err;
   }
+  const logger = new AppLogger();
   const { config, path, defaulted } = loaded;
   if (defaulted.length > 0) {
     logger.log({ msg: `configuration keys not set in ${path} take their documented defaults`, keys: defaulted }, 'Config');

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildConfig, ConfigError, loadConfig, readConfig } from '../src/config/config.loader';
+import { buildConfig, ConfigError, loadConfig, nearestName, readConfig } from '../src/config/config.loader';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -140,5 +140,56 @@ describe('keys left to their defaults', () => {
     expect(loaded.defaulted).not.toContain('server.http_port');
     expect(loaded.defaulted).not.toContain('server.host');
     expect(readConfig({}).defaulted).toEqual([]); // default.toml sets every key
+  });
+});
+
+describe('every configuration problem at once', () => {
+  it('reports each mistaken key on its own line, and names the nearest known key of a misspelling', () => {
+    const err = configError(() =>
+      buildConfig({ server: { http_port: '8080' }, notifications: { worker_threads: 0, slack_enabld: true } }, { LLM_IM__SERVER__GRCP_PORT: '9000' }),
+    );
+    expect(err.problems.map((p) => p.key)).toEqual([
+      'server.http_port',
+      'notifications.slack_enabld',
+      'notifications.worker_threads',
+      'LLM_IM__SERVER__GRCP_PORT',
+    ]);
+    const lines = err.message.split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toBe('invalid configuration: server.http_port: expected an integer, got string');
+    expect(lines[1]).toBe('invalid configuration: notifications.slack_enabld: unknown key (did you mean `slack_enabled`?)');
+    expect(lines[2]).toBe('invalid configuration: notifications.worker_threads: must be between 1 and 256, got 0');
+    expect(lines[3]).toContain('did you mean `LLM_IM__SERVER__GRPC_PORT`?');
+  });
+
+  it('suggests a section for a misspelt one, and nothing for a name far from every key', () => {
+    const err = configError(() => buildConfig({ notification: {}, server: { zzzzzzzz: 1 } }, {}));
+    expect(err.problems).toEqual([
+      { key: 'notification', message: 'unknown section (did you mean `notifications`?)' },
+      { key: 'server.zzzzzzzz', message: 'unknown key' },
+    ]);
+  });
+
+  it('checks LOG_FORMAT and LOG_LEVEL with the rest', () => {
+    const err = configError(() => buildConfig({ server: { http_port: -1 } }, { LOG_FORMAT: 'fancy', LOG_LEVEL: 'loud' }));
+    expect(err.problems.map((p) => p.key)).toEqual(['server.http_port', 'LOG_FORMAT', 'LOG_LEVEL']);
+    expect(err.problems[1].message).toBe('must be one of json, pretty, got "fancy"');
+    expect(() => buildConfig({}, { LOG_FORMAT: 'pretty', LOG_LEVEL: 'debug' })).not.toThrow();
+  });
+
+  it('reports a missing PostgreSQL URL together with the other mistakes', () => {
+    const err = configError(() => buildConfig({ storage: { driver: 'postgres', postgres_url_env: 'NO_SUCH_VAR' }, server: { http_port: 'x' } }, {}));
+    expect(err.problems.map((p) => p.key)).toEqual(['server.http_port', 'storage.postgres_url_env']);
+  });
+});
+
+describe('nearestName', () => {
+  it.each([
+    ['slack_enabld', 'slack_enabled'],
+    ['SLACK_ENABLED', 'slack_enabled'],
+    ['webhook_timout_secs', 'webhook_timeout_secs'],
+    ['retries', undefined],
+  ])('%s → %s', (name, expected) => {
+    expect(nearestName(name, ['slack_enabled', 'email_enabled', 'webhook_timeout_secs', 'max_retries'])).toBe(expected);
   });
 });

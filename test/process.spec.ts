@@ -90,6 +90,58 @@ describe('the service process', () => {
     expect(existsSync(join(dir, 'incidents.db'))).toBe(false);
   });
 
+  it('reports every mistake of a config file at once, one line per key, before it stops', async () => {
+    const path = join(dir, 'config.toml');
+    writeFileSync(path, '[server]\nhttp_port = "8080"\n\n[notifications]\nworker_threads = 0\nslack_enabld = true\n');
+    const result = await spawnService({ CONFIG_PATH: path, LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'incidents.db'), LOG_LEVEL: 'loud' });
+    expect(isRunning(result)).toBe(false);
+    const exit = result as Exit;
+    expect(exit.code).toBe(2);
+    expect(exit.stderr.trim().split('\n')).toEqual([
+      'invalid configuration: server.http_port: expected an integer, got string',
+      'invalid configuration: notifications.slack_enabld: unknown key (did you mean `slack_enabled`?)',
+      'invalid configuration: notifications.worker_threads: must be between 1 and 256, got 0',
+      'invalid configuration: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ]);
+    expect(existsSync(join(dir, 'incidents.db'))).toBe(false);
+  });
+
+  it('prints readable log lines in a terminal (a real pseudo-terminal, through script(1))', async () => {
+    const port = await freePort();
+    const grpcPort = await freePort();
+    const command = `${process.execPath} -r ./test/support/ts-register.js src/main.ts`;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        PATH: process.env.PATH ?? '',
+        TERM: 'dumb',
+        LLM_IM__SERVER__HOST: '127.0.0.1',
+        LLM_IM__SERVER__HTTP_PORT: String(port),
+        LLM_IM__SERVER__GRPC_PORT: String(grpcPort),
+        LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'incidents.db'),
+      },
+    });
+    let out = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no listening line in time: ${out}`)), 60000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('LLM Incident Manager listening')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+    }
+    const line = out.split(/\r?\n/).find((l) => l.includes('LLM Incident Manager listening'))!;
+    expect(line).toMatch(/INFO.*LLM Incident Manager listening/);
+    expect(() => JSON.parse(line)).toThrow();
+  });
+
   it('starts on the embedded default, serves, and shuts down cleanly on SIGTERM', async () => {
     const db = join(dir, 'data', 'incidents.db');
     const service = await spawnService({ LLM_IM__STORAGE__SQLITE_PATH: db });

@@ -1,14 +1,38 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /**
- * Nest's logger on pino: one JSON object per line. Fields that could carry secrets are redacted
- * wherever they appear.
+ * JSON lines for pipes, containers and CI (what log shippers read); readable lines in a
+ * terminal. LOG_FORMAT, when set, wins over the guess (checked with the config, see config.loader).
  */
-export class JsonLogger implements LoggerService {
+export function logFormatOf(env: Record<string, string | undefined>, stdoutIsTTY: boolean): LogFormat {
+  const given = env.LOG_FORMAT;
+  if (given === 'json' || given === 'pretty') return given;
+  return stdoutIsTTY ? 'pretty' : 'json';
+}
+
+/**
+ * Nest's logger on pino: one JSON object per line, or pino-pretty's lines in a terminal. Fields
+ * that could carry secrets are redacted wherever they appear, in both formats.
+ */
+export class AppLogger implements LoggerService {
   private readonly pino: Logger;
 
-  constructor(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream) {
+  constructor(
+    level = process.env.LOG_LEVEL ?? 'info',
+    destination?: pino.DestinationStream,
+    format: LogFormat = logFormatOf(process.env, process.stdout.isTTY === true),
+  ) {
+    // pino-pretty in this thread, synchronously: no worker for a terminal, and nothing lost on exit.
+    const target =
+      format === 'pretty'
+        ? pretty({ sync: true, destination: destination ?? 1, colorize: destination === undefined && process.stdout.isTTY === true })
+        : destination;
     this.pino = pino(
       {
         level,
@@ -32,7 +56,7 @@ export class JsonLogger implements LoggerService {
           censor: '[redacted]',
         },
       },
-      destination,
+      target,
     );
   }
 

@@ -1,19 +1,71 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
+import { LOG_FORMATS, LOG_LEVELS } from '../common/logger';
 import { AppConfig, CONFIG_SCHEMA, KeySpec, NotificationSecrets } from './config.schema';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.toml';
 export const ENV_PREFIX = 'LLM_IM__';
 
-/** A configuration problem; `key` names the offending key as `section.key` (or the env var). */
+/** One problem with one key; `key` names it as `section.key` (or the env var). */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+/**
+ * Every problem of a configuration at once, one line per key, so that a file with three
+ * mistakes takes one restart to fix, not three. `key` is the first problem's key.
+ */
 export class ConfigError extends Error {
+  readonly key: string;
+
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(problems.map((p) => `invalid configuration: ${p.key}: ${p.message}`).join('\n'));
+    this.name = 'ConfigError';
+    this.key = problems[0].key;
+  }
+
+  static of(key: string, message: string): ConfigError {
+    return new ConfigError([{ key, message }]);
+  }
+}
+
+/** A problem found while checking one value; gathered into one ConfigError by the caller. */
+class KeyProblem extends Error {
   constructor(
     readonly key: string,
     message: string,
   ) {
-    super(`invalid configuration: ${key}: ${message}`);
-    this.name = 'ConfigError';
+    super(message);
   }
+}
+
+/** Edit distance, for "did you mean": names are short, so the plain dynamic programme is enough. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The known name nearest to `name`, if it is near enough to be a typo of it. */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.name : undefined;
+}
+
+function unknownName(what: string, name: string, known: readonly string[], prefix = ''): string {
+  const near = nearestName(name, known);
+  return near ? `${what} (did you mean \`${prefix}${near}\`?)` : what;
 }
 
 type Env = Record<string, string | undefined>;
@@ -28,30 +80,30 @@ function describeType(value: unknown): string {
 function checkValue(name: string, spec: KeySpec, value: unknown): string | number | boolean | readonly string[] {
   switch (spec.type) {
     case 'list':
-      if (!Array.isArray(value)) throw new ConfigError(name, `expected an array of strings, got ${describeType(value)}`);
+      if (!Array.isArray(value)) throw new KeyProblem(name, `expected an array of strings, got ${describeType(value)}`);
       value.forEach((item, i) => {
-        if (typeof item !== 'string' || item.trim() === '') throw new ConfigError(`${name}[${i}]`, 'expected a non-empty string');
+        if (typeof item !== 'string' || item.trim() === '') throw new KeyProblem(`${name}[${i}]`, 'expected a non-empty string');
       });
       return (value as string[]).map((item) => item.trim());
     case 'boolean':
-      if (typeof value !== 'boolean') throw new ConfigError(name, `expected a boolean, got ${describeType(value)}`);
+      if (typeof value !== 'boolean') throw new KeyProblem(name, `expected a boolean, got ${describeType(value)}`);
       return value;
     case 'integer': {
       // smol-toml yields bigint for integers outside the safe range.
       const n = typeof value === 'bigint' ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isInteger(n)) {
-        throw new ConfigError(name, `expected an integer, got ${describeType(value)}`);
+        throw new KeyProblem(name, `expected an integer, got ${describeType(value)}`);
       }
       if (n < spec.min || n > spec.max) {
-        throw new ConfigError(name, `must be between ${spec.min} and ${spec.max}, got ${n}`);
+        throw new KeyProblem(name, `must be between ${spec.min} and ${spec.max}, got ${n}`);
       }
       return n;
     }
     case 'string':
-      if (typeof value !== 'string') throw new ConfigError(name, `expected a string, got ${describeType(value)}`);
-      if (spec.nonEmpty && value.trim() === '') throw new ConfigError(name, 'must not be empty');
+      if (typeof value !== 'string') throw new KeyProblem(name, `expected a string, got ${describeType(value)}`);
+      if (spec.nonEmpty && value.trim() === '') throw new KeyProblem(name, 'must not be empty');
       if (spec.oneOf && !spec.oneOf.includes(value)) {
-        throw new ConfigError(name, `must be one of ${spec.oneOf.join(', ')}, got "${value}"`);
+        throw new KeyProblem(name, `must be one of ${spec.oneOf.join(', ')}, got "${value}"`);
       }
       return value;
   }
@@ -62,9 +114,9 @@ function fromEnvString(envName: string, spec: KeySpec, raw: string): unknown {
     case 'boolean':
       if (raw === 'true') return true;
       if (raw === 'false') return false;
-      throw new ConfigError(envName, `expected true or false, got "${raw}"`);
+      throw new KeyProblem(envName, `expected true or false, got "${raw}"`);
     case 'integer':
-      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(envName, `expected an integer, got "${raw}"`);
+      if (!/^-?\d+$/.test(raw.trim())) throw new KeyProblem(envName, `expected an integer, got "${raw}"`);
       return Number(raw.trim());
     case 'string':
       return raw;
@@ -82,12 +134,12 @@ function readToml(path: string): RawSections {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('CONFIG_PATH', `cannot read ${path}: ${(err as Error).message}`);
+    throw ConfigError.of('CONFIG_PATH', `cannot read ${path}: ${(err as Error).message}`);
   }
   try {
     return parseToml(text) as RawSections;
   } catch (err) {
-    throw new ConfigError('CONFIG_PATH', `${path} is not valid TOML: ${(err as Error).message}`);
+    throw ConfigError.of('CONFIG_PATH', `${path} is not valid TOML: ${(err as Error).message}`);
   }
 }
 
@@ -97,45 +149,65 @@ function readToml(path: string): RawSections {
  * present but unknown or mistyped is an error, never ignored.
  */
 export function buildConfig(raw: RawSections, env: Env): AppConfig {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [section, value] of Object.entries(raw)) {
-    if (!(section in CONFIG_SCHEMA)) throw new ConfigError(section, 'unknown section');
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigError(section, 'expected a table');
+  const problems: ConfigProblem[] = [];
+  const check = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof KeyProblem)) throw err;
+      problems.push({ key: err.key, message: err.message });
+      return undefined;
     }
+  };
+  const sections = Object.keys(CONFIG_SCHEMA);
+  for (const [section, value] of Object.entries(raw)) {
+    if (!(section in CONFIG_SCHEMA)) problems.push({ key: section, message: unknownName('unknown section', section, sections) });
+    else if (typeof value !== 'object' || value === null || Array.isArray(value)) problems.push({ key: section, message: 'expected a table' });
   }
+  const out: Record<string, Record<string, unknown>> = {};
   for (const [section, keys] of Object.entries(CONFIG_SCHEMA) as [string, Record<string, KeySpec>][]) {
-    const given = raw[section] ?? {};
+    const given = typeof raw[section] === 'object' && raw[section] !== null && !Array.isArray(raw[section]) ? raw[section] : {};
     for (const key of Object.keys(given)) {
-      if (!(key in keys)) throw new ConfigError(`${section}.${key}`, 'unknown key');
+      if (!(key in keys)) problems.push({ key: `${section}.${key}`, message: unknownName('unknown key', key, Object.keys(keys)) });
     }
     out[section] = {};
     for (const [key, spec] of Object.entries(keys)) {
       const value = key in given ? given[key] : spec.default;
-      out[section][key] = checkValue(`${section}.${key}`, spec, value);
+      out[section][key] = check(() => checkValue(`${section}.${key}`, spec, value));
     }
   }
 
+  const envNames = Object.entries(CONFIG_SCHEMA).flatMap(([section, keys]) => Object.keys(keys).map((key) => `${ENV_PREFIX}${section}__${key}`.toUpperCase()));
   for (const [envName, rawValue] of Object.entries(env)) {
     if (!envName.startsWith(ENV_PREFIX) || rawValue === undefined) continue;
     const [section, key, ...rest] = envName.slice(ENV_PREFIX.length).toLowerCase().split('__');
     const spec = (CONFIG_SCHEMA as Record<string, Record<string, KeySpec>>)[section]?.[key ?? ''];
     if (!spec || rest.length > 0) {
-      throw new ConfigError(envName, 'does not name a configuration key (expected LLM_IM__<SECTION>__<KEY>)');
+      problems.push({ key: envName, message: unknownName('does not name a configuration key (expected LLM_IM__<SECTION>__<KEY>)', envName, envNames) });
+      continue;
     }
-    out[section][key] = checkValue(envName, spec, fromEnvString(envName, spec, rawValue));
+    out[section][key] = check(() => checkValue(envName, spec, fromEnvString(envName, spec, rawValue)));
   }
+  // The logger's own settings are plain environment variables, checked here so that their
+  // mistakes are reported with the rest.
+  for (const [name, allowed] of [
+    ['LOG_FORMAT', LOG_FORMATS],
+    ['LOG_LEVEL', LOG_LEVELS],
+  ] as const) {
+    const value = env[name];
+    if (value !== undefined && value !== '' && !(allowed as readonly string[]).includes(value)) {
+      problems.push({ key: name, message: `must be one of ${allowed.join(', ')}, got "${value}"` });
+    }
+  }
+  const storage = out.storage as { driver?: string; postgres_url_env?: string };
+  const databaseUrl = storage.driver === 'postgres' && storage.postgres_url_env ? env[storage.postgres_url_env] : undefined;
+  if (storage.driver === 'postgres' && storage.postgres_url_env && !databaseUrl) {
+    problems.push({ key: 'storage.postgres_url_env', message: `driver is postgres but the environment variable ${storage.postgres_url_env} is not set` });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 
   const config = { ...(out as unknown as AppConfig), secrets: secretsFrom(out as unknown as AppConfig, env) };
-  if (config.storage.driver === 'postgres') {
-    const envName = config.storage.postgres_url_env;
-    const url = env[envName];
-    if (!url) {
-      throw new ConfigError('storage.postgres_url_env', `driver is postgres but the environment variable ${envName} is not set`);
-    }
-    return { ...config, database_url: url };
-  }
-  return config;
+  return databaseUrl ? { ...config, database_url: databaseUrl } : config;
 }
 
 function secretsFrom(config: AppConfig, env: Env): NotificationSecrets {
