@@ -1,4 +1,5 @@
-import { connect } from 'node:net';
+import { Agent, request as httpRequest } from 'node:http';
+import { AddressInfo, connect, Socket } from 'node:net';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
@@ -314,5 +315,72 @@ describe.each(drivers())('error envelope on %s', (driver) => {
     const list = (await running.http.get('/v1/incidents').expect(200)).body;
     expect(list.total).toBe(1);
     expect(list.items[0]).toMatchObject({ alert_count: 1, state: 'Detected', severity: 'P2' });
+  });
+});
+
+describe('HEAD', () => {
+  let store: TestStore;
+  let running: RunningApp;
+
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    running = await startApp(store);
+  });
+  afterAll(async () => {
+    await running.close();
+    await store.destroy();
+  });
+
+  interface HeadAnswer {
+    status: number;
+    bodyBytes: number;
+    reusedSocket: boolean;
+    connection?: string;
+  }
+
+  /** One HEAD through Node's HTTP client; rejects if the client cannot parse the answer. */
+  function head(agent: Agent, path: string, headers: Record<string, string> = {}): Promise<HeadAnswer> {
+    const { port } = running.app.getHttpServer().address() as AddressInfo;
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: 'HEAD', agent, headers }, (res) => {
+        let bodyBytes = 0;
+        res.on('data', (d: Buffer) => (bodyBytes += d.length));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bodyBytes, reusedSocket: req.reusedSocket, connection: res.headers.connection }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('answers every route, error paths included, without a body, and keeps the connection usable', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    // The socket's own parse errors ("Data after `Connection: close`") surface here, not on a request.
+    const socketErrors: Error[] = [];
+    agent.on('free', (socket: Socket) => socket.listeners('error').length === 0 && socket.on('error', (e) => socketErrors.push(e)));
+    const cases: Array<[string, Record<string, string>, number]> = [
+      ['/health/live', {}, 200],
+      ['/v1/incidents', {}, 200],
+      ['/v1/incidents/not-a-uuid', {}, 400],
+      ['/v1/incidents/00000000-0000-4000-8000-000000000000', {}, 404],
+      ['/v1/incidents?page=abc', {}, 400],
+      ['/no/such/route', {}, 404],
+      ['/%zz', {}, 400],
+      [`/v1/incidents/${'a'.repeat(1000)}`, {}, 414],
+      ['/docs/openapi.json', {}, 200],
+      ['/health/ready', { 'x-big': 'a'.repeat(20000) }, 431],
+      ['/health/live', {}, 200],
+    ];
+    const answers: HeadAnswer[] = [];
+    for (const [path, headers, status] of cases) {
+      const answer = await head(agent, path, headers);
+      expect({ path, status: answer.status, bodyBytes: answer.bodyBytes }).toEqual({ path, status, bodyBytes: 0 });
+      answers.push(answer);
+    }
+    // Every answer before the refused headers came over the first connection.
+    expect(answers.slice(1, 9).every((a) => a.reusedSocket)).toBe(true);
+    expect(answers[9].connection).toBe('close');
+    expect(socketErrors).toEqual([]);
+    agent.destroy();
   });
 });

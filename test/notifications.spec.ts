@@ -134,7 +134,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
 
     const hook = webhook.received[0];
     expect(hook.headers['content-type']).toMatch(/^application\/json/);
-    expect(hook.headers['user-agent']).toMatch(/^llm-incident-manager\//);
+    expect(hook.headers['user-agent']).toBe('llm-incident-manager/1.0'); // as the README's channel table says
     expect(Object.keys(hook.body).sort()).toEqual(['event_type', 'incident', 'notification_id', 'timestamp']);
     expect(hook.body.event_type).toBe('incident.detected');
     expect(Object.keys(hook.body.incident).sort()).toEqual(

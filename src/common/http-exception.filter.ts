@@ -87,13 +87,17 @@ const CLIENT_ERRORS: Record<string, { status: number; code: string; message: str
  * Requests Node's HTTP parser refuses before any route sees them (broken HTTP, oversized
  * headers, timeouts), answered in the envelope on the raw socket.
  */
-export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+export function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
   if (!socket.writable) return;
   const known = (error.code && CLIENT_ERRORS[error.code]) || { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' };
   const body = JSON.stringify({ error: { code: known.code, message: known.message, status: known.status, details: {} } });
+  // An answer to HEAD has no body (RFC 9110 §9.3.2): a client reads the next bytes as the next
+  // answer, and Node's fails with "Data after `Connection: close`". The parser has refused the
+  // request, so its method is read from the bytes it received.
+  const isHead = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
   socket.end(
     `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${isHead ? '' : body}`,
   );
 }
 

@@ -11,7 +11,7 @@ export interface HttpAnswer {
   body: string;
 }
 
-export const USER_AGENT = 'llm-incident-manager/1.0 (+notifications)';
+export const USER_AGENT = 'llm-incident-manager/1.0';
 
 /** A network failure or timeout: there was no HTTP answer, so the attempt may be retried. */
 export class NoAnswer extends Error {}
