@@ -382,7 +382,8 @@ describe.each(drivers())('notifications on %s', (driver) => {
         .send(alert({ title: 'first' }))
         .expect(200)
     ).body.incident_id;
-    while (webhook.attempts.length === 0) await new Promise((r) => setTimeout(r, 20));
+    // The pool has had the 429 (not just sent the attempt) before the second delivery exists.
+    await until(app, first, (list) => list.length === 1 && list[0].attempts === 1 && list[0].status === 'pending');
     const second = (
       await app.http
         .post('/v1/alerts')
@@ -396,7 +397,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
   });
 
   it('on shutdown lets sends in flight finish, leaves the rest pending, and a restart delivers them', async () => {
-    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, worker_threads: 2 });
+    app = await start({ slack_enabled: false, email_enabled: false, pagerduty_enabled: false, worker_threads: 2, worker_max_in_flight: 1 });
     webhook.delayMs = 400;
     const ids: string[] = [];
     for (let i = 0; i < 8; i++)
