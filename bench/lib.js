@@ -69,13 +69,25 @@ function request(agent, method, url, body) {
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
         if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
-        else resolve(JSON.parse(text));
+        else resolve(text === '' ? undefined : JSON.parse(text));
       });
     });
     req.on('error', reject);
     if (data) req.write(data);
     req.end();
   });
+}
+
+/** Resident memory of a process in MiB; Linux only. */
+function rssMiB(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
+    return Math.round(Number(line.split(/\s+/)[1]) / 1024);
+  } catch {
+    return undefined;
+  }
 }
 
 /** CPU seconds (user + system) the service process has used so far; Linux only. */
@@ -97,4 +109,12 @@ function assertLoopback(url) {
   if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(url)) throw new Error('benchmark targets loopback only');
 }
 
-module.exports = { freePort, startService, request, cpuSeconds, percentile, assertLoopback };
+module.exports = {
+  rssMiB,
+  freePort,
+  startService,
+  request,
+  cpuSeconds,
+  percentile,
+  assertLoopback,
+};

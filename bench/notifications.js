@@ -2,13 +2,17 @@
 /**
  * End-to-end notification benchmark: alerts posted → webhook deliveries received.
  *
- *   node bench/notifications.js [--mode burst|rate] [--n 20000] [--batch 100] [--c 4]
- *                               [--rate 1000] [--secs 10] [--warmup-secs 2] [--workers 4]
- *                               [--log-level info]
+ *   node bench/notifications.js [--target service|alertmanager|both] [--mode burst|rate]
+ *                               [--n 20000] [--batch 100] [--c 4] [--rate 1000] [--secs 10]
+ *                               [--warmup-secs 2] [--workers 4] [--log-level info]
  *
  * Starts a local sink server and `node dist/main.js` (run `npm run build` first) on a fresh
  * SQLite file with the webhook channel pointed at the sink. Every alert opens a new incident,
  * so each one makes exactly one `incident.detected` webhook delivery.
+ *
+ * --target alertmanager runs the same loader against Prometheus Alertmanager (Debian's
+ * prometheus-alertmanager, bench/alertmanager.js) with a webhook receiver on a sink of its own;
+ * --target both runs the service, then Alertmanager, in one run, and prints the ratios.
  *
  * - burst: posts --n alerts in batches of --batch with --c requests in flight, as fast as the
  *   service takes them, and measures deliveries/s from the first post to the last delivery.
@@ -20,10 +24,23 @@
  */
 'use strict';
 const http = require('node:http');
-const { assertLoopback, cpuSeconds, freePort, percentile, request, startService } = require('./lib');
+const { assertLoopback, cpuSeconds, freePort, percentile, request, rssMiB, startService } = require('./lib');
+const { startAlertmanager } = require('./alertmanager');
 
 function args() {
-  const out = { mode: 'burst', n: 20000, batch: 100, c: 4, rate: 1000, secs: 10, workers: 4, 'log-level': 'info', 'max-secs': 120, 'warmup-secs': 2 };
+  const out = {
+    target: 'service',
+    mode: 'burst',
+    n: 20000,
+    batch: 100,
+    c: 4,
+    rate: 1000,
+    secs: 10,
+    workers: 4,
+    'log-level': 'info',
+    'max-secs': 120,
+    'warmup-secs': 2,
+  };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -89,7 +106,7 @@ function alertNo(i, run) {
   };
 }
 
-async function burst(url, sink, opts, run) {
+async function burst(target, sink, opts, run) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.c });
   const sentAt = new Array(opts.n);
   let next = 0;
@@ -102,7 +119,7 @@ async function burst(url, sink, opts, run) {
       const alerts = Array.from({ length: size }, (_, k) => alertNo(first + k, run));
       const t0 = process.hrtime.bigint();
       for (let k = 0; k < size; k++) sentAt[first + k] = t0;
-      await request(agent, 'POST', `${url}/v1/alerts`, size === 1 ? alerts[0] : alerts);
+      await request(agent, 'POST', `${target.url}${target.alertsPath}`, target.body(alerts));
     }
   }
   await Promise.all(Array.from({ length: opts.c }, worker));
@@ -114,7 +131,7 @@ async function burst(url, sink, opts, run) {
 }
 
 /** Open loop: alerts numbered from `first` go out on schedule whether or not earlier ones were answered. */
-async function openLoop(url, sink, opts, run, first, total, alreadyArrived) {
+async function openLoop(target, sink, opts, run, first, total, alreadyArrived) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const sentAt = new Array(total);
   const interval = 1000 / opts.rate;
@@ -125,7 +142,7 @@ async function openLoop(url, sink, opts, run, first, total, alreadyArrived) {
     const due = Math.floor(Number(process.hrtime.bigint() - started) / 1e6 / interval) + 1;
     while (i < Math.min(due, total)) {
       sentAt[i] = process.hrtime.bigint();
-      inflight.push(request(agent, 'POST', `${url}/v1/alerts`, alertNo(first + i, run)));
+      inflight.push(request(agent, 'POST', `${target.url}${target.alertsPath}`, target.body([alertNo(first + i, run)])));
       i += 1;
     }
     await new Promise((r) => setTimeout(r, 1));
@@ -138,33 +155,39 @@ async function openLoop(url, sink, opts, run, first, total, alreadyArrived) {
   return { sentAt, started, posted, done, count: total };
 }
 
-async function rate(url, sink, opts, run) {
+async function rate(target, sink, opts, run) {
   // Warm-up at the same rate (JIT, connection pools, SQLite cache), left out of the figures and
   // fully delivered before the measured phase starts.
   const warmup = Math.round(opts.rate * opts['warmup-secs']);
-  if (warmup > 0) await openLoop(url, sink, opts, run, WARMUP_BASE, warmup, 0);
-  return { ...(await openLoop(url, sink, opts, run, 0, Math.round(opts.rate * opts.secs), warmup)), warmup };
+  if (warmup > 0) await openLoop(target, sink, opts, run, WARMUP_BASE, warmup, 0);
+  return { ...(await openLoop(target, sink, opts, run, 0, Math.round(opts.rate * opts.secs), warmup)), warmup };
 }
 
 /** Alert numbers of the warm-up phase start here, apart from the measured ones (0, 1, …). */
 const WARMUP_BASE = 10_000_000;
 
-async function main() {
-  const opts = args();
-  const sink = await startSink();
+async function startTarget(kind, opts, sink) {
+  if (kind === 'alertmanager') return startAlertmanager(sink.url);
   const service = await startService({
     LOG_LEVEL: opts['log-level'],
     LLM_IM__NOTIFICATIONS__WEBHOOK_ENABLED: 'true',
     LLM_IM__NOTIFICATIONS__DEFAULT_WEBHOOK_URL: sink.url,
     LLM_IM__NOTIFICATIONS__WORKER_THREADS: String(opts.workers),
   });
-  assertLoopback(service.url);
+  return { ...service, alertsPath: '/v1/alerts', body: (alerts) => (alerts.length === 1 ? alerts[0] : alerts) };
+}
+
+/** One measured run against one target, on a sink of its own. */
+async function measure(kind, opts) {
+  const sink = await startSink();
+  const target = await startTarget(kind, opts, sink);
+  assertLoopback(target.url);
   const run = Date.now().toString(36);
   try {
-    const cpuBefore = cpuSeconds(service.pid);
+    const cpuBefore = cpuSeconds(target.pid);
     const benchCpuBefore = process.cpuUsage();
-    const r = opts.mode === 'rate' ? await rate(service.url, sink, opts, run) : await burst(service.url, sink, opts, run);
-    const cpuAfter = cpuSeconds(service.pid);
+    const r = opts.mode === 'rate' ? await rate(target, sink, opts, run) : await burst(target, sink, opts, run);
+    const cpuAfter = cpuSeconds(target.pid);
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const latencies = [];
     for (let i = 0; i < r.count; i++) latencies.push(Number(sink.arrivals.get(i) - r.sentAt[i]) / 1e6);
@@ -174,29 +197,57 @@ async function main() {
     }
     latencies.sort((a, b) => a - b);
     const secs = Number(r.done - r.started) / 1e9;
+    return {
+      target: kind === 'alertmanager' ? target.version : 'llm-incident-manager',
+      mode: opts.mode,
+      alerts: r.count,
+      deliveries: sink.arrivals.size - (r.warmup ?? 0),
+      ...(kind === 'service' ? { workers: opts.workers } : {}),
+      ...(opts.mode === 'rate' ? { target_alerts_per_sec: opts.rate } : { batch: opts.batch, concurrency: opts.c }),
+      seconds: Number(secs.toFixed(2)),
+      alerts_per_sec_posted: Math.round(r.count / (Number(r.posted - r.started) / 1e9)),
+      deliveries_per_sec: Math.round(r.count / secs),
+      alert_to_delivery_ms_p50: Number(percentile(latencies, 50).toFixed(1)),
+      alert_to_delivery_ms_p99: Number(percentile(latencies, 99).toFixed(1)),
+      alert_to_delivery_ms_max: Number(latencies[latencies.length - 1].toFixed(1)),
+      ...(cpuBefore !== undefined && cpuAfter !== undefined
+        ? { cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / (r.count + (r.warmup ?? 0))) }
+        : {}),
+      rss_mib: rssMiB(target.pid),
+      // The client and sink share the machine: their CPU use, in % of one core.
+      bench_cpu_pct: Math.round(((benchCpu.user + benchCpu.system) / 1e6 / secs) * 100),
+    };
+  } finally {
+    target.stop();
+    sink.close();
+  }
+}
+
+async function main() {
+  const opts = args();
+  const kinds = opts.target === 'both' ? ['service', 'alertmanager'] : [opts.target];
+  const results = [];
+  for (const kind of kinds) {
+    if (kind !== 'service' && kind !== 'alertmanager') throw new Error(`unknown --target ${kind}`);
+    const result = await measure(kind, opts);
+    console.log(JSON.stringify(result));
+    results.push(result);
+    await new Promise((r) => setTimeout(r, 1000)); // let the stopped target's sockets settle
+  }
+  if (results.length === 2) {
+    const [ours, peer] = results;
+    const ratio = (key) => Number((ours[key] / peer[key]).toFixed(2));
     console.log(
       JSON.stringify({
-        mode: opts.mode,
-        alerts: r.count,
-        deliveries: sink.arrivals.size - (r.warmup ?? 0),
-        workers: opts.workers,
-        ...(opts.mode === 'rate' ? { target_alerts_per_sec: opts.rate } : { batch: opts.batch, concurrency: opts.c }),
-        seconds: Number(secs.toFixed(2)),
-        alerts_per_sec_posted: Math.round(r.count / (Number(r.posted - r.started) / 1e9)),
-        deliveries_per_sec: Math.round(r.count / secs),
-        alert_to_delivery_ms_p50: Number(percentile(latencies, 50).toFixed(1)),
-        alert_to_delivery_ms_p99: Number(percentile(latencies, 99).toFixed(1)),
-        alert_to_delivery_ms_max: Number(latencies[latencies.length - 1].toFixed(1)),
-        ...(cpuBefore !== undefined && cpuAfter !== undefined
-          ? { service_cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / (r.count + (r.warmup ?? 0))) }
-          : {}),
-        // The client and sink share the machine: their CPU use, in % of one core.
-        bench_cpu_pct: Math.round(((benchCpu.user + benchCpu.system) / 1e6 / secs) * 100),
+        ratio: 'service / alertmanager',
+        alerts_per_sec_posted: ratio('alerts_per_sec_posted'),
+        deliveries_per_sec: ratio('deliveries_per_sec'),
+        alert_to_delivery_ms_p50: ratio('alert_to_delivery_ms_p50'),
+        alert_to_delivery_ms_p99: ratio('alert_to_delivery_ms_p99'),
+        cpu_us_per_alert: ratio('cpu_us_per_alert'),
+        rss_mib: ratio('rss_mib'),
       }),
     );
-  } finally {
-    service.stop();
-    sink.close();
   }
 }
 

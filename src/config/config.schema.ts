@@ -50,6 +50,7 @@ export const CONFIG_SCHEMA = {
     delivery_timeout_secs: { type: 'integer', default: 10, min: 1, max: 300 },
     queue_size: { type: 'integer', default: 10_000, min: 1, max: 10_000_000 },
     worker_threads: { type: 'integer', default: 4, min: 1, max: 256 },
+    worker_max_in_flight: { type: 'integer', default: 64, min: 1, max: 1024 },
     max_retries: { type: 'integer', default: 3, min: 0, max: 100 },
     retry_backoff_secs: { type: 'integer', default: 5, min: 0, max: 86_400 },
   },

@@ -91,6 +91,8 @@ export interface DeliveryRow {
   created_at: string;
   updated_at: string;
   sent_at: string | null;
+  /** 0 goes first: pages and first notifications of urgent incidents (see priorityOf). */
+  priority: number;
 }
 
 export interface Database {

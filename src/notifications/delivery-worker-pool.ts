@@ -8,8 +8,9 @@ import { DIALECT } from '../database/tokens';
 import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
-import { Channel, Delivery, OutboundMessage, permanent, retry, SendOutcome } from './notification';
+import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome } from './notification';
 import type { DeliveryLease } from './notification-router';
+import { ReadyQueue, splitKey, targetKey } from './pool/ready-queue';
 
 /** Rows claimed per round trip to the store. */
 const CLAIM_BATCH = 256;
@@ -27,6 +28,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export interface PoolState {
   owner: string;
   worker_count: number;
+  /** Exchanges the pool may have in flight at once: worker_threads × worker_max_in_flight. */
+  max_in_flight: number;
   queue_capacity: number;
   queue_depth: number;
   in_flight: number;
@@ -34,16 +37,18 @@ export interface PoolState {
 }
 
 /**
- * The worker pool: `worker_threads` concurrent async workers fed from an in-memory ready queue of
- * at most `queue_size` claimed deliveries. The store is the queue of record: the pool claims due
- * rows with a lease, sends them through the channel's provider and writes each outcome back.
+ * The worker pool: `worker_threads` workers, each holding up to `worker_max_in_flight` exchanges
+ * at once, fed from an in-memory ready queue of at most `queue_size` claimed deliveries (see
+ * ReadyQueue: most urgent first, targets in turn). The store is the queue of record: the pool
+ * claims due rows with a lease, sends them through the channel's provider and writes each
+ * outcome back.
  *
- * - A retry is a time on the row (`next_attempt_at`), never a sleep: a worker is free again as
+ * - A retry is a time on the row (`next_attempt_at`), never a sleep: a slot is free again as
  *   soon as its attempt ends.
  * - Only the first undelivered delivery of an (incident, channel, target) is ever claimed, so a
  *   resolve never overtakes its trigger.
- * - A target keeps at most `workers - 1` workers busy, and one while it is failing, so a hung
- *   target cannot starve the others.
+ * - A target holds at most three quarters of the exchanges in flight, and one while it is
+ *   failing, so a hung target cannot starve the others.
  */
 @Injectable()
 export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -51,13 +56,16 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly providers = new Map<Channel, ChannelProvider>();
   private readonly workerCount: number;
+  private readonly perWorker: number;
+  /** Exchanges a healthy target may hold: three quarters of the pool's (at least one). */
+  private readonly targetShare: number;
   private readonly capacity: number;
   private readonly perTargetMax: number;
   private readonly leaseMs: number;
 
-  /** Ready queue: claimed deliveries per target key, served round-robin. */
-  private readonly queues = new Map<string, Delivery[]>();
-  private queued = 0;
+  private readonly ready: ReadyQueue;
+  /** Exchanges in flight per worker (index = worker id - 1). */
+  private readonly inFlightByWorker: number[];
   private inFlight = 0;
   private readonly inFlightByTarget = new Map<string, number>();
   private readonly degraded = new Set<string>();
@@ -65,7 +73,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private readonly pausedUntil = new Map<string, number>();
   /** Lease expiry of each claimed delivery, in ms. */
   private readonly leaseUntil = new Map<string, number>();
-  private readonly idleWorkers: number[] = [];
   private readonly sends = new Set<Promise<void>>();
 
   private results: AttemptResult[] = [];
@@ -100,9 +107,13 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     for (const provider of providers) this.providers.set(provider.channel, provider);
     const n = config.notifications;
     this.workerCount = n.worker_threads;
+    this.perWorker = n.worker_max_in_flight;
+    const total = this.workerCount * this.perWorker;
+    this.targetShare = Math.max(1, total - Math.max(1, Math.floor(total / 4)));
     this.capacity = n.queue_size;
     this.perTargetMax = Math.max(1, Math.min(PER_TARGET_QUEUE_MAX, Math.floor(this.capacity / 4)));
-    for (let id = this.workerCount; id >= 1; id--) this.idleWorkers.push(id);
+    this.ready = new ReadyQueue(this.capacity, this.perTargetMax);
+    this.inFlightByWorker = new Array<number>(this.workerCount).fill(0);
     // Long enough for the slowest attempt plus the wait in the ready queue; renewed before a
     // send when less than one attempt's time is left.
     this.leaseMs = this.attemptBudgetMs() * 2 + 5_000;
@@ -117,6 +128,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       pagerduty_enabled: n.pagerduty_enabled,
       webhook_enabled: n.webhook_enabled,
       workers: this.workerCount,
+      max_in_flight: this.workerCount * this.perWorker,
       queue_size: this.capacity,
     });
     for (const provider of this.providers.values()) {
@@ -143,12 +155,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     clearTimeout(this.pollTimer);
     while (this.claiming) await new Promise((resolve) => setTimeout(resolve, 5));
     // Claimed but not started: hand them back, they stay due for the next start.
-    const unstarted: string[] = [];
-    for (const queue of this.queues.values()) for (const d of queue) unstarted.push(d.id);
+    const unstarted = this.ready.drain().map((d) => d.id);
     for (const id of unstarted) this.leaseUntil.delete(id);
     this.inPool.clear();
-    this.queues.clear();
-    this.queued = 0;
     const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.allSettled([...this.sends]), deadline]);
     try {
@@ -191,7 +200,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * queue has room. Their rows are written as `sending`, owned by this pool; should the process
    * die before sending, they are due again like any other expired lease.
    */
-  leaseForNew(): DeliveryLease | null {
+  leaseForNew(priority: number): DeliveryLease | null {
     if (!this.started || this.stopping) return null;
     // Leases granted for rows not yet committed count against the room too. A transaction that
     // rolls back never returns its grants, so the count starts over every second; adopt()
@@ -201,7 +210,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       this.grantsSince = now;
       this.grants = 0;
     }
-    if (this.queued + this.grants >= this.capacity) return null;
+    if (!this.ready.hasRoom(priority, this.grants + 1)) return null;
     this.grants += 1;
     return { owner: this.owner, until: iso(now + this.leaseMs) };
   }
@@ -216,8 +225,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.grants = Math.max(0, this.grants - deliveries.length);
     for (const d of deliveries) {
       const key = targetKey(d.channel, d.target);
-      const failingAndFull = this.degraded.has(key) && (this.queues.get(key)?.length ?? 0) >= this.perTargetMax;
-      if (this.stopping || this.queued >= this.capacity || failingAndFull) {
+      const failingAndFull = this.degraded.has(key) && this.ready.lengthOf(key) >= this.perTargetMax;
+      if (this.stopping || !this.ready.hasRoom(d.priority) || failingAndFull) {
         giveBack.push(d.id);
         continue;
       }
@@ -249,10 +258,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * 256); the rest goes back to the store, so the room serves targets that work.
    */
   private shrinkQueueOf(key: string): void {
-    const queue = this.queues.get(key);
-    if (!queue || queue.length <= this.perTargetMax) return;
-    const excess = queue.splice(this.perTargetMax);
-    this.queued -= excess.length;
+    const excess = this.ready.trim(key, this.perTargetMax);
+    if (excess.length === 0) return;
     for (const d of excess) {
       this.leaseUntil.delete(d.id);
       this.leave(d.incident_id);
@@ -265,7 +272,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.leaseUntil.set(d.id, leaseUntilMs);
     this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
     if (hasFollowers) this.followersExpected.add(d.incident_id);
-    this.enqueue(d);
+    this.ready.push(d);
   }
 
   /** The delivery has left the pool (its outcome is recorded, or it was dropped). */
@@ -279,8 +286,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     return {
       owner: this.owner,
       worker_count: this.workerCount,
+      max_in_flight: this.workerCount * this.perWorker,
       queue_capacity: this.capacity,
-      queue_depth: this.queued,
+      queue_depth: this.ready.size,
       in_flight: this.inFlight,
       degraded_targets: [...this.degraded],
     };
@@ -321,25 +329,29 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   /**
    * Claims into the ready queue until it is full or nothing more is due (of the given incidents
-   * only, when `incidents` is set). Targets whose queue is full are left out of the claim.
+   * only, when `incidents` is set), most urgent first. Targets whose queue is full are left out
+   * of the claim. A full queue still takes class-0 deliveries (pages) into its reserve.
    */
   private async claimRounds(incidents: string[] | undefined): Promise<void> {
     while (!this.stopping) {
-      const free = this.capacity - this.queued;
+      let free = this.ready.room(PRIORITY_CLASSES - 1);
+      let maxPriority: number | undefined;
       if (free <= 0) {
         this.backlog = true;
-        return;
+        free = this.ready.room(0);
+        maxPriority = 0;
+        if (free <= 0) return;
       }
       const limit = Math.min(free, CLAIM_BATCH);
-      const full: Array<[string, string]> = [];
-      for (const [key, queue] of this.queues) if (queue.length >= this.perTargetMax) full.push(splitKey(key));
+      const full = this.ready.fullTargets().map(splitKey);
       const now = this.clock.now().getTime();
-      const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents);
+      const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents, maxPriority);
       for (const d of claimed) this.take(d, now + this.leaseMs, d.has_followers);
       this.dispatch();
       if (claimed.length < limit) {
-        // Rows of full targets stay in the store; claim again once those queues drain.
-        if (incidents === undefined) this.backlog = full.length > 0;
+        // Rows of full targets (or below the reserve's priority) stay in the store; claim again
+        // once there is room.
+        if (incidents === undefined && maxPriority === undefined) this.backlog = full.length > 0;
         return;
       }
     }
@@ -352,14 +364,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.pollTimer.unref();
   }
 
-  private enqueue(d: Delivery): void {
-    const key = targetKey(d.channel, d.target);
-    let queue = this.queues.get(key);
-    if (!queue) this.queues.set(key, (queue = []));
-    queue.push(d);
-    this.queued += 1;
-  }
-
   private targetLimit(key: string): number {
     const paused = this.pausedUntil.get(key);
     if (paused !== undefined) {
@@ -367,7 +371,16 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       this.pausedUntil.delete(key);
     }
     if (this.degraded.has(key)) return 1;
-    return Math.max(1, this.workerCount - 1);
+    return this.targetShare;
+  }
+
+  /** The worker with the fewest exchanges in flight, if it has room for one more; else -1. */
+  private freeWorker(): number {
+    let best = -1;
+    for (let i = 0; i < this.inFlightByWorker.length; i++) {
+      if (this.inFlightByWorker[i] < this.perWorker && (best < 0 || this.inFlightByWorker[i] < this.inFlightByWorker[best])) best = i;
+    }
+    return best;
   }
 
   private pause(key: string, untilMs: number): void {
@@ -377,32 +390,24 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   }
 
   private dispatch(): void {
-    while (this.idleWorkers.length > 0 && this.queued > 0 && !this.stopping) {
-      let picked: string | undefined;
-      for (const [key, queue] of this.queues) {
-        if (queue.length > 0 && (this.inFlightByTarget.get(key) ?? 0) < this.targetLimit(key)) {
-          picked = key;
-          break;
-        }
-      }
-      if (picked === undefined) return;
-      const queue = this.queues.get(picked)!;
-      const d = queue.shift()!;
+    while (this.ready.size > 0 && !this.stopping) {
+      const worker = this.freeWorker();
+      if (worker < 0) return;
+      const next = this.ready.take((key) => (this.inFlightByTarget.get(key) ?? 0) < this.targetLimit(key));
+      if (!next) return;
       // Deliveries left in the store for want of room: claim more as room appears, at a few
       // marks rather than after every send, so an idle claim is not repeated thousands of times.
-      if (this.backlog && (queue.length === Math.floor(this.perTargetMax / 2) || queue.length === 0 || this.queued - 1 === Math.floor(this.capacity / 2))) {
+      const left = this.ready.lengthOf(next.key);
+      if (this.backlog && (left === Math.floor(this.perTargetMax / 2) || left === 0 || this.ready.size === Math.floor(this.capacity / 2))) {
         this.wake();
       }
-      // Round-robin: the served target goes to the back of the line.
-      this.queues.delete(picked);
-      if (queue.length > 0) this.queues.set(picked, queue);
-      this.queued -= 1;
-      this.start(this.idleWorkers.pop()!, picked, d);
+      this.start(worker + 1, next.key, next.delivery);
     }
   }
 
   private start(workerId: number, key: string, d: Delivery): void {
     this.inFlight += 1;
+    this.inFlightByWorker[workerId - 1] += 1;
     this.inFlightByTarget.set(key, (this.inFlightByTarget.get(key) ?? 0) + 1);
     const send = this.attempt(workerId, key, d)
       .catch((err) => this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message }))
@@ -412,7 +417,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         const left = (this.inFlightByTarget.get(key) ?? 1) - 1;
         if (left === 0) this.inFlightByTarget.delete(key);
         else this.inFlightByTarget.set(key, left);
-        this.idleWorkers.push(workerId);
+        this.inFlightByWorker[workerId - 1] -= 1;
         this.dispatch();
       });
     this.sends.add(send);
@@ -546,13 +551,4 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function targetKey(channel: string, target: string): string {
-  return `${channel}\u0000${target}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const at = key.indexOf('\u0000');
-  return [key.slice(0, at), key.slice(at + 1)];
 }

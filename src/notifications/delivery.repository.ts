@@ -42,6 +42,7 @@ export function toDelivery(row: NewDeliveryRow & { seq?: number | string }): Del
     created_at: row.created_at,
     updated_at: row.updated_at,
     sent_at: row.sent_at,
+    priority: Number(row.priority),
   };
 }
 
@@ -115,28 +116,38 @@ export class DeliveryRepository {
     limit: number,
     skipTargets: Array<[string, string]>,
     incidents?: string[],
+    maxPriority?: number,
   ): Promise<ClaimedDelivery[]> {
+    const urgentOnly = (q: ClaimQuery): ClaimQuery => (maxPriority === undefined ? q : q.where('d.priority', '<=', maxPriority));
     return this.transactor.run(async (tx) => {
       if (incidents) {
         // Only what waited behind just-settled deliveries of these incidents.
         const seqs = await this.firstInLine(tx, skipTargets, limit, (q) =>
           // status and due time wrapped in an expression: the planner then seeks by incident
           // (a handful of rows) instead of walking every pending row in the due index.
-          q
+          urgentOnly(q)
             .where('d.incident_id', 'in', incidents)
             .where(sql<string>`${sql.ref('d.status')} || ''`, '=', 'pending')
             .where(sql<string>`${sql.ref('d.next_attempt_at')} || ''`, '<=', now),
         );
         return this.lease(tx, seqs, owner, now, leaseUntil);
       }
-      // Two walks of the (status, next_attempt_at, seq) index, each stopping after `limit` rows
-      // that are first in line: due pending rows in due order, and rows whose lease ran out.
+      // Two walks, each stopping after `limit` rows that are first in line: due pending rows,
+      // most urgent first (the (status, priority, next_attempt_at, seq) index), and rows whose
+      // lease ran out.
       const pending = await this.firstInLine(tx, skipTargets, limit, (q) =>
-        q.where('d.status', '=', 'pending').where('d.next_attempt_at', '<=', now).orderBy('d.next_attempt_at').orderBy('d.seq'),
+        urgentOnly(q.where('d.status', '=', 'pending'))
+          .where('d.next_attempt_at', '<=', now)
+          .orderBy('d.priority')
+          .orderBy('d.next_attempt_at')
+          .orderBy('d.seq'),
       );
       const expired = await this.firstInLine(tx, skipTargets, limit, (q) =>
         // Not this pool's own rows: those wait in its ready queue and renew their lease first.
-        q.where('d.status', '=', 'sending').where('d.lease_until', '<', now).where('d.lease_owner', '<>', owner).orderBy('d.seq'),
+        urgentOnly(q.where('d.status', '=', 'sending'))
+          .where('d.lease_until', '<', now)
+          .where('d.lease_owner', '<>', owner)
+          .orderBy('d.seq'),
       );
       return this.lease(tx, [...pending, ...expired].slice(0, limit), owner, now, leaseUntil);
     });
@@ -345,15 +356,5 @@ export class DeliveryRepository {
       c.retried += Number(row.retried ?? 0);
     }
     return counts;
-  }
-
-  /** When the next pending delivery falls due, to sleep until then. */
-  async nextDueAt(): Promise<string | null> {
-    const row = await this.db
-      .selectFrom(TABLE)
-      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    return (row?.at as string | null | undefined) ?? null;
   }
 }

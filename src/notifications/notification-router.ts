@@ -7,7 +7,7 @@ import type { Tx } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
 import { IncidentEvent, IncidentEventName, IncidentUpdatedEvent } from '../incidents/domain/events';
 import { DeliveryRepository, NewDeliveryRow } from './delivery.repository';
-import type { Channel, DeliveryAction } from './notification';
+import { Channel, DeliveryAction, priorityOf } from './notification';
 import { emailMessage, emailSubject, headline, pagerdutyEvent, slackMessage, webhookBody } from './render';
 
 /** The configured PagerDuty integration, as a target (the routing key itself is never stored). */
@@ -60,22 +60,33 @@ export class NotificationRouter {
    * them already claimed by this process (see DeliveryWorkerPool.leaseForNew); the caller hands
    * them to the pool once the transaction has committed.
    */
-  async route(tx: Tx, event: IncidentEvent, lease: () => DeliveryLease | null): Promise<NewDeliveryRow[]> {
+  async route(tx: Tx, event: IncidentEvent, lease: (priority: number) => DeliveryLease | null): Promise<NewDeliveryRow[]> {
     const planned = await this.plan(tx, event);
     if (planned.length === 0) return [];
+    const first = event.name === IncidentEventName.Detected;
     // A new incident has no earlier deliveries to wait for: they may go straight to the pool.
-    const direct = event.name === IncidentEventName.Detected ? lease() : null;
-    return this.write(tx, event.incident.id, event.name, event.occurred_at, planned, direct);
+    const direct = first ? lease(Math.min(...planned.map((p) => priorityOf(p.channel, event.incident.severity, first)))) : null;
+    return this.write(tx, event.incident, event.name, event.occurred_at, planned, { lease: direct, first });
   }
 
-  /** Writes planned deliveries into the transaction; answers the rows in order. */
-  write(tx: Tx, incidentId: string, eventName: string, at: string, planned: PlannedDelivery[], lease: DeliveryLease | null = null): NewDeliveryRow[] {
+  /**
+   * Writes planned deliveries into the transaction; answers the rows in order. `first`: the
+   * incident's first notification (or one a person asked for), which goes before follow-ups.
+   */
+  write(
+    tx: Tx,
+    incident: Pick<Incident, 'id' | 'severity'>,
+    eventName: string,
+    at: string,
+    planned: PlannedDelivery[],
+    { lease = null, first }: { lease?: DeliveryLease | null; first: boolean },
+  ): NewDeliveryRow[] {
     const maxAttempts = 1 + this.config.notifications.max_retries;
     const rows: NewDeliveryRow[] = planned.map((p) => {
       const id = newId();
       return {
         id,
-        incident_id: incidentId,
+        incident_id: incident.id,
         event: eventName,
         channel: p.channel,
         action: p.action,
@@ -93,6 +104,7 @@ export class NotificationRouter {
         created_at: at,
         updated_at: at,
         sent_at: null,
+        priority: priorityOf(p.channel, incident.severity, first),
       };
     });
     this.deliveries.add(tx, rows);

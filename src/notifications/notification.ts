@@ -38,6 +38,23 @@ export interface Delivery {
   created_at: string;
   updated_at: string;
   sent_at: string | null;
+  /** 0 goes first; see priorityOf. */
+  priority: number;
+}
+
+/** Priority classes, most urgent first. */
+export const PRIORITY_CLASSES = 4;
+
+/**
+ * When a delivery goes, relative to others waiting: pages (PagerDuty) and the first notification
+ * of a P0/P1 incident first; then P0/P1 follow-ups and P2 first notifications; then P2 follow-ups
+ * and P3/P4 first notifications; P3/P4 follow-ups last. A custom notification, asked for by a
+ * person, counts as a first notification.
+ */
+export function priorityOf(channel: Channel, severity: string, first: boolean): number {
+  if (channel === 'pagerduty') return 0;
+  const base = severity === 'P0' || severity === 'P1' ? 0 : severity === 'P2' ? 1 : 2;
+  return base + (first ? 0 : 1);
 }
 
 /** Where a Slack message landed; later messages of the incident thread under it. */

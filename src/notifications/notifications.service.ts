@@ -47,6 +47,7 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     created_at: d.created_at,
     updated_at: d.updated_at,
     sent_at: d.sent_at,
+    priority: d.priority,
     payload: JSON.parse(d.payload),
   };
 }
@@ -71,8 +72,8 @@ export class NotificationsService implements OnModuleInit {
     this.hooks.register({
       withinTransaction: async (tx, event) => {
         let leased = false;
-        const rows = await this.router.route(tx, event, () => {
-          const lease = this.pool.leaseForNew();
+        const rows = await this.router.route(tx, event, (priority) => {
+          const lease = this.pool.leaseForNew(priority);
           leased = lease !== null;
           return lease;
         });
@@ -94,7 +95,7 @@ export class NotificationsService implements OnModuleInit {
     const at = this.clock.now().toISOString();
     const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
     return this.transactor.run((tx) => {
-      const rows = this.router.write(tx, incidentId, CUSTOM_EVENT, at, planned);
+      const rows = this.router.write(tx, incident, CUSTOM_EVENT, at, planned, { first: true });
       tx.afterCommit(() => this.pool.wake([incidentId]));
       return Promise.resolve(rows.map((row) => row.id));
     });

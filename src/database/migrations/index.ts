@@ -129,10 +129,32 @@ function notificationDeliveries(dialect: Dialect): Migration {
   };
 }
 
+/** Deliveries carry a priority class; the claim walks due rows most urgent first. */
+function deliveryPriority(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('notification_deliveries')
+        .addColumn('priority', 'integer', (c) => c.notNull().defaultTo(2))
+        .execute();
+      await db.schema
+        .createIndex('deliveries_due_priority_idx')
+        .on('notification_deliveries')
+        .columns(['status', 'priority', 'next_attempt_at', 'seq'])
+        .execute();
+      await db.schema.dropIndex('deliveries_due_idx').execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve({ '0001_initial': initial(this.dialect), '0002_notification_deliveries': notificationDeliveries(this.dialect) });
+    return Promise.resolve({
+      '0001_initial': initial(this.dialect),
+      '0002_notification_deliveries': notificationDeliveries(this.dialect),
+      '0003_delivery_priority': deliveryPriority(),
+    });
   }
 }

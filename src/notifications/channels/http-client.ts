@@ -1,6 +1,11 @@
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { Worker } from 'node:worker_threads';
+import { startWorker } from '../../common/worker-thread';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.schema';
 import { permanent, retry, SendOutcome } from '../notification';
+import type { SenderData, SenderReply, SenderRequest } from './http-sender.worker';
 
 /** Bodies of answers are read only this far: enough for an error message, never a whole page. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -16,95 +21,19 @@ export const USER_AGENT = 'llm-incident-manager/1.0';
 /** A network failure or timeout: there was no HTTP answer, so the attempt may be retried. */
 export class NoAnswer extends Error {}
 
-/**
- * The sender thread. It does the HTTP exchanges (connections, TLS, parsing) for the channels, so
- * that work runs beside the event loop that serves the API and the database rather than on it.
- * Requests and answers travel in batches, one message per turn of either event loop.
- */
-const SENDER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { Agent, request } = require(workerData.undici);
-const MAX = ${MAX_ANSWER_BYTES};
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const agents = new Map();
-function agentFor(ms) {
-  let agent = agents.get(ms);
-  if (!agent) {
-    agent = new Agent({ connections: 128, keepAliveTimeout: 30000, connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
-    agents.set(ms, agent);
-  }
-  return agent;
-}
-function failure(err, ms) {
-  const code = err && err.code;
-  if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) return { kind: 'noanswer', message: 'timed out after ' + ms / 1000 + ' s' };
-  if (code === 'UND_ERR_INVALID_ARG' || err instanceof TypeError) return { kind: 'invalid', message: 'invalid URL' };
-  if (code && TIMEOUTS.has(code)) return { kind: 'noanswer', message: 'timed out after ' + ms / 1000 + ' s' };
-  return { kind: 'noanswer', message: code ? 'network error ' + code : 'network error: ' + (err && err.message) };
-}
-let out = [];
-function reply(answer) {
-  if (out.length === 0) setImmediate(() => { const batch = out; out = []; parentPort.postMessage(batch); });
-  out.push(answer);
-}
-async function exchange(r) {
-  let res;
-  try {
-    // One deadline for the whole exchange; the agent's own timeouts bound each phase.
-    res = await request(r.url, { method: 'POST', dispatcher: agentFor(r.timeoutMs), headers: r.headers, body: r.body, signal: AbortSignal.timeout(r.timeoutMs) });
-  } catch (err) {
-    return reply({ id: r.id, error: failure(err, r.timeoutMs) });
-  }
-  const retryAfter = res.headers['retry-after'];
-  if (!r.readSuccessBody && res.statusCode >= 200 && res.statusCode < 300) {
-    await res.body.dump().catch(() => undefined);
-    return reply({ id: r.id, status: res.statusCode, retryAfter, body: '' });
-  }
-  const chunks = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= MAX) { res.body.destroy(); break; }
-    }
-  } catch (err) {
-    return reply({ id: r.id, error: failure(err, r.timeoutMs) });
-  }
-  reply({ id: r.id, status: res.statusCode, retryAfter, body: Buffer.concat(chunks).toString('utf8').slice(0, MAX) });
-}
-parentPort.on('message', (message) => {
-  if (message === 'stop') {
-    Promise.all([...agents.values()].map((a) => a.destroy().catch(() => undefined))).then(() => parentPort.close());
-    return;
-  }
-  for (const r of message) exchange(r);
-});
-`;
-
 /** How long past its timeout an exchange may go unanswered before it is given up. */
 const LOST_ANSWER_GRACE_MS = 5_000;
 
-interface SenderRequest {
-  id: number;
-  url: string;
-  body: string;
-  headers: Record<string, string>;
-  timeoutMs: number;
-  readSuccessBody: boolean;
-}
-
-type SenderReply =
-  { id: number; status: number; retryAfter?: string | string[]; body: string } | { id: number; error: { kind: 'invalid' | 'noanswer'; message: string } };
-
 /**
- * Outbound HTTP for the channels, done on the sender thread over keep-alive connection pools
+ * Outbound HTTP for the channels, done on the sender thread (http-sender.worker.ts) over keep-alive connection pools
  * (undici), one per timeout in use, so connecting, waiting for the answer and reading it are each
  * bounded by the channel's timeout. One per application, stopped with it; a sender thread that
  * dies fails the exchanges in flight as unanswered (so they are retried) and is started again.
  */
 @Injectable()
 export class HttpClient implements OnApplicationShutdown {
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
   private worker?: Worker;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (answer: HttpAnswer) => void; reject: (err: Error) => void }>();
@@ -161,7 +90,9 @@ export class HttpClient implements OnApplicationShutdown {
 
   private sender(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(SENDER_SOURCE, { eval: true, workerData: { undici: require.resolve('undici') } });
+    const n = this.config.notifications;
+    const workerData: SenderData = { connections: n.worker_threads * n.worker_max_in_flight, maxAnswerBytes: MAX_ANSWER_BYTES };
+    const worker = startWorker(join(__dirname, 'http-sender.worker'), { workerData });
     worker.on('message', (replies: SenderReply[]) => {
       for (const r of replies) {
         const waiter = this.waiting.get(r.id);

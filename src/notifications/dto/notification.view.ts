@@ -16,6 +16,12 @@ export class DeliveryView {
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) sent_at!: string | null;
+  @ApiProperty({
+    minimum: 0,
+    maximum: 3,
+    description: '0 goes first: pages and first notifications of P0/P1 incidents; 3 last: follow-ups of P3/P4 incidents',
+  })
+  priority!: number;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The message as rendered at the event' }) payload!: unknown;
 }
 
