@@ -74,8 +74,11 @@ async function startAlertmanager(sinkUrl) {
             labels: { alertname: 'bench', title: a.title, source: a.source, severity: 'warning' },
             annotations: { description: a.description },
           })),
-        stop: () => {
+        stop: async () => {
+          // Alertmanager writes its state on the way out: remove its folder only once it is gone.
+          const exited = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGTERM');
+          await exited;
           rmSync(dir, { recursive: true, force: true });
         },
       };

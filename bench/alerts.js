@@ -135,7 +135,7 @@ async function main() {
     };
     console.log(JSON.stringify(result));
   } finally {
-    service.stop();
+    await service.stop();
   }
 }
 

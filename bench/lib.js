@@ -27,6 +27,7 @@ async function startService(extraEnv = {}) {
     [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(__dirname, '..', 'dist', 'main.js')],
     {
       env: {
+        CONFIG_PATH: join(__dirname, '..', 'config', 'default.toml'),
         ...process.env,
         LOG_LEVEL: 'warn',
         LLM_IM__SERVER__HOST: '127.0.0.1',
@@ -47,7 +48,12 @@ async function startService(extraEnv = {}) {
         url,
         grpc: `127.0.0.1:${grpcPort}`,
         pid: child.pid,
-        stop: () => {
+        stop: async () => {
+          if (process.env.BENCH_CPU_PROFILE) {
+            // bench/cpu-profile.js writes the profile on SIGUSR2.
+            child.kill('SIGUSR2');
+            await new Promise((r) => setTimeout(r, 2000));
+          }
           child.kill('SIGTERM');
           rmSync(dir, { recursive: true, force: true });
         },

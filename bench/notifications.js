@@ -218,7 +218,7 @@ async function measure(kind, opts) {
       bench_cpu_pct: Math.round(((benchCpu.user + benchCpu.system) / 1e6 / secs) * 100),
     };
   } finally {
-    target.stop();
+    await target.stop();
     sink.close();
   }
 }
