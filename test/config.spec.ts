@@ -1,4 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { CONFIG_SCHEMA } from '../src/config/config.schema';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, ConfigError, loadConfig, nearestName, readConfig } from '../src/config/config.loader';
@@ -191,5 +193,20 @@ describe('nearestName', () => {
     ['retries', undefined],
   ])('%s → %s', (name, expected) => {
     expect(nearestName(name, ['slack_enabled', 'email_enabled', 'webhook_timeout_secs', 'max_retries'])).toBe(expected);
+  });
+});
+
+describe('the two homes of the defaults', () => {
+  it('config.schema.ts and config/default.toml give every key the same default', () => {
+    const toml = parseToml(readFileSync(join(__dirname, '..', 'config', 'default.toml'), 'utf8')) as Record<string, Record<string, unknown>>;
+    const mismatches: string[] = [];
+    for (const [section, keys] of Object.entries(CONFIG_SCHEMA)) {
+      for (const [key, spec] of Object.entries(keys)) {
+        const inFile = toml[section]?.[key];
+        if (JSON.stringify(inFile) !== JSON.stringify(spec.default))
+          mismatches.push(`${section}.${key}: schema ${JSON.stringify(spec.default)}, file ${JSON.stringify(inFile)}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import type { IncomingAlert } from '../incidents/incidents.service';
+import type { IncomingAlert } from '../incidents/domain/incoming-alert';
 
 /** An alert as stored: what was received, plus the incident it was folded into. */
 export interface StoredAlert extends Omit<IncomingAlert, 'id'> {

@@ -5,7 +5,8 @@ import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error
 import { ShutdownSignal } from '../common/shutdown-signal';
 import { toValidDto } from '../common/validation';
 import { GrpcExceptionFilter, grpcErrorOf } from '../grpc/grpc-exception.filter';
-import { alertAckToProto, alertFromProto, ProtoMessage } from '../grpc/proto-mapping';
+import type { ProtoMessage } from '../grpc/proto-mapping';
+import { alertAckToProto, alertFromProto } from './alert.proto-mapping';
 import { AlertsService } from './alerts.service';
 import { AlertDto, toValidAlertBatch } from './dto/alert.dto';
 

@@ -1,6 +1,6 @@
 import { CompiledQuery, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from './schema';
-import type { Tx } from './transactor';
+import type { Tx } from './tx';
 
 type Table = keyof Database;
 type AnyDb = Kysely<Record<string, Record<string, unknown>>>;

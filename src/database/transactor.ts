@@ -1,25 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Insertable, Kysely, Transaction } from 'kysely';
+import { Kysely } from 'kysely';
+import type { Tx } from './tx';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { insertRows } from './cached-queries';
 import { DATABASE, DIALECT } from './tokens';
 import type { Database, Dialect } from './schema';
 
-/** A running transaction, plus work to do only once it has committed (events, wake-ups). */
-export interface Tx {
-  readonly db: Transaction<Database>;
-  readonly dialect: Dialect;
-  afterCommit(fn: () => void): void;
-  /**
-   * Inserts a row before the transaction commits, together with the other rows deferred for
-   * its table (multi-row inserts). For rows nothing in the transaction reads back by query;
-   * `deferred` shows what is waiting.
-   */
-  deferInsert<T extends keyof Database>(table: T, row: Insertable<Database[T]>): void;
-  deferred<T extends keyof Database>(table: T): readonly Insertable<Database[T]>[];
-  /** Writes the deferred rows now (the transaction does so before it commits anyway). */
-  flush(): Promise<void>;
-}
+export type { Tx } from './tx';
 
 const MAX_ATTEMPTS = 8;
 

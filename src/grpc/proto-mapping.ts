@@ -1,10 +1,11 @@
-import type { AlertAnswer } from '../alerts/alert';
-import type { Incident, IncidentState, IncidentType, Note, ResolutionMethod, Severity, TimelineEntry } from '../incidents/domain/incident';
+import type { IncidentState, IncidentType, ResolutionMethod, Severity } from '../incidents/domain/incident';
 
 /**
- * Conversions between the proto messages (as @grpc/proto-loader gives them: enums as names,
- * unset fields absent) and the REST/domain shapes. Requests become the plain objects the REST
- * DTOs validate, so both transports share one set of rules.
+ * What every feature's proto mapping shares: the enums of the contract, timestamps, and helpers
+ * for messages as @grpc/proto-loader gives them (enums as names, unset fields absent). Each
+ * feature maps its own messages next to its gRPC controller (incident.proto-mapping.ts,
+ * alert.proto-mapping.ts); requests become the plain objects the REST DTOs validate, so both
+ * transports share one set of rules.
  */
 
 function invert<K extends string, V extends string>(map: Record<K, V>): Record<V, K> {
@@ -74,7 +75,10 @@ export function inProtoWords(message: string): string {
 }
 
 export const toProtoEnum = {
+  severity: (s: Severity) => SEVERITY_TO_PROTO[s],
   state: (s: IncidentState) => STATE_TO_PROTO[s],
+  incidentType: (t: IncidentType) => TYPE_TO_PROTO[t],
+  method: (m: ResolutionMethod) => METHOD_TO_PROTO[m],
 };
 
 export interface Timestamp {
@@ -87,11 +91,10 @@ export function timestampOf(iso: string): Timestamp {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
-function maybeTimestamp(iso: string | null): Timestamp | undefined {
+export function maybeTimestamp(iso: string | null): Timestamp | undefined {
   return iso ? timestampOf(iso) : undefined;
 }
 
-/** Drops the keys whose value is undefined (proto-loader leaves absent fields out). */
 /** A request message as @grpc/proto-loader decodes it: plain fields, checked by the DTOs. */
 export type ProtoMessage = Record<string, unknown>;
 
@@ -101,81 +104,9 @@ export function wrapped(wrapper: unknown, empty: unknown): unknown {
   return (wrapper as { values?: unknown }).values ?? empty;
 }
 
+/** Drops the keys whose value is undefined (proto-loader leaves absent fields out). */
 export function defined<T extends Record<string, unknown>>(object: T): Partial<T> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(object)) if (value !== undefined) out[key] = value;
   return out as Partial<T>;
-}
-
-export function incidentToProto(incident: Incident): object {
-  return {
-    id: incident.id,
-    title: incident.title,
-    description: incident.description,
-    severity: SEVERITY_TO_PROTO[incident.severity],
-    state: STATE_TO_PROTO[incident.state],
-    incident_type: TYPE_TO_PROTO[incident.incident_type],
-    source: incident.source,
-    created_at: timestampOf(incident.created_at),
-    updated_at: timestampOf(incident.updated_at),
-    resolved_at: maybeTimestamp(incident.resolved_at),
-    affected_resources: incident.affected_resources,
-    assignees: incident.assignees,
-    labels: incident.labels,
-    fingerprint: incident.fingerprint,
-    alert_count: incident.alert_count,
-    last_seen_at: timestampOf(incident.last_seen_at),
-    resolution: incident.resolution
-      ? {
-          resolved_by: incident.resolution.resolved_by,
-          method: METHOD_TO_PROTO[incident.resolution.method],
-          notes: incident.resolution.notes,
-          ...(incident.resolution.root_cause !== null ? { root_cause: incident.resolution.root_cause } : {}),
-        }
-      : undefined,
-  };
-}
-
-export function noteToProto(note: Note): object {
-  return { id: note.id, author: note.author, content: note.content, created_at: timestampOf(note.created_at) };
-}
-
-export function timelineEntryToProto(entry: TimelineEntry): object {
-  return {
-    timestamp: timestampOf(entry.timestamp),
-    event_type: entry.event_type,
-    actor: entry.actor,
-    description: entry.description,
-    metadata: JSON.stringify(entry.metadata),
-  };
-}
-
-export function alertAckToProto(answer: AlertAnswer, index = 0): object {
-  return {
-    alert_id: answer.alert_id,
-    incident_id: answer.incident_id,
-    status: answer.status === 'Accepted' ? 'ACCEPTED' : 'DUPLICATE',
-    message: answer.message,
-    index,
-  };
-}
-
-/** An Alert message as the plain object POST /v1/alerts takes. */
-export function alertFromProto(message: unknown): unknown {
-  if (typeof message !== 'object' || message === null) return undefined;
-  const alert = message as ProtoMessage;
-  return defined({
-    source: alert.source,
-    title: alert.title,
-    // An empty description is legal and proto3 does not send empty strings.
-    description: alert.description ?? '',
-    severity: protoEnum.severity(alert.severity),
-    alert_type: protoEnum.incidentType(alert.alert_type),
-    external_id: alert.external_id,
-    dedup_key: alert.dedup_key,
-    labels: alert.labels,
-    affected_services: alert.affected_services,
-    runbook_url: alert.runbook_url,
-    annotations: alert.annotations,
-  });
 }

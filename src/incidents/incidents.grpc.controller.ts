@@ -5,7 +5,8 @@ import { filter, map, Observable, tap } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
 import { toValidDto } from '../common/validation';
 import { GrpcExceptionFilter } from '../grpc/grpc-exception.filter';
-import { defined, incidentToProto, noteToProto, ProtoMessage, protoEnum, timelineEntryToProto, timestampOf, toProtoEnum, wrapped } from '../grpc/proto-mapping';
+import { defined, ProtoMessage, protoEnum, timestampOf, toProtoEnum, wrapped } from '../grpc/proto-mapping';
+import { incidentToProto, noteToProto, timelineEntryToProto } from './incident.proto-mapping';
 import { IncidentEvent, IncidentStateEvent, IncidentUpdatedEvent } from './domain/events';
 import {
   AddNoteDto,

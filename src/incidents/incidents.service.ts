@@ -9,6 +9,7 @@ import type { AppConfig } from '../config/config.schema';
 import { Transactor, Tx } from '../database/transactor';
 import { IncidentEvent, IncidentUpdatedEvent, stateEventFor } from './domain/events';
 import { fingerprintOf } from './domain/fingerprint';
+import type { IncomingAlert } from './domain/incoming-alert';
 import { Incident, IncidentDetail, IncidentState, IncidentType, isMoreSevere, Note, Resolution, Severity, TimelineEntry } from './domain/incident';
 import { assertTransition, isActive } from './domain/state-machine';
 import type { ListIncidentsQuery } from './dto/incident.dto';
@@ -34,24 +35,6 @@ export interface IncidentPatch {
   assignees?: string[];
   labels?: Record<string, string>;
   actor?: string;
-}
-
-/** An alert as the incidents module needs it: already validated, identified and fingerprinted. */
-export interface IncomingAlert {
-  id: string;
-  source: string;
-  title: string;
-  description: string;
-  severity: Severity;
-  alert_type: IncidentType;
-  fingerprint: string;
-  received_at: string;
-  external_id: string | null;
-  dedup_key: string | null;
-  labels: Record<string, string>;
-  affected_services: string[];
-  runbook_url: string | null;
-  annotations: Record<string, string>;
 }
 
 export type AlertOutcome = { incident_id: string; status: 'Accepted' | 'Duplicate' };
