@@ -8,7 +8,11 @@ import type { Incident } from '../incidents/domain/incident';
 import { IncidentEvent, IncidentEventName, IncidentUpdatedEvent } from '../incidents/domain/events';
 import { DeliveryRepository, NewDeliveryRow } from './delivery.repository';
 import { Channel, DeliveryAction, priorityOf } from './notification';
-import { emailMessage, emailSubject, headline, pagerdutyEvent, slackMessage, webhookBody } from './render';
+import { emailMessage, emailSubject } from './channels/email/email.render';
+import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
+import { slackMessage } from './channels/slack/slack.render';
+import { webhookBody } from './channels/webhook/webhook.render';
+import { headline } from './render';
 
 /** The configured PagerDuty integration, as a target (the routing key itself is never stored). */
 export const PAGERDUTY_DEFAULT_TARGET = 'integration';

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { IncidentsModule } from '../incidents/incidents.module';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
-import { EmailProvider } from './channels/email.provider';
+import { EmailProvider } from './channels/email/email.provider';
 import { HttpClient } from './channels/http-client';
-import { PagerDutyProvider } from './channels/pagerduty.provider';
-import { SlackProvider } from './channels/slack.provider';
-import { WebhookProvider } from './channels/webhook.provider';
+import { PagerDutyProvider } from './channels/pagerduty/pagerduty.provider';
+import { SlackProvider } from './channels/slack/slack.provider';
+import { WebhookProvider } from './channels/webhook/webhook.provider';
 import { DeliveryRepository } from './delivery.repository';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { NotificationRouter } from './notification-router';

@@ -15,7 +15,9 @@ import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
-import { pagerdutyEvent, slackMessage, webhookBody } from './render';
+import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
+import { slackMessage } from './channels/slack/slack.render';
+import { webhookBody } from './channels/webhook/webhook.render';
 
 export interface DeliveryRecord extends Omit<Delivery, 'id' | 'seq' | 'target_ref' | 'external_ref' | 'payload'> {
   notification_id: string;

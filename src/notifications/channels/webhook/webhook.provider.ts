@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schema';
-import { delivered, OutboundMessage, permanent, SendOutcome } from '../notification';
-import { ChannelProvider, ChannelReadiness } from './channel-provider';
-import { classifyFailure, exchange, HttpClient } from './http-client';
+import { InjectConfig } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schema';
+import { delivered, OutboundMessage, permanent, SendOutcome } from '../../notification';
+import { ChannelProvider, ChannelReadiness } from '../channel-provider';
+import { classifyFailure, exchange, HttpClient } from '../http-client';
 
 /** POSTs the stored JSON payload (the guide's default body, or a custom one) to the target URL. */
 @Injectable()

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schema';
-import { delivered, OutboundMessage, permanent, SendOutcome } from '../notification';
-import { ChannelProvider, ChannelReadiness } from './channel-provider';
-import { classifyFailure, exchange, HttpClient } from './http-client';
-import { isHttpUrl } from './webhook.provider';
+import { InjectConfig } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schema';
+import { delivered, OutboundMessage, permanent, SendOutcome } from '../../notification';
+import { ChannelProvider, ChannelReadiness } from '../channel-provider';
+import { classifyFailure, exchange, HttpClient } from '../http-client';
+import { isHttpUrl } from '../webhook/webhook.provider';
 
 /** PagerDuty Events API v2: 202 is success, 400 is never retried, 429 and 5xx are. */
 @Injectable()

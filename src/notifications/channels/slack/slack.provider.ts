@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schema';
-import { delivered, OutboundMessage, permanent, retry, SendOutcome, SlackMessageRef } from '../notification';
-import type { SlackMessage } from '../render';
-import { ChannelProvider, ChannelReadiness } from './channel-provider';
-import { classifyFailure, exchange, HttpAnswer, HttpClient, retryAfterMs } from './http-client';
+import { InjectConfig } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schema';
+import { delivered, OutboundMessage, permanent, retry, SendOutcome, SlackMessageRef } from '../../notification';
+import type { SlackMessage } from './slack.render';
+import { ChannelProvider, ChannelReadiness } from '../channel-provider';
+import { classifyFailure, exchange, HttpAnswer, HttpClient, retryAfterMs } from '../http-client';
 
 /** Web API errors worth another attempt (PROTOCOLS.md); every other `ok:false` is permanent. */
 const RETRYABLE_API_ERRORS = new Set(['rate_limited', 'ratelimited', 'fatal_error', 'request_timeout', 'internal_error', 'service_unavailable']);

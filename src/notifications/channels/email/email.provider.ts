@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import nodemailer, { Transporter } from 'nodemailer';
-import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schema';
-import { delivered, OutboundMessage, permanent, retry, SendOutcome } from '../notification';
-import type { EmailMessage } from '../render';
-import { ChannelProvider, ChannelReadiness } from './channel-provider';
+import { InjectConfig } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schema';
+import { delivered, OutboundMessage, permanent, retry, SendOutcome } from '../../notification';
+import type { EmailMessage } from './email.render';
+import { ChannelProvider, ChannelReadiness } from '../channel-provider';
 
 /**
  * Email over SMTP with nodemailer. `smtp_port` is always honoured; with `smtp_use_tls` port 465

@@ -1,0 +1,58 @@
+import type { Incident } from '../../../incidents/domain/incident';
+import { SEVERITY_COLOR, SEVERITY_EMOJI, humanTime, truncate } from '../../render';
+
+/** Slack messages (Block Kit), rendered at the event (see ../../render.ts). */
+
+/** Block Kit limits (PROTOCOLS.md): long text is cut with a marker, never refused. */
+const SLACK_HEADER_MAX = 150;
+const SLACK_SECTION_MAX = 3000;
+const SLACK_FIELD_MAX = 2000;
+const SLACK_TEXT_MAX = 40_000;
+
+/** Slack mrkdwn needs &, < and > escaped, or text such as "<!channel>" would ping everyone. */
+export function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function mrkdwn(text: string, max: number): { type: 'mrkdwn'; text: string } {
+  return { type: 'mrkdwn', text: truncate(slackEscape(text), max) };
+}
+
+export interface SlackMessage {
+  text: string;
+  blocks: object[];
+  attachments: { color: string; blocks: object[] }[];
+}
+
+/**
+ * The guide's Slack message: severity emoji and title in a header, the message line, the
+ * description, Severity / State / Type / Source fields, id and creation time, in an attachment
+ * whose colour bar shows the severity.
+ */
+export function slackMessage(incident: Incident, message: string): SlackMessage {
+  const emoji = SEVERITY_EMOJI[incident.severity];
+  const title = `${emoji} Incident: ${incident.title}`;
+  const details: object[] = [{ type: 'section', text: mrkdwn(message, SLACK_SECTION_MAX) }];
+  if (incident.description.trim() !== '') {
+    details.push({ type: 'section', text: mrkdwn(`*Description:* ${incident.description}`, SLACK_SECTION_MAX) });
+  }
+  details.push({
+    type: 'section',
+    fields: [
+      mrkdwn(`*Severity:* ${incident.severity}`, SLACK_FIELD_MAX),
+      mrkdwn(`*State:* ${incident.state}`, SLACK_FIELD_MAX),
+      mrkdwn(`*Type:* ${incident.incident_type}`, SLACK_FIELD_MAX),
+      mrkdwn(`*Source:* ${incident.source}`, SLACK_FIELD_MAX),
+    ],
+  });
+  details.push({
+    type: 'context',
+    elements: [mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX), mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX)],
+  });
+  return {
+    // The notification text (and what clients without blocks show).
+    text: truncate(`${title}\n${message}`, SLACK_TEXT_MAX),
+    blocks: [{ type: 'header', text: { type: 'plain_text', text: truncate(title, SLACK_HEADER_MAX), emoji: true } }],
+    attachments: [{ color: SEVERITY_COLOR[incident.severity], blocks: details }],
+  };
+}

@@ -1,0 +1,14 @@
+import type { Incident } from '../../../incidents/domain/incident';
+import { incidentSummary } from '../../render';
+
+/** The webhook channel's payloads, rendered at the event (see ../../render.ts). */
+
+/** The guide's default webhook payload, field for field. */
+export function webhookBody(eventType: string, timestamp: string, incident: Incident, notificationId: string): object {
+  return {
+    event_type: eventType,
+    timestamp,
+    incident: incidentSummary(incident),
+    notification_id: notificationId,
+  };
+}
