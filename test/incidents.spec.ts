@@ -1,7 +1,7 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { INCIDENT_CHANGE_IN_TRANSACTION } from '../src/incidents/incident-change.event';
 import { IncidentEvent } from '../src/incidents/domain/events';
-import { IncidentLifecycleHooks } from '../src/incidents/incident-lifecycle-hooks';
-import { drivers, RunningApp, startApp, TestStore } from './support/harness';
+import { drivers, onChangeInTransaction, RunningApp, startApp, TestStore } from './support/harness';
 
 const STATES = ['Detected', 'Triaged', 'Investigating', 'Remediating', 'Resolved', 'Closed'] as const;
 type State = (typeof STATES)[number];
@@ -57,7 +57,10 @@ describe.each(drivers())('incidents on %s', (driver) => {
     store = await TestStore.create(driver);
     running = await startApp(store);
     events = [];
-    running.app.get(EventEmitter2).onAny((_name: string | string[], event: IncidentEvent) => events.push(event));
+    // The incident events, as emitted after commit (not the in-transaction change the outbox listens to).
+    running.app.get(EventEmitter2).onAny((name: string | string[], event: IncidentEvent) => {
+      if (name !== INCIDENT_CHANGE_IN_TRANSACTION) events.push(event);
+    });
   });
   afterEach(async () => {
     await running.close();
@@ -210,10 +213,8 @@ describe.each(drivers())('incidents on %s', (driver) => {
   it('emits nothing when the transaction does not commit', async () => {
     const { id } = await create();
     events.length = 0;
-    running.app.get(IncidentLifecycleHooks).register({
-      withinTransaction: async () => {
-        throw new Error('outbox write failed');
-      },
+    onChangeInTransaction(running.app, async () => {
+      throw new Error('outbox write failed');
     });
     await running.http.post(`/v1/incidents/${id}/transition`).send({ state: 'Triaged', actor: 'bob' }).expect(500);
     expect(events).toEqual([]);

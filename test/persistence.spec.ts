@@ -1,8 +1,7 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { IncidentLifecycleHooks } from '../src/incidents/incident-lifecycle-hooks';
 import { AlertsService } from '../src/alerts/alerts.service';
 import type { AlertDto } from '../src/alerts/dto/alert.dto';
-import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
+import { alert, drivers, onChangeInTransaction, RunningApp, startApp, TestStore } from './support/harness';
 
 describe.each(drivers())('storage on %s', (driver) => {
   let store: TestStore;
@@ -53,10 +52,8 @@ describe.each(drivers())('storage on %s', (driver) => {
         .post('/v1/alerts')
         .send(alert({ title: 'existing' }))
         .expect(200);
-      running.app.get(IncidentLifecycleHooks).register({
-        withinTransaction: async (_tx, event) => {
-          if (event.incident.title === 'boom') throw new Error('simulated failure inside the transaction');
-        },
+      onChangeInTransaction(running.app, async (_tx, event) => {
+        if (event.incident.title === 'boom') throw new Error('simulated failure inside the transaction');
       });
       const res = await running.http.post('/v1/alerts').send([alert({ title: 'one' }), alert({ title: 'existing' }), alert({ title: 'boom' })]);
       expect(res.status).toBe(500);
@@ -109,28 +106,24 @@ describe.each(drivers())('group commit on %s', (driver) => {
   }
 
   it('commits the other requests of a group when one of them fails', async () => {
-    running.app.get(IncidentLifecycleHooks).register({
-      withinTransaction: async (_tx, event) => {
-        if (event.incident.title === 'boom') throw new Error('simulated failure');
-      },
+    onChangeInTransaction(running.app, async (_tx, event) => {
+      if (event.incident.title === 'boom') throw new Error('simulated failure');
     });
     await expectOnlyBoomFails();
   });
 
   it("commits the other requests when one request's deferred rows fail at the flush", async () => {
-    running.app.get(IncidentLifecycleHooks).register({
-      withinTransaction: async (tx, event) => {
-        if (event.incident.title !== 'boom') return;
-        // A row that breaks a foreign key only when the deferred rows are written.
-        tx.deferInsert('incident_timeline', {
-          incident_id: '00000000-0000-7000-8000-000000000000',
-          timestamp: event.occurred_at,
-          event_type: 'x',
-          actor: 'x',
-          description: 'x',
-          metadata: '{}',
-        });
-      },
+    onChangeInTransaction(running.app, async (tx, event) => {
+      if (event.incident.title !== 'boom') return;
+      // A row that breaks a foreign key only when the deferred rows are written.
+      tx.deferInsert('incident_timeline', {
+        incident_id: '00000000-0000-7000-8000-000000000000',
+        timestamp: event.occurred_at,
+        event_type: 'x',
+        actor: 'x',
+        description: 'x',
+        metadata: '{}',
+      });
     });
     for (const incident of await expectOnlyBoomFails()) {
       expect((await running.http.get(`/v1/incidents/${incident.id}/alerts`)).body).toHaveLength(1);

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { IncidentLifecycleHooks } from './incident-lifecycle-hooks';
 import { IncidentRepository } from './incident.repository';
 import { IncidentEventStream } from './incident-event-stream';
 import { IncidentsController } from './incidents.controller';
@@ -8,7 +7,7 @@ import { IncidentsService } from './incidents.service';
 
 @Module({
   controllers: [IncidentsController, IncidentsGrpcController],
-  providers: [IncidentsService, IncidentRepository, IncidentLifecycleHooks, IncidentEventStream],
-  exports: [IncidentsService, IncidentLifecycleHooks],
+  providers: [IncidentsService, IncidentRepository, IncidentEventStream],
+  exports: [IncidentsService],
 })
 export class IncidentsModule {}

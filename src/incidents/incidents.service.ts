@@ -13,7 +13,7 @@ import type { IncomingAlert } from './domain/incoming-alert';
 import { Incident, IncidentDetail, IncidentState, IncidentType, isMoreSevere, Note, Resolution, Severity, TimelineEntry } from './domain/incident';
 import { assertTransition, isActive } from './domain/state-machine';
 import type { ListIncidentsQuery } from './dto/incident.dto';
-import { IncidentLifecycleHooks } from './incident-lifecycle-hooks';
+import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction } from './incident-change.event';
 import { IncidentFilter, IncidentRepository } from './incident.repository';
 
 export interface NewIncident {
@@ -58,7 +58,6 @@ export class IncidentsService {
   constructor(
     private readonly repository: IncidentRepository,
     private readonly transactor: Transactor,
-    private readonly hooks: IncidentLifecycleHooks,
     private readonly events: EventEmitter2,
     private readonly clock: Clock,
     @InjectConfig() private readonly config: AppConfig,
@@ -274,9 +273,9 @@ export class IncidentsService {
     });
   }
 
-  /** Runs the in-transaction hooks now and emits the event only once the transaction commits. */
+  /** Lets the in-transaction listeners write now, and emits the event only once the transaction commits. */
   private async publish(tx: Tx, event: IncidentEvent): Promise<void> {
-    await this.hooks.run(tx, event);
+    await this.events.emitAsync(INCIDENT_CHANGE_IN_TRANSACTION, new IncidentChangeInTransaction(tx, event));
     tx.afterCommit(() => {
       // Listeners run now, in commit order; an async one that fails is logged, never unhandled.
       this.events.emitAsync(event.name, event).catch((err: unknown) => {

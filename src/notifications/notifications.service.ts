@@ -1,4 +1,5 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/domain-error';
 import { newId } from '../common/ids';
@@ -7,10 +8,11 @@ import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { Transactor } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
-import { IncidentLifecycleHooks } from '../incidents/incident-lifecycle-hooks';
+import type { IncidentEvent } from '../incidents/domain/events';
+import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction, OnCommittedIncidentEvent } from '../incidents/incident-change.event';
 import { IncidentsService } from '../incidents/incidents.service';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
-import { DeliveryRepository, toDelivery } from './delivery.repository';
+import { DeliveryRepository, NewDeliveryRow, toDelivery } from './delivery.repository';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
@@ -55,10 +57,12 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
 }
 
 @Injectable()
-export class NotificationsService implements OnModuleInit {
+export class NotificationsService {
+  /** Rows written for an event, until it commits (a rolled-back event is never emitted, and its entry goes with it). */
+  private readonly written = new WeakMap<IncidentEvent, { rows: NewDeliveryRow[]; leased: boolean }>();
+
   constructor(
     @InjectConfig() private readonly config: AppConfig,
-    private readonly hooks: IncidentLifecycleHooks,
     private readonly incidents: IncidentsService,
     private readonly router: NotificationRouter,
     private readonly deliveries: DeliveryRepository,
@@ -68,21 +72,26 @@ export class NotificationsService implements OnModuleInit {
     @Inject(CHANNEL_PROVIDERS) private readonly providers: ChannelProvider[],
   ) {}
 
-  onModuleInit(): void {
-    // The outbox: deliveries are written in the transaction of the incident change itself, and
-    // the pool is woken once it has committed.
-    this.hooks.register({
-      withinTransaction: async (tx, event) => {
-        let leased = false;
-        const rows = await this.router.route(tx, event, (priority) => {
-          const lease = this.pool.leaseForNew(priority);
-          leased = lease !== null;
-          return lease;
-        });
-        if (rows.length === 0) return;
-        tx.afterCommit(() => (leased ? this.pool.adopt(rows.map(toDelivery)) : this.pool.wake([event.incident.id])));
-      },
+  /** The outbox: deliveries are written in the transaction of the incident change itself. */
+  @OnEvent(INCIDENT_CHANGE_IN_TRANSACTION, { suppressErrors: false })
+  async writeOutbox({ tx, event }: IncidentChangeInTransaction): Promise<void> {
+    let leased = false;
+    const rows = await this.router.route(tx, event, (priority) => {
+      const lease = this.pool.leaseForNew(priority);
+      leased = lease !== null;
+      return lease;
     });
+    if (rows.length > 0) this.written.set(event, { rows, leased });
+  }
+
+  /** Once the change has committed, its deliveries go to the pool (or the pool is woken to claim them). */
+  @OnCommittedIncidentEvent()
+  wakePool(event: IncidentEvent): void {
+    const written = this.written.get(event);
+    if (!written) return;
+    this.written.delete(event);
+    if (written.leased) this.pool.adopt(written.rows.map(toDelivery));
+    else this.pool.wake([event.incident.id]);
   }
 
   async listForIncident(incidentId: string): Promise<DeliveryRecord[]> {

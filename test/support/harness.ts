@@ -6,7 +6,11 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import request from 'supertest';
 import { createServer, AddressInfo } from 'node:net';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createApp } from '../../src/app';
+import type { Tx } from '../../src/database/tx';
+import type { IncidentEvent } from '../../src/incidents/domain/events';
+import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction } from '../../src/incidents/incident-change.event';
 import { startGrpc } from '../../src/grpc/grpc.server';
 import { schemaPrefix } from './schema-prefix';
 import { Clock } from '../../src/common/clock';
@@ -136,4 +140,12 @@ export function alert(overrides: Record<string, unknown> = {}): Record<string, u
     affected_services: ['api-gateway'],
     ...overrides,
   };
+}
+
+/** Adds a listener that runs inside each incident change's transaction, as the notification outbox does. */
+export function onChangeInTransaction(app: NestFastifyApplication, listener: (tx: Tx, event: IncidentEvent) => Promise<void>): void {
+  // emitAsync awaits what a listener returns: a rejection rolls the change back.
+  app
+    .get(EventEmitter2)
+    .on(INCIDENT_CHANGE_IN_TRANSACTION, ((change: IncidentChangeInTransaction) => listener(change.tx, change.event)) as (...args: unknown[]) => void);
 }
