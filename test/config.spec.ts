@@ -1,6 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
+import { ConfigService } from '@nestjs/config';
+import { APP_CONFIG } from '../src/config/config.module';
 import { CONFIG_SCHEMA } from '../src/config/config.schema';
+import { startApp, TestStore } from './support/harness';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, ConfigError, loadConfig, nearestName, readConfig } from '../src/config/config.loader';
@@ -208,5 +211,20 @@ describe('the two homes of the defaults', () => {
       }
     }
     expect(mismatches).toEqual([]);
+  });
+});
+
+describe('the configuration inside the application', () => {
+  it('is what @nestjs/config serves, the same object the modules inject', async () => {
+    const store = await TestStore.create('sqlite');
+    const running = await startApp(store, { overrides: { notifications: { worker_threads: 7 } } });
+    try {
+      const configService = running.app.get(ConfigService);
+      expect(configService.get('app.notifications.worker_threads')).toBe(7);
+      expect(running.app.get(APP_CONFIG)).toBe(configService.get('app'));
+    } finally {
+      await running.close();
+      await store.destroy();
+    }
   });
 });
