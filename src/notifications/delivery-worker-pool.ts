@@ -8,6 +8,8 @@ import { DIALECT } from '../database/tokens';
 import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
+import { DeliveryPolicy } from './delivery-policy';
+import { OutcomeRecorder } from './pool/outcome-recorder';
 import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome } from './notification';
 import type { DeliveryLease } from './notification-router';
 import { ReadyQueue, splitKey, targetKey } from './pool/ready-queue';
@@ -16,8 +18,6 @@ import { ReadyQueue, splitKey, targetKey } from './pool/ready-queue';
 const CLAIM_BATCH = 256;
 /** Claimed deliveries waiting per target (at most a quarter of the queue): one slow target cannot fill the ready queue. */
 const PER_TARGET_QUEUE_MAX = 256;
-/** How long outcomes gather before they are written in one transaction. */
-const FLUSH_DELAY_MS = 2;
 /** How often the store is polled for deliveries that fell due (retries, other instances' rows). */
 const POLL_MS = 500;
 /** Longest wait before a retry, whatever Retry-After or the backoff say. */
@@ -75,9 +75,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private readonly leaseUntil = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
 
-  private results: AttemptResult[] = [];
-  private flushScheduled = false;
-  private flushing: Promise<void> | null = null;
+  private readonly outcomes: OutcomeRecorder;
   private claimScheduled = false;
   /** Leases granted by leaseForNew since `grantsSince` (ms) and not yet adopted. */
   private grants = 0;
@@ -102,8 +100,14 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     @Inject(DIALECT) private readonly dialect: Dialect,
     @Inject(CHANNEL_PROVIDERS) providers: ChannelProvider[],
     private readonly deliveries: DeliveryRepository,
+    policy: DeliveryPolicy,
     private readonly clock: Clock,
   ) {
+    this.outcomes = new OutcomeRecorder(
+      (batch) => policy.record(this.owner, batch),
+      (batch) => this.recorded(batch),
+      (err) => this.logger.error({ msg: 'Recording delivery outcomes failed; will try again', error: err.message }),
+    );
     for (const provider of providers) this.providers.set(provider.channel, provider);
     const n = config.notifications;
     this.workerCount = n.worker_threads;
@@ -161,8 +165,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.allSettled([...this.sends]), deadline]);
     try {
+      this.outcomes.stop();
       await this.deliveries.release(this.owner, unstarted, this.nowIso());
-      await this.flush();
+      await this.outcomes.flush();
     } catch (err) {
       this.logger.error({ msg: 'Could not save delivery state at shutdown; leases will expire and the deliveries resume', error: (err as Error).message });
     }
@@ -470,7 +475,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const fields = { notification_id: d.id, incident_id: d.incident_id, channel: d.channel, worker_id: workerId };
     if (outcome.kind === 'delivered') {
       this.degraded.delete(key);
-      this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
+      this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
     } else {
       if (outcome.kind === 'retry') {
@@ -483,10 +488,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         const backoff = this.config.notifications.retry_backoff_secs * 1000 * 2 ** (attempts - 1) * (0.8 + Math.random() * 0.4);
         const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
         const next = iso(now + delay);
-        this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
+        this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
         this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
       } else {
-        this.results.push({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
+        this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
         this.logger.error(
           outcome.kind === 'permanent'
             ? { msg: 'Notification failed permanently', ...fields, attempts, error: outcome.error }
@@ -494,47 +499,16 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         );
       }
     }
-    this.scheduleFlush();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // A short wait lets outcomes that finish together share one transaction.
-    setTimeout(() => {
-      this.flushScheduled = false;
-      void this.flush().catch(() => undefined);
-    }, FLUSH_DELAY_MS);
-  }
-
-  /** Writes attempt outcomes in one transaction, then claims what they unblocked. */
-  private async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.results.length === 0) return;
-    const batch = this.results;
-    this.results = [];
-    this.flushing = this.deliveries
-      .record(this.owner, batch)
-      .then(() => {
-        const unblocked = new Set<string>();
-        for (const r of batch) {
-          this.leave(r.incident_id);
-          if (r.kind !== 'retry' && this.followersExpected.delete(r.incident_id)) unblocked.add(r.incident_id);
-        }
-        if (unblocked.size > 0) this.wakeFollowers(unblocked);
-      })
-      .catch((err) => {
-        // Keep them and try again; if the process dies first, the leases expire and the
-        // deliveries are sent again: at least once, never lost.
-        this.results.unshift(...batch);
-        this.logger.error({ msg: 'Recording delivery outcomes failed; will try again', error: (err as Error).message });
-        if (!this.stopping) setTimeout(() => this.scheduleFlush(), 1000).unref();
-        throw err;
-      })
-      .finally(() => {
-        this.flushing = null;
-      });
-    await this.flushing;
+  /** Outcomes are written: what waited behind the settled deliveries may go now. */
+  private recorded(batch: AttemptResult[]): void {
+    const unblocked = new Set<string>();
+    for (const r of batch) {
+      this.leave(r.incident_id);
+      if (r.kind !== 'retry' && this.followersExpected.delete(r.incident_id)) unblocked.add(r.incident_id);
+    }
+    if (unblocked.size > 0) this.wakeFollowers(unblocked);
   }
 
   private attemptBudgetMs(): number {

@@ -51,6 +51,19 @@ export type AttemptResult = { id: string; incident_id: string; at: string } & (
   { kind: 'sent'; ref: SlackMessageRef | null } | { kind: 'retry'; error: string; next_attempt_at: string } | { kind: 'failed'; error: string }
 );
 
+/** A delivery given up by an attempt's outcome. */
+export interface GivenUp {
+  incident_id: string;
+  channel: Channel;
+  target: string;
+  action: DeliveryAction;
+  at: string;
+}
+
+function freshAttempts(now: string) {
+  return { status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null, lease_owner: null, lease_until: null } as const;
+}
+
 export interface ChannelCounts {
   pending: number;
   sending: number;
@@ -232,35 +245,38 @@ export class DeliveryRepository {
   }
 
   /**
-   * Writes attempt results in one transaction. Each update is fenced by the lease owner: a result
-   * from an instance whose lease was taken over is dropped. A PagerDuty trigger given up cancels
-   * the acknowledge and resolve queued behind it: PagerDuty would drop them anyway.
+   * Writes attempt results in the given transaction. Each update is fenced by the lease owner: a
+   * result from an instance whose lease was taken over is dropped. Answers the deliveries given
+   * up (now `failed`), for the policy to act on.
    */
-  async record(owner: string, results: AttemptResult[]): Promise<void> {
-    await this.transactor.run(async (tx) => {
-      const run = (kind: AttemptResult['kind'], params: unknown[]) =>
-        tx.db.executeQuery<{ incident_id: string; channel: string; target: string; action: string }>(CompiledQuery.raw(settleSql(tx.dialect, kind), params));
-      for (const result of results) {
-        if (result.kind === 'sent') {
-          await run('sent', [result.at, result.at, result.ref ? JSON.stringify(result.ref) : null, result.id, owner]);
-        } else if (result.kind === 'retry') {
-          await run('retry', [result.at, result.error, result.next_attempt_at, result.id, owner]);
-        } else {
-          const updated = (await run('failed', [result.at, result.error, result.id, owner])).rows[0];
-          if (updated?.channel === 'pagerduty' && updated.action === 'trigger') {
-            await tx.db
-              .updateTable(TABLE)
-              .set({ status: 'cancelled', last_error: 'cancelled: the PagerDuty trigger before it was not delivered', updated_at: result.at })
-              .where('incident_id', '=', updated.incident_id)
-              .where('channel', '=', 'pagerduty')
-              .where('target', '=', updated.target)
-              .where('action', 'in', ['acknowledge', 'resolve'])
-              .where('status', '=', 'pending')
-              .execute();
-          }
-        }
+  async settle(tx: Tx, owner: string, results: AttemptResult[]): Promise<GivenUp[]> {
+    const run = (kind: AttemptResult['kind'], params: unknown[]) =>
+      tx.db.executeQuery<Omit<GivenUp, 'at'>>(CompiledQuery.raw(settleSql(tx.dialect, kind), params));
+    const givenUp: GivenUp[] = [];
+    for (const result of results) {
+      if (result.kind === 'sent') {
+        await run('sent', [result.at, result.at, result.ref ? JSON.stringify(result.ref) : null, result.id, owner]);
+      } else if (result.kind === 'retry') {
+        await run('retry', [result.at, result.error, result.next_attempt_at, result.id, owner]);
+      } else {
+        const updated = (await run('failed', [result.at, result.error, result.id, owner])).rows[0];
+        if (updated) givenUp.push({ ...updated, at: result.at });
       }
-    });
+    }
+    return givenUp;
+  }
+
+  /** Cancels the pending deliveries of these actions on one (incident, channel, target). */
+  async cancelPending(tx: Tx, incidentId: string, channel: Channel, target: string, actions: DeliveryAction[], reason: string, now: string): Promise<void> {
+    await tx.db
+      .updateTable(TABLE)
+      .set({ status: 'cancelled', last_error: reason, updated_at: now })
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', channel)
+      .where('target', '=', target)
+      .where('action', 'in', actions)
+      .where('status', '=', 'pending')
+      .execute();
   }
 
   /** Hands claimed deliveries back without an attempt (shutdown): they stay due. */
@@ -299,46 +315,47 @@ export class DeliveryRepository {
     return row ? toDelivery(row) : null;
   }
 
-  /**
-   * Makes a failed or cancelled delivery due now with a fresh set of attempts. Refused when a
-   * later delivery to the same target was already sent: it would arrive out of order. A
-   * re-driven PagerDuty trigger brings back the acknowledge and resolve it had cancelled.
-   */
-  async redrive(id: string, now: string): Promise<{ delivery: Delivery } | { refused: 'status' | 'overtaken'; status: DeliveryStatus }> {
-    return this.transactor.run(async (tx) => {
-      let select = tx.db.selectFrom(TABLE).selectAll().where('id', '=', id);
-      if (tx.dialect === 'postgres') select = select.forUpdate();
-      const row = await select.executeTakeFirst();
-      if (!row) throw new Error(`delivery ${id} vanished`);
-      const status = row.status as DeliveryStatus;
-      if (status !== 'failed' && status !== 'cancelled') return { refused: 'status', status };
-      const later = await tx.db
-        .selectFrom(TABLE)
-        .select('seq')
-        .where('incident_id', '=', row.incident_id)
-        .where('channel', '=', row.channel)
-        .where('target', '=', row.target)
-        .where('status', '=', 'sent')
-        .where('seq', '>', row.seq)
-        .limit(1)
-        .executeTakeFirst();
-      if (later) return { refused: 'overtaken', status };
-      const fresh = { status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now, last_error: null, lease_owner: null, lease_until: null };
-      const updated = await tx.db.updateTable(TABLE).set(fresh).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-      if (row.channel === 'pagerduty' && row.action === 'trigger') {
-        await tx.db
-          .updateTable(TABLE)
-          .set(fresh)
-          .where('incident_id', '=', row.incident_id)
-          .where('channel', '=', 'pagerduty')
-          .where('target', '=', row.target)
-          .where('action', 'in', ['acknowledge', 'resolve'])
-          .where('status', '=', 'cancelled')
-          .where('seq', '>', row.seq)
-          .execute();
-      }
-      return { delivery: toDelivery(updated) };
-    });
+  /** The delivery, locked against concurrent changes until the transaction ends (PostgreSQL). */
+  async findForUpdate(tx: Tx, id: string): Promise<Delivery | null> {
+    let select = tx.db.selectFrom(TABLE).selectAll().where('id', '=', id);
+    if (tx.dialect === 'postgres') select = select.forUpdate();
+    const row = await select.executeTakeFirst();
+    return row ? toDelivery(row) : null;
+  }
+
+  /** Whether a later delivery of the same (incident, channel, target) was already sent. */
+  async sentAfter(tx: Tx, d: Delivery): Promise<boolean> {
+    const later = await tx.db
+      .selectFrom(TABLE)
+      .select('seq')
+      .where('incident_id', '=', d.incident_id)
+      .where('channel', '=', d.channel)
+      .where('target', '=', d.target)
+      .where('status', '=', 'sent')
+      .where('seq', '>', d.seq)
+      .limit(1)
+      .executeTakeFirst();
+    return later !== undefined;
+  }
+
+  /** Makes a delivery due now with a fresh set of attempts. */
+  async makeDue(tx: Tx, id: string, now: string): Promise<Delivery> {
+    const updated = await tx.db.updateTable(TABLE).set(freshAttempts(now)).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    return toDelivery(updated);
+  }
+
+  /** Makes the cancelled deliveries of these actions after `afterSeq` on one (incident, channel, target) due again. */
+  async reviveCancelled(tx: Tx, incidentId: string, channel: Channel, target: string, actions: DeliveryAction[], afterSeq: number, now: string): Promise<void> {
+    await tx.db
+      .updateTable(TABLE)
+      .set(freshAttempts(now))
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', channel)
+      .where('target', '=', target)
+      .where('action', 'in', actions)
+      .where('status', '=', 'cancelled')
+      .where('seq', '>', afterSeq)
+      .execute();
   }
 
   async countsByChannel(): Promise<Map<string, ChannelCounts>> {

@@ -6,6 +6,7 @@ import { HttpClient } from './channels/http-client';
 import { PagerDutyProvider } from './channels/pagerduty/pagerduty.provider';
 import { SlackProvider } from './channels/slack/slack.provider';
 import { WebhookProvider } from './channels/webhook/webhook.provider';
+import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryRepository } from './delivery.repository';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { NotificationRouter } from './notification-router';
@@ -27,6 +28,7 @@ import { NotificationsService } from './notifications.service';
       inject: [SlackProvider, EmailProvider, PagerDutyProvider, WebhookProvider],
     },
     DeliveryRepository,
+    DeliveryPolicy,
     NotificationRouter,
     DeliveryWorkerPool,
     NotificationsService,

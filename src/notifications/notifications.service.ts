@@ -13,6 +13,7 @@ import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction, OnCommitte
 import { IncidentsService } from '../incidents/incidents.service';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { DeliveryRepository, NewDeliveryRow, toDelivery } from './delivery.repository';
+import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
@@ -66,6 +67,7 @@ export class NotificationsService {
     private readonly incidents: IncidentsService,
     private readonly router: NotificationRouter,
     private readonly deliveries: DeliveryRepository,
+    private readonly policy: DeliveryPolicy,
     private readonly pool: DeliveryWorkerPool,
     private readonly transactor: Transactor,
     private readonly clock: Clock,
@@ -115,7 +117,7 @@ export class NotificationsService {
   async retry(id: string): Promise<DeliveryRecord> {
     const existing = await this.deliveries.findById(id);
     if (!existing) throw new DomainError(ErrorCode.NOTIFICATION_NOT_FOUND, `notification ${id} not found`, { id });
-    const outcome = await this.deliveries.redrive(id, this.clock.now().toISOString());
+    const outcome = await this.policy.redrive(id, this.clock.now().toISOString());
     if ('refused' in outcome) {
       const message =
         outcome.refused === 'status'
