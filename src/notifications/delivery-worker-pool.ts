@@ -9,6 +9,7 @@ import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
 import { DeliveryPolicy } from './delivery-policy';
+import { ExchangeSlots } from './pool/exchange-slots';
 import { OutcomeRecorder } from './pool/outcome-recorder';
 import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome } from './notification';
 import type { DeliveryLease } from './notification-router';
@@ -57,20 +58,12 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private readonly providers = new Map<Channel, ChannelProvider>();
   private readonly workerCount: number;
   private readonly perWorker: number;
-  /** Exchanges a healthy target may hold: three quarters of the pool's (at least one). */
-  private readonly targetShare: number;
   private readonly capacity: number;
   private readonly perTargetMax: number;
   private readonly leaseMs: number;
 
   private readonly ready: ReadyQueue;
-  /** Exchanges in flight per worker (index = worker id - 1). */
-  private readonly inFlightByWorker: number[];
-  private inFlight = 0;
-  private readonly inFlightByTarget = new Map<string, number>();
-  private readonly degraded = new Set<string>();
-  /** Targets that answered with Retry-After: no sends to them before this time (ms). */
-  private readonly pausedUntil = new Map<string, number>();
+  private readonly slots: ExchangeSlots;
   /** Lease expiry of each claimed delivery, in ms. */
   private readonly leaseUntil = new Map<string, number>();
   private readonly sends = new Set<Promise<void>>();
@@ -112,12 +105,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const n = config.notifications;
     this.workerCount = n.worker_threads;
     this.perWorker = n.worker_max_in_flight;
-    const total = this.workerCount * this.perWorker;
-    this.targetShare = Math.max(1, total - Math.max(1, Math.floor(total / 4)));
+    this.slots = new ExchangeSlots(this.workerCount, this.perWorker, () => this.clock.now().getTime());
     this.capacity = n.queue_size;
     this.perTargetMax = Math.max(1, Math.min(PER_TARGET_QUEUE_MAX, Math.floor(this.capacity / 4)));
     this.ready = new ReadyQueue(this.capacity, this.perTargetMax);
-    this.inFlightByWorker = new Array<number>(this.workerCount).fill(0);
     // Long enough for the slowest attempt plus the wait in the ready queue; renewed before a
     // send when less than one attempt's time is left.
     this.leaseMs = this.attemptBudgetMs() * 2 + 5_000;
@@ -230,7 +221,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.grants = Math.max(0, this.grants - deliveries.length);
     for (const d of deliveries) {
       const key = targetKey(d.channel, d.target);
-      const failingAndFull = this.degraded.has(key) && this.ready.lengthOf(key) >= this.perTargetMax;
+      const failingAndFull = this.slots.isFailing(key) && this.ready.lengthOf(key) >= this.perTargetMax;
       if (this.stopping || !this.ready.hasRoom(d.priority) || failingAndFull) {
         giveBack.push(d.id);
         continue;
@@ -294,8 +285,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       max_in_flight: this.workerCount * this.perWorker,
       queue_capacity: this.capacity,
       queue_depth: this.ready.size,
-      in_flight: this.inFlight,
-      degraded_targets: [...this.degraded],
+      in_flight: this.slots.inFlight,
+      degraded_targets: this.slots.failingTargets,
     };
   }
 
@@ -369,36 +360,15 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.pollTimer.unref();
   }
 
-  private targetLimit(key: string): number {
-    const paused = this.pausedUntil.get(key);
-    if (paused !== undefined) {
-      if (paused > this.clock.now().getTime()) return 0;
-      this.pausedUntil.delete(key);
-    }
-    if (this.degraded.has(key)) return 1;
-    return this.targetShare;
-  }
-
-  /** The worker with the fewest exchanges in flight, if it has room for one more; else -1. */
-  private freeWorker(): number {
-    let best = -1;
-    for (let i = 0; i < this.inFlightByWorker.length; i++) {
-      if (this.inFlightByWorker[i] < this.perWorker && (best < 0 || this.inFlightByWorker[i] < this.inFlightByWorker[best])) best = i;
-    }
-    return best;
-  }
-
   private pause(key: string, untilMs: number): void {
-    if ((this.pausedUntil.get(key) ?? 0) >= untilMs) return;
-    this.pausedUntil.set(key, untilMs);
-    setTimeout(() => this.dispatch(), Math.max(0, untilMs - this.clock.now().getTime()) + 5).unref();
+    if (this.slots.pause(key, untilMs)) setTimeout(() => this.dispatch(), Math.max(0, untilMs - this.clock.now().getTime()) + 5).unref();
   }
 
   private dispatch(): void {
     while (this.ready.size > 0 && !this.stopping) {
-      const worker = this.freeWorker();
-      if (worker < 0) return;
-      const next = this.ready.take((key) => (this.inFlightByTarget.get(key) ?? 0) < this.targetLimit(key));
+      const worker = this.slots.freeWorker();
+      if (worker === 0) return;
+      const next = this.ready.take((key) => this.slots.mayStart(key));
       if (!next) return;
       // Deliveries left in the store for want of room: claim more as room appears, at a few
       // marks rather than after every send, so an idle claim is not repeated thousands of times.
@@ -406,23 +376,17 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       if (this.backlog && (left === Math.floor(this.perTargetMax / 2) || left === 0 || this.ready.size === Math.floor(this.capacity / 2))) {
         this.wake();
       }
-      this.start(worker + 1, next.key, next.delivery);
+      this.start(worker, next.key, next.delivery);
     }
   }
 
   private start(workerId: number, key: string, d: Delivery): void {
-    this.inFlight += 1;
-    this.inFlightByWorker[workerId - 1] += 1;
-    this.inFlightByTarget.set(key, (this.inFlightByTarget.get(key) ?? 0) + 1);
+    this.slots.start(workerId, key);
     const send = this.attempt(workerId, key, d)
       .catch((err) => this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message }))
       .finally(() => {
         this.sends.delete(send);
-        this.inFlight -= 1;
-        const left = (this.inFlightByTarget.get(key) ?? 1) - 1;
-        if (left === 0) this.inFlightByTarget.delete(key);
-        else this.inFlightByTarget.set(key, left);
-        this.inFlightByWorker[workerId - 1] -= 1;
+        this.slots.end(workerId, key);
         this.dispatch();
       });
     this.sends.add(send);
@@ -474,12 +438,12 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const at = iso(now);
     const fields = { notification_id: d.id, incident_id: d.incident_id, channel: d.channel, worker_id: workerId };
     if (outcome.kind === 'delivered') {
-      this.degraded.delete(key);
+      this.slots.succeeded(key);
       this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
     } else {
       if (outcome.kind === 'retry') {
-        this.degraded.add(key);
+        this.slots.failed(key);
         this.shrinkQueueOf(key);
         // The target asked for a pause: nothing goes to it until then, whichever incident.
         if (outcome.retryAfterMs) this.pause(key, now + Math.min(outcome.retryAfterMs, MAX_RETRY_DELAY_MS));

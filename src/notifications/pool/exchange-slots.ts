@@ -1,0 +1,88 @@
+/**
+ * Who may start an exchange now: `workers` workers of `perWorker` exchanges each, and per target
+ * at most three quarters of all of them (at least one), one while the target is failing, none
+ * while it asked for a pause (Retry-After). A hung target therefore never holds every slot.
+ */
+export class ExchangeSlots {
+  private readonly byWorker: number[];
+  private readonly byTarget = new Map<string, number>();
+  private readonly failing = new Set<string>();
+  private readonly pausedUntil = new Map<string, number>();
+  private total = 0;
+  /** Exchanges a healthy target may hold. */
+  readonly targetShare: number;
+
+  constructor(
+    workers: number,
+    private readonly perWorker: number,
+    private readonly nowMs: () => number,
+  ) {
+    this.byWorker = new Array<number>(workers).fill(0);
+    const all = workers * perWorker;
+    this.targetShare = Math.max(1, all - Math.max(1, Math.floor(all / 4)));
+  }
+
+  get inFlight(): number {
+    return this.total;
+  }
+
+  get failingTargets(): string[] {
+    return [...this.failing];
+  }
+
+  isFailing(key: string): boolean {
+    return this.failing.has(key);
+  }
+
+  /** The worker (1-based) with the fewest exchanges in flight, if it has room for one more; else 0. */
+  freeWorker(): number {
+    let best = -1;
+    for (let i = 0; i < this.byWorker.length; i++) {
+      if (this.byWorker[i] < this.perWorker && (best < 0 || this.byWorker[i] < this.byWorker[best])) best = i;
+    }
+    return best + 1;
+  }
+
+  /** Whether the target may start another exchange now. */
+  mayStart(key: string): boolean {
+    return (this.byTarget.get(key) ?? 0) < this.limitOf(key);
+  }
+
+  start(worker: number, key: string): void {
+    this.total += 1;
+    this.byWorker[worker - 1] += 1;
+    this.byTarget.set(key, (this.byTarget.get(key) ?? 0) + 1);
+  }
+
+  end(worker: number, key: string): void {
+    this.total -= 1;
+    this.byWorker[worker - 1] -= 1;
+    const left = (this.byTarget.get(key) ?? 1) - 1;
+    if (left === 0) this.byTarget.delete(key);
+    else this.byTarget.set(key, left);
+  }
+
+  succeeded(key: string): void {
+    this.failing.delete(key);
+  }
+
+  failed(key: string): void {
+    this.failing.add(key);
+  }
+
+  /** Nothing starts on this target before `untilMs`; answers whether that moved the pause later. */
+  pause(key: string, untilMs: number): boolean {
+    if ((this.pausedUntil.get(key) ?? 0) >= untilMs) return false;
+    this.pausedUntil.set(key, untilMs);
+    return true;
+  }
+
+  private limitOf(key: string): number {
+    const paused = this.pausedUntil.get(key);
+    if (paused !== undefined) {
+      if (paused > this.nowMs()) return 0;
+      this.pausedUntil.delete(key);
+    }
+    return this.failing.has(key) ? 1 : this.targetShare;
+  }
+}
