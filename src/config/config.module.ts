@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Inject, Module } from '@nestjs/common';
-import { ConfigService, ConfigModule as NestConfigModule, registerAs } from '@nestjs/config';
+import { ConfigModule as NestConfigModule, registerAs } from '@nestjs/config';
 import type { AppConfig } from './config.schema';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -21,12 +21,12 @@ export const InjectConfig = (): ParameterDecorator => Inject(APP_CONFIG);
 @Module({})
 export class ConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
+    const appConfig = registerAs(CONFIG_NAMESPACE, () => config);
     return {
       module: ConfigModule,
-      imports: [NestConfigModule.forRoot({ ignoreEnvFile: true, load: [registerAs(CONFIG_NAMESPACE, () => config)] })],
-      providers: [
-        { provide: APP_CONFIG, inject: [ConfigService], useFactory: (configService: ConfigService) => configService.getOrThrow<AppConfig>(CONFIG_NAMESPACE) },
-      ],
+      imports: [NestConfigModule.forRoot({ ignoreEnvFile: true, load: [appConfig] })],
+      // The registered namespace's own provider: resolved once @nestjs/config has loaded it.
+      providers: [{ provide: APP_CONFIG, inject: [appConfig.KEY], useFactory: (loaded: AppConfig) => loaded }],
       exports: [APP_CONFIG, NestConfigModule],
     };
   }

@@ -196,7 +196,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * queue has room. Their rows are written as `sending`, owned by this pool; should the process
    * die before sending, they are due again like any other expired lease.
    */
-  leaseForNew(priority: number): DeliveryLease | null {
+  leaseForNew(priority: number, count: number): DeliveryLease | null {
     if (!this.started || this.stopping) return null;
     // Leases granted for rows not yet committed count against the room too. A transaction that
     // rolls back never returns its grants, so the count starts over every second; adopt()
@@ -206,8 +206,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       this.grantsSince = now;
       this.grants = 0;
     }
-    if (!this.ready.hasRoom(priority, this.grants + 1)) return null;
-    this.grants += 1;
+    if (!this.ready.hasRoom(priority, this.grants + count)) return null;
+    this.grants += count;
     return { owner: this.owner, until: iso(now + this.leaseMs) };
   }
 

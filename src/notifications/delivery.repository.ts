@@ -3,7 +3,7 @@ import { CompiledQuery, Kysely, Selectable, SelectQueryBuilder, sql, SqlBool } f
 import { DATABASE } from '../database/tokens';
 import type { Database, DeliveryRow, Dialect } from '../database/schema';
 import { Transactor, Tx } from '../database/transactor';
-import type { Channel, Delivery, DeliveryAction, DeliveryStatus, SlackMessageRef } from './notification';
+import { Channel, Delivery, DeliveryAction, DeliveryStatus, PRIORITY_CLASSES, SlackMessageRef } from './notification';
 
 const TABLE = 'notification_deliveries';
 
@@ -145,16 +145,24 @@ export class DeliveryRepository {
         );
         return this.lease(tx, seqs, owner, now, leaseUntil);
       }
-      // Two walks, each stopping after `limit` rows that are first in line: due pending rows,
-      // most urgent first (the (status, priority, next_attempt_at, seq) index), and rows whose
-      // lease ran out.
-      const pending = await this.firstInLine(tx, skipTargets, limit, (q) =>
-        urgentOnly(q.where('d.status', '=', 'pending'))
-          .where('d.next_attempt_at', '<=', now)
-          .orderBy('d.priority')
-          .orderBy('d.next_attempt_at')
-          .orderBy('d.seq'),
-      );
+      // Due pending rows, most urgent first: one range walk of the (status, priority,
+      // next_attempt_at, seq) index per class, each stopping at `now` (rows due later, such as
+      // retries an hour ahead, are never read) or once `limit` rows first in line are found.
+      const pending: Head[] = [];
+      for (let priority = 0; priority <= (maxPriority ?? PRIORITY_CLASSES - 1) && pending.length < limit; priority++) {
+        const room = limit - pending.length;
+        pending.push(
+          ...(await this.firstInLine(tx, skipTargets, room, (q) =>
+            q
+              .where('d.status', '=', 'pending')
+              .where('d.priority', '=', priority)
+              .where('d.next_attempt_at', '<=', now)
+              .orderBy('d.next_attempt_at')
+              .orderBy('d.seq'),
+          )),
+        );
+      }
+      // Then rows whose lease ran out.
       const expired = await this.firstInLine(tx, skipTargets, limit, (q) =>
         // Not this pool's own rows: those wait in its ready queue and renew their lease first.
         urgentOnly(q.where('d.status', '=', 'sending'))

@@ -64,12 +64,12 @@ export class NotificationRouter {
    * them already claimed by this process (see DeliveryWorkerPool.leaseForNew); the caller hands
    * them to the pool once the transaction has committed.
    */
-  async route(tx: Tx, event: IncidentEvent, lease: (priority: number) => DeliveryLease | null): Promise<NewDeliveryRow[]> {
+  async route(tx: Tx, event: IncidentEvent, lease: (priority: number, count: number) => DeliveryLease | null): Promise<NewDeliveryRow[]> {
     const planned = await this.plan(tx, event);
     if (planned.length === 0) return [];
     const first = event.name === IncidentEventName.Detected;
     // A new incident has no earlier deliveries to wait for: they may go straight to the pool.
-    const direct = first ? lease(Math.min(...planned.map((p) => priorityOf(p.channel, event.incident.severity, first)))) : null;
+    const direct = first ? lease(Math.min(...planned.map((p) => priorityOf(p.channel, event.incident.severity, first))), planned.length) : null;
     return this.write(tx, event.incident, event.name, event.occurred_at, planned, { lease: direct, first });
   }
 

@@ -78,8 +78,8 @@ export class NotificationsService {
   @OnEvent(INCIDENT_CHANGE_IN_TRANSACTION, { suppressErrors: false })
   async writeOutbox({ tx, event }: IncidentChangeInTransaction): Promise<void> {
     let leased = false;
-    const rows = await this.router.route(tx, event, (priority) => {
-      const lease = this.pool.leaseForNew(priority);
+    const rows = await this.router.route(tx, event, (priority, count) => {
+      const lease = this.pool.leaseForNew(priority, count);
       leased = lease !== null;
       return lease;
     });

@@ -143,6 +143,11 @@ function deliveryPriority(): Migration {
         .columns(['status', 'priority', 'next_attempt_at', 'seq'])
         .execute();
       await db.schema.dropIndex('deliveries_due_idx').execute();
+      // Rows written before priorities existed: pages, and the first notifications of P0/P1
+      // incidents, go first (as priorityOf would have placed them); the rest stay in class 2.
+      await sql`update notification_deliveries set priority = 0 where channel = 'pagerduty' or (event = 'incident.detected' and incident_id in (select id from incidents where severity in ('P0', 'P1')))`.execute(
+        db,
+      );
     },
   };
 }

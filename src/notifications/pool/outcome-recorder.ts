@@ -64,6 +64,6 @@ export class OutcomeRecorder {
     setTimeout(() => {
       this.scheduled = false;
       this.flush().catch(() => undefined);
-    }, ms);
+    }, ms).unref();
   }
 }
