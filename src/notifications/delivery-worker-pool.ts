@@ -10,6 +10,7 @@ import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider'
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
 import { DeliveryPolicy } from './delivery-policy';
 import { ExchangeSlots } from './pool/exchange-slots';
+import { Followers } from './pool/followers';
 import { OutcomeRecorder } from './pool/outcome-recorder';
 import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome } from './notification';
 import type { DeliveryLease } from './notification-router';
@@ -75,11 +76,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private grantsSince = 0;
   private handingBack: string[] = [];
   private fullClaimWanted = false;
-  private readonly followersOf = new Set<string>();
-  /** Claimed (queued or in flight) deliveries per incident. */
-  private readonly inPool = new Map<string, number>();
-  /** Incidents with deliveries waiting behind one in the pool: look for them once it settles. */
-  private readonly followersExpected = new Set<string>();
+  private readonly followers = new Followers();
   /** Due deliveries were left in the store because the ready queue (or a target's) was full. */
   private backlog = false;
   private claiming = false;
@@ -152,7 +149,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     // Claimed but not started: hand them back, they stay due for the next start.
     const unstarted = this.ready.drain().map((d) => d.id);
     for (const id of unstarted) this.leaseUntil.delete(id);
-    this.inPool.clear();
+    this.followers.clear();
     const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.allSettled([...this.sends]), deadline]);
     try {
@@ -171,14 +168,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * pool looks for them.
    */
   wake(incidentIds: Iterable<string> = []): void {
-    for (const id of incidentIds) if (this.inPool.has(id)) this.followersExpected.add(id);
+    this.followers.committed(incidentIds);
     this.fullClaimWanted = true;
-    this.scheduleClaim();
-  }
-
-  /** Deliveries of these incidents were settled: whatever waited behind them may go now. */
-  private wakeFollowers(incidentIds: Iterable<string>): void {
-    for (const id of incidentIds) this.followersOf.add(id);
     this.scheduleClaim();
   }
 
@@ -258,7 +249,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     if (excess.length === 0) return;
     for (const d of excess) {
       this.leaseUntil.delete(d.id);
-      this.leave(d.incident_id);
+      this.followers.left(d.incident_id);
     }
     this.handBack(excess.map((d) => d.id));
   }
@@ -266,16 +257,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   /** Puts a claimed delivery in the ready queue. */
   private take(d: Delivery, leaseUntilMs: number, hasFollowers: boolean): void {
     this.leaseUntil.set(d.id, leaseUntilMs);
-    this.inPool.set(d.incident_id, (this.inPool.get(d.incident_id) ?? 0) + 1);
-    if (hasFollowers) this.followersExpected.add(d.incident_id);
+    this.followers.entered(d.incident_id, hasFollowers);
     this.ready.push(d);
-  }
-
-  /** The delivery has left the pool (its outcome is recorded, or it was dropped). */
-  private leave(incidentId: string): void {
-    const left = (this.inPool.get(incidentId) ?? 1) - 1;
-    if (left === 0) this.inPool.delete(incidentId);
-    else this.inPool.set(incidentId, left);
   }
 
   state(): PoolState {
@@ -304,18 +287,17 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     try {
       if (this.fullClaimWanted) {
         this.fullClaimWanted = false;
-        this.followersOf.clear();
+        this.followers.clearWanted();
         await this.claimRounds(undefined);
-      } else if (this.followersOf.size > 0) {
-        const incidents = [...this.followersOf].slice(0, CLAIM_BATCH);
-        for (const id of incidents) this.followersOf.delete(id);
+      } else if (this.followers.hasWanted) {
+        const incidents = this.followers.takeWanted(CLAIM_BATCH);
         await this.claimRounds(incidents);
       }
     } catch (err) {
       this.logger.error({ msg: 'Claiming deliveries failed; will try again', error: (err as Error).message });
     } finally {
       this.claiming = false;
-      if (this.claimAgain || this.fullClaimWanted || this.followersOf.size > 0) {
+      if (this.claimAgain || this.fullClaimWanted || this.followers.hasWanted) {
         this.claimAgain = false;
         this.scheduleClaim();
       }
@@ -399,7 +381,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       // instance has taken it over meanwhile.
       if (!(await this.deliveries.extendLease(d.id, this.owner, iso(now + this.leaseMs)))) {
         this.leaseUntil.delete(d.id);
-        this.leave(d.incident_id);
+        this.followers.left(d.incident_id);
         return;
       }
       this.leaseUntil.set(d.id, now + this.leaseMs);
@@ -467,12 +449,12 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   /** Outcomes are written: what waited behind the settled deliveries may go now. */
   private recorded(batch: AttemptResult[]): void {
-    const unblocked = new Set<string>();
+    let unblocked = false;
     for (const r of batch) {
-      this.leave(r.incident_id);
-      if (r.kind !== 'retry' && this.followersExpected.delete(r.incident_id)) unblocked.add(r.incident_id);
+      this.followers.left(r.incident_id);
+      if (r.kind !== 'retry' && this.followers.settled(r.incident_id)) unblocked = true;
     }
-    if (unblocked.size > 0) this.wakeFollowers(unblocked);
+    if (unblocked) this.scheduleClaim();
   }
 
   private attemptBudgetMs(): number {
