@@ -24,7 +24,7 @@ interface ServiceProcess {
 async function spawnService(env: Record<string, string>): Promise<ServiceProcess | Exit> {
   const port = await freePort();
   const grpcPort = await freePort();
-  const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['-r', './scripts/ts-register.js', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -109,7 +109,7 @@ describe('the service process', () => {
   it('prints readable log lines in a terminal (a real pseudo-terminal, through script(1))', async () => {
     const port = await freePort();
     const grpcPort = await freePort();
-    const command = `${process.execPath} -r ./test/support/ts-register.js src/main.ts`;
+    const command = `${process.execPath} -r ./scripts/ts-register.js src/main.ts`;
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: ROOT,
       detached: true,
@@ -296,7 +296,7 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
 
 /** Runs an example the way the README says, with nothing from this environment but PATH. */
 async function runExample(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['-r', './test/support/ts-register.js', file], {
+  const child = spawn(process.execPath, ['-r', './scripts/ts-register.js', file], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' },
   });

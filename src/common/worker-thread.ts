@@ -11,6 +11,6 @@ import { Worker, WorkerOptions } from 'node:worker_threads';
  */
 export function startWorker(modulePath: string, options: WorkerOptions): Worker {
   if (existsSync(`${modulePath}.js`)) return new Worker(`${modulePath}.js`, options);
-  const hook = join(__dirname, '..', '..', 'test', 'support', 'ts-register.js');
+  const hook = join(__dirname, '..', '..', 'scripts', 'ts-register.js');
   return new Worker(`require(${JSON.stringify(hook)}); require(${JSON.stringify(`${modulePath}.ts`)});`, { ...options, eval: true });
 }

@@ -46,7 +46,7 @@ export class ReadyQueue {
 
   /** Room for `n` more deliveries of this priority (class 0 may use the reserve). */
   hasRoom(priority: number, n = 1): boolean {
-    return this.count + n <= this.capacity + (priority === 0 ? this.reserve : 0);
+    return this.room(priority) >= n;
   }
 
   /** How many more deliveries of this priority fit. */

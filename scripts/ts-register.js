@@ -1,4 +1,4 @@
-// Lets a child process run the TypeScript sources directly (`node -r ./test/support/ts-register.js
+// Lets a process (or a worker thread, see src/common/worker-thread.ts) run the TypeScript sources directly (`node -r ./scripts/ts-register.js
 // src/main.ts`), so process-level tests need no build step.
 'use strict';
 const { readFileSync } = require('node:fs');
