@@ -1,3 +1,5 @@
+import { parseApiKey } from '../auth/api-key-format';
+import { parseCidr } from '../common/outbound/address-policy';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { LOG_FORMATS, LOG_LEVELS } from '../common/logger';
@@ -204,6 +206,7 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
   if (storage.driver === 'postgres' && storage.postgres_url_env && !databaseUrl) {
     problems.push({ key: 'storage.postgres_url_env', message: `driver is postgres but the environment variable ${storage.postgres_url_env} is not set` });
   }
+  problems.push(...crossKeyProblems(out as unknown as AppConfig, env));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config = { ...(out as unknown as AppConfig), secrets: secretsFrom(out as unknown as AppConfig, env) };
@@ -219,7 +222,62 @@ function secretsFrom(config: AppConfig, env: Env): NotificationSecrets {
     smtp_username: read(n.smtp_username_env),
     smtp_password: read(n.smtp_password_env),
     pagerduty_integration_key: read(n.pagerduty_integration_key_env),
+    webhook_signing_secrets: signingSecretsIn(read(n.webhook_signing_secrets_env)),
+    bootstrap_api_key: read(config.auth.bootstrap_key_env),
   };
+}
+
+/** Several secrets may be active at once (rotation): separated by spaces or commas. */
+function signingSecretsIn(value: string | undefined): string[] {
+  return (value ?? '').split(/[\s,]+/).filter((s) => s.length > 0);
+}
+
+/** A Standard Webhooks secret: `whsec_` and the base64 of at least 24 random bytes. */
+function isSigningSecret(value: string): boolean {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  return m !== null && Buffer.from(m[1], 'base64').length >= 24;
+}
+
+/** Rules that span keys, or a key and the variable it names. Never echoes a secret's value. */
+function crossKeyProblems(config: AppConfig, env: Env): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { server, auth, notifications: n, outbound } = config;
+  if (n?.webhook_enabled && n.default_webhook_url === '') {
+    problems.push({ key: 'notifications.default_webhook_url', message: 'webhook_enabled is true but no default_webhook_url is set' });
+  }
+  if (n?.webhook_enabled && n.default_webhook_url && !/^https?:\/\/[^/]/i.test(n.default_webhook_url)) {
+    problems.push({ key: 'notifications.default_webhook_url', message: 'must be an http(s) URL' });
+  }
+  if (n?.webhook_enabled && n.webhook_signing_secrets_env !== undefined) {
+    const secrets = signingSecretsIn(env[n.webhook_signing_secrets_env]);
+    if (secrets.length === 0) {
+      problems.push({
+        key: 'notifications.webhook_signing_secrets_env',
+        message: `webhook_enabled is true but the environment variable ${n.webhook_signing_secrets_env} (webhook signing secrets) is not set`,
+      });
+    } else if (!secrets.every(isSigningSecret)) {
+      problems.push({
+        key: 'notifications.webhook_signing_secrets_env',
+        message: `${n.webhook_signing_secrets_env} must hold Standard Webhooks secrets: whsec_ and the base64 of at least 24 random bytes, separated by spaces`,
+      });
+    }
+  }
+  if (auth?.bootstrap_key_env && env[auth.bootstrap_key_env]?.trim() && !parseApiKey(env[auth.bootstrap_key_env]!.trim())) {
+    problems.push({
+      key: 'auth.bootstrap_key_env',
+      message: `${auth.bootstrap_key_env} is not an API key (lim_<16 hex>_<64 hex>; create one with npm run keys -- generate)`,
+    });
+  }
+  if (server && (server.tls_cert_path === '') !== (server.tls_key_path === '')) {
+    problems.push({
+      key: server.tls_cert_path === '' ? 'server.tls_cert_path' : 'server.tls_key_path',
+      message: 'TLS needs both tls_cert_path and tls_key_path',
+    });
+  }
+  for (const cidr of outbound?.allow_cidrs ?? []) {
+    if (!parseCidr(cidr)) problems.push({ key: 'outbound.allow_cidrs', message: `"${cidr}" is not a CIDR range such as 10.0.0.0/8 or fd00::/8` });
+  }
+  return problems;
 }
 
 /** Keys the file leaves out and no env var sets: they take the documented defaults. */

@@ -15,6 +15,27 @@ export const CONFIG_SCHEMA = {
     http_port: { type: 'integer', default: 8080, min: 0, max: 65535 },
     grpc_port: { type: 'integer', default: 9000, min: 0, max: 65535 },
     body_limit_bytes: { type: 'integer', default: 5_242_880, min: 1024, max: 104_857_600 },
+    request_header_timeout_secs: { type: 'integer', default: 10, min: 1, max: 600 },
+    request_timeout_secs: { type: 'integer', default: 30, min: 1, max: 3600 },
+    cors_origins: { type: 'list', default: [] },
+    tls_cert_path: { type: 'string', default: '' },
+    tls_key_path: { type: 'string', default: '' },
+  },
+  auth: {
+    enabled: { type: 'boolean', default: true },
+    bootstrap_key_env: { type: 'string', default: 'LLM_IM_BOOTSTRAP_KEY' },
+    key_cache_secs: { type: 'integer', default: 2, min: 0, max: 10 },
+    docs_public: { type: 'boolean', default: true },
+  },
+  limits: {
+    ingest_rate_per_sec: { type: 'integer', default: 200, min: 1, max: 1_000_000 },
+    ingest_burst: { type: 'integer', default: 2000, min: 1, max: 10_000_000 },
+    max_concurrent_requests_per_key: { type: 'integer', default: 64, min: 1, max: 100_000 },
+    max_streams_per_key: { type: 'integer', default: 16, min: 1, max: 10_000 },
+  },
+  outbound: {
+    allow_hosts: { type: 'list', default: [] },
+    allow_cidrs: { type: 'list', default: [] },
   },
   storage: {
     driver: { type: 'string', default: 'sqlite', oneOf: ['sqlite', 'postgres'] },
@@ -45,7 +66,8 @@ export const CONFIG_SCHEMA = {
     pagerduty_integration_key_env: { type: 'string', default: 'PAGERDUTY_INTEGRATION_KEY' },
     pagerduty_api_url: { type: 'string', default: 'https://events.pagerduty.com/v2/enqueue' },
     webhook_enabled: { type: 'boolean', default: false },
-    default_webhook_url: { type: 'string', default: 'https://your-service.com/webhook' },
+    default_webhook_url: { type: 'string', default: '' },
+    webhook_signing_secrets_env: { type: 'string', default: 'WEBHOOK_SIGNING_SECRETS' },
     webhook_timeout_secs: { type: 'integer', default: 10, min: 1, max: 300 },
     delivery_timeout_secs: { type: 'integer', default: 10, min: 1, max: 300 },
     queue_size: { type: 'integer', default: 10_000, min: 1, max: 10_000_000 },
@@ -85,6 +107,10 @@ export interface NotificationSecrets {
   readonly smtp_username?: string;
   readonly smtp_password?: string;
   readonly pagerduty_integration_key?: string;
+  /** Standard Webhooks secrets (`whsec_<base64>`), newest first; every one signs each delivery. */
+  readonly webhook_signing_secrets: readonly string[];
+  /** An admin API key taken from the variable auth.bootstrap_key_env names. */
+  readonly bootstrap_api_key?: string;
 }
 
 export type { KeySpec };
