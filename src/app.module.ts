@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AlertsModule } from './alerts/alerts.module';
+import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { CommonModule } from './common/common.module';
 import { ConfigModule } from './config/config.module';
@@ -20,6 +21,7 @@ export class AppModule {
         CommonModule.forRoot(clock),
         EventEmitterModule.forRoot({ wildcard: false }),
         DatabaseModule,
+        AuthModule,
         IncidentsModule,
         AlertsModule,
         NotificationsModule,

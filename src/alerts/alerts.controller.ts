@@ -1,3 +1,4 @@
+import { RequireScope } from '../auth/access.decorators';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
@@ -14,6 +15,7 @@ import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH, toValidAler
 export class AlertsController {
   constructor(private readonly alerts: AlertsService) {}
 
+  @RequireScope('alerts:write')
   @Post('alerts')
   @ApiJsonBodyErrors()
   @HttpCode(200)
@@ -41,6 +43,7 @@ export class AlertsController {
     return this.alerts.ingest(toValidAlertBatch(body, 'body', (index) => `[${index}]`));
   }
 
+  @RequireScope('incidents:read')
   @Get('incidents/:id/alerts')
   @ApiOperation({ summary: 'The alerts folded into an incident, oldest first' })
   @ApiParam({ name: 'id', format: 'uuid' })

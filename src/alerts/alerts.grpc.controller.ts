@@ -1,10 +1,13 @@
-import { Controller, UseFilters } from '@nestjs/common';
+import { currentPrincipal, Principal, principalContext } from '../auth/request-principal';
+import { RequireScope } from '../auth/access.decorators';
+import { GrpcEndpoint } from '../grpc/grpc-endpoint';
+import { Controller } from '@nestjs/common';
 import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
 import { EMPTY, from, map, mergeMap, Observable, takeUntil, tap } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
 import { ShutdownSignal } from '../common/shutdown-signal';
 import { toValidDto } from '../common/validation';
-import { GrpcExceptionFilter, grpcErrorOf } from '../grpc/grpc-exception.filter';
+import { grpcErrorOf } from '../grpc/grpc-exception.filter';
 import type { ProtoMessage } from '../grpc/proto-mapping';
 import { alertAckToProto, alertFromProto } from './alert.proto-mapping';
 import { AlertsService } from './alerts.service';
@@ -18,13 +21,14 @@ const MAX_IN_FLIGHT = 256;
 
 /** The AlertIngestion service of the proto: the same validation and ingestion as POST /v1/alerts. */
 @Controller()
-@UseFilters(GrpcExceptionFilter)
+@GrpcEndpoint()
 export class AlertsGrpcController {
   constructor(
     private readonly alerts: AlertsService,
     private readonly shutdown: ShutdownSignal,
   ) {}
 
+  @RequireScope('alerts:write')
   @GrpcMethod('AlertIngestion', 'SubmitAlert')
   async submitAlert(request: Request): Promise<object> {
     const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
@@ -32,6 +36,7 @@ export class AlertsGrpcController {
     return alertAckToProto(answer);
   }
 
+  @RequireScope('alerts:write')
   @GrpcMethod('AlertIngestion', 'SubmitAlerts')
   async submitAlerts(request: Request): Promise<object> {
     const items: unknown[] = Array.isArray(request.alerts) ? request.alerts.map((alert) => alertFromProto(alert)) : [];
@@ -46,8 +51,11 @@ export class AlertsGrpcController {
    * server shutting down, ends the stream with its status once the acks of the alerts already
    * being ingested have gone out (so a client knows which of them were stored).
    */
+  @RequireScope('alerts:write', { stream: true })
   @GrpcStreamMethod('AlertIngestion', 'StreamAlerts')
   streamAlerts(requests: Observable<Request>): Observable<object> {
+    // Stream messages arrive outside this call: each ingest re-enters the caller's key.
+    const principal = currentPrincipal();
     return new Observable<object>((subscriber) => {
       const done = new Map<number, Outcome>();
       let nextAck = 0;
@@ -75,7 +83,7 @@ export class AlertsGrpcController {
           mergeMap((request: Request) => {
             if (closed) return EMPTY;
             const index = started++;
-            return from(this.ingestOne(request, index)).pipe(map((outcome) => [index, outcome] as const));
+            return from(this.ingestOne(request, index, principal)).pipe(map((outcome) => [index, outcome] as const));
           }, MAX_IN_FLIGHT),
         )
         .subscribe({
@@ -102,13 +110,14 @@ export class AlertsGrpcController {
   }
 
   /** Never rejects: started at once, its result is awaited in order (an early rejection would go unhandled). */
-  private async ingestOne(request: Request, index: number): Promise<Outcome> {
+  private async ingestOne(request: Request, index: number, principal: Principal | undefined): Promise<Outcome> {
     try {
       const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
-      const [answer] = await this.alerts.ingest([dto]);
+      const ingest = () => this.alerts.ingest([dto]);
+      const [answer] = await (principal ? principalContext.run(principal, ingest) : ingest());
       return { ack: alertAckToProto(answer, index) };
     } catch (err) {
-      if (err instanceof ValidationFailed || (err instanceof DomainError && err.code === 'OVERLOADED')) {
+      if (err instanceof ValidationFailed || (err instanceof DomainError && (err.code === 'OVERLOADED' || err.code === 'RATE_LIMITED'))) {
         return { ack: { status: 'REJECTED', index, error: grpcErrorOf(err).message, message: 'nothing stored' } };
       }
       return { fault: err };

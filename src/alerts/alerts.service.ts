@@ -1,5 +1,6 @@
 import { newId } from '../common/ids';
 import { Injectable } from '@nestjs/common';
+import { KeyLimits } from '../auth/key-limits';
 import { Clock } from '../common/clock';
 import { Transactor } from '../database/transactor';
 import { fingerprintOf } from '../incidents/domain/fingerprint';
@@ -16,6 +17,7 @@ export class AlertsService {
     private readonly incidents: IncidentsService,
     private readonly transactor: Transactor,
     private readonly clock: Clock,
+    private readonly limits: KeyLimits,
   ) {}
 
   /**
@@ -24,6 +26,8 @@ export class AlertsService {
    * share a group commit (see Transactor.runGrouped).
    */
   async ingest(alerts: AlertDto[]): Promise<AlertAnswer[]> {
+    // Before anything is written: a refused request leaves nothing behind.
+    this.limits.takeIngest(alerts.length);
     const receivedAt = this.clock.now().toISOString();
     return this.transactor.runGrouped(async (tx) => {
       const answers: AlertAnswer[] = [];

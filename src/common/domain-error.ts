@@ -14,6 +14,11 @@ export const ErrorCode = {
   NOT_RETRYABLE: 'NOT_RETRYABLE',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   SLOW_CONSUMER: 'SLOW_CONSUMER',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  /** Over a per-key limit; details.retry_after_secs says when to try again. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

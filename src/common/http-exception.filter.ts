@@ -20,6 +20,10 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.NOT_RETRYABLE]: 409,
   [ErrorCode.SHUTTING_DOWN]: 503,
   [ErrorCode.SLOW_CONSUMER]: 503,
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.API_KEY_NOT_FOUND]: 404,
 };
 
 /** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */
@@ -126,6 +130,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.error({ msg: 'unhandled error', err: exception instanceof Error ? exception.stack : String(exception) });
     }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const retryAfter = body.error.details.retry_after_secs;
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+    // RFC 9110 §11.6.1: a 401 names the scheme the client should use.
+    if (body.error.status === 401) void reply.header('www-authenticate', 'Bearer');
     void reply.status(body.error.status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 }

@@ -34,6 +34,8 @@ export interface TimelineRow {
   actor: string;
   description: string;
   metadata: string;
+  /** The name of the API key whose request made the change; NULL for the service's own changes. */
+  api_key_name: string | null;
 }
 
 export interface NoteRow {
@@ -95,7 +97,24 @@ export interface DeliveryRow {
   priority: number;
 }
 
+export interface ApiKeyRow {
+  /** The public id part of the key (lim_<id>_<secret>). */
+  id: string;
+  name: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  /** SHA-256 of the secret part, hex. */
+  secret_hash: string;
+  created_at: string;
+  /** Name of the key that created this one, or "cli" / "bootstrap". */
+  created_by: string | null;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface Database {
+  api_keys: ApiKeyRow;
   incidents: IncidentRow;
   incident_timeline: TimelineRow;
   incident_notes: NoteRow;

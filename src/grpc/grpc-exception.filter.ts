@@ -17,6 +17,10 @@ const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
   [ErrorCode.OVERLOADED]: GrpcStatus.RESOURCE_EXHAUSTED,
   [ErrorCode.SHUTTING_DOWN]: GrpcStatus.UNAVAILABLE,
   [ErrorCode.SLOW_CONSUMER]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.UNAUTHENTICATED]: GrpcStatus.UNAUTHENTICATED,
+  [ErrorCode.FORBIDDEN]: GrpcStatus.PERMISSION_DENIED,
+  [ErrorCode.RATE_LIMITED]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.API_KEY_NOT_FOUND]: GrpcStatus.NOT_FOUND,
 };
 
 export interface GrpcError {

@@ -1,3 +1,4 @@
+import { Public } from '../auth/access.decorators';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod, RpcException } from '@nestjs/microservices';
@@ -10,6 +11,7 @@ const SERVICES = new Set(['', 'llm_incident_manager.v1.AlertIngestion', 'llm_inc
 const WATCH_INTERVAL_MS = 5_000;
 
 /** grpc.health.v1.Health: SERVING while the database answers, as REST's /health/ready. */
+@Public()
 @Controller()
 export class HealthGrpcController {
   constructor(

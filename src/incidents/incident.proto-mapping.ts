@@ -42,5 +42,6 @@ export function timelineEntryToProto(entry: TimelineEntry): object {
     actor: entry.actor,
     description: entry.description,
     metadata: JSON.stringify(entry.metadata),
+    api_key_name: entry.api_key_name ?? '',
   };
 }

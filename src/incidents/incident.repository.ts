@@ -1,3 +1,4 @@
+import { currentPrincipal } from '../auth/request-principal';
 import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable } from 'kysely';
 import type { Tx } from '../database/transactor';
@@ -58,6 +59,7 @@ export const incidentMapper = {
       actor: row.actor,
       description: row.description,
       metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+      ...(row.api_key_name !== null ? { api_key_name: row.api_key_name } : {}),
     };
   },
   noteToDomain(row: Selectable<NoteRow>): Note {
@@ -135,6 +137,8 @@ export class IncidentRepository {
 
   /** Timeline rows are written with the transaction's other deferred rows, before it commits. */
   appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): void {
+    // Beside the free-text actor a request may name, the key it authenticated with.
+    const keyName = currentPrincipal()?.name ?? null;
     for (const e of entries) {
       tx.deferInsert('incident_timeline', {
         incident_id: incidentId,
@@ -143,6 +147,7 @@ export class IncidentRepository {
         actor: e.actor,
         description: e.description,
         metadata: JSON.stringify(e.metadata),
+        api_key_name: e.api_key_name ?? keyName,
       });
     }
   }

@@ -1,3 +1,4 @@
+import { RequireScope } from '../auth/access.decorators';
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
@@ -22,6 +23,7 @@ import { IncidentsService } from './incidents.service';
 export class IncidentsController {
   constructor(private readonly incidents: IncidentsService) {}
 
+  @RequireScope('incidents:write')
   @Post()
   @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Create an incident directly (state Detected)' })
@@ -31,6 +33,7 @@ export class IncidentsController {
     return this.incidents.create(dto);
   }
 
+  @RequireScope('incidents:read')
   @Get()
   @ApiOperation({ summary: 'List incidents, newest first' })
   @ApiOkResponse({ type: IncidentPageView })
@@ -38,6 +41,7 @@ export class IncidentsController {
     return this.incidents.listPage(query);
   }
 
+  @RequireScope('incidents:read')
   @Get(':id')
   @ApiOperation({ summary: 'One incident with its notes and timeline' })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -47,6 +51,7 @@ export class IncidentsController {
     return this.incidents.get(id);
   }
 
+  @RequireScope('incidents:write')
   @Patch(':id')
   @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Change title, description, severity, assignees or labels' })
@@ -57,6 +62,7 @@ export class IncidentsController {
     return this.incidents.update(id, dto);
   }
 
+  @RequireScope('incidents:write')
   @Post(':id/transition')
   @ApiJsonBodyErrors()
   @HttpCode(200)
@@ -69,6 +75,7 @@ export class IncidentsController {
     return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution));
   }
 
+  @RequireScope('incidents:write')
   @Post(':id/resolve')
   @ApiJsonBodyErrors()
   @HttpCode(200)
@@ -81,6 +88,7 @@ export class IncidentsController {
     return this.incidents.resolve(id, resolutionOf(dto));
   }
 
+  @RequireScope('incidents:write')
   @Post(':id/close')
   @ApiJsonBodyErrors()
   @HttpCode(200)
@@ -93,6 +101,7 @@ export class IncidentsController {
     return this.incidents.close(id, dto.actor ?? 'system', dto.note);
   }
 
+  @RequireScope('incidents:write')
   @Post(':id/notes')
   @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Add a note' })
@@ -103,6 +112,7 @@ export class IncidentsController {
     return this.incidents.addNote(id, dto.author, dto.content);
   }
 
+  @RequireScope('incidents:read')
   @Get(':id/timeline')
   @ApiOperation({ summary: 'The timeline, oldest first' })
   @ApiParam({ name: 'id', format: 'uuid' })

@@ -1,10 +1,11 @@
-import { Controller, UseFilters } from '@nestjs/common';
+import { RequireScope } from '../auth/access.decorators';
+import { GrpcEndpoint } from '../grpc/grpc-endpoint';
+import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { filter, map, Observable, tap } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
 import { toValidDto } from '../common/validation';
-import { GrpcExceptionFilter } from '../grpc/grpc-exception.filter';
 import { defined, ProtoMessage, protoEnum, timestampOf, toProtoEnum, wrapped } from '../grpc/proto-mapping';
 import { incidentToProto, noteToProto, timelineEntryToProto } from './incident.proto-mapping';
 import { IncidentEvent, IncidentStateEvent, IncidentUpdatedEvent } from './domain/events';
@@ -46,13 +47,14 @@ function resolutionFromProto(message: unknown): unknown {
 
 /** The IncidentService of the proto: a thin adapter over IncidentsService, validated like REST. */
 @Controller()
-@UseFilters(GrpcExceptionFilter)
+@GrpcEndpoint()
 export class IncidentsGrpcController {
   constructor(
     private readonly incidents: IncidentsService,
     private readonly stream: IncidentEventStream,
   ) {}
 
+  @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'CreateIncident')
   async createIncident(request: Request): Promise<object> {
     const dto = toValidDto(
@@ -72,12 +74,14 @@ export class IncidentsGrpcController {
     return incidentToProto(await this.incidents.create(dto));
   }
 
+  @RequireScope('incidents:read')
   @GrpcMethod('IncidentService', 'GetIncident')
   async getIncident(request: Request): Promise<object> {
     const { notes, timeline, ...incident } = await this.incidents.get(idOf(request));
     return { incident: incidentToProto(incident), notes: notes.map(noteToProto), timeline: timeline.map(timelineEntryToProto) };
   }
 
+  @RequireScope('incidents:read')
   @GrpcMethod('IncidentService', 'ListIncidents')
   async listIncidents(request: Request): Promise<object> {
     const query = toValidDto(
@@ -96,6 +100,7 @@ export class IncidentsGrpcController {
     return { ...page, items: page.items.map(incidentToProto) };
   }
 
+  @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'UpdateIncident')
   async updateIncident(request: Request): Promise<object> {
     const id = idOf(request);
@@ -113,6 +118,7 @@ export class IncidentsGrpcController {
     return incidentToProto(await this.incidents.update(id, dto));
   }
 
+  @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'TransitionIncident')
   async transitionIncident(request: Request): Promise<object> {
     const id = idOf(request);
@@ -128,6 +134,7 @@ export class IncidentsGrpcController {
     return incidentToProto(await this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution)));
   }
 
+  @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'ResolveIncident')
   async resolveIncident(request: Request): Promise<object> {
     const id = idOf(request);
@@ -135,6 +142,7 @@ export class IncidentsGrpcController {
     return incidentToProto(await this.incidents.resolve(id, resolutionOf(dto)));
   }
 
+  @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'CloseIncident')
   async closeIncident(request: Request): Promise<object> {
     const id = idOf(request);
@@ -142,6 +150,7 @@ export class IncidentsGrpcController {
     return incidentToProto(await this.incidents.close(id, dto.actor ?? 'system', dto.note));
   }
 
+  @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'AddNote')
   async addNote(request: Request): Promise<object> {
     const id = idOf(request);
@@ -149,6 +158,7 @@ export class IncidentsGrpcController {
     return noteToProto(await this.incidents.addNote(id, dto.author, dto.content));
   }
 
+  @RequireScope('incidents:read', { stream: true })
   @GrpcMethod('IncidentService', 'StreamIncidents')
   streamIncidents(request: Request, _metadata: unknown, call: ServerWritableStream<unknown, unknown>): Observable<object> {
     const states = protoEnum.list(protoEnum.state, request.state);

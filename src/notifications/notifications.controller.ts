@@ -1,3 +1,4 @@
+import { RequireScope } from '../auth/access.decorators';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiConflictResponse, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
@@ -13,6 +14,7 @@ import { DeliveryRecord, NotificationsService, TestOutcome } from './notificatio
 export class NotificationsController {
   constructor(private readonly notifications: NotificationsService) {}
 
+  @RequireScope('incidents:read')
   @Get('incidents/:id/notifications')
   @ApiOperation({ summary: 'The delivery log of an incident: every notification, its status, attempts and last error' })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -22,6 +24,7 @@ export class NotificationsController {
     return this.notifications.listForIncident(id);
   }
 
+  @RequireScope('notifications:write')
   @Post('incidents/:id/notifications')
   @HttpCode(202)
   @ApiJsonBodyErrors()
@@ -33,6 +36,7 @@ export class NotificationsController {
     return { notification_ids: await this.notifications.notify(id, dto) };
   }
 
+  @RequireScope('notifications:write')
   @Post('notifications/:id/retry')
   @HttpCode(202)
   @ApiOperation({ summary: 'Re-drive a failed or cancelled notification with a fresh set of attempts' })
@@ -44,6 +48,7 @@ export class NotificationsController {
     return this.notifications.retry(id);
   }
 
+  @RequireScope('incidents:read')
   @Get('notifications/stats')
   @ApiOperation({ summary: 'Channels (enabled, configured), queue and workers, and delivery counts per channel' })
   @ApiOkResponse({ type: NotificationStatsView })
@@ -51,6 +56,7 @@ export class NotificationsController {
     return this.notifications.stats();
   }
 
+  @RequireScope('notifications:write')
   @Post('notifications/test')
   @HttpCode(200)
   @ApiJsonBodyErrors()

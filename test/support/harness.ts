@@ -60,22 +60,28 @@ export class TestStore {
   /** `env` stands for the process environment: the variables the *_env keys name (secrets). */
   config(overrides: Record<string, Record<string, unknown>> = {}, extraEnv: Record<string, string> = {}): AppConfig {
     const { storage, env } = this.settings();
-    return buildConfig({ ...overrides, storage: { ...storage, ...(overrides.storage ?? {}) } }, { ...env, ...extraEnv });
+    return buildConfig(
+      { ...overrides, storage: { ...storage, ...(overrides.storage ?? {}) }, limits: { ...TEST_LIMITS, ...(overrides.limits ?? {}) } },
+      { ...env, ...extraEnv },
+    );
   }
 
   /** The same store as environment variables, for a service started as a process. */
   processEnv(): Record<string, string> {
     const { storage, env } = this.settings();
     const vars: Record<string, string> = { ...env };
+    for (const [key, value] of Object.entries(TEST_LIMITS)) vars[`LLM_IM__LIMITS__${key.toUpperCase()}`] = String(value);
     for (const [key, value] of Object.entries(storage)) vars[`LLM_IM__STORAGE__${key.toUpperCase()}`] = value;
     return vars;
   }
 
   private settings(): { storage: Record<string, string>; env: Record<string, string> } {
-    if (this.driver === 'sqlite') return { storage: { driver: 'sqlite', sqlite_path: join(this.dir as string, 'incidents.db') }, env: {} };
+    // Every store starts with the admin key ADMIN_KEY (auth.bootstrap_key_env's default variable).
+    const keyEnv = { LLM_IM_BOOTSTRAP_KEY: ADMIN_KEY };
+    if (this.driver === 'sqlite') return { storage: { driver: 'sqlite', sqlite_path: join(this.dir as string, 'incidents.db') }, env: keyEnv };
     const url = new URL(process.env.TEST_DATABASE_URL as string);
     url.searchParams.set('options', `-c search_path=${this.schema}`);
-    return { storage: { driver: 'postgres', postgres_url_env: 'TEST_PG_URL' }, env: { TEST_PG_URL: url.toString() } };
+    return { storage: { driver: 'postgres', postgres_url_env: 'TEST_PG_URL' }, env: { ...keyEnv, TEST_PG_URL: url.toString() } };
   }
 
   async destroy(): Promise<void> {
@@ -96,9 +102,26 @@ export class TestStore {
   }
 }
 
+/** The admin key every test store is bootstrapped with; `RunningApp.http` sends it. */
+export const ADMIN_KEY = 'lim_00000000000000aa_' + 'a'.repeat(64);
+
+/**
+ * The per-key limits are lifted for tests that are about something else (thousands of alerts,
+ * hundreds of concurrent requests); the tests of the limits set their own.
+ */
+const TEST_LIMITS = { ingest_rate_per_sec: 1_000_000, ingest_burst: 10_000_000, max_concurrent_requests_per_key: 100_000, max_streams_per_key: 10_000 };
+
+/** supertest on the app's server, sending `Authorization: Bearer <key>` with every request. */
+export function authedHttp(server: Parameters<typeof request>[0], key = ADMIN_KEY): ReturnType<typeof request> {
+  return request.agent(server).set('authorization', `Bearer ${key}`) as unknown as ReturnType<typeof request>;
+}
+
 export interface RunningApp {
   app: NestFastifyApplication;
+  /** Authenticated as ADMIN_KEY. */
   http: ReturnType<typeof request>;
+  /** Without credentials. */
+  anon: ReturnType<typeof request>;
   /** host:port of the gRPC server, when started with `grpc: true`. */
   grpcAddress: string;
   close(): Promise<void>;
@@ -116,7 +139,7 @@ export async function startApp(
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (options.grpc) await startGrpc(app, config);
   const server = app.getHttpServer();
-  return { app, http: request(server), grpcAddress: `127.0.0.1:${config.server.grpc_port}`, close: () => app.close() };
+  return { app, http: authedHttp(server), anon: request(server), grpcAddress: `127.0.0.1:${config.server.grpc_port}`, close: () => app.close() };
 }
 
 /** A port free on the loopback interface now. */

@@ -152,6 +152,28 @@ function deliveryPriority(): Migration {
   };
 }
 
+/** API keys (only a hash of each secret is stored), and the key behind each timeline entry. */
+function apiKeys(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'varchar(16)', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('created_by', 'text')
+        .addColumn('last_used_at', 'varchar(32)')
+        .addColumn('expires_at', 'varchar(32)')
+        .addColumn('revoked_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('api_keys_created_at_idx').on('api_keys').columns(['created_at', 'id']).execute();
+      await db.schema.alterTable('incident_timeline').addColumn('api_key_name', 'text').execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -160,6 +182,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0001_initial': initial(this.dialect),
       '0002_notification_deliveries': notificationDeliveries(this.dialect),
       '0003_delivery_priority': deliveryPriority(),
+      '0004_api_keys': apiKeys(),
     });
   }
 }

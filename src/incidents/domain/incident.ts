@@ -23,6 +23,8 @@ export interface TimelineEntry {
   actor: string;
   description: string;
   metadata: Record<string, unknown>;
+  /** The API key whose request made the change; absent for the service's own changes. */
+  api_key_name?: string;
 }
 
 export interface Note {

@@ -15,6 +15,8 @@ export class TimelineEntryView {
   @ApiProperty() actor!: string;
   @ApiProperty() description!: string;
   @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
+  @ApiPropertyOptional({ description: 'Name of the API key whose request made the change; absent for changes the service made itself' })
+  api_key_name?: string;
 }
 
 export class NoteView {

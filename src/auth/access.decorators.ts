@@ -1,0 +1,30 @@
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ErrorView } from '../common/error.view';
+import type { Scope } from './api-key-format';
+
+export const ACCESS_METADATA = 'llm-im:access';
+
+/**
+ * What a route or RPC needs. A handler without this metadata needs `admin`: a route added
+ * without a thought for access is closed, not open.
+ */
+export type Access = { public: true } | { public?: false; scope: Scope; stream?: boolean };
+
+/** Open to anyone who can reach the port (health checks). */
+export const Public = (): ClassDecorator & MethodDecorator => SetMetadata(ACCESS_METADATA, { public: true } satisfies Access);
+
+/**
+ * Needs an API key holding `scope` (admin holds all). `stream`: the call stays open (a gRPC
+ * stream) and counts against limits.max_streams_per_key instead of the request limit.
+ */
+export function RequireScope(scope: Scope, options: { stream?: boolean } = {}): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    SetMetadata(ACCESS_METADATA, { scope, stream: options.stream === true } satisfies Access),
+    ApiBearerAuth(),
+    ApiExtension('x-required-scope', scope),
+    ApiUnauthorizedResponse({ type: ErrorView, description: 'UNAUTHENTICATED: no API key, or one that is unknown, revoked or expired' }),
+    ApiForbiddenResponse({ type: ErrorView, description: `FORBIDDEN: the key lacks the scope ${scope}` }),
+    ApiTooManyRequestsResponse({ type: ErrorView, description: 'RATE_LIMITED: over a per-key limit; Retry-After says when to try again' }),
+  );
+}

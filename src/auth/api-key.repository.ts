@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Kysely, Selectable } from 'kysely';
+import { DATABASE } from '../database/tokens';
+import type { ApiKeyRow, Database } from '../database/schema';
+import type { Scope } from './api-key-format';
+
+/** An API key as stored: never its secret, only the secret's hash. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  secret_hash: string;
+  created_at: string;
+  created_by: string | null;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+function toRecord(row: Selectable<ApiKeyRow>): ApiKeyRecord {
+  return { ...row, scopes: JSON.parse(row.scopes) as Scope[] };
+}
+
+@Injectable()
+export class ApiKeyRepository {
+  constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
+
+  async insert(key: ApiKeyRecord): Promise<void> {
+    await this.db
+      .insertInto('api_keys')
+      .values({ ...key, scopes: JSON.stringify(key.scopes) })
+      .execute();
+  }
+
+  async find(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const rows = await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(toRecord);
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Sets revoked_at unless already revoked; false when there is no such key. */
+  async revoke(id: string, at: string): Promise<boolean> {
+    const key = await this.find(id);
+    if (!key) return false;
+    if (key.revoked_at === null) await this.db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    return true;
+  }
+
+  async touch(id: string, at: string): Promise<void> {
+    await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+}

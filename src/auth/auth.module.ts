@@ -1,0 +1,27 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { AccessGuard, AccessInterceptor } from './access.guard';
+import { ApiKeyRepository } from './api-key.repository';
+import { ApiKeysController } from './api-keys.controller';
+import { ApiKeysService } from './api-keys.service';
+import { KeyLimits } from './key-limits';
+
+/**
+ * API keys, and access to every route and RPC. Global so that the gRPC controllers, which do not
+ * inherit the HTTP app's global guard, can name AccessGuard and AccessInterceptor themselves.
+ */
+@Global()
+@Module({
+  controllers: [ApiKeysController],
+  providers: [
+    ApiKeyRepository,
+    ApiKeysService,
+    KeyLimits,
+    AccessGuard,
+    AccessInterceptor,
+    { provide: APP_GUARD, useExisting: AccessGuard },
+    { provide: APP_INTERCEPTOR, useExisting: AccessInterceptor },
+  ],
+  exports: [ApiKeysService, KeyLimits, AccessGuard, AccessInterceptor],
+})
+export class AuthModule {}

@@ -1,0 +1,85 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { currentPrincipal } from './request-principal';
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Bucket of requests made without a key (only when auth is off): they share one budget. */
+const ANONYMOUS = '';
+
+/**
+ * Per-key abuse limits: a token bucket for ingested alerts, and counters of requests and
+ * streams in progress. In memory, per instance: with several instances behind a balancer a key
+ * gets each instance's allowance.
+ */
+@Injectable()
+export class KeyLimits {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly inProgress = new Map<string, number>();
+
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  /**
+   * Takes `count` alerts from the current key's bucket, or refuses the whole request (nothing is
+   * written). A batch larger than the burst is admitted only when the bucket is full, and leaves
+   * it in debt, so no batch is refused forever.
+   */
+  takeIngest(count: number, now = Date.now()): void {
+    const { ingest_rate_per_sec: rate, ingest_burst: burst } = this.config.limits;
+    const key = currentPrincipal()?.keyId ?? ANONYMOUS;
+    const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    const needed = Math.min(count, burst);
+    if (bucket.tokens < needed) {
+      this.buckets.set(key, bucket);
+      const retryAfterSecs = Math.max(1, Math.ceil((needed - bucket.tokens) / rate));
+      throw new DomainError(
+        ErrorCode.RATE_LIMITED,
+        `ingest rate limit of this API key reached (${rate} alerts/s, burst ${burst}); retry in ${retryAfterSecs} s`,
+        {
+          retry_after_secs: retryAfterSecs,
+          limit: 'limits.ingest_rate_per_sec',
+        },
+      );
+    }
+    bucket.tokens -= count;
+    this.buckets.set(key, bucket);
+    if (this.buckets.size > 100_000) this.sweep(now);
+  }
+
+  /** Counts a request (or stream) of `keyId` in progress; the returned function ends it. */
+  enter(keyId: string, kind: 'request' | 'stream'): () => void {
+    const limit = kind === 'stream' ? this.config.limits.max_streams_per_key : this.config.limits.max_concurrent_requests_per_key;
+    const slot = `${kind}:${keyId}`;
+    const current = this.inProgress.get(slot) ?? 0;
+    if (current >= limit) {
+      const what =
+        kind === 'stream' ? `${limit} open streams (limits.max_streams_per_key)` : `${limit} requests in progress (limits.max_concurrent_requests_per_key)`;
+      throw new DomainError(ErrorCode.RATE_LIMITED, `this API key already has ${what}`, {
+        retry_after_secs: 1,
+        limit: kind === 'stream' ? 'limits.max_streams_per_key' : 'limits.max_concurrent_requests_per_key',
+      });
+    }
+    this.inProgress.set(slot, current + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = (this.inProgress.get(slot) ?? 1) - 1;
+      if (left <= 0) this.inProgress.delete(slot);
+      else this.inProgress.set(slot, left);
+    };
+  }
+
+  /** Full buckets carry no state worth keeping. */
+  private sweep(now: number): void {
+    const { ingest_rate_per_sec: rate, ingest_burst: burst } = this.config.limits;
+    for (const [key, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * rate >= burst) this.buckets.delete(key);
+  }
+}
