@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import { WEBHOOK_SIGNING_ENV } from './support/fakes';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
@@ -80,6 +81,7 @@ describe.each(drivers())('delivery priority on %s', (driver) => {
           webhook_timeout_secs: 120,
         },
       },
+      env: WEBHOOK_SIGNING_ENV,
     });
     for (let start = 0; start < waiting; start += 1000) {
       const batch = Array.from({ length: Math.min(1000, waiting - start) }, (_, i) => alert({ title: `p4 ${start + i}`, severity: 'P4' }));

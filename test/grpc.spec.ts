@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { FileDescriptorProto } from 'protobufjs/ext/descriptor';
 import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { IncidentEventStream } from '../src/incidents/incident-event-stream';
-import { webhookSink } from './support/fakes';
+import { WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 const REFLECTION_PROTO = join(__dirname, '..', 'node_modules', '@grpc', 'reflection', 'build', 'proto', 'grpc', 'reflection', 'v1alpha', 'reflection.proto');
@@ -372,7 +372,11 @@ describe('gRPC and notifications', () => {
   it('notifies for SubmitAlert, CreateIncident and ResolveIncident exactly as REST does', async () => {
     const store = await TestStore.create('sqlite');
     const sink = await webhookSink();
-    const app = await startApp(store, { grpc: true, overrides: { notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook` } } });
+    const app = await startApp(store, {
+      grpc: true,
+      overrides: { notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook` } },
+      env: WEBHOOK_SIGNING_ENV,
+    });
     const clients = clientsFor(app.grpcAddress);
     try {
       const ack = await unary(clients.alerts, 'SubmitAlert', { alert: protoAlert({ severity: 'P0' }) });

@@ -1,6 +1,6 @@
 import { openDatabase } from '../src/database/database';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
-import { FakeSmtp, FakeTarget, PAGERDUTY_KEY, pagerDutyFake, slackApiFake, slackWebhookFake, webhookSink } from './support/fakes';
+import { FakeSmtp, FakeTarget, PAGERDUTY_KEY, pagerDutyFake, slackApiFake, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 
 const SLACK_SECRET_PATH = '/services/T000/B000/SECRETwebhookPATH';
 const SMTP_USER = 'oncall-bot';
@@ -62,6 +62,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
     TEST_PD_KEY: PAGERDUTY_KEY,
     TEST_SMTP_USER: SMTP_USER,
     TEST_SMTP_PASSWORD: SMTP_PASSWORD,
+    ...WEBHOOK_SIGNING_ENV,
   });
   const notifications = (extra: Record<string, unknown> = {}) => ({
     slack_enabled: true,
@@ -86,7 +87,8 @@ describe.each(drivers())('notifications on %s', (driver) => {
     ...extra,
   });
   const start = (extra: Record<string, unknown> = {}, extraEnv: Record<string, string> = {}) =>
-    startApp(store, { overrides: { notifications: notifications(extra) }, env: { ...env(), ...extraEnv } });
+    // Custom webhook URLs point at local fakes, which the outbound policy refuses unless allowed.
+    startApp(store, { overrides: { notifications: notifications(extra), outbound: { allow_cidrs: ['127.0.0.1/32'] } }, env: { ...env(), ...extraEnv } });
 
   beforeEach(async () => {
     store = await TestStore.create(driver);
@@ -677,8 +679,8 @@ if (process.env.TEST_DATABASE_URL)
       const store = await TestStore.create('postgres');
       const sink = await webhookSink();
       const overrides = { notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, worker_threads: 8 } };
-      const a = await startApp(store, { overrides });
-      const b = await startApp(store, { overrides });
+      const a = await startApp(store, { overrides, env: WEBHOOK_SIGNING_ENV });
+      const b = await startApp(store, { overrides, env: WEBHOOK_SIGNING_ENV });
       try {
         const posts: Promise<unknown>[] = [];
         for (let i = 0; i < 60; i++)

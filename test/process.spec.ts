@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeTarget, slackWebhookFake, webhookSink } from './support/fakes';
+import { FakeTarget, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 import { alert, drivers, freePort, TestStore } from './support/harness';
 
 const ROOT = join(__dirname, '..');
@@ -241,6 +241,7 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
       LLM_IM__NOTIFICATIONS__RETRY_BACKOFF_SECS: '0',
       LLM_IM__NOTIFICATIONS__SLACK_ENABLED: 'true',
       SLACK_WEBHOOK_URL: `${slack.url}${secretPath}`,
+      ...WEBHOOK_SIGNING_ENV,
     };
     // The first requests hang: they are in flight when the process dies.
     for (let i = 0; i < 4; i++) sink.script.push('hang');

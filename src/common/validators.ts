@@ -39,3 +39,25 @@ export function ToBoolean(): PropertyDecorator {
 export function ToInt(): PropertyDecorator {
   return Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value));
 }
+
+/**
+ * An absolute http(s) URL as the WHATWG parser reads it, the parser the outbound policy and the
+ * HTTP client use too: a second parser with other rules would judge a different host than the one
+ * called.
+ */
+export function IsHttpUrl(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isHttpUrl',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must be an absolute http or https URL', ...options },
+      validator: {
+        validate(value: unknown): boolean {
+          if (typeof value !== 'string' || !URL.canParse(value)) return false;
+          const { protocol, hostname } = new URL(value);
+          return (protocol === 'http:' || protocol === 'https:') && hostname !== '';
+        },
+      },
+    });
+}

@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { OutboundPolicy } from '../common/outbound/outbound-policy';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
 import { IncidentsModule } from '../incidents/incidents.module';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
 import { EmailProvider } from './channels/email/email.provider';
@@ -17,6 +20,7 @@ import { NotificationsService } from './notifications.service';
   imports: [IncidentsModule],
   controllers: [NotificationsController],
   providers: [
+    { provide: OutboundPolicy, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new OutboundPolicy(config.outbound) },
     HttpClient,
     SlackProvider,
     EmailProvider,

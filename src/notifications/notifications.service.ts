@@ -3,6 +3,7 @@ import { OnEvent } from '@nestjs/event-emitter';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/domain-error';
 import { newId } from '../common/ids';
+import { OutboundPolicy } from '../common/outbound/outbound-policy';
 import { toValidDto } from '../common/validation';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
@@ -71,6 +72,7 @@ export class NotificationsService {
     private readonly pool: DeliveryWorkerPool,
     private readonly transactor: Transactor,
     private readonly clock: Clock,
+    private readonly outbound: OutboundPolicy,
     @Inject(CHANNEL_PROVIDERS) private readonly providers: ChannelProvider[],
   ) {}
 
@@ -105,6 +107,7 @@ export class NotificationsService {
   async notify(incidentId: string, request: CustomNotificationDto): Promise<string[]> {
     const channels = request.channels.map((plain, i) => this.validChannel(plain, `channels[${i}]`));
     const { notes: _notes, timeline: _timeline, ...incident } = await this.incidents.get(incidentId);
+    await this.assertReachable(channels);
     const at = this.clock.now().toISOString();
     const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
     return this.transactor.run((tx) => {
@@ -203,6 +206,19 @@ export class NotificationsService {
     const dto = toValidDto(CHANNEL_DTOS[type as Channel] as new () => ChannelDto, plain, prefix);
     this.assertEnabled(type as Channel, `${prefix}.type`);
     return dto;
+  }
+
+  /** Custom webhook URLs come from the caller: checked against the outbound policy (and again at send time). */
+  private async assertReachable(channels: ChannelDto[]): Promise<void> {
+    const issues = await Promise.all(
+      channels.map(async (channel, i): Promise<FieldIssue | undefined> => {
+        if (channel.type !== 'webhook') return undefined;
+        const refused = await this.outbound.refusal(channel.url);
+        return refused === undefined ? undefined : { field: `channels[${i}].url`, message: `refused by the outbound policy: ${refused}` };
+      }),
+    );
+    const refused = issues.filter((issue): issue is FieldIssue => issue !== undefined);
+    if (refused.length > 0) throw new ValidationFailed(refused);
   }
 
   private assertEnabled(channel: Channel, field: string): void {

@@ -14,6 +14,8 @@ export interface Received {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: any;
+  /** The body as it arrived (a signature covers these bytes, not the parsed value). */
+  raw: string;
   at: number;
 }
 
@@ -51,7 +53,7 @@ export class FakeTarget {
         } catch {
           /* kept as text */
         }
-        this.attempts.push({ path: req.url ?? '/', headers: req.headers, body, at: Date.now() });
+        this.attempts.push({ path: req.url ?? '/', headers: req.headers, body, raw: text, at: Date.now() });
         const next = this.script.shift() ?? this.always;
         if (next === 'hang') {
           this.hanging.add(res);
@@ -62,7 +64,7 @@ export class FakeTarget {
           next ?? this.judge(req.url ?? '/', body, req.headers);
         // Only what the target accepted counts as received.
         if (answer.status >= 200 && answer.status < 300 && !answer.refused) {
-          this.received.push({ path: req.url ?? '/', headers: req.headers, body, at: Date.now() });
+          this.received.push({ path: req.url ?? '/', headers: req.headers, body, raw: text, at: Date.now() });
           for (const wake of this.waiters.splice(0)) wake();
         }
         const respond = () => {
@@ -188,6 +190,9 @@ export function pagerDutyFake(): Promise<FakeTarget> {
 }
 
 // ------------------------------------------------------------------ webhook
+
+/** A Standard Webhooks signing secret for tests, in the variable the config names by default. */
+export const WEBHOOK_SIGNING_ENV = { WEBHOOK_SIGNING_SECRETS: `whsec_${Buffer.from('test-signing-key-0123456789abcdef').toString('base64')}` };
 
 export function webhookSink(): Promise<FakeTarget> {
   return new FakeTarget((_path, body) => (typeof body === 'object' ? { status: 200, body: '' } : { status: 400, body: 'expected JSON' })).listen();

@@ -40,8 +40,16 @@ export class HttpClient implements OnApplicationShutdown {
   private outbox: SenderRequest[] = [];
   private closed = false;
 
-  /** POSTs JSON and reads the answer (only its status and Retry-After on success, unless asked). */
-  postJson(url: string, body: unknown, options: { timeoutMs: number; headers?: Record<string, string>; readSuccessBody?: boolean }): Promise<HttpAnswer> {
+  /**
+   * POSTs JSON and reads the answer (only its status and Retry-After on success, unless asked).
+   * `guarded`: the URL came from an API request and goes only where the outbound policy allows;
+   * a refusal rejects with the reason (a permanent failure).
+   */
+  postJson(
+    url: string,
+    body: unknown,
+    options: { timeoutMs: number; headers?: Record<string, string>; readSuccessBody?: boolean; guarded?: boolean },
+  ): Promise<HttpAnswer> {
     if (this.closed) return Promise.reject(new NoAnswer('the service is shutting down'));
     const id = this.nextId++;
     if (this.outbox.length === 0) setImmediate(() => this.post());
@@ -52,6 +60,7 @@ export class HttpClient implements OnApplicationShutdown {
       headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': USER_AGENT, ...options.headers },
       timeoutMs: options.timeoutMs,
       readSuccessBody: options.readSuccessBody === true,
+      guarded: options.guarded === true,
     });
     return new Promise((resolve, reject) => {
       // The sender thread answers within the timeout; this only guards against a lost answer.
@@ -91,14 +100,14 @@ export class HttpClient implements OnApplicationShutdown {
   private sender(): Worker {
     if (this.worker) return this.worker;
     const n = this.config.notifications;
-    const workerData: SenderData = { connections: n.worker_threads * n.worker_max_in_flight, maxAnswerBytes: MAX_ANSWER_BYTES };
+    const workerData: SenderData = { connections: n.worker_threads * n.worker_max_in_flight, maxAnswerBytes: MAX_ANSWER_BYTES, outbound: this.config.outbound };
     const worker = startWorker(join(__dirname, 'http-sender.worker'), { workerData });
     worker.on('message', (replies: SenderReply[]) => {
       for (const r of replies) {
         const waiter = this.waiting.get(r.id);
         if (!waiter) continue;
         this.waiting.delete(r.id);
-        if ('error' in r) waiter.reject(r.error.kind === 'invalid' ? new Error(r.error.message) : new NoAnswer(r.error.message));
+        if ('error' in r) waiter.reject(r.error.kind === 'noanswer' ? new NoAnswer(r.error.message) : new Error(r.error.message));
         else waiter.resolve({ status: r.status, headers: { 'retry-after': r.retryAfter }, body: r.body });
       }
     });

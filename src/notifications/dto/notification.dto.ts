@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsObject, IsOptional, IsString, IsUrl, Length, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsObject, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsHttpUrl } from '../../common/validators';
 import { CHANNELS, Channel } from '../notification';
 
 export class SlackChannelDto {
@@ -61,10 +62,14 @@ export class PagerDutyChannelDto {
 export class WebhookChannelDto {
   @ApiProperty({ enum: ['webhook'] }) @IsIn(['webhook']) type!: 'webhook';
 
-  @ApiProperty({ example: 'https://your-service.com/webhook', description: 'Stored to send it; shown only as scheme, host and a hash.' })
+  @ApiProperty({
+    example: 'https://your-service.com/webhook',
+    description:
+      'Stored to send it; shown only as scheme, host and a hash. Must resolve to public addresses only, unless [outbound] allows the host or range (docs/security.md).',
+  })
   @IsString()
   @MaxLength(2048)
-  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @IsHttpUrl()
   url!: string;
 
   @ApiPropertyOptional({
