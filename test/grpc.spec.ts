@@ -5,19 +5,20 @@ import { FileDescriptorProto } from 'protobufjs/ext/descriptor';
 import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { IncidentEventStream } from '../src/incidents/incident-event-stream';
 import { WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
-import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, drivers, grpcKeyInterceptor, RunningApp, startApp, TestStore } from './support/harness';
 
 const REFLECTION_PROTO = join(__dirname, '..', 'node_modules', '@grpc', 'reflection', 'build', 'proto', 'grpc', 'reflection', 'v1alpha', 'reflection.proto');
 
 /** Clients built from the proto files, as any user of the contract would. */
-function clientsFor(address: string) {
+function clientsFor(address: string, key: string | null = ADMIN_KEY) {
   const definition = protoLoader.loadSync([INCIDENT_MANAGER_PROTO, HEALTH_PROTO, REFLECTION_PROTO], PROTO_LOADER_OPTIONS);
   const loaded = grpc.loadPackageDefinition(definition) as any;
   const credentials = grpc.credentials.createInsecure();
   const v1 = loaded.llm_incident_manager.v1;
+  const options = key === null ? {} : { interceptors: [grpcKeyInterceptor(key)] };
   return {
-    alerts: new v1.AlertIngestion(address, credentials) as grpc.Client & Record<string, any>,
-    incidents: new v1.IncidentService(address, credentials) as grpc.Client & Record<string, any>,
+    alerts: new v1.AlertIngestion(address, credentials, options) as grpc.Client & Record<string, any>,
+    incidents: new v1.IncidentService(address, credentials, options) as grpc.Client & Record<string, any>,
     health: new loaded.grpc.health.v1.Health(address, credentials) as grpc.Client & Record<string, any>,
     reflection: new loaded.grpc.reflection.v1alpha.ServerReflection(address, credentials) as grpc.Client & Record<string, any>,
     close() {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
+import { InterceptingCall, Interceptor } from '@grpc/grpc-js';
 import request from 'supertest';
 import { createServer, AddressInfo } from 'node:net';
 import { EventEmitter2 } from '@nestjs/event-emitter';
@@ -113,7 +114,18 @@ const TEST_LIMITS = { ingest_rate_per_sec: 1_000_000, ingest_burst: 10_000_000, 
 
 /** supertest on the app's server, sending `Authorization: Bearer <key>` with every request. */
 export function authedHttp(server: Parameters<typeof request>[0], key = ADMIN_KEY): ReturnType<typeof request> {
-  return request.agent(server).set('authorization', `Bearer ${key}`) as unknown as ReturnType<typeof request>;
+  return request.agent(server).set('authorization', `Bearer ${key}`);
+}
+
+/** A grpc-js client interceptor that sends the key in the `authorization` metadata entry, as any gRPC client would. */
+export function grpcKeyInterceptor(key: string): Interceptor {
+  return (options, nextCall) =>
+    new InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${key}`);
+        next(metadata, listener);
+      },
+    });
 }
 
 export interface RunningApp {

@@ -1,0 +1,362 @@
+import { LoggerService } from '@nestjs/common';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import request from 'supertest';
+import { Kysely } from 'kysely';
+import { createApp } from '../src/app';
+import { grants, SCOPES, Scope } from '../src/auth/api-key-format';
+import { KeyLimits } from '../src/auth/key-limits';
+import { DATABASE } from '../src/database/tokens';
+import type { Database } from '../src/database/schema';
+import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
+import { ADMIN_KEY, alert, authedHttp, drivers, grpcKeyInterceptor, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
+
+/** Every log line the app writes, as text, for checking what was (and was not) logged. */
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(message: unknown, context?: string) {
+    this.lines.push(`${context ?? ''} ${JSON.stringify(message)}`);
+  }
+  warn(message: unknown, context?: string) {
+    this.log(message, context);
+  }
+  error(message: unknown, context?: string) {
+    this.log(message, context);
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+async function createKey(http: ReturnType<typeof request>, name: string, scopes: Scope[], extra: object = {}): Promise<{ key: string; id: string }> {
+  const res = await http
+    .post('/v1/api-keys')
+    .send({ name, scopes, ...extra })
+    .expect(201);
+  return { key: res.body.key, id: res.body.id };
+}
+
+/** The routes of the OpenAPI document with the scope each declares, with concrete paths. */
+async function routesOf(running: RunningApp): Promise<{ method: string; path: string; scope?: Scope }[]> {
+  const doc = (await running.anon.get('/docs/openapi.json').expect(200)).body;
+  const routes: { method: string; path: string; scope?: Scope }[] = [];
+  for (const [path, ops] of Object.entries<Record<string, any>>(doc.paths)) {
+    for (const [method, op] of Object.entries<any>(ops)) {
+      routes.push({ method, path: path.replace('{id}', '00000000-0000-4000-8000-000000000000'), scope: op['x-required-scope'] });
+    }
+  }
+  return routes;
+}
+
+for (const driver of drivers()) {
+  describe(`authentication and scopes on ${driver}`, () => {
+    let store: TestStore;
+    let running: RunningApp;
+
+    beforeEach(async () => {
+      store = await TestStore.create(driver);
+      running = await startApp(store);
+    });
+    afterEach(async () => {
+      await running.close();
+      await store.destroy();
+    });
+
+    it('states a scope on every route but health, and refuses each without a key (401) and with a key lacking the scope (403)', async () => {
+      const routes = await routesOf(running);
+      expect(routes.length).toBeGreaterThan(15);
+      const open = routes.filter((r) => r.path.startsWith('/health/')).map((r) => r.path);
+      expect(open.sort()).toEqual(['/health/live', '/health/ready']);
+      const keys = new Map<Scope, string>();
+      for (const scope of SCOPES) keys.set(scope, (await createKey(running.http, `only-${scope}`, [scope])).key);
+      for (const route of routes.filter((r) => !r.path.startsWith('/health/'))) {
+        expect({ route, scope: route.scope }).toEqual({ route, scope: expect.stringMatching(/:|admin/) });
+        const anonymous = await (running.anon as any)[route.method](route.path).send({});
+        expect({ route, status: anonymous.status, code: anonymous.body.error?.code }).toEqual({ route, status: 401, code: 'UNAUTHENTICATED' });
+        expect(anonymous.headers['www-authenticate']).toBe('Bearer');
+        for (const scope of SCOPES) {
+          const scoped = authedHttp(running.app.getHttpServer(), keys.get(scope)) as any;
+          const res = await scoped[route.method](route.path).send({});
+          if (grants([scope], route.scope!)) expect({ route, scope, status: res.status }).not.toEqual({ route, scope, status: 403 });
+          else expect({ route, scope, status: res.status, code: res.body.error?.code }).toEqual({ route, scope, status: 403, code: 'FORBIDDEN' });
+        }
+      }
+      await running.anon.get('/health/live').expect(200);
+      await running.anon.get('/health/ready').expect(200);
+    });
+
+    it('refuses missing, malformed, unknown and wrong-secret keys alike, and logs each failure without the presented key', async () => {
+      await running.close();
+      const logger = new CapturingLogger();
+      const app = await createApp(store.config(), { logger });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const anon = request(app.getHttpServer());
+        const wrongSecret = ADMIN_KEY.slice(0, -8) + 'bbbbbbbb';
+        const unknown = 'lim_00000000000000ff_' + 'c'.repeat(64);
+        for (const header of [
+          undefined,
+          'Bearer',
+          'Basic YWxpY2U6c2VjcmV0',
+          'Bearer not-a-key',
+          `Bearer ${unknown}`,
+          `Bearer ${wrongSecret}`,
+          `${ADMIN_KEY}`,
+        ]) {
+          const req = anon.get('/v1/incidents');
+          const res = await (header === undefined ? req : req.set('authorization', header));
+          expect({ header, status: res.status, code: res.body.error.code }).toEqual({ header, status: 401, code: 'UNAUTHENTICATED' });
+        }
+        const text = logger.text();
+        expect(text).toContain('"reason":"wrong secret"');
+        expect(text).toContain('"reason":"unknown"');
+        expect(text).toContain('"reason":"missing"');
+        for (const secret of [wrongSecret.slice(21), unknown.slice(21), 'YWxpY2U6c2VjcmV0', 'not-a-key', ADMIN_KEY.slice(21)])
+          expect(text).not.toContain(secret);
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('shows a key once, lists keys without secrets, stores only a hash, and records the key name in the timeline beside the actor', async () => {
+      const created = await running.http
+        .post('/v1/api-keys')
+        .send({ name: 'ops-bot', scopes: ['incidents:write', 'incidents:read'] })
+        .expect(201);
+      expect(created.body.key).toMatch(/^lim_[0-9a-f]{16}_[0-9a-f]{64}$/);
+      expect(created.body).toMatchObject({ name: 'ops-bot', scopes: ['incidents:write', 'incidents:read'], status: 'active', created_by: 'bootstrap' });
+      const listed = await running.http.get('/v1/api-keys').expect(200);
+      expect(listed.body.map((k: any) => k.name).sort()).toEqual(['bootstrap', 'ops-bot']);
+      const secret = created.body.key.slice(21);
+      expect(JSON.stringify(listed.body)).not.toContain(secret);
+      expect(JSON.stringify(listed.body)).not.toContain('secret_hash');
+      const rows = await running.app.get<Kysely<Database>>(DATABASE).selectFrom('api_keys').selectAll().execute();
+      expect(JSON.stringify(rows)).not.toContain(secret);
+
+      const bot = authedHttp(running.app.getHttpServer(), created.body.key);
+      const incident = await bot
+        .post('/v1/incidents')
+        .send({ title: 'Disk full', description: 'db-1', severity: 'P2', incident_type: 'Infrastructure', source: 'manual', actor: 'alice' });
+      expect(incident.status).toBe(201);
+      await bot.post(`/v1/incidents/${incident.body.id}/notes`).send({ author: 'alice', content: 'looking' }).expect(201);
+      const timeline = (await running.http.get(`/v1/incidents/${incident.body.id}/timeline`).expect(200)).body;
+      expect(timeline.map((e: any) => [e.event_type, e.actor, e.api_key_name])).toEqual([
+        ['created', 'alice', 'ops-bot'],
+        ['note_added', 'alice', 'ops-bot'],
+      ]);
+      // The key can do what its scopes allow, nothing more.
+      await bot
+        .post('/v1/api-keys')
+        .send({ name: 'x', scopes: ['admin'] })
+        .expect(403);
+      await bot.post('/v1/alerts').send(alert()).expect(403);
+    });
+
+    it('refuses bad key requests with 400 naming the field', async () => {
+      const cases: [object, string][] = [
+        [{ scopes: ['admin'] }, 'name'],
+        [{ name: 'x', scopes: [] }, 'scopes'],
+        [{ name: 'x', scopes: ['root'] }, 'scopes'],
+        [{ name: 'x', scopes: 'admin' }, 'scopes'],
+        [{ name: 'x', scopes: ['admin'], expires_at: 'tomorrow' }, 'expires_at'],
+        [{ name: 'x', scopes: ['admin'], expires_at: '2001-01-01T00:00:00Z' }, 'expires_at'],
+      ];
+      for (const [body, field] of cases) {
+        const res = await running.http.post('/v1/api-keys').send(body).expect(400);
+        expect(res.body.error.details.fields.map((f: any) => f.field.replace(/\[\d+\]$/, ''))).toContain(field);
+      }
+      await running.http.post('/v1/api-keys/zzzz/revoke').expect(400);
+      await running.http.post('/v1/api-keys/0123456789abcdef/revoke').expect(404);
+      expect((await running.http.get('/v1/api-keys').expect(200)).body).toHaveLength(1);
+    });
+
+    it('stops a revoked key at once on this instance and within key_cache_secs on another sharing the store', async () => {
+      const other = await startApp(store, { overrides: { auth: { key_cache_secs: 1 } } });
+      try {
+        const { key, id } = await createKey(running.http, 'short-lived', ['incidents:read']);
+        const here = authedHttp(running.app.getHttpServer(), key);
+        const there = authedHttp(other.app.getHttpServer(), key);
+        await here.get('/v1/incidents').expect(200);
+        await there.get('/v1/incidents').expect(200);
+        const revoked = await running.http.post(`/v1/api-keys/${id}/revoke`).expect(200);
+        expect(revoked.body).toMatchObject({ id, status: 'revoked', revoked_at: expect.any(String) });
+        await here.get('/v1/incidents').expect(401);
+        const deadline = Date.now() + 5_000;
+        let status = 200;
+        while (status !== 401 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          status = (await there.get('/v1/incidents')).status;
+        }
+        expect(status).toBe(401);
+        expect((await running.http.get('/v1/api-keys').expect(200)).body.find((k: any) => k.id === id).last_used_at).toEqual(expect.any(String));
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('stops an expired key', async () => {
+      await running.close();
+      const clock = new ManualClock();
+      running = await startApp(store, { clock });
+      const expiresAt = new Date(clock.now().getTime() + 60_000).toISOString();
+      const { key } = await createKey(running.http, 'temp', ['incidents:read'], { expires_at: expiresAt });
+      const temp = authedHttp(running.app.getHttpServer(), key);
+      await temp.get('/v1/incidents').expect(200);
+      clock.advance(61);
+      const res = await temp.get('/v1/incidents').expect(401);
+      expect(res.body.error.code).toBe('UNAUTHENTICATED');
+      expect((await running.http.get('/v1/api-keys').expect(200)).body.find((k: any) => k.name === 'temp').status).toBe('expired');
+    });
+
+    it('limits ingestion per key: over the bucket, 429 with Retry-After and nothing written; another key has its own bucket', async () => {
+      await running.close();
+      running = await startApp(store, { overrides: { limits: { ingest_rate_per_sec: 1, ingest_burst: 3 } } });
+      const a = await createKey(running.http, 'prom-a', ['alerts:write']);
+      const b = await createKey(running.http, 'prom-b', ['alerts:write']);
+      const promA = authedHttp(running.app.getHttpServer(), a.key);
+      await promA
+        .post('/v1/alerts')
+        .send([alert({ title: 'a1' }), alert({ title: 'a2' })])
+        .expect(200);
+      const refused = await promA
+        .post('/v1/alerts')
+        .send([alert({ title: 'a3' }), alert({ title: 'a4' })])
+        .expect(429);
+      expect(refused.body.error).toMatchObject({ code: 'RATE_LIMITED', status: 429, details: { limit: 'limits.ingest_rate_per_sec' } });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      const incidents = (await running.http.get('/v1/incidents').expect(200)).body;
+      expect(incidents.items.map((i: any) => i.title).sort()).toEqual(['a1', 'a2']);
+      await authedHttp(running.app.getHttpServer(), b.key)
+        .post('/v1/alerts')
+        .send(alert({ title: 'b1' }))
+        .expect(200);
+    });
+
+    it('serves Swagger without a key by default, and only with one when auth.docs_public is off', async () => {
+      await running.anon.get('/docs/openapi.json').expect(200);
+      await running.close();
+      running = await startApp(store, { overrides: { auth: { docs_public: false } } });
+      const refused = await running.anon.get('/docs/openapi.json').expect(401);
+      expect(refused.body.error.code).toBe('UNAUTHENTICATED');
+      await running.anon.get('/docs').expect(401);
+      await running.http.get('/docs/openapi.json').expect(200);
+      await running.anon.get('/health/live').expect(200);
+    });
+  });
+}
+
+describe('auth switched off', () => {
+  it('answers without a key and warns at start', async () => {
+    const store = await TestStore.create('sqlite');
+    const logger = new CapturingLogger();
+    const app = await createApp(store.config({ auth: { enabled: false } }), { logger });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      await request(app.getHttpServer()).get('/v1/incidents').expect(200);
+      expect(logger.text()).toContain('authentication is OFF');
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe('first start', () => {
+  it('creates one admin key when the store has none and no bootstrap key is given, logs it once, and not again at the next start', async () => {
+    const store = await TestStore.create('sqlite');
+    const config = store.config({}, { LLM_IM_BOOTSTRAP_KEY: '' });
+    try {
+      const logger = new CapturingLogger();
+      let app = await createApp(config, { logger });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const keys = logger.text().match(/lim_[0-9a-f]{16}_[0-9a-f]{64}/g) ?? [];
+      expect(keys).toHaveLength(1);
+      await authedHttp(app.getHttpServer(), keys[0]).get('/v1/api-keys').expect(200);
+      await app.close();
+      const again = new CapturingLogger();
+      app = await createApp(config, { logger: again });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      expect(again.text()).not.toMatch(/lim_[0-9a-f]{16}_/);
+      const listed = await authedHttp(app.getHttpServer(), keys[0]).get('/v1/api-keys').expect(200);
+      expect(listed.body.map((k: any) => [k.name, k.scopes])).toEqual([['initial-admin', ['admin']]]);
+      await app.close();
+    } finally {
+      await store.destroy();
+    }
+  });
+});
+
+describe('gRPC access', () => {
+  let store: TestStore;
+  let running: RunningApp;
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    running = await startApp(store, { grpc: true, overrides: { limits: { max_streams_per_key: 1, ingest_rate_per_sec: 1, ingest_burst: 1 } } });
+  });
+  afterAll(async () => {
+    await running.close();
+    await store.destroy();
+  });
+
+  function client(service: 'IncidentService' | 'AlertIngestion' | 'Health', key?: string): any {
+    const definition = protoLoader.loadSync([INCIDENT_MANAGER_PROTO, HEALTH_PROTO], PROTO_LOADER_OPTIONS);
+    const loaded = grpc.loadPackageDefinition(definition) as any;
+    const ctor = service === 'Health' ? loaded.grpc.health.v1.Health : loaded.llm_incident_manager.v1[service];
+    return new ctor(running.grpcAddress, grpc.credentials.createInsecure(), key ? { interceptors: [grpcKeyInterceptor(key)] } : {});
+  }
+  function call(c: any, method: string, req: object): Promise<{ err: grpc.ServiceError | null; res: any }> {
+    return new Promise((resolve) => c[method](req, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: any) => resolve({ err, res })));
+  }
+
+  it('answers UNAUTHENTICATED without a key, PERMISSION_DENIED without the scope, and keeps the health service open', async () => {
+    const { key } = await createKey(running.http, 'reader', ['incidents:read']);
+    expect((await call(client('IncidentService'), 'ListIncidents', {})).err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await call(client('IncidentService', 'lim_nope'), 'ListIncidents', {})).err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await call(client('IncidentService', key), 'ListIncidents', {})).err).toBeNull();
+    const denied = await call(client('AlertIngestion', key), 'SubmitAlert', { alert: { source: 'x', title: 't', severity: 'P2', alert_type: 'APPLICATION' } });
+    expect(denied.err?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(denied.err?.details).toContain('alerts:write');
+    expect((await call(client('Health'), 'Check', {})).res).toEqual({ status: 'SERVING' });
+  });
+
+  it('answers RESOURCE_EXHAUSTED over the ingest rate, with nothing written', async () => {
+    const { key } = await createKey(running.http, 'prom', ['alerts:write']);
+    const alerts = client('AlertIngestion', key);
+    const first = await call(alerts, 'SubmitAlert', { alert: { source: 'grpc', title: 'first', severity: 'P2', alert_type: 'APPLICATION' } });
+    expect(first.err).toBeNull();
+    const second = await call(alerts, 'SubmitAlert', { alert: { source: 'grpc', title: 'second', severity: 'P2', alert_type: 'APPLICATION' } });
+    expect(second.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const titles = (await running.http.get('/v1/incidents?source=grpc').expect(200)).body.items.map((i: any) => i.title);
+    expect(titles).toEqual(['first']);
+  });
+
+  it('limits open streams per key', async () => {
+    const { key } = await createKey(running.http, 'watcher', ['incidents:read']);
+    const first = client('IncidentService', key).StreamIncidents({});
+    first.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const second = client('IncidentService', key).StreamIncidents({});
+    const err = await new Promise<grpc.ServiceError>((resolve) => second.on('error', resolve));
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    first.cancel();
+    await new Promise((r) => setTimeout(r, 300));
+    const third = client('IncidentService', key).StreamIncidents({});
+    const outcome = await Promise.race([new Promise((resolve) => third.on('error', resolve)), new Promise((r) => setTimeout(() => r('open'), 500))]);
+    expect(outcome).toBe('open');
+    third.cancel();
+  });
+});
+
+describe('KeyLimits', () => {
+  it('counts requests in progress per key and frees a slot when one ends', () => {
+    const limits = new KeyLimits({ limits: { max_concurrent_requests_per_key: 2, max_streams_per_key: 1, ingest_rate_per_sec: 1, ingest_burst: 1 } } as any);
+    const a1 = limits.enter('a', 'request');
+    limits.enter('a', 'request');
+    expect(() => limits.enter('a', 'request')).toThrow(/2 requests in progress/);
+    limits.enter('b', 'request');
+    a1();
+    a1(); // ending twice frees one slot, not two
+    limits.enter('a', 'request');
+    expect(() => limits.enter('a', 'request')).toThrow();
+  });
+});
