@@ -3,7 +3,7 @@
  * Alert ingestion benchmark.
  *
  *   node bench/alerts.js [--n 20000] [--c 32] [--batch 1] [--dup 0.5] [--url http://127.0.0.1:8080]
- *                        [--transport rest|grpc] [--grpc 127.0.0.1:9000]
+ *                        [--transport rest|grpc] [--grpc 127.0.0.1:9000] [--auth on|off]
  *
  * Without --url it builds nothing: it starts `node dist/main.js` (run `npm run build` first) on
  * a fresh SQLite file in a temp folder, on 127.0.0.1 and a free port, and stops it at the end.
@@ -12,13 +12,16 @@
  * answer is checked (HTTP 200 and one answer per alert). Bounded: stops after --n alerts or
  * --max-secs seconds, whichever comes first. Targets loopback only. With --transport grpc the
  * alerts go through gRPC SubmitAlert (or SubmitAlerts for batches) instead of POST /v1/alerts.
+ * Requests carry an API key: the one the started service is bootstrapped with, or BENCH_API_KEY
+ * with --url. --auth off starts the service with [auth] enabled = false (to measure what
+ * authentication costs; see bench/auth-cost.js).
  */
 'use strict';
 const http = require('node:http');
-const { assertLoopback, cpuSeconds, percentile, request, startService } = require('./lib');
+const { assertLoopback, BENCH_KEY, cpuSeconds, percentile, request, startService } = require('./lib');
 
 function args() {
-  const out = { n: 20000, c: 32, batch: 1, dup: 0.5, url: '', 'max-secs': 120, warmup: 2000, transport: 'rest', grpc: '' };
+  const out = { n: 20000, c: 32, batch: 1, dup: 0.5, url: '', 'max-secs': 120, warmup: 2000, transport: 'rest', grpc: '', auth: 'on' };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
@@ -59,7 +62,10 @@ function sender(url, grpcAddress, opts) {
     const v1 = grpc.loadPackageDefinition(definition).llm_incident_manager.v1;
     const client = new v1.AlertIngestion(grpcAddress, grpc.credentials.createInsecure());
     const toProto = (a) => ({ ...a, alert_type: a.alert_type.toUpperCase() });
-    const call = (method, request) => new Promise((resolve, reject) => client[method](request, (err, answer) => (err ? reject(err) : resolve(answer))));
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${BENCH_KEY}`);
+    const call = (method, request) =>
+      new Promise((resolve, reject) => client[method](request, metadata, (err, answer) => (err ? reject(err) : resolve(answer))));
     return {
       async send(alerts) {
         if (alerts.length === 1) return [await call('SubmitAlert', { alert: toProto(alerts[0]) })];
@@ -72,7 +78,7 @@ function sender(url, grpcAddress, opts) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.c });
   return {
     async send(alerts) {
-      const answer = await request(agent, 'POST', `${url}/v1/alerts`, alerts.length === 1 ? alerts[0] : alerts);
+      const answer = await request(agent, 'POST', `${url}/v1/alerts`, alerts.length === 1 ? alerts[0] : alerts, BENCH_KEY);
       return Array.isArray(answer) ? answer : [answer];
     },
     isDuplicate: (answer) => answer.status === 'Duplicate',
@@ -108,7 +114,7 @@ async function phase(url, opts, total, run, grpcAddress) {
 
 async function main() {
   const opts = args();
-  const service = opts.url ? { url: opts.url, stop: () => undefined } : await startService();
+  const service = opts.url ? { url: opts.url, stop: () => undefined } : await startService(opts.auth === 'off' ? { LLM_IM__AUTH__ENABLED: 'false' } : {});
   assertLoopback(service.url);
   const run = Date.now().toString(36);
   try {
@@ -123,6 +129,7 @@ async function main() {
       duplicates: r.duplicates,
       requests: r.requests,
       transport: opts.transport,
+      auth: opts.auth,
       batch: opts.batch,
       concurrency: opts.c,
       seconds: Number(r.secs.toFixed(2)),

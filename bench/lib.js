@@ -6,6 +6,20 @@ const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const net = require('node:net');
+const { randomBytes } = require('node:crypto');
+
+/** The admin key a started service is bootstrapped with (LLM_IM_BOOTSTRAP_KEY), or BENCH_API_KEY for --url. */
+const BENCH_KEY = process.env.BENCH_API_KEY || `lim_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('hex')}`;
+
+/**
+ * The per-key abuse limits are lifted: the benchmarks measure throughput, and one key sending
+ * 20,000 alerts as fast as it can is exactly what the limits exist to stop.
+ */
+const UNLIMITED = {
+  LLM_IM__LIMITS__INGEST_RATE_PER_SEC: '1000000',
+  LLM_IM__LIMITS__INGEST_BURST: '10000000',
+  LLM_IM__LIMITS__MAX_CONCURRENT_REQUESTS_PER_KEY: '100000',
+};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -35,6 +49,8 @@ async function startService(extraEnv = {}) {
         LLM_IM__SERVER__GRPC_PORT: String(grpcPort),
         LLM_IM__STORAGE__DRIVER: 'sqlite',
         LLM_IM__STORAGE__SQLITE_PATH: join(dir, 'bench.db'),
+        LLM_IM_BOOTSTRAP_KEY: BENCH_KEY,
+        ...UNLIMITED,
         ...extraEnv,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -46,6 +62,7 @@ async function startService(extraEnv = {}) {
       await request(new http.Agent(), 'GET', `${url}/health/ready`);
       return {
         url,
+        key: BENCH_KEY,
         grpc: `127.0.0.1:${grpcPort}`,
         pid: child.pid,
         stop: async () => {
@@ -66,10 +83,15 @@ async function startService(extraEnv = {}) {
   throw new Error('service did not become ready');
 }
 
-function request(agent, method, url, body) {
+/** One exchange; `key` is sent as `Authorization: Bearer <key>` (the service's API key). */
+function request(agent, method, url, body, key) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request(url, { method, agent, headers: data ? { 'content-type': 'application/json', 'content-length': data.length } : {} }, (res) => {
+    const headers = {
+      ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}),
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    };
+    const req = http.request(url, { method, agent, headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -116,6 +138,7 @@ function assertLoopback(url) {
 }
 
 module.exports = {
+  BENCH_KEY,
   rssMiB,
   freePort,
   startService,

@@ -119,7 +119,7 @@ async function burst(target, sink, opts, run) {
       const alerts = Array.from({ length: size }, (_, k) => alertNo(first + k, run));
       const t0 = process.hrtime.bigint();
       for (let k = 0; k < size; k++) sentAt[first + k] = t0;
-      await request(agent, 'POST', `${target.url}${target.alertsPath}`, target.body(alerts));
+      await request(agent, 'POST', `${target.url}${target.alertsPath}`, target.body(alerts), target.key);
     }
   }
   await Promise.all(Array.from({ length: opts.c }, worker));
@@ -142,7 +142,7 @@ async function openLoop(target, sink, opts, run, first, total, alreadyArrived) {
     const due = Math.floor(Number(process.hrtime.bigint() - started) / 1e6 / interval) + 1;
     while (i < Math.min(due, total)) {
       sentAt[i] = process.hrtime.bigint();
-      inflight.push(request(agent, 'POST', `${target.url}${target.alertsPath}`, target.body([alertNo(first + i, run)])));
+      inflight.push(request(agent, 'POST', `${target.url}${target.alertsPath}`, target.body([alertNo(first + i, run)]), target.key));
       i += 1;
     }
     await new Promise((r) => setTimeout(r, 1));
@@ -172,6 +172,8 @@ async function startTarget(kind, opts, sink) {
     LOG_LEVEL: opts['log-level'],
     LLM_IM__NOTIFICATIONS__WEBHOOK_ENABLED: 'true',
     LLM_IM__NOTIFICATIONS__DEFAULT_WEBHOOK_URL: sink.url,
+    // The webhook channel needs signing secrets; signing is part of what is measured.
+    WEBHOOK_SIGNING_SECRETS: `whsec_${require('node:crypto').randomBytes(32).toString('base64')}`,
     LLM_IM__NOTIFICATIONS__WORKER_THREADS: String(opts.workers),
   });
   return { ...service, alertsPath: '/v1/alerts', body: (alerts) => (alerts.length === 1 ? alerts[0] : alerts) };
