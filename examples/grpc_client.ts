@@ -4,7 +4,10 @@
  * and walks an incident through its lifecycle.
  *
  *   npm run example examples/grpc_client.ts                         # starts a service in-process
- *   GRPC_ADDRESS=127.0.0.1:9000 npm run example examples/grpc_client.ts   # uses a running one
+ *   GRPC_ADDRESS=127.0.0.1:9000 API_KEY=lim_... npm run example examples/grpc_client.ts   # uses a running one
+ *
+ * Every call carries the API key in the `authorization` metadata entry; the key needs the
+ * alerts:write, incidents:read and incidents:write scopes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
@@ -13,11 +16,12 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createApp } from '../src/app';
+import { generateApiKey } from '../src/auth/api-key-format';
 import { buildConfig } from '../src/config/config.loader';
 import { INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS, startGrpc } from '../src/grpc/grpc.server';
 
 /** A service on a temporary SQLite file, when no GRPC_ADDRESS is given. */
-async function localService(): Promise<{ address: string; stop: () => Promise<void> }> {
+async function localService(): Promise<{ address: string; key: string; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-im-grpc-example-'));
   const port = await new Promise<number>((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
@@ -25,12 +29,17 @@ async function localService(): Promise<{ address: string; stop: () => Promise<vo
       probe.close(() => resolve(free));
     });
   });
-  const config = buildConfig({ storage: { sqlite_path: join(dir, 'incidents.db') }, server: { host: '127.0.0.1', grpc_port: port } }, process.env);
+  const key = generateApiKey().key;
+  const config = buildConfig(
+    { storage: { sqlite_path: join(dir, 'incidents.db') }, server: { host: '127.0.0.1', grpc_port: port } },
+    { ...process.env, LLM_IM_BOOTSTRAP_KEY: key },
+  );
   const app = await createApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   await startGrpc(app, config);
   return {
     address: `127.0.0.1:${port}`,
+    key,
     stop: async () => {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
@@ -47,10 +56,20 @@ function call<T = any>(client: any, method: string, request: object): Promise<T>
 async function main(): Promise<void> {
   const local = process.env.GRPC_ADDRESS ? null : await localService();
   const address = process.env.GRPC_ADDRESS ?? local!.address;
+  const key = process.env.API_KEY ?? local?.key;
+  if (!key) throw new Error('set API_KEY to a key of the service at GRPC_ADDRESS');
+  // Call credentials would need TLS; plain metadata works on both.
+  const withKey: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${key}`);
+        next(metadata, listener);
+      },
+    });
   const definition = protoLoader.loadSync(INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS);
   const v1 = (grpc.loadPackageDefinition(definition) as any).llm_incident_manager.v1;
-  const alerts = new v1.AlertIngestion(address, grpc.credentials.createInsecure());
-  const incidents = new v1.IncidentService(address, grpc.credentials.createInsecure());
+  const alerts = new v1.AlertIngestion(address, grpc.credentials.createInsecure(), { interceptors: [withKey] });
+  const incidents = new v1.IncidentService(address, grpc.credentials.createInsecure(), { interceptors: [withKey] });
   try {
     // Live events of P0/P1 incidents, whoever changes them (REST or gRPC).
     const events = incidents.StreamIncidents({ severity: ['P0', 'P1'] });

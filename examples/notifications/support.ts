@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app';
+import { generateApiKey } from '../../src/auth/api-key-format';
 import { buildConfig } from '../../src/config/config.loader';
 
 export interface RunningService {
@@ -20,14 +21,19 @@ export interface RunningService {
 
 export async function startService(notifications: Record<string, unknown>, env: Record<string, string | undefined> = process.env): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), 'llm-im-example-'));
-  const config = buildConfig({ storage: { sqlite_path: join(dir, 'incidents.db') }, notifications: { retry_backoff_secs: 1, ...notifications } }, env);
+  // The service starts with this admin key (auth.bootstrap_key_env) and every call sends it.
+  const key = generateApiKey().key;
+  const config = buildConfig(
+    { storage: { sqlite_path: join(dir, 'incidents.db') }, notifications: { retry_backoff_secs: 1, ...notifications } },
+    { ...env, LLM_IM_BOOTSTRAP_KEY: key },
+  );
   const app = await createApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const json: any = await res.json();
