@@ -1,9 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTarget, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
-import { alert, drivers, freePort, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, drivers, freePort, TestStore } from './support/harness';
 
 const ROOT = join(__dirname, '..');
 
@@ -16,6 +16,8 @@ interface Exit {
 
 interface ServiceProcess {
   url: string;
+  /** What the process has written to stdout so far. */
+  stdout: () => string;
   child: ChildProcess;
   exited: Promise<Exit>;
 }
@@ -53,19 +55,32 @@ async function spawnService(env: Record<string, string>): Promise<ServiceProcess
   );
   const first = await Promise.race([listening.then(() => 'listening' as const), exited]);
   if (first !== 'listening') return first;
-  return { url: `http://127.0.0.1:${port}`, child, exited };
+  return { url: `http://127.0.0.1:${port}`, child, exited, stdout: () => stdout };
 }
 
 function isRunning(p: ServiceProcess | Exit): p is ServiceProcess {
   return 'child' in p;
 }
 
-async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, init);
+/** A request as ADMIN_KEY (the key TestStore bootstraps), unless init names another. */
+async function json(url: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { ...init, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(init.headers as Record<string, string> | undefined) } });
   return { status: res.status, body: await res.json() };
 }
 
-const postJson = (url: string, body: unknown) => json(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const postJson = (url: string, body: unknown, key = ADMIN_KEY) =>
+  json(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+
+/** `npm run keys -- <args>` on the store the env names, as an operator would run it. */
+function keysCli(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/auth/keys.cli.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
 
 describe('the service process', () => {
   let dir: string;
@@ -142,12 +157,15 @@ describe('the service process', () => {
     expect(() => JSON.parse(line)).toThrow();
   });
 
-  it('starts on the embedded default, serves, and shuts down cleanly on SIGTERM', async () => {
+  it('starts on the embedded default, prints its first admin key once, serves with it, and shuts down cleanly on SIGTERM', async () => {
     const db = join(dir, 'data', 'incidents.db');
     const service = await spawnService({ LLM_IM__STORAGE__SQLITE_PATH: db });
     if (!isRunning(service)) throw new Error(`service did not start: ${service.stderr}`);
     expect((await json(`${service.url}/health/ready`)).status).toBe(200);
-    expect((await postJson(`${service.url}/v1/alerts`, alert())).status).toBe(200);
+    const keys = service.stdout().match(/lim_[0-9a-f]{16}_[0-9a-f]{64}/g) ?? [];
+    expect(keys).toHaveLength(1);
+    expect((await postJson(`${service.url}/v1/alerts`, alert(), 'lim_0000000000000000_' + '0'.repeat(64))).status).toBe(401);
+    expect((await postJson(`${service.url}/v1/alerts`, alert(), keys[0])).status).toBe(200);
     service.child.kill('SIGTERM');
     const exit = await service.exited;
     expect(exit.signal === 'SIGTERM' || exit.code === 0).toBe(true);
@@ -156,6 +174,51 @@ describe('the service process', () => {
     expect(existsSync(`${db}-wal`)).toBe(false);
     // Every log line is one JSON object.
     for (const line of exit.stdout.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
+
+describe.each(drivers())('npm run keys on %s', (driver) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+  });
+  afterEach(() => store.destroy());
+
+  it('creates a key the running service accepts with its scope only, lists it without its secret, and revokes it', async () => {
+    const env = store.processEnv();
+    const service = await spawnService(env);
+    if (!isRunning(service)) throw new Error(`service did not start: ${service.stderr}`);
+    try {
+      const created = keysCli(['create', '--name', 'prometheus', '--scope', 'alerts:write'], env);
+      expect(created.status).toBe(0);
+      const key = created.stdout.trim();
+      expect(key).toMatch(/^lim_[0-9a-f]{16}_[0-9a-f]{64}$/);
+      expect(created.stderr).toContain('shown only now');
+      expect((await postJson(`${service.url}/v1/alerts`, alert(), key)).status).toBe(200);
+      expect((await json(`${service.url}/v1/incidents`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(403);
+
+      const listed = keysCli(['list'], env);
+      expect(listed.status).toBe(0);
+      expect(listed.stdout).toMatch(/active\s+prometheus\s+\[alerts:write\]/);
+      expect(listed.stdout).not.toContain(key.slice(21));
+
+      const id = key.slice(4, 20);
+      expect(keysCli(['revoke', id], env).status).toBe(0);
+      let status = 200;
+      for (let i = 0; i < 50 && status !== 401; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        status = (await postJson(`${service.url}/v1/alerts`, alert(), key)).status;
+      }
+      expect(status).toBe(401);
+
+      const bad = keysCli(['create', '--name', 'x', '--scope', 'root'], env);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('--scope: must be one of');
+      expect(keysCli(['revoke', '0123456789abcdef'], env).status).toBe(1);
+    } finally {
+      service.child.kill('SIGTERM');
+      await service.exited;
+    }
   });
 });
 
@@ -288,6 +351,9 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
       const secondExit = await second.exited;
       for (const output of [firstExit.stdout, firstExit.stderr, secondExit.stdout, secondExit.stderr]) {
         expect(output).not.toContain('crashTESTsecret');
+        // The bootstrap key (given in the environment) and the webhook signing secrets neither.
+        expect(output).not.toContain(ADMIN_KEY.slice(21));
+        for (const secret of (env.WEBHOOK_SIGNING_SECRETS ?? '').split(/\s+/).filter(Boolean)) expect(output).not.toContain(secret.slice(6));
       }
     } finally {
       second.child.kill('SIGKILL');
