@@ -21,7 +21,19 @@ function configError(fn: () => unknown): ConfigError {
 describe('configuration', () => {
   it('loads config/default.toml as shipped, with every documented default', () => {
     const config = loadConfig({});
-    expect(config.server).toEqual({ host: '0.0.0.0', http_port: 8080, grpc_port: 9000, body_limit_bytes: 5242880 });
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      http_port: 8080,
+      grpc_port: 9000,
+      body_limit_bytes: 5242880,
+      request_header_timeout_secs: 10,
+      request_timeout_secs: 30,
+      cors_origins: [],
+      tls_cert_path: '',
+      tls_key_path: '',
+    });
+    expect(config.auth).toEqual({ enabled: true, bootstrap_key_env: 'LLM_IM_BOOTSTRAP_KEY', key_cache_secs: 2, docs_public: true });
+    expect(config.outbound).toEqual({ allow_hosts: [], allow_cidrs: [] });
     expect(config.storage).toEqual({ driver: 'sqlite', sqlite_path: './data/incidents.db', postgres_url_env: 'DATABASE_URL' });
     expect(config.processing).toEqual({ deduplication_enabled: true, deduplication_window_secs: 900 });
     expect(config.notifications).toMatchObject({
@@ -37,7 +49,8 @@ describe('configuration', () => {
       email_from_name: 'LLM Incident Manager',
       pagerduty_integration_key_env: 'PAGERDUTY_INTEGRATION_KEY',
       pagerduty_api_url: 'https://events.pagerduty.com/v2/enqueue',
-      default_webhook_url: 'https://your-service.com/webhook',
+      default_webhook_url: '',
+      webhook_signing_secrets_env: 'WEBHOOK_SIGNING_SECRETS',
       webhook_timeout_secs: 10,
       queue_size: 10000,
       worker_threads: 4,
@@ -72,7 +85,45 @@ describe('configuration', () => {
       slack_bot_token: undefined,
       smtp_username: 'u',
       smtp_password: 'p',
+      webhook_signing_secrets: [],
+      bootstrap_api_key: undefined,
     });
+  });
+
+  it('checks the rules that span keys, naming each key and never echoing a secret', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const problemsOf = (raw: Record<string, Record<string, unknown>>, env: Record<string, string>) => {
+      try {
+        buildConfig(raw, env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problemsOf({ notifications: { webhook_enabled: true } }, {}).map((p) => p.key)).toEqual([
+      'notifications.default_webhook_url',
+      'notifications.webhook_signing_secrets_env',
+    ]);
+    expect(problemsOf({ notifications: { webhook_enabled: true, default_webhook_url: 'ftp://x' } }, { WEBHOOK_SIGNING_SECRETS: 'hunter2' })).toEqual([
+      { key: 'notifications.default_webhook_url', message: 'must be an http(s) URL' },
+      { key: 'notifications.webhook_signing_secrets_env', message: expect.not.stringContaining('hunter2') },
+    ]);
+    expect(
+      problemsOf(
+        { notifications: { webhook_enabled: true, default_webhook_url: 'https://hooks.example/x' } },
+        { WEBHOOK_SIGNING_SECRETS: `${secret} ${secret}` },
+      ),
+    ).toEqual([]);
+    const badKey = problemsOf({}, { LLM_IM_BOOTSTRAP_KEY: 'lim_short' });
+    expect(badKey).toEqual([{ key: 'auth.bootstrap_key_env', message: expect.not.stringContaining('lim_short') }]);
+    expect(problemsOf({ server: { tls_cert_path: '/tmp/cert.pem' } }, {}).map((p) => p.key)).toEqual(['server.tls_key_path']);
+    expect(problemsOf({ outbound: { allow_cidrs: ['10.0.0.0/8', '10.0.0.0/33', 'fd00::/8', 'nope'] } }, {}).map((p) => p.message)).toEqual([
+      expect.stringContaining('"10.0.0.0/33"'),
+      expect.stringContaining('"nope"'),
+    ]);
+    const config = buildConfig({}, { LLM_IM_BOOTSTRAP_KEY: `lim_0123456789abcdef_${'e'.repeat(64)}`, WEBHOOK_SIGNING_SECRETS: `${secret},${secret}` });
+    expect(config.secrets.bootstrap_api_key).toBe(`lim_0123456789abcdef_${'e'.repeat(64)}`);
+    expect(config.secrets.webhook_signing_secrets).toEqual([secret, secret]);
   });
 
   it("applies LLM_IM__<SECTION>__<KEY> overrides with the key's type", () => {

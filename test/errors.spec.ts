@@ -1,6 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { AddressInfo, connect, Socket } from 'node:net';
-import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
  * Every bad request gets the one envelope {"error": {code, message, status, details}} with a
@@ -342,12 +342,15 @@ describe('HEAD', () => {
   function head(agent: Agent, path: string, headers: Record<string, string> = {}): Promise<HeadAnswer> {
     const { port } = running.app.getHttpServer().address() as AddressInfo;
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path, method: 'HEAD', agent, headers }, (res) => {
-        let bodyBytes = 0;
-        res.on('data', (d: Buffer) => (bodyBytes += d.length));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, bodyBytes, reusedSocket: req.reusedSocket, connection: res.headers.connection }));
-        res.on('error', reject);
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path, method: 'HEAD', agent, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...headers } },
+        (res) => {
+          let bodyBytes = 0;
+          res.on('data', (d: Buffer) => (bodyBytes += d.length));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, bodyBytes, reusedSocket: req.reusedSocket, connection: res.headers.connection }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end();
     });
