@@ -223,14 +223,21 @@ describe('service surface', () => {
         'POST /v1/notifications/{id}/retry',
         'GET /v1/notifications/stats',
         'POST /v1/notifications/test',
+        'POST /v1/api-keys',
+        'GET /v1/api-keys',
+        'POST /v1/api-keys/{id}/revoke',
         'GET /health/live',
         'GET /health/ready',
       ].sort(),
     );
-    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown }>>)) {
       if (path.startsWith('/health')) continue;
-      for (const op of Object.values(ops)) expect(Object.keys(op.responses)).toContain('400');
+      for (const op of Object.values(ops)) {
+        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401', '403', '429']));
+        expect(op.security).toEqual([{ bearer: [] }]);
+      }
     }
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.schemas.Severity.enum).toEqual(['P0', 'P1', 'P2', 'P3', 'P4']);
     expect(doc.components.schemas.IncidentState.enum).toEqual(['Detected', 'Triaged', 'Investigating', 'Remediating', 'Resolved', 'Closed']);
     expect(doc.components.schemas.ResolutionMethod.enum).toEqual(['Automated', 'Manual', 'AutoAssistedManual']);
