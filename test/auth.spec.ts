@@ -326,8 +326,11 @@ describe('gRPC access', () => {
     expect(first.err).toBeNull();
     const second = await call(alerts, 'SubmitAlert', { alert: { source: 'grpc', title: 'second', severity: 'P2', alert_type: 'APPLICATION' } });
     expect(second.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    const titles = (await running.http.get('/v1/incidents?source=grpc').expect(200)).body.items.map((i: any) => i.title);
-    expect(titles).toEqual(['first']);
+    const items = (await running.http.get('/v1/incidents?source=grpc').expect(200)).body.items;
+    expect(items.map((i: any) => i.title)).toEqual(['first']);
+    // A gRPC call records its key in the timeline too.
+    const timeline = (await running.http.get(`/v1/incidents/${items[0].id}/timeline`).expect(200)).body;
+    expect(timeline.map((e: any) => [e.event_type, e.actor, e.api_key_name])).toEqual([['created', 'grpc', 'prom']]);
   });
 
   it('limits open streams per key', async () => {
