@@ -1,4 +1,5 @@
 import { RequireScope } from '../auth/access.decorators';
+import { Caller, Principal } from '../auth/request-principal';
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
@@ -35,12 +36,15 @@ export class AlertsController {
       oneOf: [{ $ref: getSchemaPath(AlertAnswerView) }, { type: 'array', items: { $ref: getSchemaPath(AlertAnswerView) } }],
     },
   })
-  async submit(@Body() body: unknown): Promise<AlertAnswer | AlertAnswer[]> {
+  async submit(@Body() body: unknown, @Caller() caller?: Principal): Promise<AlertAnswer | AlertAnswer[]> {
     if (!Array.isArray(body)) {
-      const [answer] = await this.alerts.ingest([toValidDto(AlertDto, body)]);
+      const [answer] = await this.alerts.ingest([toValidDto(AlertDto, body)], caller);
       return answer;
     }
-    return this.alerts.ingest(toValidAlertBatch(body, 'body', (index) => `[${index}]`));
+    return this.alerts.ingest(
+      toValidAlertBatch(body, 'body', (index) => `[${index}]`),
+      caller,
+    );
   }
 
   @RequireScope('incidents:read')

@@ -1,4 +1,5 @@
-import { currentPrincipal, Principal, principalContext } from '../auth/request-principal';
+import type { Metadata } from '@grpc/grpc-js';
+import { callerOf, Principal } from '../auth/request-principal';
 import { RequireScope } from '../auth/access.decorators';
 import { GrpcEndpoint } from '../grpc/grpc-endpoint';
 import { Controller } from '@nestjs/common';
@@ -30,17 +31,20 @@ export class AlertsGrpcController {
 
   @RequireScope('alerts:write')
   @GrpcMethod('AlertIngestion', 'SubmitAlert')
-  async submitAlert(request: Request): Promise<object> {
+  async submitAlert(request: Request, metadata: Metadata): Promise<object> {
     const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
-    const [answer] = await this.alerts.ingest([dto]);
+    const [answer] = await this.alerts.ingest([dto], callerOf(metadata));
     return alertAckToProto(answer);
   }
 
   @RequireScope('alerts:write')
   @GrpcMethod('AlertIngestion', 'SubmitAlerts')
-  async submitAlerts(request: Request): Promise<object> {
+  async submitAlerts(request: Request, metadata: Metadata): Promise<object> {
     const items: unknown[] = Array.isArray(request.alerts) ? request.alerts.map((alert) => alertFromProto(alert)) : [];
-    const answers = await this.alerts.ingest(toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`));
+    const answers = await this.alerts.ingest(
+      toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`),
+      callerOf(metadata),
+    );
     return { acks: answers.map((answer, index) => alertAckToProto(answer, index)) };
   }
 
@@ -53,9 +57,8 @@ export class AlertsGrpcController {
    */
   @RequireScope('alerts:write', { stream: true })
   @GrpcStreamMethod('AlertIngestion', 'StreamAlerts')
-  streamAlerts(requests: Observable<Request>): Observable<object> {
-    // Stream messages arrive outside this call: each ingest re-enters the caller's key.
-    const principal = currentPrincipal();
+  streamAlerts(requests: Observable<Request>, metadata: Metadata): Observable<object> {
+    const principal = callerOf(metadata);
     return new Observable<object>((subscriber) => {
       const done = new Map<number, Outcome>();
       let nextAck = 0;
@@ -113,8 +116,7 @@ export class AlertsGrpcController {
   private async ingestOne(request: Request, index: number, principal: Principal | undefined): Promise<Outcome> {
     try {
       const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
-      const ingest = () => this.alerts.ingest([dto]);
-      const [answer] = await (principal ? principalContext.run(principal, ingest) : ingest());
+      const [answer] = await this.alerts.ingest([dto], principal);
       return { ack: alertAckToProto(answer, index) };
     } catch (err) {
       if (err instanceof ValidationFailed || (err instanceof DomainError && (err.code === 'OVERLOADED' || err.code === 'RATE_LIMITED'))) {

@@ -1,6 +1,7 @@
 import { newId } from '../common/ids';
 import { Injectable } from '@nestjs/common';
 import { KeyLimits } from '../auth/key-limits';
+import type { Principal } from '../auth/request-principal';
 import { Clock } from '../common/clock';
 import { Transactor } from '../database/transactor';
 import { fingerprintOf } from '../incidents/domain/fingerprint';
@@ -23,16 +24,18 @@ export class AlertsService {
   /**
    * Stores validated alerts and folds each into an incident, all in one transaction: a batch is
    * committed whole before it is answered, one answer per alert in order. Concurrent requests
-   * share a group commit (see Transactor.runGrouped).
+   * share a group commit (see Transactor.runGrouped). `caller`: the API key of the request, for
+   * its ingest limit and the timeline.
    */
-  async ingest(alerts: AlertDto[]): Promise<AlertAnswer[]> {
+  async ingest(alerts: AlertDto[], caller?: Principal): Promise<AlertAnswer[]> {
     // Before anything is written: a refused request leaves nothing behind.
-    this.limits.takeIngest(alerts.length);
+    this.limits.takeIngest(caller?.keyId, alerts.length);
     const receivedAt = this.clock.now().toISOString();
     return this.transactor.runGrouped(async (tx) => {
       const answers: AlertAnswer[] = [];
       for (const dto of alerts) {
-        if (dto.external_id !== undefined) {
+        // null, as senders write "no id", counts as absent (incomingAlert stores it as NULL too).
+        if (dto.external_id !== undefined && dto.external_id !== null) {
           const prior = await this.repository.findByExternalId(tx, dto.source, dto.external_id);
           if (prior) {
             answers.push({
@@ -45,7 +48,7 @@ export class AlertsService {
           }
         }
         const alert = incomingAlert(dto, receivedAt);
-        const outcome = await this.incidents.absorbAlert(tx, alert);
+        const outcome = await this.incidents.absorbAlert(tx, alert, caller?.name);
         const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
         this.repository.insert(tx, stored);
         answers.push({

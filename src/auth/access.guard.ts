@@ -10,14 +10,7 @@ import { grants } from './api-key-format';
 import { Access, ACCESS_METADATA } from './access.decorators';
 import { ApiKeysService, AuthenticationFailed } from './api-keys.service';
 import { KeyLimits } from './key-limits';
-import { Principal, principalContext } from './request-principal';
-
-/** The principal of each request in progress, keyed by its Fastify request or gRPC metadata. */
-const principals = new WeakMap<object, Principal>();
-
-function carrierOf(ctx: ExecutionContext): object {
-  return ctx.getType() === 'rpc' ? ctx.switchToRpc().getContext<Metadata>() : ctx.switchToHttp().getRequest<FastifyRequest>();
-}
+import { attachPrincipal, Principal, principalOf } from './request-principal';
 
 /**
  * Authentication and authorisation of every REST route (global) and gRPC call (per controller,
@@ -52,7 +45,7 @@ export class AccessGuard implements CanActivate {
       this.logger.warn({ msg: 'permission denied', key_id: principal.keyId, api_key_name: principal.name, required_scope: needed, transport, route, remote });
       throw new DomainError(ErrorCode.FORBIDDEN, `this API key lacks the scope ${needed}`, { required_scope: needed });
     }
-    principals.set(carrierOf(ctx), principal);
+    attachPrincipal(ctx, principal);
     return true;
   }
 
@@ -79,10 +72,7 @@ export class AccessGuard implements CanActivate {
   }
 }
 
-/**
- * Runs each authenticated handler as its key (principalContext, read by the timeline) and
- * within the key's limits on requests and streams in progress.
- */
+/** Keeps each authenticated call within its key's limits on requests and streams in progress. */
 @Injectable()
 export class AccessInterceptor implements NestInterceptor {
   constructor(
@@ -91,10 +81,10 @@ export class AccessInterceptor implements NestInterceptor {
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const principal = principals.get(carrierOf(ctx));
+    const principal = principalOf(ctx);
     if (!principal) return next.handle();
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [ctx.getHandler(), ctx.getClass()]);
     const release = this.limits.enter(principal.keyId, access && !access.public && access.stream ? 'stream' : 'request');
-    return principalContext.run(principal, () => next.handle()).pipe(finalize(release));
+    return next.handle().pipe(finalize(release));
   }
 }

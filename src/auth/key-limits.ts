@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { currentPrincipal } from './request-principal';
 
 interface Bucket {
   tokens: number;
@@ -29,9 +28,9 @@ export class KeyLimits {
    * written). A batch larger than the burst is admitted only when the bucket is full, and leaves
    * it in debt, so no batch is refused forever.
    */
-  takeIngest(count: number, now = Date.now()): void {
+  takeIngest(keyId: string | undefined, count: number, now = Date.now()): void {
     const { ingest_rate_per_sec: rate, ingest_burst: burst } = this.config.limits;
-    const key = currentPrincipal()?.keyId ?? ANONYMOUS;
+    const key = keyId ?? ANONYMOUS;
     const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * rate);
     bucket.at = now;

@@ -1,4 +1,3 @@
-import { currentPrincipal } from '../auth/request-principal';
 import { Inject, Injectable } from '@nestjs/common';
 import { Kysely, Selectable } from 'kysely';
 import type { Tx } from '../database/transactor';
@@ -136,9 +135,8 @@ export class IncidentRepository {
   }
 
   /** Timeline rows are written with the transaction's other deferred rows, before it commits. */
-  appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[]): void {
-    // Beside the free-text actor a request may name, the key it authenticated with.
-    const keyName = currentPrincipal()?.name ?? null;
+  /** `byKey`: the name of the API key whose request made the change, beside its free-text actor. */
+  appendTimeline(tx: Tx, incidentId: string, entries: TimelineEntry[], byKey?: string): void {
     for (const e of entries) {
       tx.deferInsert('incident_timeline', {
         incident_id: incidentId,
@@ -147,7 +145,7 @@ export class IncidentRepository {
         actor: e.actor,
         description: e.description,
         metadata: JSON.stringify(e.metadata),
-        api_key_name: e.api_key_name ?? keyName,
+        api_key_name: e.api_key_name ?? byKey ?? null,
       });
     }
   }

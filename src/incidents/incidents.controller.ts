@@ -1,4 +1,5 @@
 import { RequireScope } from '../auth/access.decorators';
+import { Caller, Principal } from '../auth/request-principal';
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
@@ -29,8 +30,8 @@ export class IncidentsController {
   @ApiOperation({ summary: 'Create an incident directly (state Detected)' })
   @ApiCreatedResponse({ type: IncidentView })
   @ApiConflictResponse({ type: ErrorView, description: 'DUPLICATE_INCIDENT: an open incident has the same fingerprint; details.existing_incident_id' })
-  create(@Body() dto: CreateIncidentDto): Promise<Incident> {
-    return this.incidents.create(dto);
+  create(@Body() dto: CreateIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
+    return this.incidents.create(dto, caller?.name);
   }
 
   @RequireScope('incidents:read')
@@ -58,8 +59,8 @@ export class IncidentsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: IncidentView })
   @ApiNotFoundResponse({ type: ErrorView })
-  update(@Param('id', UuidParamPipe) id: string, @Body() dto: UpdateIncidentDto): Promise<Incident> {
-    return this.incidents.update(id, dto);
+  update(@Param('id', UuidParamPipe) id: string, @Body() dto: UpdateIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
+    return this.incidents.update(id, dto, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -71,8 +72,8 @@ export class IncidentsController {
   @ApiOkResponse({ type: IncidentView })
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (details.from, details.to) or ALREADY_RESOLVED' })
-  transition(@Param('id', UuidParamPipe) id: string, @Body() dto: TransitionIncidentDto): Promise<Incident> {
-    return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution));
+  transition(@Param('id', UuidParamPipe) id: string, @Body() dto: TransitionIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
+    return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution), caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -84,8 +85,8 @@ export class IncidentsController {
   @ApiOkResponse({ type: IncidentView })
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'ALREADY_RESOLVED or INVALID_TRANSITION (from Closed)' })
-  resolve(@Param('id', UuidParamPipe) id: string, @Body() dto: ResolveIncidentDto): Promise<Incident> {
-    return this.incidents.resolve(id, resolutionOf(dto));
+  resolve(@Param('id', UuidParamPipe) id: string, @Body() dto: ResolveIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
+    return this.incidents.resolve(id, resolutionOf(dto), undefined, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -97,8 +98,8 @@ export class IncidentsController {
   @ApiOkResponse({ type: IncidentView })
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION unless the incident is Resolved' })
-  close(@Param('id', UuidParamPipe) id: string, @Body() dto: CloseIncidentDto): Promise<Incident> {
-    return this.incidents.close(id, dto.actor ?? 'system', dto.note);
+  close(@Param('id', UuidParamPipe) id: string, @Body() dto: CloseIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
+    return this.incidents.close(id, dto.actor ?? 'system', dto.note, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -108,8 +109,8 @@ export class IncidentsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiCreatedResponse({ type: NoteView })
   @ApiNotFoundResponse({ type: ErrorView })
-  addNote(@Param('id', UuidParamPipe) id: string, @Body() dto: AddNoteDto): Promise<Note> {
-    return this.incidents.addNote(id, dto.author, dto.content);
+  addNote(@Param('id', UuidParamPipe) id: string, @Body() dto: AddNoteDto, @Caller() caller?: Principal): Promise<Note> {
+    return this.incidents.addNote(id, dto.author, dto.content, caller?.name);
   }
 
   @RequireScope('incidents:read')

@@ -1,8 +1,9 @@
 import { RequireScope } from '../auth/access.decorators';
+import { callerOf } from '../auth/request-principal';
 import { GrpcEndpoint } from '../grpc/grpc-endpoint';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerWritableStream, Metadata } from '@grpc/grpc-js';
 import { filter, map, Observable, tap } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
 import { toValidDto } from '../common/validation';
@@ -56,7 +57,7 @@ export class IncidentsGrpcController {
 
   @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'CreateIncident')
-  async createIncident(request: Request): Promise<object> {
+  async createIncident(request: Request, metadata: Metadata): Promise<object> {
     const dto = toValidDto(
       CreateIncidentDto,
       defined({
@@ -71,7 +72,7 @@ export class IncidentsGrpcController {
         actor: request.actor,
       }),
     );
-    return incidentToProto(await this.incidents.create(dto));
+    return incidentToProto(await this.incidents.create(dto, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:read')
@@ -102,7 +103,7 @@ export class IncidentsGrpcController {
 
   @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'UpdateIncident')
-  async updateIncident(request: Request): Promise<object> {
+  async updateIncident(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(
       UpdateIncidentDto,
@@ -115,12 +116,12 @@ export class IncidentsGrpcController {
         actor: request.actor,
       }),
     );
-    return incidentToProto(await this.incidents.update(id, dto));
+    return incidentToProto(await this.incidents.update(id, dto, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'TransitionIncident')
-  async transitionIncident(request: Request): Promise<object> {
+  async transitionIncident(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(
       TransitionIncidentDto,
@@ -131,31 +132,32 @@ export class IncidentsGrpcController {
         resolution: resolutionFromProto(request.resolution),
       }),
     );
-    return incidentToProto(await this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution)));
+    const resolution = dto.resolution && resolutionOf(dto.resolution);
+    return incidentToProto(await this.incidents.transition(id, dto.state, dto.actor, dto.note, resolution, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'ResolveIncident')
-  async resolveIncident(request: Request): Promise<object> {
+  async resolveIncident(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(ResolveIncidentDto, resolutionFromProto(request));
-    return incidentToProto(await this.incidents.resolve(id, resolutionOf(dto)));
+    return incidentToProto(await this.incidents.resolve(id, resolutionOf(dto), undefined, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'CloseIncident')
-  async closeIncident(request: Request): Promise<object> {
+  async closeIncident(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(CloseIncidentDto, defined({ actor: request.actor, note: request.note }));
-    return incidentToProto(await this.incidents.close(id, dto.actor ?? 'system', dto.note));
+    return incidentToProto(await this.incidents.close(id, dto.actor ?? 'system', dto.note, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
   @GrpcMethod('IncidentService', 'AddNote')
-  async addNote(request: Request): Promise<object> {
+  async addNote(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(AddNoteDto, defined({ author: request.author, content: request.content }));
-    return noteToProto(await this.incidents.addNote(id, dto.author, dto.content));
+    return noteToProto(await this.incidents.addNote(id, dto.author, dto.content, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:read', { stream: true })

@@ -63,7 +63,7 @@ export class IncidentsService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  async create(input: NewIncident): Promise<Incident> {
+  async create(input: NewIncident, byKey?: string): Promise<Incident> {
     const fingerprint = fingerprintOf({
       source: input.source,
       alert_type: input.incident_type,
@@ -83,9 +83,12 @@ export class IncidentsService {
       if (existing) await this.repository.releaseFingerprint(tx, existing.id);
       const incident = this.newIncident(input, fingerprint, now);
       await this.repository.insert(tx, incident);
-      this.repository.appendTimeline(tx, incident.id, [
-        entry(now, 'created', input.actor ?? SYSTEM_ACTOR, `Incident created: ${incident.title}`, { severity: incident.severity }),
-      ]);
+      this.repository.appendTimeline(
+        tx,
+        incident.id,
+        [entry(now, 'created', input.actor ?? SYSTEM_ACTOR, `Incident created: ${incident.title}`, { severity: incident.severity })],
+        byKey,
+      );
       await this.publish(tx, stateEventFor(incident, now, input.actor ?? SYSTEM_ACTOR, null));
       return incident;
     });
@@ -95,7 +98,7 @@ export class IncidentsService {
    * Folds an alert into the open incident with its fingerprint, or opens a new one. Runs inside
    * the caller's transaction so the alert row and the incident change commit together.
    */
-  async absorbAlert(tx: Tx, alert: IncomingAlert): Promise<AlertOutcome> {
+  async absorbAlert(tx: Tx, alert: IncomingAlert, byKey?: string): Promise<AlertOutcome> {
     const now = alert.received_at;
     const actor = alert.source;
     const target = await this.repository.findDedupTarget(tx, alert.fingerprint);
@@ -118,7 +121,7 @@ export class IncidentsService {
         ),
       ];
       await this.repository.saveDuplicate(tx, updated);
-      this.repository.appendTimeline(tx, updated.id, timeline);
+      this.repository.appendTimeline(tx, updated.id, timeline, byKey);
       if (Object.keys(changes).length > 0) await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, changes));
       return { incident_id: updated.id, status: 'Duplicate' };
     }
@@ -139,7 +142,7 @@ export class IncidentsService {
       now,
     );
     await this.repository.insert(tx, incident);
-    this.repository.appendTimeline(tx, incident.id, [entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert))]);
+    this.repository.appendTimeline(tx, incident.id, [entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert))], byKey);
     await this.publish(tx, stateEventFor(incident, now, actor, null));
     return { incident_id: incident.id, status: 'Accepted' };
   }
@@ -187,7 +190,7 @@ export class IncidentsService {
     if (!(await this.repository.exists(id))) throw notFound(id);
   }
 
-  async update(id: string, patch: IncidentPatch): Promise<Incident> {
+  async update(id: string, patch: IncidentPatch, byKey?: string): Promise<Incident> {
     const actor = patch.actor ?? SYSTEM_ACTOR;
     return this.mutate(id, async (tx, current, now) => {
       const next: Incident = { ...current };
@@ -203,13 +206,14 @@ export class IncidentsService {
         tx,
         id,
         fields.map((field) => entry(now, `${field}_changed`, actor, describeChange(field, changes[field]), { field, ...changes[field] })),
+        byKey,
       );
       await this.publish(tx, new IncidentUpdatedEvent(next, now, actor, changes));
       return next;
     });
   }
 
-  async transition(id: string, to: IncidentState, actor: string, note?: string, resolution?: Resolution): Promise<Incident> {
+  async transition(id: string, to: IncidentState, actor: string, note?: string, resolution?: Resolution, byKey?: string): Promise<Incident> {
     return this.mutate(id, async (tx, current, now) => {
       assertTransition(current.state, to);
       if (to === 'Resolved' && !resolution) {
@@ -236,28 +240,28 @@ export class IncidentsService {
       if (to === 'Resolved' && resolution) {
         timeline.push(entry(now, 'resolved', actor, `Resolved (${resolution.method}): ${resolution.notes}`, { ...resolution }));
       }
-      this.repository.appendTimeline(tx, id, timeline);
+      this.repository.appendTimeline(tx, id, timeline, byKey);
       await this.publish(tx, stateEventFor(next, now, actor, current.state));
       return next;
     });
   }
 
-  async resolve(id: string, resolution: Resolution, note?: string): Promise<Incident> {
-    return this.transition(id, 'Resolved', resolution.resolved_by, note, resolution);
+  async resolve(id: string, resolution: Resolution, note?: string, byKey?: string): Promise<Incident> {
+    return this.transition(id, 'Resolved', resolution.resolved_by, note, resolution, byKey);
   }
 
-  async close(id: string, actor: string, note?: string): Promise<Incident> {
-    return this.transition(id, 'Closed', actor, note);
+  async close(id: string, actor: string, note?: string, byKey?: string): Promise<Incident> {
+    return this.transition(id, 'Closed', actor, note, undefined, byKey);
   }
 
-  async addNote(id: string, author: string, content: string): Promise<Note> {
+  async addNote(id: string, author: string, content: string, byKey?: string): Promise<Note> {
     let note: Note | undefined;
     await this.mutate(id, async (tx, current, now) => {
       note = { id: newId(), author, content, created_at: now };
       const next: Incident = { ...current, updated_at: now };
       await this.repository.save(tx, next);
       await this.repository.insertNote(tx, id, note);
-      this.repository.appendTimeline(tx, id, [entry(now, 'note_added', author, content, { note_id: note.id })]);
+      this.repository.appendTimeline(tx, id, [entry(now, 'note_added', author, content, { note_id: note.id })], byKey);
       await this.publish(tx, new IncidentUpdatedEvent(next, now, author, { notes: { from: null, to: note } }));
       return next;
     });

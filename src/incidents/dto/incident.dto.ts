@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { IsStringMap, ToArray, ToBoolean, ToInt } from '../../common/validators';
+import { IsOmittable, IsStringMap, ToArray, ToBoolean, ToInt } from '../../common/validators';
 import {
   INCIDENT_STATES,
   INCIDENT_TYPES,
@@ -70,24 +70,24 @@ export class CreateIncidentDto {
 
 export class UpdateIncidentDto {
   @ApiPropertyOptional({ maxLength: 500 })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Length(1, 500)
   title?: string;
 
   @ApiPropertyOptional({ maxLength: 20000 })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(20000)
   description?: string;
 
   @ApiPropertyOptional({ enum: SEVERITIES, enumName: 'Severity' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(SEVERITIES)
   severity?: Severity;
 
   @ApiPropertyOptional({ type: [String], description: 'Replaces the assignee list.' })
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(LIST.maxItems)
   @IsString({ each: true })
@@ -95,12 +95,12 @@ export class UpdateIncidentDto {
   assignees?: string[];
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, description: 'Replaces the labels.' })
-  @IsOptional()
+  @IsOmittable()
   @IsStringMap({ maxKeys: 64, maxLength: 1024 })
   labels?: Record<string, string>;
 
   @ApiPropertyOptional({ description: 'Who makes the change (recorded in the timeline).' })
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @Length(1, 255)
   actor?: string;
