@@ -201,6 +201,13 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
       expect(other.alert_id).not.toBe(first.alert_id);
     });
 
+    it('takes external_id null as no external_id (found by the fuzzer: it was a 500)', async () => {
+      const first = (await post(alert({ external_id: null, title: 'no id' })).expect(200)).body;
+      const second = (await post(alert({ external_id: null, title: 'no id' })).expect(200)).body;
+      expect([first.status, second.status]).toEqual(['Accepted', 'Duplicate']);
+      expect(second.alert_id).not.toBe(first.alert_id);
+    });
+
     it('answers a batch in order, one entry per alert, duplicates within the batch included', async () => {
       const batch = [
         alert(),

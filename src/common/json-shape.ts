@@ -8,14 +8,18 @@ function join(path: string, key: string | number): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
+/** A lone UTF-16 surrogate (JSON may escape one, "\ud800"): not text, and validator.js throws on it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
  * Finds what no field may hold, before any DTO sees the request: nesting deeper than
- * MAX_JSON_DEPTH, and the NUL character, which PostgreSQL's text type cannot store (it would
- * fail the write with a 500 instead of refusing the input).
+ * MAX_JSON_DEPTH, the NUL character, which PostgreSQL's text type cannot store (it would
+ * fail the write with a 500 instead of refusing the input), and lone surrogates.
  */
 export function jsonShapeIssue(value: unknown, path = '', depth = 0): FieldIssue | null {
   if (typeof value === 'string') {
-    return value.includes('\u0000') ? { field: path || 'body', message: 'must not contain the NUL character (\\u0000)' } : null;
+    if (value.includes('\u0000')) return { field: path || 'body', message: 'must not contain the NUL character (\\u0000)' };
+    return LONE_SURROGATE.test(value) ? { field: path || 'body', message: 'must be valid Unicode (it has a lone surrogate)' } : null;
   }
   if (typeof value !== 'object' || value === null) return null;
   if (depth >= MAX_JSON_DEPTH) return { field: path || 'body', message: `nested more than ${MAX_JSON_DEPTH} levels deep` };
@@ -29,6 +33,8 @@ export function jsonShapeIssue(value: unknown, path = '', depth = 0): FieldIssue
   for (const [key, item] of Object.entries(value)) {
     if (key.includes('\u0000'))
       return { field: join(path, key.replaceAll('\u0000', '\\u0000')), message: 'a key must not contain the NUL character (\\u0000)' };
+    if (LONE_SURROGATE.test(key))
+      return { field: join(path, key.replace(/\p{Cs}/gu, '\ufffd')), message: 'a key must be valid Unicode (it has a lone surrogate)' };
     const issue = jsonShapeIssue(item, join(path, key), depth + 1);
     if (issue) return issue;
   }

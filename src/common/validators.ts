@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { registerDecorator, ValidationOptions } from 'class-validator';
+import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 /** A JSON object whose values are all strings (labels, annotations), with bounded size. */
 export function IsStringMap(opts: { maxKeys: number; maxLength: number }, options?: ValidationOptions): PropertyDecorator {
@@ -23,6 +23,14 @@ export function IsStringMap(opts: { maxKeys: number; maxLength: number }, option
         },
       },
     });
+}
+
+/**
+ * Like IsOptional, but only an absent field skips validation: null is checked (and refused) like
+ * any other value. Where "given" means "replace", IsOptional would let null through to the store.
+ */
+export function IsOmittable(): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined);
 }
 
 /** Query parameters that may be repeated (?state=A&state=B) arrive as a string or an array. */
