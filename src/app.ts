@@ -1,3 +1,5 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,6 +9,8 @@ import { Clock } from './common/clock';
 import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
 import { DtoValidationPipe } from './common/pipes';
+import { readTlsFiles, TlsFiles } from './common/tls';
+import { ConfigError } from './config/config.loader';
 import type { AppConfig } from './config/config.schema';
 
 export const OPENAPI_JSON_PATH = '/docs/openapi.json';
@@ -19,6 +23,7 @@ export interface AppOptions {
 /** Builds the whole application (HTTP, validation, errors, Swagger) without listening. */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
+    ...serverOptions(config, readTlsFiles(config.server)),
     bodyLimit: config.server.body_limit_bytes,
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
@@ -31,6 +36,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  await applyHttpHardening(app, config);
   acceptOnlyJson(fastify);
   refuseWhileClosing(fastify);
   app.useGlobalPipes(new DtoValidationPipe());
@@ -50,4 +56,68 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: OPENAPI_JSON_PATH.slice(1), yamlDocumentUrl: 'docs/openapi.yaml' });
   await app.init();
   return app;
+}
+
+/**
+ * The listener: HTTPS when TLS is configured, and the read timeouts. Node checks its header and
+ * request timeouts only every connectionsCheckingInterval (30 s by default), so the interval is
+ * shortened to keep the cut-off near the configured value. Both timeouts run from a request's
+ * first byte until it has been received in full: an idle kept-alive connection is not affected
+ * (keepAliveTimeout closes it), nor is a slow handler.
+ */
+function serverOptions(config: AppConfig, tls: TlsFiles | undefined) {
+  const requestTimeout = config.server.request_timeout_secs * 1000;
+  // Node refuses a header timeout above the request timeout; the headers are part of the request.
+  const headersTimeout = Math.min(config.server.request_header_timeout_secs * 1000, requestTimeout);
+  const node = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout / 2) };
+  // Fastify sets server.requestTimeout itself after creating the server (0, off, unless given).
+  return tls ? { requestTimeout, https: { ...node, cert: tls.cert, key: tls.key } } : { requestTimeout, http: node };
+}
+
+/**
+ * Security headers on every answer, the API's and Swagger UI's, and CORS when origins are
+ * configured. Swagger UI (as served by @nestjs/swagger) loads its scripts from files but has inline
+ * <style> blocks and style attributes, hence 'unsafe-inline' for styles only.
+ */
+export async function applyHttpHardening(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  const tls = config.server.tls_cert_path !== '';
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'font-src': ["'self'", 'data:'],
+        // Over plain HTTP (no TLS, or TLS ended at a proxy in front) this directive would send
+        // the browser to https:// for Swagger UI's own files, which then fail to load.
+        'upgrade-insecure-requests': tls ? [] : null,
+      },
+    },
+    // Browsers honour these two in secure contexts only; on a plain-HTTP origin they ignore
+    // them and say so in the console.
+    crossOriginOpenerPolicy: tls,
+    originAgentCluster: tls,
+  });
+  const origins = corsOrigins(config.server.cors_origins);
+  if (origins.length > 0) {
+    // An unlisted origin gets no Access-Control-Allow-Origin, so the browser refuses the answer.
+    // Credentials are API keys in the Authorization header, not cookies: no allow-credentials.
+    // The methods list grants nothing by itself (the key does); @fastify/cors's default lacks PATCH.
+    await app.register(cors, { origin: origins, methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], exposedHeaders: ['Retry-After'], maxAge: 600 });
+  }
+}
+
+/** Browsers send the Origin header as scheme://host[:port]; configured values are compared in that form. */
+function corsOrigins(configured: readonly string[]): string[] {
+  return configured.map((value) => {
+    let origin: string | undefined;
+    try {
+      origin = new URL(value).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (!origin || origin === 'null' || !/^https?:/.test(origin)) {
+      throw ConfigError.of('server.cors_origins', `"${value}" is not an origin such as https://oncall.example.com`);
+    }
+    return origin;
+  });
 }

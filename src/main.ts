@@ -1,24 +1,12 @@
 import 'reflect-metadata';
 import { createApp, OPENAPI_JSON_PATH } from './app';
 import { AppLogger } from './common/logger';
-import { ConfigError, LoadedConfig, readConfig } from './config/config.loader';
+import { ConfigError, readConfig } from './config/config.loader';
 import { startGrpc } from './grpc/grpc.server';
 
 async function bootstrap(): Promise<void> {
-  let loaded: LoadedConfig;
-  try {
-    loaded = readConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // Level 'info' here, whatever LOG_LEVEL says: it may be one of the mistakes.
-      new AppLogger('info').error({ msg: 'invalid configuration', problems: err.problems }, 'Config');
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const { config, path, defaulted } = readConfig();
   const logger = new AppLogger();
-  const { config, path, defaulted } = loaded;
   if (defaulted.length > 0) {
     logger.log({ msg: `configuration keys not set in ${path} take their documented defaults`, keys: defaulted }, 'Config');
   }
@@ -29,10 +17,12 @@ async function bootstrap(): Promise<void> {
   logger.log(
     {
       msg: 'LLM Incident Manager listening',
-      url: await app.getUrl(),
+      // Nest's getUrl says http unless Nest itself was given httpsOptions; TLS is set on Fastify.
+      url: config.server.tls_cert_path ? (await app.getUrl()).replace(/^http:/, 'https:') : await app.getUrl(),
       docs: '/docs',
       openapi: OPENAPI_JSON_PATH,
       grpc: `${config.server.host}:${config.server.grpc_port}`,
+      grpc_tls: config.server.tls_cert_path !== '',
       storage: config.storage.driver,
     },
     'Bootstrap',
@@ -40,6 +30,13 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
+  // Raised by the loader, or later by a check that reads what a key names (the TLS files).
+  if (err instanceof ConfigError) {
+    // Level 'info' here, whatever LOG_LEVEL says: it may be one of the mistakes.
+    new AppLogger('info').error({ msg: 'invalid configuration', problems: err.problems }, 'Config');
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -99,11 +99,22 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
   // answer, and Node's fails with "Data after `Connection: close`". The parser has refused the
   // request, so its method is read from the bytes it received.
   const isHead = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
-  socket.end(
+  const answer =
     `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${isHead ? '' : body}`,
-  );
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${isHead ? '' : body}`;
+  // end() only half-closes: a client that keeps its side open would hold the connection for
+  // ever. After a timeout the parser is still reading, and bytes trickled in after the answer
+  // could complete a request that would then run: the connection goes as soon as the answer is
+  // out, as with Node's own handler. After a parse error nothing more is read, so the client gets
+  // a moment to read the answer before the close (a reset could discard it unread).
+  if (known.status === 408) socket.end(answer, () => socket.destroy());
+  else {
+    socket.end(answer);
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  }
 }
+
+const CLIENT_ERROR_LINGER_MS = 2000;
 
 /** While the server shuts down, requests on kept-alive connections get 503 in the envelope. */
 export function refuseWhileClosing(fastify: FastifyInstance): void {

@@ -1,10 +1,11 @@
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
-import type { Server } from '@grpc/grpc-js';
+import { type Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { INestApplication } from '@nestjs/common';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { ShutdownSignal } from '../common/shutdown-signal';
+import { readTlsFiles } from '../common/tls';
 import type { AppConfig } from '../config/config.schema';
 import { reflectionFor } from './reflection';
 
@@ -28,6 +29,7 @@ export const PROTO_LOADER_OPTIONS = {
  * file). Call after the HTTP server listens.
  */
 export async function startGrpc(app: INestApplication, config: AppConfig): Promise<void> {
+  const tls = readTlsFiles(config.server);
   let server: Server | undefined;
   // On shutdown, calls in flight may finish (graceful) for a while; then the server stops anyway.
   app.get(ShutdownSignal).closing$.subscribe(() => setTimeout(() => server?.forceShutdown(), GRACEFUL_SHUTDOWN_MS).unref());
@@ -40,6 +42,8 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
         loader: PROTO_LOADER_OPTIONS,
         gracefulShutdown: true,
+        // The same certificate as HTTP; clients are not asked for certificates (API keys identify them).
+        credentials: tls ? ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) : ServerCredentials.createInsecure(),
         onLoadPackageDefinition: (definition: PackageDefinition, grpcServer: Server) => {
           server = grpcServer;
           reflectionFor(definition).addToServer(grpcServer);
