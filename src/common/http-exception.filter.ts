@@ -92,7 +92,11 @@ const CLIENT_ERRORS: Record<string, { status: number; code: string; message: str
  * headers, timeouts), answered in the envelope on the raw socket.
  */
 export function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
-  if (!socket.writable) return;
+  // Nothing can be answered; the connection is of no further use (Node's own handler destroys it too).
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
   const known = (error.code && CLIENT_ERRORS[error.code]) || { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' };
   const body = JSON.stringify({ error: { code: known.code, message: known.message, status: known.status, details: {} } });
   // An answer to HEAD has no body (RFC 9110 §9.3.2): a client reads the next bytes as the next
