@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
+import { protectDocs } from './auth/docs-access';
 import { Clock } from './common/clock';
 import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
@@ -39,6 +40,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await applyHttpHardening(app, config);
   acceptOnlyJson(fastify);
   refuseWhileClosing(fastify);
+  protectDocs(app, config);
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
@@ -51,6 +53,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         'Alerts in, incidents out: deduplication, lifecycle (Detected → Triaged → Investigating → Remediating → Resolved → Closed) and timeline. Every error answers {"error": {code, message, status, details}}.',
       )
       .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: lim_<id>_<secret> (see docs/security.md)' })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: OPENAPI_JSON_PATH.slice(1), yamlDocumentUrl: 'docs/openapi.yaml' });
