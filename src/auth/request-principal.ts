@@ -11,28 +11,30 @@ export interface Principal {
 }
 
 /**
- * The principal of each request in progress, keyed by its Fastify request or gRPC metadata and
- * handed to handlers as a parameter (@Caller). Not an AsyncLocalStorage: on Node 20 one active
- * store puts a hook on every promise the process creates (about 130 ns each, measured), which
- * the whole service would pay for one string in the timeline.
+ * The principal of each request in progress rides on its Fastify request or gRPC metadata, under
+ * a symbol, and reaches handlers as a parameter (@Caller). Not an AsyncLocalStorage: on Node 20
+ * one active store puts a hook on every promise the process creates (about 130 ns each,
+ * measured). Not a WeakMap either: one entry per request made the garbage collector's ephemeron
+ * work show in the ingest benchmark's profile.
  */
-const principals = new WeakMap<object, Principal>();
+const PRINCIPAL = Symbol('principal');
+type Carrier = { [PRINCIPAL]?: Principal };
 
-export function carrierOf(ctx: ExecutionContext): object {
-  return ctx.getType() === 'rpc' ? ctx.switchToRpc().getContext<Metadata>() : ctx.switchToHttp().getRequest<FastifyRequest>();
+function carrierOf(ctx: ExecutionContext): Carrier {
+  return (ctx.getType() === 'rpc' ? ctx.switchToRpc().getContext<Metadata>() : ctx.switchToHttp().getRequest<FastifyRequest>()) as unknown as Carrier;
 }
 
 export function attachPrincipal(ctx: ExecutionContext, principal: Principal): void {
-  principals.set(carrierOf(ctx), principal);
+  carrierOf(ctx)[PRINCIPAL] = principal;
 }
 
 export function principalOf(ctx: ExecutionContext): Principal | undefined {
-  return principals.get(carrierOf(ctx));
+  return carrierOf(ctx)[PRINCIPAL];
 }
 
 /** The calling key of a gRPC handler, from the metadata argument it is called with. */
 export function callerOf(metadata: Metadata): Principal | undefined {
-  return principals.get(metadata);
+  return (metadata as unknown as Carrier)[PRINCIPAL];
 }
 
 /** The REST handler parameter holding the calling key; undefined when auth is off. */
