@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { AccessGuard, AccessInterceptor } from './access.guard';
 import { ApiKeyRepository } from './api-key.repository';
 import { ApiKeysController } from './api-keys.controller';
@@ -13,15 +13,7 @@ import { KeyLimits } from './key-limits';
 @Global()
 @Module({
   controllers: [ApiKeysController],
-  providers: [
-    ApiKeyRepository,
-    ApiKeysService,
-    KeyLimits,
-    AccessGuard,
-    AccessInterceptor,
-    { provide: APP_GUARD, useExisting: AccessGuard },
-    { provide: APP_INTERCEPTOR, useExisting: AccessInterceptor },
-  ],
+  providers: [ApiKeyRepository, ApiKeysService, KeyLimits, AccessGuard, AccessInterceptor, { provide: APP_GUARD, useExisting: AccessGuard }],
   exports: [ApiKeysService, KeyLimits, AccessGuard, AccessInterceptor],
 })
 export class AuthModule {}
