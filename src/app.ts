@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { HelmetOptions } from 'helmet';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
-import { protectDocs } from './auth/docs-access';
+import { applyHttpAuth } from './auth/http-auth';
 import { Clock } from './common/clock';
 import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
@@ -41,7 +41,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   await applyHttpHardening(app, config);
   acceptOnlyJson(fastify);
   refuseWhileClosing(fastify);
-  protectDocs(app, config);
+  applyHttpAuth(app, config);
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();

@@ -1,6 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Metadata } from '@grpc/grpc-js';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Scope } from './api-key-format';
 
 /** Who a request acts as: the API key it authenticated with. */
@@ -11,30 +11,35 @@ export interface Principal {
 }
 
 /**
- * The principal of each request in progress rides on its Fastify request or gRPC metadata, under
- * a symbol, and reaches handlers as a parameter (@Caller). Not an AsyncLocalStorage: on Node 20
+ * The principal of each request in progress rides on its Fastify request (a property declared
+ * with decorateRequest, so setting it does not change the request objects' shape) or its gRPC
+ * metadata, and reaches handlers as a parameter (@Caller). Not an AsyncLocalStorage: on Node 20
  * one active store puts a hook on every promise the process creates (about 130 ns each,
  * measured). Not a WeakMap either: one entry per request made the garbage collector's ephemeron
  * work show in the ingest benchmark's profile.
  */
-const PRINCIPAL = Symbol('principal');
-type Carrier = { [PRINCIPAL]?: Principal };
+const REQUEST_SLOT = 'apiKeyPrincipal';
+const METADATA_SLOT = Symbol('principal');
+type RequestCarrier = { [REQUEST_SLOT]: Principal | null };
+type MetadataCarrier = { [METADATA_SLOT]?: Principal };
 
-function carrierOf(ctx: ExecutionContext): Carrier {
-  return (ctx.getType() === 'rpc' ? ctx.switchToRpc().getContext<Metadata>() : ctx.switchToHttp().getRequest<FastifyRequest>()) as unknown as Carrier;
+export function declarePrincipalSlot(fastify: FastifyInstance): void {
+  fastify.decorateRequest(REQUEST_SLOT, null);
 }
 
 export function attachPrincipal(ctx: ExecutionContext, principal: Principal): void {
-  carrierOf(ctx)[PRINCIPAL] = principal;
+  if (ctx.getType() === 'rpc') (ctx.switchToRpc().getContext<Metadata>() as unknown as MetadataCarrier)[METADATA_SLOT] = principal;
+  else (ctx.switchToHttp().getRequest<FastifyRequest>() as unknown as RequestCarrier)[REQUEST_SLOT] = principal;
 }
 
 export function principalOf(ctx: ExecutionContext): Principal | undefined {
-  return carrierOf(ctx)[PRINCIPAL];
+  if (ctx.getType() === 'rpc') return callerOf(ctx.switchToRpc().getContext<Metadata>());
+  return (ctx.switchToHttp().getRequest<FastifyRequest>() as unknown as RequestCarrier)[REQUEST_SLOT] ?? undefined;
 }
 
 /** The calling key of a gRPC handler, from the metadata argument it is called with. */
 export function callerOf(metadata: Metadata): Principal | undefined {
-  return (metadata as unknown as Carrier)[PRINCIPAL];
+  return (metadata as unknown as MetadataCarrier)[METADATA_SLOT];
 }
 
 /** The REST handler parameter holding the calling key; undefined when auth is off. */

@@ -2,13 +2,16 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '../config/config.schema';
 import { errorBodyOf } from '../common/http-exception.filter';
 import { ApiKeysService } from './api-keys.service';
+import { declarePrincipalSlot } from './request-principal';
 
 /**
- * Swagger UI and the OpenAPI document are served by Fastify routes outside Nest's controllers,
- * so the access guard does not see them. With auth.docs_public off they need a valid key of
+ * What the access guard needs from Fastify: the request property it puts the caller's key on.
+ * And the docs: Swagger UI and the OpenAPI document are served by Fastify routes outside Nest's
+ * controllers, so the guard does not see them; with auth.docs_public off they need a valid key of
  * any scope (they describe the API; they change nothing).
  */
-export function protectDocs(app: NestFastifyApplication, config: AppConfig): void {
+export function applyHttpAuth(app: NestFastifyApplication, config: AppConfig): void {
+  declarePrincipalSlot(app.getHttpAdapter().getInstance());
   if (!config.auth.enabled || config.auth.docs_public) return;
   const keys = app.get(ApiKeysService);
   app
