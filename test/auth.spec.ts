@@ -1,3 +1,4 @@
+import { AddressInfo, connect } from 'node:net';
 import { LoggerService } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -9,7 +10,19 @@ import { KeyLimits } from '../src/auth/key-limits';
 import { DATABASE } from '../src/database/tokens';
 import type { Database } from '../src/database/schema';
 import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
+import { WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 import { ADMIN_KEY, alert, authedHttp, drivers, grpcKeyInterceptor, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
+
+/** The status line of a raw GET (supertest would normalise the target). */
+function rawGet(port: number, target: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => resolve(text.split('\r\n')[0]));
+    socket.on('error', reject);
+  });
+}
 
 /** Every log line the app writes, as text, for checking what was (and was not) logged. */
 class CapturingLogger implements LoggerService {
@@ -77,7 +90,7 @@ for (const driver of drivers()) {
         for (const scope of SCOPES) {
           const scoped = authedHttp(running.app.getHttpServer(), keys.get(scope)) as any;
           const res = await scoped[route.method](route.path).send({});
-          if (grants([scope], route.scope!)) expect({ route, scope, status: res.status }).not.toEqual({ route, scope, status: 403 });
+          if (grants([scope], route.scope!)) expect({ route, scope, refused: [401, 403, 429].includes(res.status) }).toEqual({ route, scope, refused: false });
           else expect({ route, scope, status: res.status, code: res.body.error?.code }).toEqual({ route, scope, status: 403, code: 'FORBIDDEN' });
         }
       }
@@ -239,11 +252,53 @@ for (const driver of drivers()) {
       const refused = await running.anon.get('/docs/openapi.json').expect(401);
       expect(refused.body.error.code).toBe('UNAUTHENTICATED');
       await running.anon.get('/docs').expect(401);
+      // The gate judges the route Fastify matched, not the raw URL.
+      const { port } = running.app.getHttpServer().address() as AddressInfo;
+      for (const target of ['/%64ocs/openapi.json', '/docs/%6Fpenapi.json', `http://127.0.0.1:${port}/docs/openapi.json`, '/docs/']) {
+        const answer = await rawGet(port, target);
+        expect({ target, status: answer }).toEqual({ target, status: expect.not.stringMatching(/^HTTP\/1\.1 200/) });
+      }
       await running.http.get('/docs/openapi.json').expect(200);
       await running.anon.get('/health/live').expect(200);
     });
   });
 }
+
+describe('requests in progress per key', () => {
+  it('answers 429 past max_concurrent_requests_per_key and frees each slot when its answer is done', async () => {
+    const store = await TestStore.create('sqlite');
+    const sink = await webhookSink();
+    sink.delayMs = 1_000; // each test send holds its request open this long
+    const running = await startApp(store, {
+      overrides: { limits: { max_concurrent_requests_per_key: 2 }, notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook` } },
+      env: WEBHOOK_SIGNING_ENV,
+    });
+    try {
+      const { key } = await createKey(running.http, 'tester', ['notifications:write', 'incidents:read']);
+      const tester = () => authedHttp(running.app.getHttpServer(), key);
+      const answers = await Promise.all([0, 1, 2].map(() => tester().post('/v1/notifications/test').send({ channel: 'webhook' })));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 429]);
+      const refused = answers.find((a) => a.status === 429)!;
+      expect(refused.body.error).toMatchObject({ code: 'RATE_LIMITED', details: { limit: 'limits.max_concurrent_requests_per_key' } });
+      expect(refused.headers['retry-after']).toBe('1');
+      // Another key is not held back by this one.
+      await running.http.get('/v1/notifications/stats').expect(200);
+      // All slots came back: two at once pass again, also after a client that gave up mid-request.
+      await tester()
+        .post('/v1/notifications/test')
+        .send({ channel: 'webhook' })
+        .timeout(200)
+        .catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const again = await Promise.all([0, 1].map(() => tester().post('/v1/notifications/test').send({ channel: 'webhook' })));
+      expect(again.map((a) => a.status)).toEqual([200, 200]);
+    } finally {
+      await running.close();
+      await sink.close();
+      await store.destroy();
+    }
+  });
+});
 
 describe('auth switched off', () => {
   it('answers without a key and warns at start', async () => {
@@ -254,6 +309,13 @@ describe('auth switched off', () => {
     try {
       await request(app.getHttpServer()).get('/v1/incidents').expect(200);
       expect(logger.text()).toContain('authentication is OFF');
+      // Keys minted while nobody is checked would all work once auth is back on.
+      const refused = await request(app.getHttpServer())
+        .post('/v1/api-keys')
+        .send({ name: 'x', scopes: ['admin'] })
+        .expect(403);
+      expect(refused.body.error.message).toContain('[auth] enabled = true');
+      await request(app.getHttpServer()).get('/v1/api-keys').expect(403);
     } finally {
       await app.close();
       await store.destroy();
@@ -286,12 +348,15 @@ describe('first start', () => {
   });
 });
 
-describe('gRPC access', () => {
+describe.each(drivers())('gRPC access on %s', (driver) => {
   let store: TestStore;
   let running: RunningApp;
   beforeAll(async () => {
-    store = await TestStore.create('sqlite');
-    running = await startApp(store, { grpc: true, overrides: { limits: { max_streams_per_key: 1, ingest_rate_per_sec: 1, ingest_burst: 1 } } });
+    store = await TestStore.create(driver);
+    running = await startApp(store, {
+      grpc: true,
+      overrides: { limits: { max_streams_per_key: 1, ingest_rate_per_sec: 1, ingest_burst: 1 }, auth: { key_cache_secs: 1 } },
+    });
   });
   afterAll(async () => {
     await running.close();
@@ -331,6 +396,16 @@ describe('gRPC access', () => {
     // A gRPC call records its key in the timeline too.
     const timeline = (await running.http.get(`/v1/incidents/${items[0].id}/timeline`).expect(200)).body;
     expect(timeline.map((e: any) => [e.event_type, e.actor, e.api_key_name])).toEqual([['created', 'grpc', 'prom']]);
+  });
+
+  it('ends an open stream with UNAUTHENTICATED once its key is revoked', async () => {
+    const { key, id } = await createKey(running.http, 'soon-revoked', ['incidents:read']);
+    const stream = client('IncidentService', key).StreamIncidents({});
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+    await new Promise((r) => setTimeout(r, 300));
+    await running.http.post(`/v1/api-keys/${id}/revoke`).expect(200);
+    const err = await Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 8_000))]);
+    expect(err?.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('limits open streams per key', async () => {

@@ -100,8 +100,8 @@ describe('the outbound policy', () => {
       scripted({ 'public.test': ['93.184.216.34', '2606:2800:220:1::1'], 'mixed.test': ['93.184.216.34', '10.0.0.7'], 'meta.test': ['169.254.169.254'] }),
     );
     expect(await resolving.refusal('https://public.test/hook')).toBeUndefined();
-    expect(await resolving.refusal('https://mixed.test/hook')).toBe('mixed.test resolves to 10.0.0.7, a private address');
-    expect(await resolving.refusal('http://meta.test/latest/meta-data/')).toBe('meta.test resolves to 169.254.169.254, a link-local address');
+    expect(await resolving.refusal('https://mixed.test/hook')).toBe('mixed.test resolves to a private address');
+    expect(await resolving.refusal('http://meta.test/latest/meta-data/')).toBe('meta.test resolves to a link-local address');
     expect(await resolving.refusal('http://nowhere.test/')).toBe('nowhere.test resolves to no address');
     const failing = new OutboundPolicy(NO_ALLOWANCE, () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' })));
     expect(await failing.refusal('http://gone.test/')).toBe('gone.test cannot be resolved (ENOTFOUND)');
@@ -114,7 +114,7 @@ describe('the outbound policy', () => {
     );
     expect(await allowing.refusal('http://hooks.internal.test./x')).toBeUndefined();
     expect(await allowing.refusal('http://svc.test/x')).toBeUndefined();
-    expect(await allowing.refusal('http://other.test/x')).toBe('other.test resolves to 10.21.0.1, a private address');
+    expect(await allowing.refusal('http://other.test/x')).toBe('other.test resolves to a private address');
     expect(await allowing.refusal('http://v6.test/x')).toBeUndefined();
     expect(allowing.refusedUrl('http://127.0.0.1:9/')).toBeUndefined();
     expect(allowing.refusedUrl('http://[::ffff:127.0.0.1]:9/')).toBeUndefined(); // judged by its IPv4 address
@@ -150,7 +150,7 @@ describe('connections through the policy', () => {
     expect(await policy.refusal(`http://rebind.test:${port}/hook`)).toBeUndefined();
     await expect(post(policy, `http://rebind.test:${port}/hook`)).rejects.toMatchObject({
       code: 'ERR_OUTBOUND_REFUSED',
-      message: 'refused: rebind.test resolves to 127.0.0.1, a loopback address',
+      message: 'refused: rebind.test resolves to a loopback address',
     });
     expect(hits).toBe(0);
   });
@@ -266,7 +266,7 @@ describe.each(drivers())('request-supplied webhook URLs on %s', (driver) => {
     app = await start({}, { retry_backoff_secs: 2 });
     const [, literal, byName] = await until(id, (l) => l.slice(1).every((d) => d.status === 'failed'));
     expect(literal).toMatchObject({ attempts: 2, last_error: 'refused: 127.0.0.1 is a loopback address' });
-    expect(byName).toMatchObject({ attempts: 2, last_error: expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address$/) });
+    expect(byName).toMatchObject({ attempts: 2, last_error: expect.stringMatching(/^refused: localhost resolves to a loopback address$/) });
     expect(target.attempts.map((r) => r.path).sort()).toEqual(['/by-name', '/literal']);
   });
 

@@ -2,7 +2,7 @@ import { CallHandler, CanActivate, ExecutionContext, Injectable, Logger, NestInt
 import { Reflector } from '@nestjs/core';
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { finalize, Observable } from 'rxjs';
+import { EMPTY, finalize, Observable } from 'rxjs';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
@@ -31,8 +31,13 @@ export class AccessGuard implements CanActivate {
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [ctx.getHandler(), ctx.getClass()]);
-    if (access?.public || !this.config.auth.enabled) return true;
+    if (access?.public) return true;
     const needed = access?.scope ?? 'admin';
+    if (!this.config.auth.enabled) {
+      // Keys made while nobody is checked would all be valid the day auth is switched back on.
+      if (needed === 'admin') throw new DomainError(ErrorCode.FORBIDDEN, 'API keys are managed only while authentication is on ([auth] enabled = true)');
+      return true;
+    }
     let principal: Principal;
     try {
       principal = await this.keys.authenticate(authorizationOf(ctx));
@@ -51,7 +56,10 @@ export class AccessGuard implements CanActivate {
       // through Nest's rxjs chain and two AsyncResource.bind calls, which measured about a
       // third more CPU per alert on the single-alert ingest benchmark.
       const release = this.limits.enter(principal.keyId, 'request');
-      ctx.switchToHttp().getResponse<FastifyReply>().raw.once('close', release);
+      const response = ctx.switchToHttp().getResponse<FastifyReply>().raw;
+      // A client that hung up during the key lookup: its 'close' has already been emitted.
+      if (response.closed || response.destroyed) release();
+      else response.once('close', release);
     }
     return true;
   }
@@ -81,13 +89,46 @@ export class AccessInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly limits: KeyLimits,
+    private readonly keys: ApiKeysService,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     const principal = principalOf(ctx);
     if (!principal) return next.handle();
+    const call = ctx.getArgByIndex<{ cancelled?: boolean; once?: (event: 'cancelled', listener: () => void) => unknown } | undefined>(2);
+    // Cancelled while its key was being looked up: grpc-js will not say so again, and a slot
+    // taken now would never be given back.
+    if (call?.cancelled) return EMPTY;
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [ctx.getHandler(), ctx.getClass()]);
-    const release = this.limits.enter(principal.keyId, access && !access.public && access.stream ? 'stream' : 'request');
-    return next.handle().pipe(finalize(release));
+    const stream = access !== undefined && !access.public && access.stream === true;
+    const release = this.limits.enter(principal.keyId, stream ? 'stream' : 'request');
+    call?.once?.('cancelled', release);
+    const handled = next.handle().pipe(finalize(release));
+    return stream ? this.endedWhenKeyStops(handled, principal) : handled;
+  }
+
+  /**
+   * A stream outlives the check made when it opened: it is checked again every key_cache_secs (at
+   * least every second) and ends with UNAUTHENTICATED once its key is revoked or expired.
+   */
+  private endedWhenKeyStops(stream: Observable<unknown>, principal: Principal): Observable<unknown> {
+    return new Observable((subscriber) => {
+      const subscription = stream.subscribe(subscriber);
+      const timer = setInterval(
+        () => {
+          this.keys.isUsable(principal.keyId).then(
+            (usable) => usable || subscriber.error(new DomainError(ErrorCode.UNAUTHENTICATED, 'the API key of this stream was revoked or has expired')),
+            () => undefined, // the store is unreachable: keep the stream, try again next time
+          );
+        },
+        Math.max(1, this.config.auth.key_cache_secs) * 1000,
+      );
+      timer.unref();
+      return () => {
+        clearInterval(timer);
+        subscription.unsubscribe();
+      };
+    });
   }
 }

@@ -108,6 +108,12 @@ export class ApiKeysService implements OnApplicationBootstrap {
     return { keyId: record.id, name: record.name, scopes: record.scopes };
   }
 
+  /** Whether the key still works (exists, not revoked, not expired), as cached for key_cache_secs. */
+  async isUsable(id: string): Promise<boolean> {
+    const record = await this.lookup(id);
+    return record !== undefined && record.revoked_at === null && (record.expires_at === null || Date.parse(record.expires_at) > this.clock.now().getTime());
+  }
+
   private async lookup(id: string): Promise<ApiKeyRecord | undefined> {
     const ttl = this.config.auth.key_cache_secs * 1000;
     const cached = this.cache.get(id);

@@ -1,7 +1,8 @@
+import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '../config/config.schema';
 import { errorBodyOf } from '../common/http-exception.filter';
-import { ApiKeysService } from './api-keys.service';
+import { ApiKeysService, AuthenticationFailed } from './api-keys.service';
 import { declarePrincipalSlot } from './request-principal';
 
 /**
@@ -14,14 +15,27 @@ export function applyHttpAuth(app: NestFastifyApplication, config: AppConfig): v
   declarePrincipalSlot(app.getHttpAdapter().getInstance());
   if (!config.auth.enabled || config.auth.docs_public) return;
   const keys = app.get(ApiKeysService);
+  const logger = new Logger('Auth');
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', async (request, reply) => {
-      if (request.url !== '/docs' && !request.url.startsWith('/docs/') && !request.url.startsWith('/docs?')) return;
+      // The route Fastify matched, not the raw URL: the router decodes %-escapes (/%64ocs) and
+      // drops an absolute-form prefix (http://host/docs) before matching.
+      const route = request.routeOptions.url;
+      if (route === undefined || (route !== '/docs' && !route.startsWith('/docs/'))) return;
       try {
         await keys.authenticate(request.headers.authorization);
       } catch (err) {
+        if (err instanceof AuthenticationFailed)
+          logger.warn({
+            msg: 'authentication failed',
+            reason: err.reason,
+            key_id: err.keyId,
+            transport: 'http',
+            route: `${request.method} ${route}`,
+            remote: request.ip,
+          });
         const body = errorBodyOf(err);
         return reply.status(body.error.status).header('www-authenticate', 'Bearer').header('content-type', 'application/json; charset=utf-8').send(body);
       }

@@ -737,21 +737,45 @@ export interface RawAnswer {
 }
 
 /** Sends bytes on a fresh connection, half-closes it, and parses every answer until the server closes. */
-export function rawExchange(port: number, bytes: Buffer, isHead: boolean, timeoutMs = 8_000): Promise<{ answers: RawAnswer[]; error?: string }> {
+/**
+ * Sends raw bytes and reads the answers until the server closes. By default the client half-closes
+ * after its bytes, as `nc -N` does. Node then aborts a request whose answer is not written yet
+ * (http.Server's httpAllowHalfOpen is false), so `halfClose: false` keeps the socket open
+ * instead and takes the first complete answer.
+ */
+export function rawExchange(
+  port: number,
+  bytes: Buffer,
+  isHead: boolean,
+  timeoutMs = 8_000,
+  halfClose = true,
+): Promise<{ answers: RawAnswer[]; error?: string }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = connect({ host: '127.0.0.1', port });
-    const timer = setTimeout(() => {
+    const finish = (result: { answers: RawAnswer[]; error?: string }) => {
+      clearTimeout(timer);
       socket.destroy();
-      resolve({ answers: parseAnswers(Buffer.concat(chunks), isHead), error: 'no close within the timeout' });
-    }, timeoutMs);
-    socket.on('data', (c) => chunks.push(c));
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish({ answers: parseAnswers(Buffer.concat(chunks), isHead), error: 'no close within the timeout' }), timeoutMs);
+    let settle: NodeJS.Timeout | undefined;
+    socket.on('data', (c) => {
+      chunks.push(c);
+      if (halfClose) return;
+      clearTimeout(settle);
+      settle = setTimeout(() => {
+        const answers = parseAnswers(Buffer.concat(chunks), isHead);
+        if (answers.length > 0) finish({ answers });
+      }, 100);
+    });
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ answers: parseAnswers(Buffer.concat(chunks), isHead) });
+      clearTimeout(settle);
+      finish({ answers: parseAnswers(Buffer.concat(chunks), isHead) });
     });
-    socket.end(bytes);
+    if (halfClose) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 

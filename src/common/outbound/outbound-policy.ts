@@ -77,7 +77,8 @@ export class OutboundPolicy {
     if (this.hosts.has(host)) return { addresses };
     for (const { address } of addresses) {
       const kind = this.refusedKind(address);
-      if (kind) return { refused: address === host ? `${host} is a ${kind} address` : `${host} resolves to ${address}, a ${kind} address` };
+      // The kind, not the address: a refusal must not map internal names for the caller.
+      if (kind) return { refused: address === host ? `${host} is a ${kind} address` : `${host} resolves to a ${kind} address` };
     }
     return { addresses };
   }
