@@ -1,3 +1,5 @@
+// puppeteer-core 24, the last major that supports Node 20 (25 needs 22.12), ships CommonJS too.
+import puppeteer from 'puppeteer-core';
 import { createHash, createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +15,6 @@ const CHROMIUM = '/usr/bin/chromium';
 // (upgrade-insecure-requests, the secure-context-only headers). The page is opened under a plain
 // host name that the browser maps to the loopback address, as a deployment would be reached.
 const HOST_NAME = 'incident-manager.test';
-
-// puppeteer-core ships only ES modules, which Jest's module loader (and the createRequire it hands
-// out) cannot load; Node's own require can (20.19 and later), so it is taken from the real
-// node:module, outside Jest.
-const nodeRequire = process.getBuiltinModule('node:module').createRequire(__filename);
-const puppeteer = (nodeRequire('puppeteer-core') as typeof import('puppeteer-core')).default;
 
 /** What the checks use of the page's global object (the project's TypeScript has no DOM types). */
 interface PageGlobal {
