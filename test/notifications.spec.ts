@@ -316,7 +316,11 @@ describe.each(drivers())('notifications on %s', (driver) => {
     const [failed] = await until(app, id, settled);
     expect(failed).toMatchObject({ status: 'failed', attempts: 2, last_error: 'timed out after 1 s' });
     expect(webhook.attempts).toHaveLength(2);
-    expect(webhook.attempts[1].at - webhook.attempts[0].at).toBeGreaterThanOrEqual(950);
+    // The second attempt starts only once the first has timed out. The fake stamps each attempt
+    // when it has read the body, which can lag the sender's own start by tens of milliseconds on
+    // a loaded machine (949 ms was seen in CI). So the bound is loose: it tells "after the 1 s
+    // timeout" apart from "at once", which is what it guards.
+    expect(webhook.attempts[1].at - webhook.attempts[0].at).toBeGreaterThanOrEqual(800);
     webhook.script.push('hang');
     await app.http.post(`/v1/notifications/${failed.notification_id}/retry`).expect(202);
     const [sent] = await until(app, id, (l) => l[0].status === 'sent');
