@@ -4,18 +4,8 @@ import { DATABASE } from '../database/tokens';
 import type { ApiKeyRow, Database } from '../database/schema';
 import type { Scope } from './api-key-format';
 
-/** An API key as stored: never its secret, only the secret's hash. */
-export interface ApiKeyRecord {
-  id: string;
-  name: string;
-  scopes: Scope[];
-  secret_hash: string;
-  created_at: string;
-  created_by: string | null;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-}
+/** An API key as stored (never its secret, only the secret's hash), with its scopes parsed. */
+export type ApiKeyRecord = Omit<Selectable<ApiKeyRow>, 'scopes'> & { scopes: Scope[] };
 
 function toRecord(row: Selectable<ApiKeyRow>): ApiKeyRecord {
   return { ...row, scopes: JSON.parse(row.scopes) as Scope[] };
