@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import { InterceptingCall, Interceptor } from '@grpc/grpc-js';
 import request from 'supertest';
-import { createServer, AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createApp } from '../../src/app';
 import type { Tx } from '../../src/database/tx';
@@ -154,14 +154,36 @@ export async function startApp(
   return { app, http: authedHttp(server), anon: request(server), grpcAddress: `127.0.0.1:${config.server.grpc_port}`, close: () => app.close() };
 }
 
-/** A port free on the loopback interface now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+/**
+ * A port free on the loopback interface now, for a server that binds it later (a child process, gRPC).
+ * It is drawn from below the kernel's ephemeral range: a port that listen(0) hands out comes from that
+ * range, where any outgoing connection on the machine (a PostgreSQL client, a test's HTTP request) may
+ * take it as its local port before the server binds it, as a CI run saw (EADDRINUSE on restart).
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let tries = 0; tries < 50; tries++) {
+    const candidate = 10000 + Math.floor(Math.random() * (low - 10000));
+    if (await canListen(candidate)) return candidate;
+  }
+  throw new Error(`no free port found between 10000 and ${low}`);
+}
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11000) return low;
+  } catch {
+    // not Linux: the IANA dynamic range starts at 49152
+  }
+  return 32768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
