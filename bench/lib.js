@@ -44,6 +44,8 @@ async function startService(extraEnv = {}) {
         CONFIG_PATH: join(__dirname, '..', 'config', 'default.toml'),
         ...process.env,
         LOG_LEVEL: 'warn',
+        // The access log is measured on its own (bench/logging-cost.js), not in every figure.
+        LLM_IM__SERVER__ACCESS_LOG: process.env.BENCH_ACCESS_LOG ?? 'false',
         LLM_IM__SERVER__HOST: '127.0.0.1',
         LLM_IM__SERVER__HTTP_PORT: String(port),
         LLM_IM__SERVER__GRPC_PORT: String(grpcPort),

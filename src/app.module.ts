@@ -9,6 +9,8 @@ import type { AppConfig } from './config/config.schema';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IncidentsModule } from './incidents/incidents.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { IntegrationsModule } from './integrations/integrations.module';
 import { NotificationsModule } from './notifications/notifications.module';
 
 @Module({})
@@ -20,10 +22,12 @@ export class AppModule {
         ConfigModule.forRoot(config),
         CommonModule.forRoot(clock),
         EventEmitterModule.forRoot({ wildcard: false }),
+        MetricsModule.forConfig(config),
         DatabaseModule,
         AuthModule,
         IncidentsModule,
         AlertsModule,
+        IntegrationsModule,
         NotificationsModule,
         HealthModule,
       ],

@@ -10,9 +10,12 @@ import { applyHttpAuth } from './auth/http-auth';
 import { Clock } from './common/clock';
 import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
+import { AppLogger } from './common/logger';
 import { DtoValidationPipe } from './common/pipes';
+import { applyRequestLogging, REQUEST_ID_OPTIONS } from './common/request-logging';
 import { readTlsFiles, TlsFiles } from './common/tls';
 import { ConfigError } from './config/config.loader';
+import { applyHttpMetrics } from './metrics/http-metrics';
 import type { AppConfig } from './config/config.schema';
 
 export const OPENAPI_JSON_PATH = '/docs/openapi.json';
@@ -27,6 +30,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const adapter = new FastifyAdapter({
     ...serverOptions(config, readTlsFiles(config.server)),
     bodyLimit: config.server.body_limit_bytes,
+    ...REQUEST_ID_OPTIONS,
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
     return503OnClosing: false, // refuseWhileClosing answers in the envelope instead
@@ -38,10 +42,13 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  const accessLog = config.server.access_log && options.logger instanceof AppLogger ? options.logger.accessLogger() : undefined;
+  applyRequestLogging(app, fastify, accessLog);
   await applyHttpHardening(app, config);
   acceptOnlyJson(fastify);
   refuseWhileClosing(fastify);
   applyHttpAuth(app, config);
+  applyHttpMetrics(app, config);
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
@@ -51,7 +58,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     new DocumentBuilder()
       .setTitle('LLM Incident Manager')
       .setDescription(
-        'Alerts in, incidents out: deduplication, lifecycle (Detected → Triaged → Investigating → Remediating → Resolved → Closed) and timeline. Every error answers {"error": {code, message, status, details}}.',
+        'Alerts in, incidents out: deduplication, lifecycle (Detected → Triaged → Investigating → Remediating → Resolved → Closed) and timeline. Every error answers {"error": {code, message, status, details, request_id}}; every answer carries x-request-id.',
       )
       .setVersion('0.1.0')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: lim_<id>_<secret> (see docs/security.md)' })

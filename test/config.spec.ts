@@ -31,11 +31,20 @@ describe('configuration', () => {
       cors_origins: [],
       tls_cert_path: '',
       tls_key_path: '',
+      access_log: true,
     });
     expect(config.auth).toEqual({ enabled: true, bootstrap_key_env: 'LLM_IM_BOOTSTRAP_KEY', key_cache_secs: 2, docs_public: true });
     expect(config.outbound).toEqual({ allow_hosts: [], allow_cidrs: [] });
     expect(config.storage).toEqual({ driver: 'sqlite', sqlite_path: './data/incidents.db', postgres_url_env: 'DATABASE_URL' });
     expect(config.processing).toEqual({ deduplication_enabled: true, deduplication_window_secs: 900 });
+    expect(config.integrations).toEqual({
+      auto_resolve: true,
+      severity_label: 'severity',
+      severity_map: ['critical=P1', 'high=P2', 'error=P2', 'warning=P3', 'info=P4', 'low=P4'],
+      default_severity: 'P3',
+      type_label: 'incident_type',
+      default_type: 'Unknown',
+    });
     expect(config.notifications).toMatchObject({
       slack_webhook_env: 'SLACK_WEBHOOK_URL',
       slack_bot_token_env: 'SLACK_BOT_TOKEN',
@@ -120,6 +129,15 @@ describe('configuration', () => {
     expect(problemsOf({ outbound: { allow_cidrs: ['10.0.0.0/8', '10.0.0.0/33', 'fd00::/8', 'nope'] } }, {}).map((p) => p.message)).toEqual([
       expect.stringContaining('"10.0.0.0/33"'),
       expect.stringContaining('"nope"'),
+    ]);
+    expect(problemsOf({ integrations: { severity_map: ['critical=P1', 'warning', 'info=P9', '=P2'] } }, {})).toEqual([
+      { key: 'integrations.severity_map[1]', message: expect.stringContaining('"warning" is not label value=severity') },
+      { key: 'integrations.severity_map[2]', message: expect.stringContaining('"info=P9"') },
+      { key: 'integrations.severity_map[3]', message: expect.stringContaining('"=P2"') },
+    ]);
+    expect(problemsOf({ integrations: { default_severity: 'P5', default_type: 'Weird' } }, {}).map((p) => p.key)).toEqual([
+      'integrations.default_severity',
+      'integrations.default_type',
     ]);
     const config = buildConfig({}, { LLM_IM_BOOTSTRAP_KEY: `lim_0123456789abcdef_${'e'.repeat(64)}`, WEBHOOK_SIGNING_SECRETS: `${secret},${secret}` });
     expect(config.secrets.bootstrap_api_key).toBe(`lim_0123456789abcdef_${'e'.repeat(64)}`);

@@ -3,7 +3,7 @@ import { AddressInfo, connect, Socket } from 'node:net';
 import { ADMIN_KEY, alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
- * Every bad request gets the one envelope {"error": {code, message, status, details}} with a
+ * Every bad request gets the one envelope {"error": {code, message, status, details, request_id}} with a
  * 4xx status, never a 500; validation errors name each offending field.
  */
 describe.each(drivers())('error envelope on %s', (driver) => {
@@ -312,7 +312,13 @@ describe.each(drivers())('error envelope on %s', (driver) => {
     expect(res.status).toBe(c.status);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(Object.keys(res.body)).toEqual(['error']);
-    expect(res.body.error).toEqual({ code: c.code, message: expect.any(String), status: c.status, details: expect.any(Object) });
+    expect(res.body.error).toEqual({
+      code: c.code,
+      message: expect.any(String),
+      status: c.status,
+      details: expect.any(Object),
+      request_id: res.headers['x-request-id'],
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/at .+\.(ts|js):\d+/); // no stack trace
     if (c.field) expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toContain(c.field);
   });
@@ -336,7 +342,7 @@ describe.each(drivers())('error envelope on %s', (driver) => {
   ])('answers %s in the envelope', async (_name, request, status, code) => {
     const res = await rawExchange(request);
     expect(res.status).toBe(status);
-    expect(res.body).toEqual({ error: { code, message: expect.any(String), status, details: {} } });
+    expect(res.body).toEqual({ error: { code, message: expect.any(String), status, details: {}, request_id: expect.any(String) } });
   });
 
   it('stored nothing from any of the bad requests', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, Socket } from 'node:net';
@@ -9,7 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { generate } from 'selfsigned';
+import { makeCertificate } from './support/certificate';
 import { createApp } from '../src/app';
 import { ConfigError } from '../src/config/config.loader';
 import { HEALTH_PROTO, PROTO_LOADER_OPTIONS, startGrpc } from '../src/grpc/grpc.server';
@@ -64,32 +64,6 @@ async function start(store: TestStore, server: Record<string, unknown> = {}, grp
   };
 }
 
-/** A certificate for localhost, 127.0.0.1 and ::1, written to `dir`. */
-async function makeCertificate(dir: string): Promise<{ cert: string; key: string; certPath: string; keyPath: string }> {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-          { type: 7, ip: '::1' },
-        ],
-      },
-    ],
-  });
-  const certPath = join(dir, 'cert.pem');
-  const keyPath = join(dir, 'key.pem');
-  writeFileSync(certPath, pems.cert);
-  writeFileSync(keyPath, pems.private);
-  return { cert: pems.cert, key: pems.private, certPath, keyPath };
-}
-
 interface CutOff {
   answer: string;
   elapsedMs: number;
@@ -134,7 +108,9 @@ function slowClient(open: () => Socket, head: string, drip: string, onAnswer?: (
 function expectTimeoutAnswer(cut: CutOff): void {
   const [head, body] = cut.answer.split('\r\n\r\n');
   expect(head.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
-  expect(JSON.parse(body)).toEqual({ error: { code: 'REQUEST_TIMEOUT', message: 'the request was not received in time', status: 408, details: {} } });
+  expect(JSON.parse(body)).toEqual({
+    error: { code: 'REQUEST_TIMEOUT', message: 'the request was not received in time', status: 408, details: {}, request_id: expect.any(String) },
+  });
 }
 
 const plain = (url: string) => () => {

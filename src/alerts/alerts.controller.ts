@@ -7,6 +7,7 @@ import { UuidParamPipe } from '../common/pipes';
 import { toValidDto } from '../common/validation';
 import type { AlertAnswer, StoredAlert } from './alert';
 import { AlertsService } from './alerts.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH, toValidAlertBatch } from './dto/alert.dto';
 
 @ApiTags('alerts')
@@ -14,7 +15,10 @@ import { AlertAnswerView, AlertDto, AlertView, MAX_ALERTS_PER_BATCH, toValidAler
 @ApiCommonErrors()
 @Controller('v1')
 export class AlertsController {
-  constructor(private readonly alerts: AlertsService) {}
+  constructor(
+    private readonly alerts: AlertsService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   @RequireScope('alerts:write')
   @Post('alerts')
@@ -37,14 +41,16 @@ export class AlertsController {
     },
   })
   async submit(@Body() body: unknown, @Caller() caller?: Principal): Promise<AlertAnswer | AlertAnswer[]> {
-    if (!Array.isArray(body)) {
-      const [answer] = await this.alerts.ingest([toValidDto(AlertDto, body)], caller);
-      return answer;
+    const items = Array.isArray(body) ? body : [body];
+    let alerts: AlertDto[];
+    try {
+      alerts = Array.isArray(body) ? toValidAlertBatch(body, 'body', (index) => `[${index}]`) : [toValidDto(AlertDto, body)];
+    } catch (err) {
+      this.metrics.alertsRejected(items, 'api');
+      throw err;
     }
-    return this.alerts.ingest(
-      toValidAlertBatch(body, 'body', (index) => `[${index}]`),
-      caller,
-    );
+    const answers = await this.alerts.ingest(alerts, caller);
+    return Array.isArray(body) ? answers : answers[0];
   }
 
   @RequireScope('incidents:read')

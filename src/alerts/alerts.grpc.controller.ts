@@ -12,6 +12,7 @@ import { grpcErrorOf } from '../grpc/grpc-exception.filter';
 import type { ProtoMessage } from '../grpc/proto-mapping';
 import { alertAckToProto, alertFromProto } from './alert.proto-mapping';
 import { AlertsService } from './alerts.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { AlertDto, toValidAlertBatch } from './dto/alert.dto';
 
 type Request = ProtoMessage;
@@ -27,12 +28,13 @@ export class AlertsGrpcController {
   constructor(
     private readonly alerts: AlertsService,
     private readonly shutdown: ShutdownSignal,
+    private readonly metrics: MetricsService,
   ) {}
 
   @RequireScope('alerts:write')
   @GrpcMethod('AlertIngestion', 'SubmitAlert')
   async submitAlert(request: Request, metadata: Metadata): Promise<object> {
-    const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
+    const dto = this.validated(() => toValidDto(AlertDto, alertFromProto(request.alert), 'alert'), [request.alert]);
     const [answer] = await this.alerts.ingest([dto], callerOf(metadata));
     return alertAckToProto(answer);
   }
@@ -42,7 +44,7 @@ export class AlertsGrpcController {
   async submitAlerts(request: Request, metadata: Metadata): Promise<object> {
     const items: unknown[] = Array.isArray(request.alerts) ? request.alerts.map((alert) => alertFromProto(alert)) : [];
     const answers = await this.alerts.ingest(
-      toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`),
+      this.validated(() => toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`), items),
       callerOf(metadata),
     );
     return { acks: answers.map((answer, index) => alertAckToProto(answer, index)) };
@@ -115,7 +117,7 @@ export class AlertsGrpcController {
   /** Never rejects: started at once, its result is awaited in order (an early rejection would go unhandled). */
   private async ingestOne(request: Request, index: number, principal: Principal | undefined): Promise<Outcome> {
     try {
-      const dto = toValidDto(AlertDto, alertFromProto(request.alert), 'alert');
+      const dto = this.validated(() => toValidDto(AlertDto, alertFromProto(request.alert), 'alert'), [request.alert]);
       const [answer] = await this.alerts.ingest([dto], principal);
       return { ack: alertAckToProto(answer, index) };
     } catch (err) {
@@ -123,6 +125,16 @@ export class AlertsGrpcController {
         return { ack: { status: 'REJECTED', index, error: grpcErrorOf(err).message, message: 'nothing stored' } };
       }
       return { fault: err };
+    }
+  }
+
+  /** Validation refusals are counted here: the service only ever sees valid alerts. */
+  private validated<T>(validate: () => T, raw: readonly unknown[]): T {
+    try {
+      return validate();
+    } catch (err) {
+      this.metrics.alertsRejected(raw, 'api');
+      throw err;
     }
   }
 }

@@ -3,10 +3,11 @@ import { Injectable } from '@nestjs/common';
 import { KeyLimits } from '../auth/key-limits';
 import type { Principal } from '../auth/request-principal';
 import { Clock } from '../common/clock';
-import { Transactor } from '../database/transactor';
+import { Transactor, Tx } from '../database/transactor';
 import { fingerprintOf } from '../incidents/domain/fingerprint';
 import type { IncomingAlert } from '../incidents/domain/incoming-alert';
 import { IncidentsService } from '../incidents/incidents.service';
+import { AlertIntegration, AlertResult, MetricsService } from '../metrics/metrics.service';
 import type { AlertAnswer, StoredAlert } from './alert';
 import { AlertRepository } from './alert.repository';
 import type { AlertDto } from './dto/alert.dto';
@@ -19,6 +20,7 @@ export class AlertsService {
     private readonly transactor: Transactor,
     private readonly clock: Clock,
     private readonly limits: KeyLimits,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -27,39 +29,57 @@ export class AlertsService {
    * share a group commit (see Transactor.runGrouped). `caller`: the API key of the request, for
    * its ingest limit and the timeline.
    */
-  async ingest(alerts: AlertDto[], caller?: Principal): Promise<AlertAnswer[]> {
+  async ingest(alerts: AlertDto[], caller?: Principal, integration: AlertIntegration = 'api'): Promise<AlertAnswer[]> {
     // Before anything is written: a refused request leaves nothing behind.
-    this.limits.takeIngest(caller?.keyId, alerts.length);
+    try {
+      this.limits.takeIngest(caller?.keyId, alerts.length);
+    } catch (err) {
+      for (const dto of alerts) this.metrics.alertReceived(dto.source, 'rejected', integration);
+      throw err;
+    }
     const receivedAt = this.clock.now().toISOString();
     return this.transactor.runGrouped(async (tx) => {
       const answers: AlertAnswer[] = [];
-      for (const dto of alerts) {
-        // null, as senders write "no id", counts as absent (incomingAlert stores it as NULL too).
-        if (dto.external_id !== undefined && dto.external_id !== null) {
-          const prior = await this.repository.findByExternalId(tx, dto.source, dto.external_id);
-          if (prior) {
-            answers.push({
-              alert_id: prior.id,
-              incident_id: prior.incident_id,
-              status: prior.status,
-              message: `alert with external_id ${dto.external_id} from ${dto.source} was already received; not counted again`,
-            });
-            continue;
-          }
-        }
-        const alert = incomingAlert(dto, receivedAt);
-        const outcome = await this.incidents.absorbAlert(tx, alert, caller?.name);
-        const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
-        this.repository.insert(tx, stored);
-        answers.push({
-          alert_id: alert.id,
-          incident_id: outcome.incident_id,
-          status: outcome.status,
-          message: outcome.status === 'Accepted' ? 'new incident opened' : 'folded into the open incident with the same fingerprint',
-        });
-      }
+      for (const dto of alerts) answers.push(await this.ingestWithin(tx, dto, receivedAt, caller, integration));
       return answers;
     }, alerts.length);
+  }
+
+  /**
+   * One validated alert inside the caller's transaction, for the integrations, whose requests also
+   * write upstream state and may resolve incidents in the same transaction. The caller has taken
+   * the ingest limit.
+   */
+  async ingestWithin(tx: Tx, dto: AlertDto, receivedAt: string, caller?: Principal, integration: AlertIntegration = 'api'): Promise<AlertAnswer> {
+    // null, as senders write "no id", counts as absent (incomingAlert stores it as NULL too).
+    if (dto.external_id !== undefined && dto.external_id !== null) {
+      const prior = await this.repository.findByExternalId(tx, dto.source, dto.external_id);
+      if (prior) {
+        this.countOnCommit(tx, dto.source, 'duplicate', integration);
+        return {
+          alert_id: prior.id,
+          incident_id: prior.incident_id,
+          status: prior.status,
+          message: `alert with external_id ${dto.external_id} from ${dto.source} was already received; not counted again`,
+        };
+      }
+    }
+    const alert = incomingAlert(dto, receivedAt);
+    const outcome = await this.incidents.absorbAlert(tx, alert, caller?.name);
+    const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
+    this.repository.insert(tx, stored);
+    this.countOnCommit(tx, dto.source, outcome.status === 'Accepted' ? 'accepted' : 'duplicate', integration);
+    return {
+      alert_id: alert.id,
+      incident_id: outcome.incident_id,
+      status: outcome.status,
+      message: outcome.status === 'Accepted' ? 'new incident opened' : 'folded into the open incident with the same fingerprint',
+    };
+  }
+
+  /** Counted once committed: a transaction that is rolled back and run again counts once. */
+  private countOnCommit(tx: Tx, source: string, result: AlertResult, integration: AlertIntegration): void {
+    tx.afterCommit(() => this.metrics.alertReceived(source, result, integration));
   }
 
   async listForIncident(incidentId: string): Promise<StoredAlert[]> {

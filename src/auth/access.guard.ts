@@ -4,10 +4,11 @@ import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EMPTY, finalize, Observable } from 'rxjs';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { requestIdOfCall } from '../grpc/grpc-request-id';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { grants } from './api-key-format';
-import { Access, ACCESS_METADATA } from './access.decorators';
+import { Access, ACCESS_METADATA, CredentialSource } from './access.decorators';
 import { ApiKeysService, AuthenticationFailed } from './api-keys.service';
 import { KeyLimits } from './key-limits';
 import { attachPrincipal, Principal, principalOf } from './request-principal';
@@ -40,7 +41,7 @@ export class AccessGuard implements CanActivate {
     }
     let principal: Principal;
     try {
-      principal = await this.keys.authenticate(authorizationOf(ctx));
+      principal = await this.keys.authenticate(authorizationOf(ctx, access?.public ? undefined : access?.credential));
     } catch (err) {
       // The presented value is never logged; its id part (not secret) is, when it parsed.
       if (err instanceof AuthenticationFailed) this.logger.warn({ msg: 'authentication failed', reason: err.reason, key_id: err.keyId, ...whereFrom(ctx) });
@@ -65,7 +66,12 @@ export class AccessGuard implements CanActivate {
   }
 }
 
-function authorizationOf(ctx: ExecutionContext): string | undefined {
+function authorizationOf(ctx: ExecutionContext, source: CredentialSource = 'authorization'): string | undefined {
+  if (source === 'routing_key') {
+    // Fastify has parsed the body before guards run; anything but a string is no credential.
+    const key = (ctx.switchToHttp().getRequest<FastifyRequest>().body as { routing_key?: unknown } | null | undefined)?.routing_key;
+    return typeof key === 'string' ? `Bearer ${key}` : undefined;
+  }
   const value =
     ctx.getType() === 'rpc'
       ? ctx.switchToRpc().getContext<Metadata>().get('authorization')[0]
@@ -74,13 +80,18 @@ function authorizationOf(ctx: ExecutionContext): string | undefined {
 }
 
 /** Where a refused call came from, for the log line (built only when one is written). */
-function whereFrom(ctx: ExecutionContext): { transport: 'http' | 'grpc'; route: string; remote?: string } {
+function whereFrom(ctx: ExecutionContext): { transport: 'http' | 'grpc'; route: string; remote?: string; request_id?: string } {
   if (ctx.getType() === 'rpc') {
     const call = ctx.getArgByIndex<ServerUnaryCall<unknown, unknown> | undefined>(2);
-    return { transport: 'grpc', route: `${ctx.getClass().name}.${ctx.getHandler().name}`, remote: call?.getPeer?.() };
+    return {
+      transport: 'grpc',
+      route: `${ctx.getClass().name}.${ctx.getHandler().name}`,
+      remote: call?.getPeer?.(),
+      request_id: requestIdOfCall(ctx.switchToRpc().getContext<Metadata>()),
+    };
   }
   const request = ctx.switchToHttp().getRequest<FastifyRequest>();
-  return { transport: 'http', route: `${request.method} ${request.routeOptions.url ?? '?'}`, remote: request.ip };
+  return { transport: 'http', route: `${request.method} ${request.routeOptions.url ?? '?'}`, remote: request.ip, request_id: request.id };
 }
 
 /** Keeps each authenticated gRPC call within its key's limits on calls and streams in progress. */

@@ -5,6 +5,7 @@ import { ValidationFailed } from '../common/domain-error';
 import { RequireScope } from './access.decorators';
 import { ApiKeysService, ApiKeyView as ApiKeyViewModel } from './api-keys.service';
 import { ApiKeyView, CreateApiKeyDto, CreatedApiKeyView } from './api-keys.dto';
+import { RequestId } from '../common/request-id';
 import { Caller, Principal } from './request-principal';
 
 const KEY_ID = /^[0-9a-f]{16}$/;
@@ -20,8 +21,12 @@ export class ApiKeysController {
   @ApiJsonBodyErrors()
   @ApiOperation({ summary: 'Create an API key; the answer is the only place its secret is shown' })
   @ApiCreatedResponse({ type: CreatedApiKeyView })
-  async create(@Body() dto: CreateApiKeyDto, @Caller() caller: Principal | undefined): Promise<ApiKeyViewModel & { key: string }> {
-    const { key, view } = await this.keys.create(dto, caller?.name ?? 'anonymous');
+  async create(
+    @Body() dto: CreateApiKeyDto,
+    @Caller() caller: Principal | undefined,
+    @RequestId() requestId: string | undefined,
+  ): Promise<ApiKeyViewModel & { key: string }> {
+    const { key, view } = await this.keys.create(dto, caller?.name ?? 'anonymous', requestId);
     return { ...view, key };
   }
 
@@ -38,8 +43,8 @@ export class ApiKeysController {
   @ApiParam({ name: 'id', description: 'The id part of the key' })
   @ApiOkResponse({ type: ApiKeyView })
   @ApiNotFoundResponse({ type: ErrorView })
-  revoke(@Param('id') id: string, @Caller() caller: Principal | undefined): Promise<ApiKeyViewModel> {
+  revoke(@Param('id') id: string, @Caller() caller: Principal | undefined, @RequestId() requestId: string | undefined): Promise<ApiKeyViewModel> {
     if (!KEY_ID.test(id)) throw new ValidationFailed([{ field: 'id', message: 'id must be the 16 hex digits of a key id' }]);
-    return this.keys.revoke(id, caller?.name ?? 'anonymous');
+    return this.keys.revoke(id, caller?.name ?? 'anonymous', requestId);
   }
 }

@@ -61,7 +61,8 @@ export class ApiKeysService implements OnApplicationBootstrap {
     });
   }
 
-  async create(input: NewApiKey, createdBy: string): Promise<{ key: string; view: ApiKeyView }> {
+  /** `requestId`: of the REST request that asks, for the log line (the CLI has none). */
+  async create(input: NewApiKey, createdBy: string, requestId?: string): Promise<{ key: string; view: ApiKeyView }> {
     const fields = checkNewKey(input, this.clock.now());
     const { id, secret, key } = generateApiKey();
     const record: ApiKeyRecord = {
@@ -76,7 +77,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
       revoked_at: null,
     };
     await this.keys.insert(record);
-    this.logger.log({ msg: 'API key created', key_id: id, api_key_name: record.name, scopes: record.scopes, created_by: createdBy });
+    this.logger.log({ msg: 'API key created', key_id: id, api_key_name: record.name, scopes: record.scopes, created_by: createdBy, request_id: requestId });
     return { key, view: this.view(record) };
   }
 
@@ -84,11 +85,11 @@ export class ApiKeysService implements OnApplicationBootstrap {
     return (await this.keys.list()).map((k) => this.view(k));
   }
 
-  async revoke(id: string, by: string): Promise<ApiKeyView> {
+  async revoke(id: string, by: string, requestId?: string): Promise<ApiKeyView> {
     if (!(await this.keys.revoke(id, this.clock.now().toISOString()))) throw new DomainError(ErrorCode.API_KEY_NOT_FOUND, `no API key with id ${id}`, { id });
     // Other instances drop it when their cache entry ages out (auth.key_cache_secs).
     this.cache.delete(id);
-    this.logger.log({ msg: 'API key revoked', key_id: id, revoked_by: by });
+    this.logger.log({ msg: 'API key revoked', key_id: id, revoked_by: by, request_id: requestId });
     return this.view((await this.keys.find(id))!);
   }
 

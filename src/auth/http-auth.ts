@@ -35,8 +35,9 @@ export function applyHttpAuth(app: NestFastifyApplication, config: AppConfig): v
             transport: 'http',
             route: `${request.method} ${route}`,
             remote: request.ip,
+            request_id: request.id,
           });
-        const body = errorBodyOf(err);
+        const body = errorBodyOf(err, request.id);
         return reply.status(body.error.status).header('www-authenticate', 'Bearer').header('content-type', 'application/json; charset=utf-8').send(body);
       }
     });

@@ -22,6 +22,11 @@ export class ErrorDetailView {
     description: 'For validation errors `{"fields": [{"field", "message"}]}`; for conflicts the ids and states involved.',
   })
   details!: Record<string, unknown>;
+  @ApiProperty({
+    example: '5f0c6f1e-8a43-4d6b-9c1e-2b7d3a9e4f10',
+    description: 'The x-request-id of the answer, which the log lines of the request carry: the X-Request-Id sent, when acceptable, or a new UUID.',
+  })
+  request_id!: string;
 }
 
 /** The one error envelope every route answers with. */

@@ -3,9 +3,11 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ErrorCode } from './domain-error';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
 
 export interface ErrorBody {
-  error: { code: string; message: string; status: number; details: Record<string, unknown> };
+  /** request_id: the answer's x-request-id, the id its log lines carry. */
+  error: { code: string; message: string; status: number; details: Record<string, unknown>; request_id: string };
 }
 
 const STATUS_OF: Record<ErrorCode, number> = {
@@ -48,10 +50,10 @@ const GENERIC_CODES: Record<number, string> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-export function errorBodyOf(exception: unknown): ErrorBody {
+export function errorBodyOf(exception: unknown, requestId: string): ErrorBody {
   if (exception instanceof DomainError) {
     const status = STATUS_OF[exception.code];
-    return { error: { code: exception.code, message: exception.message, status, details: exception.details } };
+    return { error: { code: exception.code, message: exception.message, status, details: exception.details, request_id: requestId } };
   }
   if (exception instanceof HttpException) {
     // Nest wraps Fastify's own request errors (size, media type) into HttpExceptions.
@@ -59,7 +61,7 @@ export function errorBodyOf(exception: unknown): ErrorBody {
     const code = GENERIC_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
     const field = FIELD_OF_STATUS[status];
     const details = field ? { fields: [{ field, message: exception.message }] } : {};
-    return { error: { code, message: exception.message, status, details } };
+    return { error: { code, message: exception.message, status, details, request_id: requestId } };
   }
   const err = exception as { statusCode?: unknown; code?: unknown; message?: unknown } | null;
   if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
@@ -70,16 +72,17 @@ export function errorBodyOf(exception: unknown): ErrorBody {
     const field = known?.field ?? (isJsonSyntax ? 'body' : undefined);
     const message = typeof err.message === 'string' ? err.message : 'bad request';
     return {
-      error: { code, message, status: err.statusCode, details: field ? { fields: [{ field, message }] } : {} },
+      error: { code, message, status: err.statusCode, details: field ? { fields: [{ field, message }] } : {}, request_id: requestId },
     };
   }
-  return { error: { code: 'INTERNAL', message: 'internal server error', status: 500, details: {} } };
+  return { error: { code: 'INTERNAL', message: 'internal server error', status: 500, details: {}, request_id: requestId } };
 }
 
 /** Router errors Fastify answers itself (a bad %-escape, an over-long path parameter), in the envelope. */
-export function answerFrameworkError(error: unknown, _request: FastifyRequest, reply: FastifyReply): void {
-  const body = errorBodyOf(error);
-  void reply.status(body.error.status).header('content-type', 'application/json; charset=utf-8').send(body);
+export function answerFrameworkError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const body = errorBodyOf(error, request.id);
+  // The router refused the request before any onRequest hook, the one that sets x-request-id too.
+  void reply.status(body.error.status).header(REQUEST_ID_HEADER, request.id).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
 const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
@@ -98,14 +101,16 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
     return;
   }
   const known = (error.code && CLIENT_ERRORS[error.code]) || { status: 400, code: 'BAD_REQUEST', message: 'malformed HTTP request' };
-  const body = JSON.stringify({ error: { code: known.code, message: known.message, status: known.status, details: {} } });
+  // Not the caller's id even if it sent one: the parser refused the request, its headers included.
+  const requestId = requestIdOf(undefined);
+  const body = JSON.stringify({ error: { code: known.code, message: known.message, status: known.status, details: {}, request_id: requestId } });
   // An answer to HEAD has no body (RFC 9110 §9.3.2): a client reads the next bytes as the next
   // answer, and Node's fails with "Data after `Connection: close`". The parser has refused the
   // request, so its method is read from the bytes it received.
   const isHead = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
   const answer =
     `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${isHead ? '' : body}`;
+    `Content-Length: ${Buffer.byteLength(body)}\r\n${REQUEST_ID_HEADER}: ${requestId}\r\nConnection: close\r\n\r\n${isHead ? '' : body}`;
   // end() only half-closes: a client that keeps its side open would hold the connection for
   // ever. After a timeout the parser is still reading, and bytes trickled in after the answer
   // could complete a request that would then run: the connection goes as soon as the answer is
@@ -127,24 +132,26 @@ export function refuseWhileClosing(fastify: FastifyInstance): void {
     closing = true;
     done();
   });
-  fastify.addHook('onRequest', (_request, reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     if (!closing) return done();
-    const body: ErrorBody = { error: { code: 'SHUTTING_DOWN', message: 'the service is shutting down', status: 503, details: {} } };
+    const body: ErrorBody = { error: { code: 'SHUTTING_DOWN', message: 'the service is shutting down', status: 503, details: {}, request_id: request.id } };
     void reply.status(503).header('connection', 'close').header('content-type', 'application/json; charset=utf-8').send(body);
   });
 }
 
-/** Every HTTP error leaves in one envelope: {"error": {code, message, status, details}}. */
+/** Every HTTP error leaves in one envelope: {"error": {code, message, status, details, request_id}}. */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const body = errorBodyOf(exception);
+    const http = host.switchToHttp();
+    const requestId = http.getRequest<FastifyRequest>().id;
+    const body = errorBodyOf(exception, requestId);
     if (body.error.status >= 500) {
-      this.logger.error({ msg: 'unhandled error', err: exception instanceof Error ? exception.stack : String(exception) });
+      this.logger.error({ msg: 'unhandled error', request_id: requestId, err: exception instanceof Error ? exception.stack : String(exception) });
     }
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const reply = http.getResponse<FastifyReply>();
     const retryAfter = body.error.details.retry_after_secs;
     if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     // RFC 9110 §11.6.1: a 401 names the scheme the client should use.

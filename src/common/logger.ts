@@ -60,6 +60,14 @@ export class AppLogger implements LoggerService {
     );
   }
 
+  /**
+   * The access log's writer: the same stream, format and redaction, with its own level, so that
+   * its lines are written (or not, see [server] access_log) whatever LOG_LEVEL says.
+   */
+  accessLogger(): Logger {
+    return this.pino.child({ context: 'Access' }, { level: 'info' });
+  }
+
   private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace', message: unknown, params: unknown[]): void {
     const context = typeof params[params.length - 1] === 'string' ? (params[params.length - 1] as string) : undefined;
     if (typeof message === 'object' && message !== null) {

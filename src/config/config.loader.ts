@@ -274,6 +274,18 @@ function crossKeyProblems(config: AppConfig, env: Env): ConfigProblem[] {
       message: 'TLS needs both tls_cert_path and tls_key_path',
     });
   }
+  (config.integrations?.severity_map ?? []).forEach((entry, i) => {
+    if (!/^[^=]+=P[0-4]$/.test(entry)) {
+      problems.push({ key: `integrations.severity_map[${i}]`, message: `"${entry}" is not label value=severity, such as critical=P1` });
+    }
+  });
+  const metricsPort = config.metrics?.port;
+  if (metricsPort && server && (metricsPort === server.http_port || metricsPort === server.grpc_port)) {
+    problems.push({
+      key: 'metrics.port',
+      message: `${metricsPort} is already the ${metricsPort === server.http_port ? 'http_port' : 'grpc_port'} of [server]`,
+    });
+  }
   for (const cidr of outbound?.allow_cidrs ?? []) {
     if (!parseCidr(cidr)) problems.push({ key: 'outbound.allow_cidrs', message: `"${cidr}" is not a CIDR range such as 10.0.0.0/8 or fd00::/8` });
   }

@@ -3,6 +3,8 @@
  * The loader checks files and env overrides against it, so a typo in a key name or a wrong
  * type stops the service instead of being ignored.
  */
+import { INCIDENT_TYPES, SEVERITIES } from '../incidents/domain/incident';
+
 type KeySpec =
   | { type: 'string'; default: string; oneOf?: readonly string[]; nonEmpty?: boolean }
   | { type: 'integer'; default: number; min: number; max: number }
@@ -20,6 +22,7 @@ export const CONFIG_SCHEMA = {
     cors_origins: { type: 'list', default: [] },
     tls_cert_path: { type: 'string', default: '' },
     tls_key_path: { type: 'string', default: '' },
+    access_log: { type: 'boolean', default: true },
   },
   auth: {
     enabled: { type: 'boolean', default: true },
@@ -45,6 +48,14 @@ export const CONFIG_SCHEMA = {
   processing: {
     deduplication_enabled: { type: 'boolean', default: true },
     deduplication_window_secs: { type: 'integer', default: 900, min: 0, max: 31_536_000 },
+  },
+  integrations: {
+    auto_resolve: { type: 'boolean', default: true },
+    severity_label: { type: 'string', default: 'severity', nonEmpty: true },
+    severity_map: { type: 'list', default: ['critical=P1', 'high=P2', 'error=P2', 'warning=P3', 'info=P4', 'low=P4'] },
+    default_severity: { type: 'string', default: 'P3', oneOf: SEVERITIES },
+    type_label: { type: 'string', default: 'incident_type', nonEmpty: true },
+    default_type: { type: 'string', default: 'Unknown', oneOf: INCIDENT_TYPES },
   },
   notifications: {
     slack_enabled: { type: 'boolean', default: false },
@@ -75,6 +86,10 @@ export const CONFIG_SCHEMA = {
     worker_max_in_flight: { type: 'integer', default: 64, min: 1, max: 1024 },
     max_retries: { type: 'integer', default: 3, min: 0, max: 100 },
     retry_backoff_secs: { type: 'integer', default: 5, min: 0, max: 86_400 },
+  },
+  metrics: {
+    enabled: { type: 'boolean', default: true },
+    port: { type: 'integer', default: 0, min: 0, max: 65535 },
   },
 } as const satisfies Record<string, Record<string, KeySpec>>;
 

@@ -113,8 +113,28 @@ export interface ApiKeyRow {
   revoked_at: string | null;
 }
 
+/**
+ * The state upstream of one alert an integration folded into an incident (an Alertmanager or
+ * Grafana alert, by its fingerprint): the incident resolves by itself once all of its are resolved.
+ */
+export interface UpstreamAlertRow {
+  incident_id: string;
+  /** alertmanager | grafana */
+  integration: string;
+  /** The sender's fingerprint of the alert (its label set). */
+  fingerprint: string;
+  /** firing | resolved */
+  status: string;
+  /** The alertname label, or the title, for the timeline. */
+  name: string;
+  starts_at: string;
+  ends_at: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   api_keys: ApiKeyRow;
+  upstream_alerts: UpstreamAlertRow;
   incidents: IncidentRow;
   incident_timeline: TimelineRow;
   incident_notes: NoteRow;

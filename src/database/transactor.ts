@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Kysely } from 'kysely';
 import type { Tx } from './tx';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { MetricsService, TransactionKind } from '../metrics/metrics.service';
 import { insertRows } from './cached-queries';
 import { DATABASE, DIALECT } from './tokens';
 import type { Database, Dialect } from './schema';
@@ -48,12 +49,18 @@ export class Transactor {
   constructor(
     @Inject(DATABASE) private readonly db: Kysely<Database>,
     @Inject(DIALECT) readonly dialect: Dialect,
+    private readonly metrics: MetricsService,
   ) {}
 
-  async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.runAs(work, 'single');
+  }
+
+  private async runAs<T>(work: (tx: Tx) => Promise<T>, kind: TransactionKind): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const callbacks: Array<() => void> = [];
       let result: T;
+      const started = process.hrtime.bigint();
       try {
         result = await this.db.transaction().execute(async (trx) => {
           const pending = new Map<keyof Database, object[]>();
@@ -79,7 +86,9 @@ export class Transactor {
           await tx.flush();
           return value;
         });
+        this.metrics.transaction(kind, Number(process.hrtime.bigint() - started) / 1e9);
       } catch (err) {
+        this.metrics.transaction(kind, Number(process.hrtime.bigint() - started) / 1e9);
         if (attempt < MAX_ATTEMPTS && isRetryable(err)) {
           // Jittered backoff, so that two instances that collided do not collide again.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
@@ -160,7 +169,7 @@ export class Transactor {
     }
     let unitFailed = false;
     try {
-      const results = await this.run(async (tx) => {
+      const results = await this.runAs(async (tx) => {
         unitFailed = false;
         const out: unknown[] = [];
         try {
@@ -172,7 +181,7 @@ export class Transactor {
           throw err;
         }
         return out;
-      });
+      }, 'grouped');
       group.forEach((unit, i) => unit.resolve(results[i]));
       return;
     } catch (err) {

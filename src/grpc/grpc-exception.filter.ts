@@ -2,6 +2,7 @@ import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+import { requestIdOfCall } from './grpc-request-id';
 import { inProtoWords } from './proto-mapping';
 
 /** Domain error codes as gRPC status codes: the one place they are mapped for gRPC. */
@@ -59,10 +60,14 @@ export function grpcErrorOf(err: unknown): GrpcError {
 export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
   private readonly logger = new Logger('Grpc');
 
-  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> {
     const error = grpcErrorOf(exception);
     if (error.code === GrpcStatus.INTERNAL) {
-      this.logger.error({ msg: 'gRPC call failed', error: exception instanceof Error ? exception.message : String(exception) });
+      this.logger.error({
+        msg: 'gRPC call failed',
+        request_id: requestIdOfCall(host.switchToRpc().getContext<Metadata>()),
+        error: exception instanceof Error ? exception.message : String(exception),
+      });
     }
     return throwError(() => error);
   }

@@ -5,8 +5,12 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import type { INestApplication } from '@nestjs/common';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { ShutdownSignal } from '../common/shutdown-signal';
+import { accessLogOf } from '../common/request-logging';
 import { readTlsFiles } from '../common/tls';
 import type { AppConfig } from '../config/config.schema';
+import { grpcMetricsInterceptor } from '../metrics/grpc-metrics';
+import { MetricsService } from '../metrics/metrics.service';
+import { requestIdInterceptor } from './grpc-request-id';
 import { reflectionFor } from './reflection';
 
 export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
@@ -31,6 +35,7 @@ export const PROTO_LOADER_OPTIONS = {
 export async function startGrpc(app: INestApplication, config: AppConfig): Promise<void> {
   const tls = readTlsFiles(config.server);
   let server: Server | undefined;
+  const metrics = app.get(MetricsService);
   // On shutdown, calls in flight may finish (graceful) for a while; then the server stops anyway.
   app.get(ShutdownSignal).closing$.subscribe(() => setTimeout(() => server?.forceShutdown(), GRACEFUL_SHUTDOWN_MS).unref());
   app.connectMicroservice<MicroserviceOptions>(
@@ -42,6 +47,8 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
         loader: PROTO_LOADER_OPTIONS,
         gracefulShutdown: true,
+        // Passed on to the grpc-js Server, whose interceptors see every call's metadata and final status.
+        channelOptions: { interceptors: [requestIdInterceptor(accessLogOf(app)), ...(metrics.enabled ? [grpcMetricsInterceptor(metrics)] : [])] },
         // The same certificate as HTTP; clients are not asked for certificates (API keys identify them).
         credentials: tls ? ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) : ServerCredentials.createInsecure(),
         onLoadPackageDefinition: (definition: PackageDefinition, grpcServer: Server) => {

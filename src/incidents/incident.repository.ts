@@ -5,6 +5,9 @@ import type { Database, IncidentRow, NoteRow, TimelineRow } from '../database/sc
 import { insertRow, selectWhereEqual, updateRowById } from '../database/cached-queries';
 import { DATABASE } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
+import type { OpenIncidentCount } from '../metrics/metrics.service';
+
+const OPEN_STATES: IncidentState[] = ['Detected', 'Triaged', 'Investigating', 'Remediating'];
 
 /** Row <-> domain conversions for the incident tables, in one place. */
 export const incidentMapper = {
@@ -162,6 +165,18 @@ export class IncidentRepository {
   async notes(id: string): Promise<Note[]> {
     const rows = await this.db.selectFrom('incident_notes').selectAll().where('incident_id', '=', id).orderBy('created_at').orderBy('id').execute();
     return rows.map(incidentMapper.noteToDomain);
+  }
+
+  /** Incidents not resolved or closed, counted by state and severity (the state index narrows it to open rows). */
+  async countOpenByStateAndSeverity(): Promise<OpenIncidentCount[]> {
+    const rows = await this.db
+      .selectFrom('incidents')
+      .select(['state', 'severity'])
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('state', 'in', OPEN_STATES)
+      .groupBy(['state', 'severity'])
+      .execute();
+    return rows.map((row) => ({ state: row.state, severity: row.severity, count: Number(row.n) }));
   }
 
   async exists(id: string): Promise<boolean> {

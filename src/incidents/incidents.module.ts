@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { IncidentFigures } from './incident-figures';
 import { IncidentRepository } from './incident.repository';
 import { IncidentEventStream } from './incident-event-stream';
 import { IncidentsController } from './incidents.controller';
@@ -7,7 +8,7 @@ import { IncidentsService } from './incidents.service';
 
 @Module({
   controllers: [IncidentsController, IncidentsGrpcController],
-  providers: [IncidentsService, IncidentRepository, IncidentEventStream],
+  providers: [IncidentsService, IncidentRepository, IncidentEventStream, IncidentFigures],
   exports: [IncidentsService],
 })
 export class IncidentsModule {}

@@ -214,7 +214,15 @@ export class IncidentsService {
   }
 
   async transition(id: string, to: IncidentState, actor: string, note?: string, resolution?: Resolution, byKey?: string): Promise<Incident> {
-    return this.mutate(id, async (tx, current, now) => {
+    return this.transactor.run((tx) => this.transitionWithin(tx, id, to, actor, note, resolution, byKey));
+  }
+
+  /**
+   * A transition inside the caller's transaction: the integrations resolve or acknowledge an
+   * incident in the same transaction as the upstream event that caused it.
+   */
+  async transitionWithin(tx: Tx, id: string, to: IncidentState, actor: string, note?: string, resolution?: Resolution, byKey?: string): Promise<Incident> {
+    return this.mutateWithin(tx, id, async (tx, current, now) => {
       assertTransition(current.state, to);
       if (to === 'Resolved' && !resolution) {
         throw new ValidationFailed([{ field: 'resolution', message: 'resolving an incident needs resolution details' }]);
@@ -270,11 +278,31 @@ export class IncidentsService {
 
   /** Loads and locks the incident, applies `change` in one transaction. */
   private async mutate(id: string, change: (tx: Tx, current: Incident, now: string) => Promise<Incident>): Promise<Incident> {
-    return this.transactor.run(async (tx) => {
-      const current = await this.repository.findByIdForUpdate(tx, id);
-      if (!current) throw notFound(id);
-      return change(tx, current, this.now());
-    });
+    return this.transactor.run((tx) => this.mutateWithin(tx, id, change));
+  }
+
+  private async mutateWithin(tx: Tx, id: string, change: (tx: Tx, current: Incident, now: string) => Promise<Incident>): Promise<Incident> {
+    const current = await this.repository.findByIdForUpdate(tx, id);
+    if (!current) throw notFound(id);
+    return change(tx, current, this.now());
+  }
+
+  /**
+   * The open incident alerts with this fingerprint fold into, locked until the transaction ends:
+   * the integrations find the incident an upstream acknowledge or resolve is about.
+   */
+  async dedupTargetWithin(tx: Tx, fingerprint: string): Promise<Incident | null> {
+    return this.repository.findDedupTarget(tx, fingerprint);
+  }
+
+  /** A timeline entry about the incident from outside its own fields (an upstream alert's state). */
+  recordWithin(tx: Tx, id: string, event_type: string, actor: string, description: string, metadata: Record<string, unknown>, byKey?: string): void {
+    this.repository.appendTimeline(tx, id, [entry(this.now(), event_type, actor, description, metadata)], byKey);
+  }
+
+  /** The incident, locked until the transaction ends, or null. */
+  async findWithin(tx: Tx, id: string): Promise<Incident | null> {
+    return this.repository.findByIdForUpdate(tx, id);
   }
 
   /** Lets the in-transaction listeners write now, and emits the event only once the transaction commits. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Transactor } from '../database/transactor';
+import { MetricsService } from '../metrics/metrics.service';
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
 import type { Delivery, DeliveryAction, DeliveryStatus } from './notification';
 
@@ -23,6 +24,7 @@ export class DeliveryPolicy {
   constructor(
     private readonly deliveries: DeliveryRepository,
     private readonly transactor: Transactor,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Writes attempt outcomes, and what they imply, in one transaction. */
@@ -31,7 +33,8 @@ export class DeliveryPolicy {
       for (const given of await this.deliveries.settle(tx, owner, results)) {
         if (given.channel === 'pagerduty' && given.action === 'trigger') {
           const reason = 'cancelled: the PagerDuty trigger before it was not delivered';
-          await this.deliveries.cancelPending(tx, given.incident_id, 'pagerduty', given.target, TRIGGER_FOLLOW_UPS, reason, given.at);
+          const cancelled = await this.deliveries.cancelPending(tx, given.incident_id, 'pagerduty', given.target, TRIGGER_FOLLOW_UPS, reason, given.at);
+          tx.afterCommit(() => this.metrics.deliverySettled('pagerduty', 'cancelled', cancelled));
         }
       }
     });

@@ -5,6 +5,7 @@ import { Clock } from '../common/clock';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { DIALECT } from '../database/tokens';
+import { MetricsService } from '../metrics/metrics.service';
 import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { AttemptResult, DeliveryRepository } from './delivery.repository';
@@ -92,6 +93,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     private readonly deliveries: DeliveryRepository,
     policy: DeliveryPolicy,
     private readonly clock: Clock,
+    private readonly metrics: MetricsService,
   ) {
     this.outcomes = new OutcomeRecorder(
       (batch) => policy.record(this.owner, batch),
@@ -419,7 +421,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const now = this.clock.now().getTime();
     const at = iso(now);
     const fields = { notification_id: d.id, incident_id: d.incident_id, channel: d.channel, worker_id: workerId };
+    this.metrics.deliveryAttempt(d.channel, outcome.kind);
     if (outcome.kind === 'delivered') {
+      this.metrics.deliverySettled(d.channel, 'sent');
+      this.metrics.deliverySent(d.channel, d.created_at, now);
       this.slots.succeeded(key);
       this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
@@ -434,9 +439,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         const backoff = this.config.notifications.retry_backoff_secs * 1000 * 2 ** (attempts - 1) * (0.8 + Math.random() * 0.4);
         const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
         const next = iso(now + delay);
+        this.metrics.deliverySettled(d.channel, 'retried');
         this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
         this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
       } else {
+        this.metrics.deliverySettled(d.channel, 'failed');
         this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
         this.logger.error(
           outcome.kind === 'permanent'

@@ -72,6 +72,8 @@ export interface ChannelCounts {
   cancelled: number;
   /** Attempts beyond the first, over all deliveries of the channel. */
   retried: number;
+  /** created_at of the channel's oldest pending or sending delivery, null when there is none. */
+  oldest_waiting_at: string | null;
 }
 
 /**
@@ -275,8 +277,8 @@ export class DeliveryRepository {
   }
 
   /** Cancels the pending deliveries of these actions on one (incident, channel, target). */
-  async cancelPending(tx: Tx, incidentId: string, channel: Channel, target: string, actions: DeliveryAction[], reason: string, now: string): Promise<void> {
-    await tx.db
+  async cancelPending(tx: Tx, incidentId: string, channel: Channel, target: string, actions: DeliveryAction[], reason: string, now: string): Promise<number> {
+    const result = await tx.db
       .updateTable(TABLE)
       .set({ status: 'cancelled', last_error: reason, updated_at: now })
       .where('incident_id', '=', incidentId)
@@ -284,7 +286,8 @@ export class DeliveryRepository {
       .where('target', '=', target)
       .where('action', 'in', actions)
       .where('status', '=', 'pending')
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /** Hands claimed deliveries back without an attempt (shutdown): they stay due. */
@@ -366,19 +369,31 @@ export class DeliveryRepository {
       .execute();
   }
 
-  async countsByChannel(): Promise<Map<string, ChannelCounts>> {
-    const rows = await this.db
+  /**
+   * Deliveries per channel and status. `statuses` limits the count to those (the metrics scrape
+   * reads only pending and sending rows, through the status index, not the whole history).
+   */
+  async countsByChannel(statuses?: readonly DeliveryStatus[]): Promise<Map<string, ChannelCounts>> {
+    let query = this.db
       .selectFrom(TABLE)
       .select(['channel', 'status'])
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(sql`case when attempts > 1 then attempts - 1 else 0 end`).as('retried')])
-      .groupBy(['channel', 'status'])
-      .execute();
+      .select((eb) => [
+        eb.fn.countAll<number>().as('n'),
+        eb.fn.sum<number>(sql`case when attempts > 1 then attempts - 1 else 0 end`).as('retried'),
+        eb.fn.min('created_at').as('oldest'),
+      ])
+      .groupBy(['channel', 'status']);
+    if (statuses) query = query.where('status', 'in', statuses);
+    const rows = await query.execute();
     const counts = new Map<string, ChannelCounts>();
     for (const row of rows) {
       let c = counts.get(row.channel);
-      if (!c) counts.set(row.channel, (c = { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, retried: 0 }));
+      if (!c) counts.set(row.channel, (c = { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, retried: 0, oldest_waiting_at: null }));
       c[row.status as DeliveryStatus] += Number(row.n);
       c.retried += Number(row.retried ?? 0);
+      if ((row.status === 'pending' || row.status === 'sending') && row.oldest !== null && (c.oldest_waiting_at === null || row.oldest < c.oldest_waiting_at)) {
+        c.oldest_waiting_at = row.oldest;
+      }
     }
     return counts;
   }

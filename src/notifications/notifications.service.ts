@@ -12,6 +12,7 @@ import type { Incident } from '../incidents/domain/incident';
 import type { IncidentEvent } from '../incidents/domain/events';
 import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction, OnCommittedIncidentEvent } from '../incidents/incident-change.event';
 import { IncidentsService } from '../incidents/incidents.service';
+import { DeliveryFigures, MetricsService } from '../metrics/metrics.service';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { DeliveryRepository, NewDeliveryRow, toDelivery } from './delivery.repository';
 import { DeliveryPolicy } from './delivery-policy';
@@ -74,7 +75,10 @@ export class NotificationsService {
     private readonly clock: Clock,
     private readonly outbound: OutboundPolicy,
     @Inject(CHANNEL_PROVIDERS) private readonly providers: ChannelProvider[],
-  ) {}
+    metrics: MetricsService,
+  ) {
+    metrics.provide({ deliveries: () => this.deliveryFigures() });
+  }
 
   /** The outbox: deliveries are written in the transaction of the incident change itself. */
   @OnEvent(INCIDENT_CHANGE_IN_TRANSACTION, { suppressErrors: false })
@@ -139,7 +143,15 @@ export class NotificationsService {
     const channels: Record<string, object> = {};
     let pending = 0;
     for (const provider of this.providers) {
-      const c = counts.get(provider.channel) ?? { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, retried: 0 };
+      const { oldest_waiting_at: _oldest, ...c } = counts.get(provider.channel) ?? {
+        pending: 0,
+        sending: 0,
+        sent: 0,
+        failed: 0,
+        cancelled: 0,
+        retried: 0,
+        oldest_waiting_at: null,
+      };
       pending += c.pending;
       channels[provider.channel] = { ...provider.readiness(), ...c };
     }
@@ -156,6 +168,20 @@ export class NotificationsService {
       degraded_targets: state.degraded_targets.map((key) => key.replace('\u0000', ' ')),
       channels,
     };
+  }
+
+  /** What the metrics show of the deliveries at a scrape: the stats' counts, of the rows not yet settled only. */
+  private async deliveryFigures(): Promise<DeliveryFigures> {
+    const counts = await this.deliveries.countsByChannel(['pending', 'sending']);
+    const channels = new Map<string, { pending: number; sending: number }>();
+    let oldest: string | null = null;
+    for (const provider of this.providers) {
+      const c = counts.get(provider.channel);
+      channels.set(provider.channel, { pending: c?.pending ?? 0, sending: c?.sending ?? 0 });
+      if (c?.oldest_waiting_at && (oldest === null || c.oldest_waiting_at < oldest)) oldest = c.oldest_waiting_at;
+    }
+    const state = this.pool.state();
+    return { channels, oldestWaitingCreatedAt: oldest, pool: { queue_depth: state.queue_depth, in_flight: state.in_flight } };
   }
 
   /** Sends a test message through one configured channel now and reports what the target said. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import { InterceptingCall, Interceptor } from '@grpc/grpc-js';
@@ -142,12 +143,12 @@ export interface RunningApp {
 /** Starts the real application (HTTP on an ephemeral loopback port) on the given store. */
 export async function startApp(
   store: TestStore,
-  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock; env?: Record<string, string>; grpc?: boolean } = {},
+  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock; env?: Record<string, string>; grpc?: boolean; logger?: LoggerService } = {},
 ): Promise<RunningApp> {
   const overrides = { ...options.overrides };
   if (options.grpc) overrides.server = { ...overrides.server, host: '127.0.0.1', grpc_port: await freePort() };
   const config = store.config(overrides, options.env);
-  const app = await createApp(config, { clock: options.clock });
+  const app = await createApp(config, { clock: options.clock, logger: options.logger });
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (options.grpc) await startGrpc(app, config);
   const server = app.getHttpServer();

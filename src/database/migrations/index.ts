@@ -174,6 +174,28 @@ function apiKeys(): Migration {
   };
 }
 
+/** What integrations know of each upstream alert, for resolving incidents when the sender does. */
+function upstreamAlerts(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('upstream_alerts')
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        .addColumn('integration', 'varchar(32)', (c) => c.notNull())
+        .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('starts_at', 'varchar(40)', (c) => c.notNull())
+        .addColumn('ends_at', 'varchar(40)')
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upstream_alerts_pk', ['incident_id', 'integration', 'fingerprint'])
+        .execute();
+      // A resolved notification names the alert, not the incident: found by its fingerprint.
+      await db.schema.createIndex('upstream_alerts_fingerprint_idx').on('upstream_alerts').columns(['integration', 'fingerprint', 'status']).execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -183,6 +205,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0002_notification_deliveries': notificationDeliveries(this.dialect),
       '0003_delivery_priority': deliveryPriority(),
       '0004_api_keys': apiKeys(),
+      '0005_upstream_alerts': upstreamAlerts(),
     });
   }
 }

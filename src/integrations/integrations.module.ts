@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { AlertsModule } from '../alerts/alerts.module';
+import { IncidentsModule } from '../incidents/incidents.module';
+import { AlertmanagerController } from './alertmanager/alertmanager.controller';
+import { IntegrationsService } from './integrations.service';
+import { PagerDutyEventsController } from './pagerduty/pagerduty-events.controller';
+import { UpstreamAlertRepository } from './upstream-alert.repository';
+
+/** Alerts in the senders' own formats: Alertmanager, Grafana, PagerDuty Events API v2. */
+@Module({
+  imports: [AlertsModule, IncidentsModule],
+  controllers: [AlertmanagerController, PagerDutyEventsController],
+  providers: [IntegrationsService, UpstreamAlertRepository],
+})
+export class IntegrationsModule {}
