@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { event as pdEvent } from '@pagerduty/pdjs';
 import { makeCertificate } from './support/certificate';
-import { drivers, RunningApp, startApp, TestStore } from './support/harness';
+import { drivers, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
 
 const STARTS = '2026-01-15T14:30:00.000Z';
 
@@ -119,6 +119,33 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
     expect(again.body.alerts[0].incident_ids[0]).not.toBe(id);
   });
 
+  it('leaves a newer firing alone when the resolution of an older firing of the same alert arrives late', async () => {
+    const first = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'firing')]));
+    const id = first.body.alerts[0].incident_ids[0];
+    const later = '2026-01-15T14:35:00.000Z';
+    const again = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'firing', { startsAt: later })]));
+    expect(again.body.alerts[0]).toMatchObject({ result: 'Duplicate', incident_ids: [id] });
+    // A delayed or HA-duplicated notification about the first firing.
+    const stale = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'resolved')]));
+    expect(stale.body).toMatchObject({ alerts: [{ result: 'Unknown', incident_ids: [] }], resolved_incidents: [] });
+    expect((await running.http.get(`/v1/incidents/${id}`)).body.state).toBe('Detected');
+    const current = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'resolved', { startsAt: later })]));
+    expect(current.body.resolved_incidents).toEqual([id]);
+  });
+
+  it('refuses times that are not RFC 3339, even ones Date.parse would take', async () => {
+    for (const startsAt of ['1', new Date().toString(), '2026-01-15T14:30:00.1234567890123456789012345678901Z', '2026-01-15 14:30:00']) {
+      const res = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'firing', { startsAt })]));
+      expect([res.status, res.body.error.details.fields[0].field]).toEqual([400, 'alerts[0].startsAt']);
+    }
+    // What Alertmanager writes (nanoseconds) and an offset are taken.
+    for (const startsAt of ['2026-01-15T14:30:00.123456789Z', '2026-01-15T15:30:00+01:00']) {
+      const res = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('t', 'firing', { startsAt })]));
+      expect(res.status).toBe(200);
+    }
+    expect((await incidents()).total).toBe(1);
+  });
+
   it('maps severities and types through the config, and defaults what is missing', async () => {
     const res = await running.http
       .post('/v1/integrations/alertmanager')
@@ -158,10 +185,10 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
     expect(res.body.error.code).toBe('VALIDATION_FAILED');
     expect(res.body.error.details.fields.map((f: { field: string }) => f.field)).toEqual(['alerts[1].status', 'alerts[2].labels.n', 'alerts[2].startsAt']);
     expect((await incidents()).total).toBe(before);
-    for (const body of [[], { alerts: 'x' }, { alerts: [] as unknown[], groupLabels: 'x' }]) {
+    for (const body of [[], { alerts: 'x' }, { alerts: [] as unknown[], groupKey: 5 }]) {
       const bad = await running.http.post('/v1/integrations/alertmanager').send(body);
       expect(bad.status).toBe(400);
-      expect(bad.body.error.details.fields[0].field).toMatch(/^(body|alerts|groupLabels)$/);
+      expect(bad.body.error.details.fields[0].field).toMatch(/^(body|alerts|groupKey)$/);
     }
   });
 
@@ -199,6 +226,45 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
       .set('authorization', `Bearer ${writer}`)
       .send(notification([amAlert('a', 'firing')]))
       .expect(200);
+  });
+});
+
+describe.each(drivers())('a group that keeps firing past the deduplication window on %s', (driver) => {
+  let store: TestStore;
+  let running: RunningApp;
+  const clock = new ManualClock();
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+    running = await startApp(store, { clock });
+  });
+  afterEach(async () => {
+    await running.close();
+    await store.destroy();
+  });
+
+  it('stays one incident, for Alertmanager groups and PagerDuty dedup keys alike, as long as it is open', async () => {
+    const first = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'firing')]));
+    clock.advance(3600); // four times the 900 s window, with only repeats in between
+    const next = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'firing'), amAlert('b', 'firing')]));
+    expect(next.body.alerts.map((a: { incident_ids: string[] }) => a.incident_ids[0])).toEqual([
+      first.body.alerts[0].incident_ids[0],
+      first.body.alerts[0].incident_ids[0],
+    ]);
+
+    const key = (
+      await running.http
+        .post('/v1/api-keys')
+        .send({ name: 'pd', scopes: ['alerts:write'] })
+        .expect(201)
+    ).body.key as string;
+    const trigger = { routing_key: key, event_action: 'trigger', dedup_key: 'long-one', payload: { summary: 's', source: 'h', severity: 'error' } };
+    await running.anon.post('/v2/enqueue').send(trigger).expect(202);
+    clock.advance(4 * 3600); // Alertmanager's PagerDuty receiver sends the trigger again every repeat_interval (4 h)
+    await running.anon.post('/v2/enqueue').send(trigger).expect(202);
+    const paged = (await running.http.get('/v1/incidents?source=pagerduty')).body;
+    expect([paged.total, paged.items[0].alert_count]).toEqual([1, 2]);
+    await running.anon.post('/v2/enqueue').send({ routing_key: key, event_action: 'resolve', dedup_key: 'long-one' }).expect(202);
+    expect((await running.http.get(`/v1/incidents/${paged.items[0].id}`)).body.state).toBe('Resolved');
   });
 });
 
@@ -305,6 +371,9 @@ describe.each(drivers())('PagerDuty Events API v2 on %s', (driver) => {
       [trigger({ payload: { summary: 'x'.repeat(1025), source: 'h', severity: 'info' } }), 400, 'invalid event', 'payload.summary'],
       [trigger({ payload: undefined }), 400, 'invalid event', 'payload'],
       [trigger({ event_action: 'snooze' }), 400, 'invalid event', 'event_action'],
+      [trigger({ payload: { summary: 'x', source: 'h', severity: 'toString' } }), 400, 'invalid event', 'payload.severity'],
+      [trigger({ links: Array.from({ length: 10 }, () => ({ href: 'https://x.example/' + 'l'.repeat(1000) })) }), 400, 'invalid event', 'links'],
+      [{ routing_key: key, event_action: 'acknowledge', dedup_key: null }, 400, 'invalid event', 'dedup_key'],
       [{ routing_key: key, event_action: 'resolve' }, 400, 'invalid event', 'dedup_key'],
       [trigger({ routing_key: undefined }), 401, 'unauthorized', ''],
       [trigger({ routing_key: 'R0UT1NGKEY0000000000000000000000' }), 401, 'unauthorized', ''],

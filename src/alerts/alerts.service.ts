@@ -65,7 +65,8 @@ export class AlertsService {
       }
     }
     const alert = incomingAlert(dto, receivedAt);
-    const outcome = await this.incidents.absorbAlert(tx, alert, caller?.name);
+    // An integration's alerts carry the sender's own notion of "the same" (a group, a dedup_key).
+    const outcome = await this.incidents.absorbAlert(tx, alert, caller?.name, integration !== 'api');
     const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
     this.repository.insert(tx, stored);
     this.countOnCommit(tx, dto.source, outcome.status === 'Accepted' ? 'accepted' : 'duplicate', integration);

@@ -4,7 +4,7 @@ import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EMPTY, finalize, Observable } from 'rxjs';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { requestIdOfCall } from '../grpc/grpc-request-id';
+import { requestIdOfCall } from '../common/request-id';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { grants } from './api-key-format';

@@ -23,10 +23,12 @@ export function requestIdOf(given: unknown): string {
  * entry the request-id interceptor has set), for the log lines a service writes on the request's
  * behalf.
  */
-export const RequestId = createParamDecorator((_data: unknown, ctx: ExecutionContext): string | undefined => {
-  if (ctx.getType() === 'rpc') {
-    const value = ctx.switchToRpc().getContext<Metadata>().get(REQUEST_ID_HEADER)[0];
-    return typeof value === 'string' ? value : undefined;
-  }
-  return ctx.switchToHttp().getRequest<FastifyRequest>().id;
-});
+export const RequestId = createParamDecorator((_data: unknown, ctx: ExecutionContext): string | undefined =>
+  ctx.getType() === 'rpc' ? requestIdOfCall(ctx.switchToRpc().getContext<Metadata>()) : ctx.switchToHttp().getRequest<FastifyRequest>().id,
+);
+
+/** The id of the gRPC call whose metadata this is (set by requestIdInterceptor). */
+export function requestIdOfCall(metadata: Metadata | undefined): string | undefined {
+  const value = metadata?.get?.(REQUEST_ID_HEADER)[0];
+  return typeof value === 'string' ? value : undefined;
+}

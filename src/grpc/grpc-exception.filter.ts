@@ -2,7 +2,7 @@ import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
-import { requestIdOfCall } from './grpc-request-id';
+import { requestIdOfCall } from '../common/request-id';
 import { inProtoWords } from './proto-mapping';
 
 /** Domain error codes as gRPC status codes: the one place they are mapped for gRPC. */

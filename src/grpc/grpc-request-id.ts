@@ -43,9 +43,3 @@ export function requestIdInterceptor(accessLog: Logger | undefined): ServerInter
     });
   };
 }
-
-/** The id of the gRPC call whose metadata this is (set by requestIdInterceptor). */
-export function requestIdOfCall(metadata: Metadata | undefined): string | undefined {
-  const value = metadata?.get?.(REQUEST_ID_HEADER)[0];
-  return typeof value === 'string' ? value : undefined;
-}

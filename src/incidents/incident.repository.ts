@@ -6,8 +6,7 @@ import { insertRow, selectWhereEqual, updateRowById } from '../database/cached-q
 import { DATABASE } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
 import type { OpenIncidentCount } from '../metrics/metrics.service';
-
-const OPEN_STATES: IncidentState[] = ['Detected', 'Triaged', 'Investigating', 'Remediating'];
+import { ACTIVE_STATES } from './domain/state-machine';
 
 /** Row <-> domain conversions for the incident tables, in one place. */
 export const incidentMapper = {
@@ -173,7 +172,7 @@ export class IncidentRepository {
       .selectFrom('incidents')
       .select(['state', 'severity'])
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('state', 'in', OPEN_STATES)
+      .where('state', 'in', ACTIVE_STATES)
       .groupBy(['state', 'severity'])
       .execute();
     return rows.map((row) => ({ state: row.state, severity: row.severity, count: Number(row.n) }));

@@ -97,12 +97,15 @@ export class IncidentsService {
   /**
    * Folds an alert into the open incident with its fingerprint, or opens a new one. Runs inside
    * the caller's transaction so the alert row and the incident change commit together.
+   * `foldWhileOpen`: the open incident takes the alert however long ago it was last seen (the
+   * integrations' group and dedup keys, which mean "the same thing" for as long as it is open,
+   * as with PagerDuty); otherwise the deduplication window applies.
    */
-  async absorbAlert(tx: Tx, alert: IncomingAlert, byKey?: string): Promise<AlertOutcome> {
+  async absorbAlert(tx: Tx, alert: IncomingAlert, byKey?: string, foldWhileOpen = false): Promise<AlertOutcome> {
     const now = alert.received_at;
     const actor = alert.source;
     const target = await this.repository.findDedupTarget(tx, alert.fingerprint);
-    if (target && this.absorbs(target, now)) {
+    if (target && this.absorbs(target, now, foldWhileOpen)) {
       const updated: Incident = {
         ...target,
         alert_count: target.alert_count + 1,
@@ -148,10 +151,10 @@ export class IncidentsService {
   }
 
   /** Whether the incident holding a fingerprint still takes what arrives with it at `now`. */
-  private absorbs(target: Incident, now: string): boolean {
+  private absorbs(target: Incident, now: string, foldWhileOpen = false): boolean {
     const { deduplication_enabled, deduplication_window_secs } = this.config.processing;
-    const windowStartMs = Date.parse(now) - deduplication_window_secs * 1000;
-    return deduplication_enabled && isActive(target.state) && Date.parse(target.last_seen_at) >= windowStartMs;
+    if (!deduplication_enabled || !isActive(target.state)) return false;
+    return foldWhileOpen || Date.parse(target.last_seen_at) >= Date.parse(now) - deduplication_window_secs * 1000;
   }
 
   async get(id: string): Promise<IncidentDetail> {

@@ -54,7 +54,7 @@ export class IntegrationsService {
   }
 
   async receiveNotification(body: unknown, integration: AlertmanagerIntegration, caller?: Principal): Promise<NotificationAnswer> {
-    const upstream = this.refusedCounted(integration, () => {
+    const upstream = this.refusedCounted(integration, alertCountOf(body), () => {
       const parsed = parseNotification(body, integration, this.mapping);
       this.limits.takeIngest(caller?.keyId, Math.max(1, parsed.length));
       return parsed;
@@ -97,9 +97,8 @@ export class IntegrationsService {
     touched: Set<string>,
     caller?: Principal,
   ): Promise<UpstreamAlertAnswer> {
-    const ids = await this.upstream.incidentsFiring(tx, integration, item.fingerprint);
+    const ids = await this.upstream.resolveFiring(tx, integration, item.fingerprint, item.starts_at, item.ends_at, now);
     for (const id of ids) {
-      await this.upstream.markResolved(tx, id, integration, item.fingerprint, item.ends_at, now);
       this.incidents.recordWithin(
         tx,
         id,
@@ -117,7 +116,7 @@ export class IntegrationsService {
   /** Resolves the incident (method Automated) once none of its upstream alerts fires. */
   private async resolveIfQuiet(tx: Tx, id: string, integration: AlertmanagerIntegration, caller?: Principal): Promise<boolean> {
     if (!this.config.integrations.auto_resolve) return false;
-    // Locked first, so that a concurrent firing alert for it waits for this decision.
+    // Locked before counting, so that a firing alert folding into it meanwhile waits for this decision.
     const incident = await this.incidents.findWithin(tx, id);
     if (!incident || !isActive(incident.state)) return false;
     const { firing, total } = await this.upstream.countsFor(tx, id);
@@ -141,7 +140,7 @@ export class IntegrationsService {
 
   /** One Events API v2 event; answers the dedup_key (made up for a trigger without one, as PagerDuty does). */
   async receivePagerDutyEvent(body: unknown, caller?: Principal): Promise<{ dedup_key: string }> {
-    const event = this.refusedCounted(PAGERDUTY_SOURCE, () => {
+    const event = this.refusedCounted(PAGERDUTY_SOURCE, 1, () => {
       const parsed = parsePagerDutyEvent(body, this.mapping);
       this.limits.takeIngest(caller?.keyId, 1);
       return parsed;
@@ -185,14 +184,20 @@ export class IntegrationsService {
     return { dedup_key };
   }
 
-  /** A request refused before anything is written (bad payload, over the ingest limit) counts as rejected. */
-  private refusedCounted<T>(integration: AlertIntegration, check: () => T): T {
+  /** The alerts of a request refused before anything is written (bad payload, over the ingest limit) count as rejected. */
+  private refusedCounted<T>(integration: AlertIntegration, alerts: number, check: () => T): T {
     try {
       return check();
     } catch (err) {
       // The integration's name is the source of every alert it brings in.
-      this.metrics.alertReceived(integration, 'rejected', integration);
+      this.metrics.alertReceived(integration, 'rejected', integration, alerts);
       throw err;
     }
   }
+}
+
+/** How many alerts a notification holds, as far as it can be told before it is checked (at least one). */
+function alertCountOf(body: unknown): number {
+  const alerts = (body as { alerts?: unknown } | null)?.alerts;
+  return Array.isArray(alerts) ? Math.max(1, alerts.length) : 1;
 }

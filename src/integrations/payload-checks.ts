@@ -3,7 +3,8 @@ import type { FieldIssue } from '../common/domain-error';
 /**
  * Hand-checked shapes for the senders' own payloads. Unlike this service's DTOs, these accept
  * fields they do not know: Grafana adds its own to Alertmanager's, and senders grow fields
- * across versions. What is checked is what the mapping reads.
+ * across versions. What is checked is what the mapping reads, and nothing else: a sender whose
+ * request is refused for a field nobody uses would drop the alert.
  */
 export class PayloadChecks {
   readonly issues: FieldIssue[] = [];
@@ -47,12 +48,21 @@ export class PayloadChecks {
     return out;
   }
 
-  /** An RFC 3339 time, as the senders write them; the text is kept as it came. */
+  /** An RFC 3339 time, as the senders write them (Alertmanager with nanoseconds); the text is kept as it came. */
   time(value: unknown, field: string, required: boolean): string | undefined {
     const text = this.string(value, field, { required, max: 64 });
-    if (text !== undefined && Number.isNaN(Date.parse(text))) return void this.fail(field, `must be an RFC 3339 time, got "${text}"`);
+    if (text !== undefined && (!RFC3339.test(text) || Number.isNaN(Date.parse(text)))) {
+      return void this.fail(field, `must be an RFC 3339 time such as 2026-01-15T14:30:00Z, got "${text}"`);
+    }
     return text;
   }
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** A checked RFC 3339 time in the store's one form (ISO 8601 UTC, milliseconds), so that times compare as text. */
+export function storedTime(text: string): string {
+  return new Date(text).toISOString();
 }
 
 export function kindOf(value: unknown): string {

@@ -1,3 +1,5 @@
+import { SEVERITIES } from '../incidents/domain/incident';
+import { ACTIVE_STATES } from '../incidents/domain/state-machine';
 import { Injectable, Logger } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InjectConfig } from '../config/config.module';
@@ -44,13 +46,10 @@ export interface ScrapeSources {
   deliveries?: () => Promise<DeliveryFigures>;
 }
 
-const OPEN_STATES = ['Detected', 'Triaged', 'Investigating', 'Remediating'] as const;
-const SEVERITY_LABELS = ['P0', 'P1', 'P2', 'P3', 'P4'] as const;
-
 /**
  * The application's Prometheus metrics, on a registry of its own (not prom-client's global one:
  * tests run several applications in one process). When [metrics] enabled is false every
- * recording method returns at once and nothing is registered.
+ * recording method returns at once, no hook or collector is installed and nothing is served.
  *
  * The record methods sit on hot paths (every request, alert and transaction), so each keeps
  * the metric's label children in maps: prom-client's labels() validates and builds an object
@@ -103,7 +102,7 @@ export class MetricsService {
       registers,
       collect: this.collector(function (this: Gauge<'state' | 'severity'>, figures) {
         if (!figures.incidents) return;
-        for (const state of OPEN_STATES) for (const severity of SEVERITY_LABELS) this.labels(state, severity).set(0);
+        for (const state of ACTIVE_STATES) for (const severity of SEVERITIES) this.labels(state, severity).set(0);
         for (const row of figures.incidents) this.labels(row.state, row.severity).set(row.count);
       }),
     });

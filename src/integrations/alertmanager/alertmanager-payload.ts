@@ -4,7 +4,7 @@ import { ValidationFailed } from '../../common/domain-error';
 import type { AlertDto } from '../../alerts/dto/alert.dto';
 import { MAX_ALERTS_PER_BATCH } from '../../alerts/dto/alert.dto';
 import type { AlertMapping } from '../alert-mapping';
-import { clip, PayloadChecks } from '../payload-checks';
+import { clip, PayloadChecks, storedTime } from '../payload-checks';
 
 export type AlertmanagerIntegration = 'alertmanager' | 'grafana';
 
@@ -30,13 +30,8 @@ export interface UpstreamAlert {
 export function parseNotification(body: unknown, integration: AlertmanagerIntegration, mapping: AlertMapping): UpstreamAlert[] {
   const check = new PayloadChecks();
   if (!check.isObject(body)) throw new ValidationFailed([{ field: 'body', message: 'must be a JSON object (an Alertmanager webhook notification)' }]);
-  check.string(body.version, 'version', { max: 16 });
-  check.string(body.receiver, 'receiver', { max: 1024 });
   const groupKey = check.string(body.groupKey, 'groupKey', { max: 16384 });
   const externalUrl = check.string(body.externalURL, 'externalURL', { max: 2048 });
-  check.stringMap(body.groupLabels, 'groupLabels', { maxKeys: 64, maxLength: 1024 });
-  check.stringMap(body.commonLabels, 'commonLabels', { maxKeys: 64, maxLength: 1024 });
-  check.stringMap(body.commonAnnotations, 'commonAnnotations', { maxKeys: 64, maxLength: 8192 });
   if (!Array.isArray(body.alerts)) {
     check.fail('alerts', body.alerts === undefined ? 'is required' : 'must be an array');
     throw new ValidationFailed(check.issues, 'notification rejected, nothing stored');
@@ -81,9 +76,9 @@ export function parseNotification(body: unknown, integration: AlertmanagerIntegr
       status,
       fingerprint,
       name: clip(labels.alertname ?? title, 500),
-      starts_at: startsAt,
+      starts_at: storedTime(startsAt),
       // Alertmanager writes the zero time for "not ended".
-      ends_at: endsAt && !endsAt.startsWith('0001-') ? endsAt : null,
+      ends_at: endsAt && !endsAt.startsWith('0001-') ? storedTime(endsAt) : null,
       alert,
     });
   });

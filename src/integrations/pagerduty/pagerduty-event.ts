@@ -26,7 +26,7 @@ export function parsePagerDutyEvent(body: unknown, mapping: AlertMapping): Pager
   }
   const dedupKey = check.string(body.dedup_key, 'dedup_key', { max: 255, nonEmpty: true });
   if (action === 'acknowledge' || action === 'resolve') {
-    if (dedupKey === undefined && body.dedup_key === undefined) check.fail('dedup_key', `is required for ${action}`);
+    if (dedupKey === undefined && (body.dedup_key === undefined || body.dedup_key === null)) check.fail('dedup_key', `is required for ${action}`);
     if (check.issues.length > 0) throw new ValidationFailed(check.issues, 'invalid event');
     return { action, dedup_key: dedupKey as string };
   }
@@ -38,7 +38,7 @@ export function parsePagerDutyEvent(body: unknown, mapping: AlertMapping): Pager
   const summary = check.string(payload.summary, 'payload.summary', { required: true, max: 1024, nonEmpty: true });
   const source = check.string(payload.source, 'payload.source', { required: true, max: 255, nonEmpty: true });
   const severityName = payload.severity;
-  if (typeof severityName !== 'string' || !(severityName in PAGERDUTY_SEVERITIES)) {
+  if (typeof severityName !== 'string' || !Object.hasOwn(PAGERDUTY_SEVERITIES, severityName)) {
     check.fail('payload.severity', severityName === undefined ? 'is required' : 'must be one of the following values: critical, error, warning, info');
   }
   const timestamp = check.time(payload.timestamp, 'payload.timestamp', false);
@@ -49,8 +49,8 @@ export function parsePagerDutyEvent(body: unknown, mapping: AlertMapping): Pager
   const clientUrl = check.string(body.client_url, 'client_url', { max: 2048 });
   const details = payload.custom_details === undefined || payload.custom_details === null ? undefined : JSON.stringify(payload.custom_details);
   if (details !== undefined && details.length > 8192) check.fail('payload.custom_details', `must be at most 8192 characters as JSON, got ${details.length}`);
-  const links = listOf(check, body.links, 'links', 'href');
-  const images = listOf(check, body.images, 'images', 'src');
+  const links = jsonOf(check, listOf(check, body.links, 'links', 'href'), 'links');
+  const images = jsonOf(check, listOf(check, body.images, 'images', 'src'), 'images');
   if (check.issues.length > 0 || summary === undefined || source === undefined) throw new ValidationFailed(check.issues, 'invalid event');
 
   const labels: Record<string, string> = { source, ...present({ component, group, class: klass, client }) };
@@ -59,8 +59,8 @@ export function parsePagerDutyEvent(body: unknown, mapping: AlertMapping): Pager
     timestamp,
     custom_details: details,
     client_url: clientUrl,
-    links: links.length > 0 ? JSON.stringify(links) : undefined,
-    images: images.length > 0 ? JSON.stringify(images) : undefined,
+    links,
+    images,
   });
   return {
     action: 'trigger',
@@ -72,7 +72,7 @@ export function parsePagerDutyEvent(body: unknown, mapping: AlertMapping): Pager
       severity: PAGERDUTY_SEVERITIES[severityName as string],
       alert_type: mapping.defaultType,
       labels,
-      affected_services: [component ?? source],
+      affected_services: [component || source],
       annotations,
     },
   };
@@ -91,6 +91,14 @@ function listOf(check: PayloadChecks, value: unknown, field: string, required: s
     if (check.isObject(item) && map[required] === undefined) check.fail(`${field}[${i}].${required}`, 'is required');
     return map;
   });
+}
+
+/** A list kept as one annotation: its JSON within the annotation limit, or undefined when empty. */
+function jsonOf(check: PayloadChecks, items: Record<string, string>[], field: string): string | undefined {
+  if (items.length === 0) return undefined;
+  const text = JSON.stringify(items);
+  if (text.length > 8192) check.fail(field, `must be at most 8192 characters as JSON, got ${text.length}`);
+  return text;
 }
 
 function present(values: Record<string, string | undefined>): Record<string, string> {
