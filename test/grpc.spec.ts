@@ -261,6 +261,37 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     expect((await app.http.get(`/v1/incidents/${received[0].incident_id}`).expect(200)).body.alert_count).toBe(2);
   });
 
+  it('acks a stream written and half-closed before its key is checked, and refuses one with a bad key without a fault', async () => {
+    // A key made now is not in the key cache: the guard's lookup goes to the store while the
+    // client's messages and its half-close arrive.
+    const created = (
+      await app.http
+        .post('/v1/api-keys')
+        .send({ name: 'fresh-stream', scopes: ['alerts:write'] })
+        .expect(201)
+    ).body.key as string;
+    for (const key of [created, 'lim_00000000000000ee_' + 'e'.repeat(64)]) {
+      const fresh = clientsFor(app.grpcAddress, key);
+      try {
+        const call = fresh.alerts.StreamAlerts() as grpc.ClientDuplexStream<any, any>;
+        const outcome = new Promise<{ acks: any[]; code: number }>((resolve) => {
+          const acks: any[] = [];
+          call.on('data', (ack) => acks.push(ack));
+          call.on('status', (status: grpc.StatusObject) => resolve({ acks, code: status.code }));
+          call.on('error', () => undefined); // the status says it
+        });
+        call.write({ alert: protoAlert({ title: `half-closed ${key.slice(4, 20)}` }) });
+        call.write({ alert: protoAlert({ title: `half-closed ${key.slice(4, 20)}` }) });
+        call.end();
+        const { acks, code } = await outcome;
+        if (key === created) expect([code, acks.map((a) => a.status)]).toEqual([grpc.status.OK, ['ACCEPTED', 'DUPLICATE']]);
+        else expect([code, acks]).toEqual([grpc.status.UNAUTHENTICATED, []]);
+      } finally {
+        fresh.close();
+      }
+    }
+  });
+
   it('acks hundreds of streamed alerts in order while ingesting them concurrently', async () => {
     const call = clients.alerts.StreamAlerts() as grpc.ClientDuplexStream<any, any>;
     const acks = collect(call, 300, 30_000);

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { type Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { INestApplication } from '@nestjs/common';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { grpcServerWithStreamBuffer } from './stream-buffer';
 import { ShutdownSignal } from '../common/shutdown-signal';
 import { accessLogOf } from '../common/request-logging';
 import { readTlsFiles } from '../common/tls';
@@ -40,8 +41,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
   app.get(ShutdownSignal).closing$.subscribe(() => setTimeout(() => server?.forceShutdown(), GRACEFUL_SHUTDOWN_MS).unref());
   app.connectMicroservice<MicroserviceOptions>(
     {
-      transport: Transport.GRPC,
-      options: {
+      strategy: grpcServerWithStreamBuffer({
         url: `${hostForUrl(config.server.host)}:${config.server.grpc_port}`,
         package: ['llm_incident_manager.v1', 'grpc.health.v1'],
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
@@ -55,7 +55,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
           server = grpcServer;
           reflectionFor(definition).addToServer(grpcServer);
         },
-      },
+      }),
     },
     { inheritAppConfig: false },
   );
