@@ -15,30 +15,7 @@
  * built code, against the service's CPU time per alert.
  */
 'use strict';
-const { execFileSync } = require('node:child_process');
-const { join } = require('node:path');
-
-function args() {
-  const out = { rounds: 3, n: 10000, c: 32, transport: 'rest' };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in out)) throw new Error(`unknown option --${key}`);
-    out[key] = typeof out[key] === 'string' ? argv[i + 1] : Number(argv[i + 1]);
-  }
-  return out;
-}
-
-function run(auth, opts) {
-  const out = execFileSync(
-    process.execPath,
-    [join(__dirname, 'alerts.js'), '--n', String(opts.n), '--c', String(opts.c), '--batch', '1', '--transport', opts.transport, '--auth', auth],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return JSON.parse(out.trim().split('\n').pop());
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const { alternate, median, mediansOf, pairedRatios, parseArgs, rounded, singleAlertRun } = require('./lib');
 
 /** Microseconds per authenticate() of a cached key, on the built code. */
 async function authenticateMicros() {
@@ -70,39 +47,21 @@ async function authenticateMicros() {
   return median(samples);
 }
 
-const opts = args();
-const results = { off: [], on: [] };
-for (let round = 1; round <= opts.rounds; round++) {
-  // Alternate which goes first, so neither always gets the warmer machine.
-  for (const auth of round % 2 === 1 ? ['off', 'on'] : ['on', 'off']) {
-    const r = run(auth, opts);
-    results[auth].push(r);
-    console.log(
-      JSON.stringify({ round, auth, alerts_per_sec: r.alerts_per_sec, latency_ms_p50: r.latency_ms_p50, service_cpu_us_per_alert: r.service_cpu_us_per_alert }),
-    );
-  }
-}
-const summary = {};
-for (const auth of ['off', 'on']) {
-  summary[auth] = {
-    alerts_per_sec: median(results[auth].map((r) => r.alerts_per_sec)),
-    service_cpu_us_per_alert: median(results[auth].map((r) => r.service_cpu_us_per_alert)),
-    latency_ms_p50: median(results[auth].map((r) => r.latency_ms_p50)),
-  };
-}
+const opts = parseArgs({ rounds: 3, n: 10000, c: 32, transport: 'rest' });
+const results = alternate(['off', 'on'], opts.rounds, (auth) => singleAlertRun(opts, { args: ['--auth', auth] }), 'auth');
+const summary = { off: mediansOf(results.off), on: mediansOf(results.on) };
 void authenticateMicros().then((us) =>
   console.log(
     JSON.stringify({
       transport: opts.transport,
       rounds: opts.rounds,
       median: summary,
-      throughput_on_over_off: Number((summary.on.alerts_per_sec / summary.off.alerts_per_sec).toFixed(3)),
-      cpu_per_alert_on_over_off: Number((summary.on.service_cpu_us_per_alert / summary.off.service_cpu_us_per_alert).toFixed(3)),
-      // Each round's two runs are back to back, so a round's ratio cancels the slower drift.
-      paired_median_throughput_on_over_off: Number(median(results.on.map((r, i) => r.alerts_per_sec / results.off[i].alerts_per_sec)).toFixed(3)),
-      paired_median_cpu_on_over_off: Number(median(results.on.map((r, i) => r.service_cpu_us_per_alert / results.off[i].service_cpu_us_per_alert)).toFixed(3)),
-      authenticate_us: Number(us.toFixed(2)),
-      authenticate_share_of_cpu_per_alert: Number((us / summary.off.service_cpu_us_per_alert).toFixed(4)),
+      throughput_on_over_off: rounded(summary.on.alerts_per_sec / summary.off.alerts_per_sec),
+      cpu_per_alert_on_over_off: rounded(summary.on.service_cpu_us_per_alert / summary.off.service_cpu_us_per_alert),
+      paired_median_throughput_on_over_off: rounded(median(pairedRatios(results.on, results.off, 'alerts_per_sec'))),
+      paired_median_cpu_on_over_off: rounded(median(pairedRatios(results.on, results.off, 'service_cpu_us_per_alert'))),
+      authenticate_us: rounded(us, 2),
+      authenticate_share_of_cpu_per_alert: rounded(us / summary.off.service_cpu_us_per_alert, 4),
     }),
   ),
 );

@@ -1,7 +1,7 @@
 'use strict';
 /** What the benchmarks share: starting the built service on a temp SQLite file, HTTP, figures. */
 const http = require('node:http');
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
@@ -139,7 +139,79 @@ function assertLoopback(url) {
   if (!/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(url)) throw new Error('benchmark targets loopback only');
 }
 
+/** `--key value` options over `defaults`; a default that is a number makes its option a number. */
+function parseArgs(defaults, argv = process.argv.slice(2)) {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '');
+    if (!(key in out)) throw new Error(`unknown option --${key}`);
+    out[key] = typeof out[key] === 'string' ? argv[i + 1] : Number(argv[i + 1]);
+  }
+  return out;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** One run of bench/alerts.js with single alerts (`opts`: n, c, transport), in `env`; its summary line. */
+function singleAlertRun(opts, { env = {}, args = [] } = {}) {
+  const out = execFileSync(
+    process.execPath,
+    [join(__dirname, 'alerts.js'), '--n', String(opts.n), '--c', String(opts.c), '--batch', '1', '--transport', opts.transport, ...args],
+    // bench/lib.js starts the service with this process's environment.
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+  );
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/**
+ * Variants of one service compared in one run, so that machine drift hits each alike: every round
+ * runs each variant once, in an order rotated every round (no variant always gets the warmer
+ * machine), and prints each run. Answers the runs of each variant, in round order.
+ */
+function alternate(variants, rounds, runVariant, label = 'variant') {
+  const runs = Object.fromEntries(variants.map((v) => [v, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const variant of variants.map((_, i) => variants[(i + round) % variants.length])) {
+      const r = runVariant(variant);
+      runs[variant].push(r);
+      console.log(
+        JSON.stringify({
+          round,
+          [label]: variant,
+          alerts_per_sec: r.alerts_per_sec,
+          latency_ms_p50: r.latency_ms_p50,
+          service_cpu_us_per_alert: r.service_cpu_us_per_alert,
+        }),
+      );
+    }
+  }
+  return runs;
+}
+
+/** The medians of a variant's runs. */
+function mediansOf(runs) {
+  return {
+    alerts_per_sec: median(runs.map((r) => r.alerts_per_sec)),
+    service_cpu_us_per_alert: median(runs.map((r) => r.service_cpu_us_per_alert)),
+    latency_ms_p50: median(runs.map((r) => r.latency_ms_p50)),
+  };
+}
+
+/** Each round's ratio variant / base of `field`: a round's runs are back to back, so its ratio cancels the slower drift. */
+function pairedRatios(runs, base, field) {
+  return runs.map((r, i) => r[field] / base[i][field]);
+}
+
+const rounded = (x, digits = 3) => Number(x.toFixed(digits));
+
 module.exports = {
+  parseArgs,
+  median,
+  singleAlertRun,
+  alternate,
+  mediansOf,
+  pairedRatios,
+  rounded,
   BENCH_KEY,
   rssMiB,
   freePort,

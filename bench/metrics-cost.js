@@ -17,31 +17,7 @@
  * and one transaction observation (also an upper bound: a group commit serves many alerts).
  */
 'use strict';
-const { execFileSync } = require('node:child_process');
-const { join } = require('node:path');
-
-function args() {
-  const out = { rounds: 5, n: 8000, c: 32, transport: 'rest' };
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in out)) throw new Error(`unknown option --${key}`);
-    out[key] = typeof out[key] === 'string' ? argv[i + 1] : Number(argv[i + 1]);
-  }
-  return out;
-}
-
-function run(metrics, opts) {
-  const out = execFileSync(
-    process.execPath,
-    [join(__dirname, 'alerts.js'), '--n', String(opts.n), '--c', String(opts.c), '--batch', '1', '--transport', opts.transport],
-    // bench/lib.js starts the service with this process's environment.
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LLM_IM__METRICS__ENABLED: metrics === 'on' ? 'true' : 'false' } },
-  );
-  return JSON.parse(out.trim().split('\n').pop());
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const { alternate, median, mediansOf, pairedRatios, parseArgs, rounded, singleAlertRun } = require('./lib');
 
 /** Microseconds of metric recording per alert, on the built code. */
 function recordingMicros() {
@@ -63,32 +39,14 @@ function recordingMicros() {
   return median(samples);
 }
 
-const opts = args();
-const results = { off: [], on: [] };
-for (let round = 1; round <= opts.rounds; round++) {
-  // Alternate which goes first, so neither always gets the warmer machine.
-  for (const metrics of round % 2 === 1 ? ['off', 'on'] : ['on', 'off']) {
-    const r = run(metrics, opts);
-    results[metrics].push(r);
-    console.log(
-      JSON.stringify({
-        round,
-        metrics,
-        alerts_per_sec: r.alerts_per_sec,
-        latency_ms_p50: r.latency_ms_p50,
-        service_cpu_us_per_alert: r.service_cpu_us_per_alert,
-      }),
-    );
-  }
-}
-const summary = {};
-for (const metrics of ['off', 'on']) {
-  summary[metrics] = {
-    alerts_per_sec: median(results[metrics].map((r) => r.alerts_per_sec)),
-    service_cpu_us_per_alert: median(results[metrics].map((r) => r.service_cpu_us_per_alert)),
-    latency_ms_p50: median(results[metrics].map((r) => r.latency_ms_p50)),
-  };
-}
+const opts = parseArgs({ rounds: 5, n: 8000, c: 32, transport: 'rest' });
+const results = alternate(
+  ['off', 'on'],
+  opts.rounds,
+  (metrics) => singleAlertRun(opts, { env: { LLM_IM__METRICS__ENABLED: metrics === 'on' ? 'true' : 'false' } }),
+  'metrics',
+);
+const summary = { off: mediansOf(results.off), on: mediansOf(results.on) };
 const recording = recordingMicros();
 console.log(
   JSON.stringify({
@@ -96,9 +54,9 @@ console.log(
     rounds: opts.rounds,
     n: opts.n,
     median: summary,
-    paired_median_throughput_on_over_off: Number(median(results.on.map((r, i) => r.alerts_per_sec / results.off[i].alerts_per_sec)).toFixed(3)),
-    paired_median_cpu_on_over_off: Number(median(results.on.map((r, i) => r.service_cpu_us_per_alert / results.off[i].service_cpu_us_per_alert)).toFixed(3)),
-    recording_us_per_alert: Number(recording.toFixed(2)),
-    recording_share_of_cpu_per_alert: Number((recording / summary.off.service_cpu_us_per_alert).toFixed(4)),
+    paired_median_throughput_on_over_off: rounded(median(pairedRatios(results.on, results.off, 'alerts_per_sec'))),
+    paired_median_cpu_on_over_off: rounded(median(pairedRatios(results.on, results.off, 'service_cpu_us_per_alert'))),
+    recording_us_per_alert: rounded(recording, 2),
+    recording_share_of_cpu_per_alert: rounded(recording / summary.off.service_cpu_us_per_alert, 4),
   }),
 );

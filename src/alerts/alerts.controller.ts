@@ -41,14 +41,10 @@ export class AlertsController {
     },
   })
   async submit(@Body() body: unknown, @Caller() caller?: Principal): Promise<AlertAnswer | AlertAnswer[]> {
-    const items = Array.isArray(body) ? body : [body];
-    let alerts: AlertDto[];
-    try {
-      alerts = Array.isArray(body) ? toValidAlertBatch(body, 'body', (index) => `[${index}]`) : [toValidDto(AlertDto, body)];
-    } catch (err) {
-      this.metrics.alertsRejected(items, 'api');
-      throw err;
-    }
+    // Validation refusals are counted here: the service only ever sees valid alerts.
+    const alerts = this.metrics.rejectedIfThrows('api', Array.isArray(body) ? body : [body], () =>
+      Array.isArray(body) ? toValidAlertBatch(body, 'body', (index) => `[${index}]`) : [toValidDto(AlertDto, body)],
+    );
     const answers = await this.alerts.ingest(alerts, caller);
     return Array.isArray(body) ? answers : answers[0];
   }

@@ -130,11 +130,6 @@ export class AlertsGrpcController {
 
   /** Validation refusals are counted here: the service only ever sees valid alerts. */
   private validated<T>(validate: () => T, raw: readonly unknown[]): T {
-    try {
-      return validate();
-    } catch (err) {
-      this.metrics.alertsRejected(raw, 'api');
-      throw err;
-    }
+    return this.metrics.rejectedIfThrows('api', raw, validate);
   }
 }

@@ -31,12 +31,7 @@ export class AlertsService {
    */
   async ingest(alerts: AlertDto[], caller?: Principal, integration: AlertIntegration = 'api'): Promise<AlertAnswer[]> {
     // Before anything is written: a refused request leaves nothing behind.
-    try {
-      this.limits.takeIngest(caller?.keyId, alerts.length);
-    } catch (err) {
-      for (const dto of alerts) this.metrics.alertReceived(dto.source, 'rejected', integration);
-      throw err;
-    }
+    this.metrics.rejectedIfThrows(integration, alerts, () => this.limits.takeIngest(caller?.keyId, alerts.length));
     const receivedAt = this.clock.now().toISOString();
     return this.transactor.runGrouped(async (tx) => {
       const answers: AlertAnswer[] = [];

@@ -151,11 +151,17 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (body.error.status >= 500) {
       this.logger.error({ msg: 'unhandled error', request_id: requestId, err: exception instanceof Error ? exception.stack : String(exception) });
     }
-    const reply = http.getResponse<FastifyReply>();
-    const retryAfter = body.error.details.retry_after_secs;
-    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
-    // RFC 9110 §11.6.1: a 401 names the scheme the client should use.
-    if (body.error.status === 401) void reply.header('www-authenticate', 'Bearer');
-    void reply.status(body.error.status).header('content-type', 'application/json; charset=utf-8').send(body);
+    sendError(http.getResponse<FastifyReply>(), body.error, body);
   }
+}
+
+/**
+ * Answers an error with `payload` (the envelope, or another shape a route's clients read): its
+ * status, Retry-After when the error has one, and on a 401 the scheme to use (RFC 9110 §11.6.1).
+ */
+export function sendError(reply: FastifyReply, error: ErrorBody['error'], payload: unknown): void {
+  const retryAfter = error.details.retry_after_secs;
+  if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
+  if (error.status === 401) void reply.header('www-authenticate', 'Bearer');
+  void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(payload);
 }

@@ -86,15 +86,16 @@ export class Transactor {
           await tx.flush();
           return value;
         });
-        this.metrics.transaction(kind, Number(process.hrtime.bigint() - started) / 1e9);
       } catch (err) {
-        this.metrics.transaction(kind, Number(process.hrtime.bigint() - started) / 1e9);
         if (attempt < MAX_ATTEMPTS && isRetryable(err)) {
           // Jittered backoff, so that two instances that collided do not collide again.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
           continue;
         }
         throw err;
+      } finally {
+        // Every attempt, committed or not: a lock wait that ends in a retry is time spent too.
+        this.metrics.transaction(kind, Number(process.hrtime.bigint() - started) / 1e9);
       }
       // Committed: nothing that happens now may fail the caller or cause a re-run.
       for (const fn of callbacks) {

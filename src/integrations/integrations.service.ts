@@ -10,7 +10,7 @@ import { Transactor, Tx } from '../database/transactor';
 import { fingerprintOf } from '../incidents/domain/fingerprint';
 import { isActive } from '../incidents/domain/state-machine';
 import { IncidentsService } from '../incidents/incidents.service';
-import { AlertIntegration, MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { AlertMapping } from './alert-mapping';
 import { AlertmanagerIntegration, parseNotification, UpstreamAlert } from './alertmanager/alertmanager-payload';
 import { PAGERDUTY_SOURCE, parsePagerDutyEvent } from './pagerduty/pagerduty-event';
@@ -54,11 +54,16 @@ export class IntegrationsService {
   }
 
   async receiveNotification(body: unknown, integration: AlertmanagerIntegration, caller?: Principal): Promise<NotificationAnswer> {
-    const upstream = this.refusedCounted(integration, alertCountOf(body), () => {
-      const parsed = parseNotification(body, integration, this.mapping);
-      this.limits.takeIngest(caller?.keyId, Math.max(1, parsed.length));
-      return parsed;
-    });
+    const upstream = this.metrics.rejectedIfThrows(
+      integration,
+      alertsOf(body),
+      () => {
+        const parsed = parseNotification(body, integration, this.mapping);
+        this.limits.takeIngest(caller?.keyId, Math.max(1, parsed.length));
+        return parsed;
+      },
+      integration, // the source of every alert an integration brings in
+    );
     const now = this.clock.now().toISOString();
     return this.transactor.runGrouped(
       async (tx) => {
@@ -140,11 +145,16 @@ export class IntegrationsService {
 
   /** One Events API v2 event; answers the dedup_key (made up for a trigger without one, as PagerDuty does). */
   async receivePagerDutyEvent(body: unknown, caller?: Principal): Promise<{ dedup_key: string }> {
-    const event = this.refusedCounted(PAGERDUTY_SOURCE, 1, () => {
-      const parsed = parsePagerDutyEvent(body, this.mapping);
-      this.limits.takeIngest(caller?.keyId, 1);
-      return parsed;
-    });
+    const event = this.metrics.rejectedIfThrows(
+      PAGERDUTY_SOURCE,
+      [body],
+      () => {
+        const parsed = parsePagerDutyEvent(body, this.mapping);
+        this.limits.takeIngest(caller?.keyId, 1);
+        return parsed;
+      },
+      PAGERDUTY_SOURCE,
+    );
     const now = this.clock.now().toISOString();
     if (event.action === 'trigger') {
       const dedup_key = event.dedup_key ?? randomBytes(16).toString('hex');
@@ -183,21 +193,10 @@ export class IntegrationsService {
     });
     return { dedup_key };
   }
-
-  /** The alerts of a request refused before anything is written (bad payload, over the ingest limit) count as rejected. */
-  private refusedCounted<T>(integration: AlertIntegration, alerts: number, check: () => T): T {
-    try {
-      return check();
-    } catch (err) {
-      // The integration's name is the source of every alert it brings in.
-      this.metrics.alertReceived(integration, 'rejected', integration, alerts);
-      throw err;
-    }
-  }
 }
 
-/** How many alerts a notification holds, as far as it can be told before it is checked (at least one). */
-function alertCountOf(body: unknown): number {
+/** The alerts a notification holds, as far as it can be told before it is checked (at least one, for a refused request). */
+function alertsOf(body: unknown): readonly unknown[] {
   const alerts = (body as { alerts?: unknown } | null)?.alerts;
-  return Array.isArray(alerts) ? Math.max(1, alerts.length) : 1;
+  return Array.isArray(alerts) && alerts.length > 0 ? alerts : [body];
 }

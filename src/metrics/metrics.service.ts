@@ -236,12 +236,22 @@ export class MetricsService {
     child.inc(count);
   }
 
-  /** Alerts refused before they had a validated shape: the source is counted when it is a string. */
-  alertsRejected(raw: readonly unknown[], integration: AlertIntegration): void {
-    if (!this.enabled) return;
-    for (const item of raw) {
-      const source = (item as { source?: unknown } | null)?.source;
-      this.alertReceived(typeof source === 'string' && source.trim() !== '' ? source : 'unknown', 'rejected', integration);
+  /**
+   * Runs `check` (a validation, a limit) on alerts before anything is written; if it throws, each
+   * of `raw` counts as rejected and the error goes on. The source is each item's `source` when it
+   * is a string, or `source` when given (the integrations, whose alerts all have theirs).
+   */
+  rejectedIfThrows<T>(integration: AlertIntegration, raw: readonly unknown[], check: () => T, source?: string): T {
+    try {
+      return check();
+    } catch (err) {
+      if (this.enabled) {
+        for (const item of raw) {
+          const given = source ?? (item as { source?: unknown } | null)?.source;
+          this.alertReceived(typeof given === 'string' && given.trim() !== '' ? given : 'unknown', 'rejected', integration);
+        }
+      }
+      throw err;
     }
   }
 

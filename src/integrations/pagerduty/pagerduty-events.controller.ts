@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScope } from '../../auth/access.decorators';
 import { Caller, Principal } from '../../auth/request-principal';
 import { ValidationFailed } from '../../common/domain-error';
-import { errorBodyOf } from '../../common/http-exception.filter';
+import { errorBodyOf, sendError } from '../../common/http-exception.filter';
 import { IntegrationsService } from '../integrations.service';
 
 /**
@@ -20,17 +20,16 @@ export class PagerDutyErrorFilter implements ExceptionFilter {
     const { error } = errorBodyOf(exception, http.getRequest<FastifyRequest>().id);
     if (error.status >= 500)
       this.logger.error({ msg: 'unhandled error', request_id: error.request_id, err: exception instanceof Error ? exception.stack : String(exception) });
-    const reply = http.getResponse<FastifyReply>();
     const errors = exception instanceof ValidationFailed ? exception.issues.map((i) => `${i.field} ${i.message}`) : [error.message];
     const status = STATUS_TEXT[error.status] ?? (error.status >= 500 ? 'error' : 'invalid event');
-    const retryAfter = error.details.retry_after_secs;
-    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
-    if (error.status === 401) void reply.header('www-authenticate', 'Bearer');
     const message = error.status === 400 ? 'Event object is invalid' : error.status >= 500 ? 'internal server error' : error.message;
-    void reply
-      .status(error.status)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send({ status, message, errors: error.status >= 500 ? [] : errors, code: error.code, request_id: error.request_id });
+    sendError(http.getResponse<FastifyReply>(), error, {
+      status,
+      message,
+      errors: error.status >= 500 ? [] : errors,
+      code: error.code,
+      request_id: error.request_id,
+    });
   }
 }
 
