@@ -4,7 +4,7 @@ import { AlertsModule } from './alerts/alerts.module';
 import { AuthModule } from './auth/auth.module';
 import { Clock } from './common/clock';
 import { CommonModule } from './common/common.module';
-import { ConfigModule } from './config/config.module';
+import { ConfigModule, ConfigSource } from './config/config.module';
 import type { AppConfig } from './config/config.schema';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -12,14 +12,16 @@ import { IncidentsModule } from './incidents/incidents.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { IntegrationsModule } from './integrations/integrations.module';
 import { NotificationsModule } from './notifications/notifications.module';
+import { RoutingModule } from './routing/routing.module';
+import { SilencesModule } from './silences/silences.module';
 
 @Module({})
 export class AppModule {
-  static forConfig(config: AppConfig, clock?: Clock): DynamicModule {
+  static forConfig(config: AppConfig, clock?: Clock, configSource?: ConfigSource): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        ConfigModule.forRoot(config, configSource),
         CommonModule.forRoot(clock),
         EventEmitterModule.forRoot({ wildcard: false }),
         MetricsModule.forConfig(config),
@@ -29,6 +31,8 @@ export class AppModule {
         AlertsModule,
         IntegrationsModule,
         NotificationsModule,
+        SilencesModule,
+        RoutingModule,
         HealthModule,
       ],
     };

@@ -17,12 +17,15 @@ import { readTlsFiles, TlsFiles } from './common/tls';
 import { ConfigError } from './config/config.loader';
 import { applyHttpMetrics } from './metrics/http-metrics';
 import type { AppConfig } from './config/config.schema';
+import type { ConfigSource } from './config/config.module';
 
 export const OPENAPI_JSON_PATH = '/docs/openapi.json';
 
 export interface AppOptions {
   logger?: LoggerService | false;
   clock?: Clock;
+  /** Where a reload reads the configuration from (default: CONFIG_PATH and the environment again). */
+  configSource?: ConfigSource;
 }
 
 /** Builds the whole application (HTTP, validation, errors, Swagger) without listening. */
@@ -35,7 +38,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     clientErrorHandler: answerClientError,
     return503OnClosing: false, // refuseWhileClosing answers in the envelope instead
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, options.clock), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, options.clock, options.configSource), adapter, {
     logger: options.logger ?? false,
     bufferLogs: false,
     abortOnError: false,

@@ -169,15 +169,17 @@ describe.each(drivers())('notifications on %s', (driver) => {
     await resolve(app, id);
     await app.http.post(`/v1/incidents/${id}/close`).send({}).expect(200);
 
-    const log = await until(app, id, (l) => l.length === 13 && settled(l));
+    const log = await until(app, id, (l) => l.length === 14 && settled(l));
     expect(log.every((d) => d.status === 'sent' && d.attempts === 1)).toBe(true);
+    // Moving on from Detected is the acknowledgement: PagerDuty's acknowledge and the Slack message's update go then.
     expect(log.map((d) => `${d.event} ${d.channel}:${d.action}`)).toEqual([
       'incident.detected slack:post',
       'incident.detected pagerduty:trigger',
       'incident.detected email:send',
       'incident.detected webhook:send',
+      'incident.triaged pagerduty:acknowledge',
+      'incident.triaged slack:status_update',
       'incident.triaged webhook:send',
-      'incident.investigating pagerduty:acknowledge',
       'incident.investigating webhook:send',
       'incident.remediating webhook:send',
       'incident.resolved slack:resolve_update',

@@ -24,6 +24,9 @@ function delivery(target: string, priority: number, channel: Delivery['channel']
     updated_at: '2026-01-01T00:00:00.000Z',
     sent_at: null,
     priority,
+    route: null,
+    receiver: null,
+    silence_id: null,
   };
 }
 

@@ -19,6 +19,12 @@ export const ErrorCode = {
   /** Over a per-key limit; details.retry_after_secs says when to try again. */
   RATE_LIMITED: 'RATE_LIMITED',
   API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
+  ALREADY_ACKNOWLEDGED: 'ALREADY_ACKNOWLEDGED',
+  SILENCE_NOT_FOUND: 'SILENCE_NOT_FOUND',
+  /** A reloaded configuration that does not validate: the running one stays. */
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** A feature whose configuration is missing (Slack interactivity without a signing secret). */
+  NOT_CONFIGURED: 'NOT_CONFIGURED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

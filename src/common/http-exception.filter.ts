@@ -26,6 +26,10 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.API_KEY_NOT_FOUND]: 404,
+  [ErrorCode.ALREADY_ACKNOWLEDGED]: 409,
+  [ErrorCode.SILENCE_NOT_FOUND]: 404,
+  [ErrorCode.CONFIG_INVALID]: 422,
+  [ErrorCode.NOT_CONFIGURED]: 404,
 };
 
 /** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */

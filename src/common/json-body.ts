@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import { errorCodes, FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { DomainError, ErrorCode, ValidationFailed } from './domain-error';
 import { jsonShapeIssue } from './json-shape';
@@ -32,4 +32,15 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
   };
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   fastify.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parseJson);
+  // Slack posts its interactions as a form; that route alone takes one, kept raw for its signature.
+  fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => {
+    if (req.routeOptions?.url !== FORM_ROUTE) {
+      done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(req.headers['content-type']), undefined);
+      return;
+    }
+    done(null, { raw: body.toString() });
+  });
 }
+
+/** The one route that takes a form body (Slack's interactions). */
+const FORM_ROUTE = '/v1/integrations/slack/interactions';

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { LOG_FORMATS, LOG_LEVELS } from '../common/logger';
 import { AppConfig, CONFIG_SCHEMA, KeySpec, NotificationSecrets } from './config.schema';
+import { parseRouting, ROUTING_SECTIONS } from '../routing/routing-config';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.toml';
 export const ENV_PREFIX = 'LLM_IM__';
@@ -163,6 +164,7 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
   };
   const sections = Object.keys(CONFIG_SCHEMA);
   for (const [section, value] of Object.entries(raw)) {
+    if ((ROUTING_SECTIONS as readonly string[]).includes(section)) continue; // checked by parseRouting
     if (!(section in CONFIG_SCHEMA)) problems.push({ key: section, message: unknownName('unknown section', section, sections) });
     else if (typeof value !== 'object' || value === null || Array.isArray(value)) problems.push({ key: section, message: 'expected a table' });
   }
@@ -207,9 +209,12 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
     problems.push({ key: 'storage.postgres_url_env', message: `driver is postgres but the environment variable ${storage.postgres_url_env} is not set` });
   }
   problems.push(...crossKeyProblems(out as unknown as AppConfig, env));
-  if (problems.length > 0) throw new ConfigError(problems);
+  const notifications = (out as unknown as AppConfig).notifications;
+  const routed = parseRouting(raw, env, notifications);
+  problems.push(...routed.problems);
+  if (problems.length > 0 || !routed.routing) throw new ConfigError(problems);
 
-  const config = { ...(out as unknown as AppConfig), secrets: secretsFrom(out as unknown as AppConfig, env) };
+  const config = { ...(out as unknown as AppConfig), routing: routed.routing, secrets: secretsFrom(out as unknown as AppConfig, env) };
   return databaseUrl ? { ...config, database_url: databaseUrl } : config;
 }
 
@@ -219,6 +224,7 @@ function secretsFrom(config: AppConfig, env: Env): NotificationSecrets {
   return {
     slack_webhook_url: read(n.slack_webhook_env),
     slack_bot_token: read(n.slack_bot_token_env),
+    slack_signing_secret: read(n.slack_signing_secret_env),
     smtp_username: read(n.smtp_username_env),
     smtp_password: read(n.smtp_password_env),
     pagerduty_integration_key: read(n.pagerduty_integration_key_env),

@@ -1,8 +1,13 @@
 import { DynamicModule, Global, Inject, Module } from '@nestjs/common';
 import { ConfigModule as NestConfigModule, registerAs } from '@nestjs/config';
+import { loadConfig } from './config.loader';
 import type { AppConfig } from './config.schema';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Reads the configuration again (the file and the environment), for a reload of the routing. */
+export const CONFIG_SOURCE = Symbol('CONFIG_SOURCE');
+export type ConfigSource = () => AppConfig;
 
 /** Where the validated configuration sits in @nestjs/config's ConfigService. */
 export const CONFIG_NAMESPACE = 'app';
@@ -20,14 +25,17 @@ export const InjectConfig = (): ParameterDecorator => Inject(APP_CONFIG);
 @Global()
 @Module({})
 export class ConfigModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, source: ConfigSource = () => loadConfig(process.env)): DynamicModule {
     const appConfig = registerAs(CONFIG_NAMESPACE, () => config);
     return {
       module: ConfigModule,
       imports: [NestConfigModule.forRoot({ ignoreEnvFile: true, load: [appConfig] })],
       // The registered namespace's own provider: resolved once @nestjs/config has loaded it.
-      providers: [{ provide: APP_CONFIG, inject: [appConfig.KEY], useFactory: (loaded: AppConfig) => loaded }],
-      exports: [APP_CONFIG, NestConfigModule],
+      providers: [
+        { provide: APP_CONFIG, inject: [appConfig.KEY], useFactory: (loaded: AppConfig) => loaded },
+        { provide: CONFIG_SOURCE, useValue: source },
+      ],
+      exports: [APP_CONFIG, CONFIG_SOURCE, NestConfigModule],
     };
   }
 }

@@ -4,6 +4,7 @@
  * type stops the service instead of being ignored.
  */
 import { INCIDENT_TYPES, SEVERITIES } from '../incidents/domain/incident';
+import type { Routing } from '../routing/routing-config';
 
 type KeySpec =
   | { type: 'string'; default: string; oneOf?: readonly string[]; nonEmpty?: boolean }
@@ -63,6 +64,7 @@ export const CONFIG_SCHEMA = {
     slack_bot_token_env: { type: 'string', default: 'SLACK_BOT_TOKEN' },
     slack_default_channel: { type: 'string', default: '#incidents' },
     slack_api_url: { type: 'string', default: 'https://slack.com/api' },
+    slack_signing_secret_env: { type: 'string', default: 'SLACK_SIGNING_SECRET' },
     email_enabled: { type: 'boolean', default: false },
     smtp_server: { type: 'string', default: 'smtp.gmail.com' },
     smtp_port: { type: 'integer', default: 587, min: 1, max: 65535 },
@@ -114,11 +116,15 @@ export type AppConfig = {
   readonly database_url?: string;
   /** Credentials of the notification channels, read from the variables the *_env keys name. */
   readonly secrets: NotificationSecrets;
+  /** Receivers, escalation policies and the routing tree ([[receivers]], [[escalation_policies]], [route]). */
+  readonly routing: Routing;
 };
 
 export interface NotificationSecrets {
   readonly slack_webhook_url?: string;
   readonly slack_bot_token?: string;
+  /** Slack's signing secret: interaction requests (buttons) are verified with it. */
+  readonly slack_signing_secret?: string;
   readonly smtp_username?: string;
   readonly smtp_password?: string;
   readonly pagerduty_integration_key?: string;

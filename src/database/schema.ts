@@ -24,6 +24,8 @@ export interface IncidentRow {
   alert_count: number;
   last_seen_at: string;
   resolution: string | null;
+  acknowledged_at: string | null;
+  acknowledged_by: string | null;
 }
 
 export interface TimelineRow {
@@ -95,6 +97,46 @@ export interface DeliveryRow {
   sent_at: string | null;
   /** 0 goes first: pages and first notifications of urgent incidents (see priorityOf). */
   priority: number;
+  /** The route and receiver that called for it (null: a custom or test notification). */
+  route: string | null;
+  receiver: string | null;
+  /** The silence that kept it from being sent (status suppressed). */
+  silence_id: string | null;
+}
+
+/** An escalation step or a repeat, due at a time: fired once, by one instance, even after a restart. */
+export interface ScheduledStepRow {
+  id: string;
+  incident_id: string;
+  kind: string;
+  route: string;
+  policy: string | null;
+  step: number;
+  round: number;
+  receivers: string;
+  due_at: string;
+  status: string;
+  reason: string | null;
+  created_at: string;
+  settled_at: string | null;
+}
+
+export interface SilenceRow {
+  id: string;
+  matchers: string;
+  starts_at: string;
+  ends_at: string;
+  comment: string;
+  created_by: string;
+  api_key_name: string | null;
+  created_at: string;
+  updated_at: string;
+  end_handled_at: string | null;
+}
+
+export interface SlackInteractionReceiptRow {
+  signature: string;
+  received_at: string;
 }
 
 export interface ApiKeyRow {
@@ -133,6 +175,9 @@ export interface UpstreamAlertRow {
 }
 
 export interface Database {
+  scheduled_steps: ScheduledStepRow;
+  silences: SilenceRow;
+  slack_interaction_receipts: SlackInteractionReceiptRow;
   api_keys: ApiKeyRow;
   upstream_alerts: UpstreamAlertRow;
   incidents: IncidentRow;

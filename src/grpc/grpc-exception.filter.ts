@@ -22,6 +22,10 @@ const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
   [ErrorCode.FORBIDDEN]: GrpcStatus.PERMISSION_DENIED,
   [ErrorCode.RATE_LIMITED]: GrpcStatus.RESOURCE_EXHAUSTED,
   [ErrorCode.API_KEY_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.ALREADY_ACKNOWLEDGED]: GrpcStatus.FAILED_PRECONDITION,
+  [ErrorCode.SILENCE_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.CONFIG_INVALID]: GrpcStatus.INVALID_ARGUMENT,
+  [ErrorCode.NOT_CONFIGURED]: GrpcStatus.UNIMPLEMENTED,
 };
 
 export interface GrpcError {

@@ -28,6 +28,8 @@ export function incidentToProto(incident: Incident): object {
           ...(incident.resolution.root_cause !== null ? { root_cause: incident.resolution.root_cause } : {}),
         }
       : undefined,
+    acknowledged_at: maybeTimestamp(incident.acknowledged_at),
+    acknowledged_by: incident.acknowledged_by ?? '',
   };
 }
 

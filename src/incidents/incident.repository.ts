@@ -29,6 +29,8 @@ export const incidentMapper = {
       alert_count: Number(row.alert_count),
       last_seen_at: row.last_seen_at,
       resolution: row.resolution === null ? null : (JSON.parse(row.resolution) as Incident['resolution']),
+      acknowledged_at: row.acknowledged_at ?? null,
+      acknowledged_by: row.acknowledged_by ?? null,
     };
   },
   toRow(incident: Incident, openFingerprint: string | null): IncidentRow {
@@ -51,6 +53,8 @@ export const incidentMapper = {
       alert_count: incident.alert_count,
       last_seen_at: incident.last_seen_at,
       resolution: incident.resolution === null ? null : JSON.stringify(incident.resolution),
+      acknowledged_at: incident.acknowledged_at,
+      acknowledged_by: incident.acknowledged_by,
     };
   },
   timelineToDomain(row: Selectable<TimelineRow>): TimelineEntry {

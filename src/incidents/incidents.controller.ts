@@ -6,6 +6,7 @@ import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.v
 import { UuidParamPipe } from '../common/pipes';
 import { Incident, IncidentDetail, Note, TimelineEntry } from './domain/incident';
 import {
+  AcknowledgeIncidentDto,
   AddNoteDto,
   CloseIncidentDto,
   CreateIncidentDto,
@@ -74,6 +75,25 @@ export class IncidentsController {
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (details.from, details.to) or ALREADY_RESOLVED' })
   transition(@Param('id', UuidParamPipe) id: string, @Body() dto: TransitionIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
     return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution), caller?.name);
+  }
+
+  @RequireScope('incidents:write')
+  @Post(':id/acknowledge')
+  @ApiJsonBodyErrors()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Take the incident on: Detected → Triaged, recording acknowledged_at and acknowledged_by',
+    description: 'Sends PagerDuty an acknowledge for every integration the incident triggered, updates its Slack messages and stops its escalation.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: IncidentView })
+  @ApiNotFoundResponse({ type: ErrorView })
+  @ApiConflictResponse({
+    type: ErrorView,
+    description: 'ALREADY_ACKNOWLEDGED (details.acknowledged_by), or INVALID_TRANSITION for a Resolved or Closed incident',
+  })
+  acknowledge(@Param('id', UuidParamPipe) id: string, @Body() dto: AcknowledgeIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
+    return this.incidents.acknowledge(id, dto.actor ?? caller?.name ?? 'system', dto.note, caller?.name);
   }
 
   @RequireScope('incidents:write')

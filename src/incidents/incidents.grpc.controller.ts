@@ -11,6 +11,7 @@ import { defined, ProtoMessage, protoEnum, timestampOf, toProtoEnum, wrapped } f
 import { incidentToProto, noteToProto, timelineEntryToProto } from './incident.proto-mapping';
 import { IncidentEvent, IncidentStateEvent, IncidentUpdatedEvent } from './domain/events';
 import {
+  AcknowledgeIncidentDto,
   AddNoteDto,
   CloseIncidentDto,
   CreateIncidentDto,
@@ -150,6 +151,15 @@ export class IncidentsGrpcController {
     const id = idOf(request);
     const dto = toValidDto(CloseIncidentDto, defined({ actor: request.actor, note: request.note }));
     return incidentToProto(await this.incidents.close(id, dto.actor ?? 'system', dto.note, callerOf(metadata)?.name));
+  }
+
+  @RequireScope('incidents:write')
+  @GrpcMethod('IncidentService', 'AcknowledgeIncident')
+  async acknowledgeIncident(request: Request, metadata: Metadata): Promise<object> {
+    const id = idOf(request);
+    const dto = toValidDto(AcknowledgeIncidentDto, defined({ actor: request.actor, note: request.note }));
+    const key = callerOf(metadata)?.name;
+    return incidentToProto(await this.incidents.acknowledge(id, dto.actor ?? key ?? 'system', dto.note, key));
   }
 
   @RequireScope('incidents:write')

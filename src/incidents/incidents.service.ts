@@ -231,6 +231,11 @@ export class IncidentsService {
         throw new ValidationFailed([{ field: 'resolution', message: 'resolving an incident needs resolution details' }]);
       }
       const next: Incident = { ...current, state: to, updated_at: now };
+      // Moving an incident on from Detected is taking it on: it counts as its acknowledgement.
+      if (current.state === 'Detected' && isActive(to) && current.acknowledged_at === null) {
+        next.acknowledged_at = now;
+        next.acknowledged_by = actor;
+      }
       if (to === 'Resolved') {
         next.resolved_at = now;
         next.resolution = resolution ?? null;
@@ -253,6 +258,40 @@ export class IncidentsService {
       }
       this.repository.appendTimeline(tx, id, timeline, byKey);
       await this.publish(tx, stateEventFor(next, now, actor, current.state));
+      return next;
+    });
+  }
+
+  /**
+   * Someone takes the incident on: Detected moves to Triaged (a later active state stays as it
+   * is), and acknowledged_at and acknowledged_by are recorded. The notifications send PagerDuty's
+   * acknowledge and stop the escalation on this event.
+   */
+  async acknowledge(id: string, actor: string, note?: string, byKey?: string): Promise<Incident> {
+    return this.mutate(id, async (tx, current, now) => {
+      if (!isActive(current.state)) {
+        throw new DomainError(ErrorCode.INVALID_TRANSITION, `cannot acknowledge an incident that is ${current.state}`, { from: current.state, to: 'Triaged' });
+      }
+      if (current.acknowledged_at !== null) {
+        throw new DomainError(ErrorCode.ALREADY_ACKNOWLEDGED, `incident was already acknowledged by ${current.acknowledged_by} at ${current.acknowledged_at}`, {
+          acknowledged_at: current.acknowledged_at,
+          acknowledged_by: current.acknowledged_by,
+        });
+      }
+      const next: Incident = { ...current, acknowledged_at: now, acknowledged_by: actor, updated_at: now };
+      if (current.state === 'Detected') next.state = 'Triaged';
+      await this.repository.save(tx, next);
+      const timeline = [entry(now, 'acknowledged', actor, `Acknowledged by ${actor}`, note ? { note } : {})];
+      if (next.state !== current.state) {
+        timeline.push(entry(now, 'state_changed', actor, `State changed from ${current.state} to ${next.state}`, { from: current.state, to: next.state }));
+      }
+      this.repository.appendTimeline(tx, id, timeline, byKey);
+      await this.publish(
+        tx,
+        next.state !== current.state
+          ? stateEventFor(next, now, actor, current.state)
+          : new IncidentUpdatedEvent(next, now, actor, { acknowledged_at: { from: null, to: now }, acknowledged_by: { from: null, to: actor } }),
+      );
       return next;
     });
   }
@@ -338,6 +377,8 @@ export class IncidentsService {
       alert_count: 1,
       last_seen_at: now,
       resolution: null,
+      acknowledged_at: null,
+      acknowledged_by: null,
     };
   }
 

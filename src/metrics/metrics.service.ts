@@ -12,7 +12,7 @@ export type AlertIntegration = 'api' | 'alertmanager' | 'grafana' | 'pagerduty';
 export type AlertResult = 'accepted' | 'duplicate' | 'rejected';
 /** What one attempt came to: the kinds of SendOutcome. */
 export type AttemptResultLabel = 'delivered' | 'retry' | 'permanent';
-export type DeliveryOutcome = 'sent' | 'retried' | 'failed' | 'cancelled';
+export type DeliveryOutcome = 'sent' | 'retried' | 'failed' | 'cancelled' | 'suppressed';
 export type TransactionKind = 'grouped' | 'single';
 
 /**
@@ -108,7 +108,7 @@ export class MetricsService {
     });
     this.deliveries = new Counter({
       name: `${METRIC_PREFIX}deliveries_total`,
-      help: 'Deliveries settled by this instance, by channel and outcome (sent; retried: an attempt failed and another is scheduled; failed: given up; cancelled: dropped because the delivery before it was given up)',
+      help: 'Deliveries settled by this instance, by channel and outcome (sent; retried: an attempt failed and another is scheduled; failed: given up; cancelled: dropped because the delivery before it was given up; suppressed: recorded, not sent, while a silence matched)',
       labelNames: ['channel', 'outcome'],
       registers,
     });
@@ -268,6 +268,12 @@ export class MetricsService {
   deliverySettled(channel: string, outcome: DeliveryOutcome, count = 1): void {
     if (!this.enabled || count === 0) return;
     this.deliveries.labels(channel, outcome).inc(count);
+  }
+
+  /** Deliveries a silence kept back, counted when they are written. */
+  deliveriesSuppressed(rows: readonly { channel: string }[]): void {
+    if (!this.enabled) return;
+    for (const row of rows) this.deliveries.labels(row.channel, 'suppressed').inc();
   }
 
   deliverySent(channel: string, createdAt: string, sentAtMs: number): void {

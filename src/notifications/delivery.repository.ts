@@ -43,8 +43,25 @@ export function toDelivery(row: NewDeliveryRow & { seq?: number | string }): Del
     updated_at: row.updated_at,
     sent_at: row.sent_at,
     priority: Number(row.priority),
+    route: row.route ?? null,
+    receiver: row.receiver ?? null,
+    silence_id: row.silence_id ?? null,
   };
 }
+
+/** Where one PagerDuty integration stands for an incident: its last event, and what the next one needs. */
+export interface PagerDutyPage {
+  last: 'trigger' | 'acknowledge' | 'resolve';
+  target_ref: string | null;
+  dedup_key: string;
+  /** The summary of a custom page (an automatic one renders its own). */
+  summary: string | null;
+  route: string | null;
+  receiver: string | null;
+}
+
+/** Statuses of deliveries that did not and will not happen: they do not count as sent. */
+const NOT_HAPPENING = ['failed', 'cancelled', 'suppressed'];
 
 /** The result of one attempt, written back by the pool. */
 export type AttemptResult = { id: string; incident_id: string; at: string } & (
@@ -70,6 +87,8 @@ export interface ChannelCounts {
   sent: number;
   failed: number;
   cancelled: number;
+  /** Recorded while a silence matched, never sent. */
+  suppressed: number;
   /** Attempts beyond the first, over all deliveries of the channel. */
   retried: number;
   /** created_at of the channel's oldest pending or sending delivery, null when there is none. */
@@ -237,6 +256,63 @@ export class DeliveryRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /**
+   * Each PagerDuty integration the incident paged (automatic or custom), by target, with its last
+   * event (in this transaction too). Given-up, cancelled and suppressed events do not count.
+   */
+  async pagerdutyPages(tx: Tx, incidentId: string): Promise<Map<string, PagerDutyPage>> {
+    const stored = await tx.db
+      .selectFrom(TABLE)
+      .select(['target', 'target_ref', 'action', 'payload', 'status', 'route', 'receiver'])
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', 'pagerduty')
+      .orderBy('seq')
+      .execute();
+    const own = tx.deferred(TABLE).filter((row) => row.incident_id === incidentId && row.channel === 'pagerduty');
+    const pages = new Map<string, PagerDutyPage>();
+    for (const row of [...stored, ...(own as typeof stored)]) {
+      if (NOT_HAPPENING.includes(row.status)) continue;
+      const payload = JSON.parse(row.payload) as { dedup_key?: string; payload?: { summary?: string } };
+      const earlier = pages.get(row.target);
+      pages.set(row.target, {
+        last: row.action as PagerDutyPage['last'],
+        target_ref: row.target_ref,
+        dedup_key: payload.dedup_key ?? earlier?.dedup_key ?? incidentId,
+        summary: row.action === 'trigger' && row.target_ref !== null ? (payload.payload?.summary ?? null) : (earlier?.summary ?? null),
+        route: row.route ?? earlier?.route ?? null,
+        receiver: row.receiver ?? earlier?.receiver ?? null,
+      });
+    }
+    return pages;
+  }
+
+  /** Incidents whose first notification this silence kept back. */
+  async incidentsSuppressedBy(tx: Tx, silenceId: string): Promise<string[]> {
+    const rows = await tx.db
+      .selectFrom(TABLE)
+      .select('incident_id')
+      .distinct()
+      .where('silence_id', '=', silenceId)
+      .where('status', '=', 'suppressed')
+      .where('event', '=', 'incident.detected')
+      .execute();
+    return rows.map((row) => row.incident_id);
+  }
+
+  /** The Slack channels where the incident has a first message (posted or on its way). */
+  async postedSlackTargets(tx: Tx, incidentId: string): Promise<string[]> {
+    const stored = await tx.db
+      .selectFrom(TABLE)
+      .select(['target', 'status'])
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', 'slack')
+      .where('action', '=', 'post')
+      .orderBy('seq')
+      .execute();
+    const own = tx.deferred(TABLE).filter((row) => row.incident_id === incidentId && row.channel === 'slack' && row.action === 'post') as typeof stored;
+    return [...new Set([...stored, ...own].filter((row) => !NOT_HAPPENING.includes(row.status)).map((row) => row.target))];
+  }
+
   /** Where the incident's first Slack message on this target landed, if it was sent. */
   async slackAnchor(incidentId: string, target: string): Promise<SlackMessageRef | null> {
     const row = await this.db
@@ -388,7 +464,7 @@ export class DeliveryRepository {
     const counts = new Map<string, ChannelCounts>();
     for (const row of rows) {
       let c = counts.get(row.channel);
-      if (!c) counts.set(row.channel, (c = { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, retried: 0, oldest_waiting_at: null }));
+      if (!c) counts.set(row.channel, (c = { pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, suppressed: 0, retried: 0, oldest_waiting_at: null }));
       c[row.status as DeliveryStatus] += Number(row.n);
       c.retried += Number(row.retried ?? 0);
       if ((row.status === 'pending' || row.status === 'sending') && row.oldest !== null && (c.oldest_waiting_at === null || row.oldest < c.oldest_waiting_at)) {

@@ -1,12 +1,16 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { newId } from '../common/ids';
+import { displayUrl, shortHash } from '../common/display-url';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { Tx } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
-import { IncidentEvent, IncidentEventName, IncidentUpdatedEvent } from '../incidents/domain/events';
-import { DeliveryRepository, NewDeliveryRow } from './delivery.repository';
+import { IncidentEvent, IncidentEventName, IncidentStateEvent, IncidentUpdatedEvent } from '../incidents/domain/events';
+import type { Receiver } from '../routing/routing-config';
+import { RoutingService, subjectOf } from '../routing/routing.service';
+import type { LiveSilence } from '../silences/silence';
+import { SilencesService } from '../silences/silences.service';
+import { DeliveryRepository, NewDeliveryRow, PagerDutyPage } from './delivery.repository';
 import { Channel, DeliveryAction, priorityOf } from './notification';
 import { emailMessage, emailSubject } from './channels/email/email.render';
 import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
@@ -31,21 +35,34 @@ export interface PlannedDelivery {
   target_ref?: string | null;
   /** Rendered with the delivery's id (the webhook body carries it as notification_id). */
   render: (notificationId: string) => unknown;
+  /** The route and receiver that called for it; none for a custom or test notification. */
+  route?: string | null;
+  receiver?: string | null;
 }
 
-/** A URL as it may be shown: scheme, host and a short hash of the rest (paths often hold tokens). */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const rest = `${parsed.pathname}${parsed.search}`;
-    return rest === '/' || rest === '' ? parsed.origin : `${parsed.origin}/…#${shortHash(url)}`;
-  } catch {
-    return `invalid-url#${shortHash(url)}`;
+/** A receiver an incident's routes reached, and the first route that reached it. */
+export interface RoutedReceiver {
+  route: string;
+  receiver: Receiver;
+}
+
+/** Planned deliveries, each (channel, target, action) once: two routes reaching one channel send one message. */
+export class PlanSet {
+  readonly planned: PlannedDelivery[] = [];
+  private readonly keys = new Set<string>();
+
+  add(delivery: PlannedDelivery, route: string | null, receiver: string | null): void {
+    const key = `${delivery.channel}\u0000${delivery.target}\u0000${delivery.action}`;
+    if (this.keys.has(key)) return;
+    this.keys.add(key);
+    this.planned.push({ ...delivery, route, receiver });
   }
 }
 
-export function shortHash(value: string): string {
-  return createHash('sha256').update(value).digest('hex').slice(0, 12);
+/** What an event's routing wrote: the rows, and the silence that suppressed them, if one did. */
+export interface RoutedWrite {
+  rows: NewDeliveryRow[];
+  silence: LiveSilence | null;
 }
 
 /**
@@ -57,6 +74,8 @@ export class NotificationRouter {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly deliveries: DeliveryRepository,
+    private readonly routing: RoutingService,
+    private readonly silences: SilencesService,
   ) {}
 
   /**
@@ -64,13 +83,14 @@ export class NotificationRouter {
    * them already claimed by this process (see DeliveryWorkerPool.leaseForNew); the caller hands
    * them to the pool once the transaction has committed.
    */
-  async route(tx: Tx, event: IncidentEvent, lease: (priority: number, count: number) => DeliveryLease | null): Promise<NewDeliveryRow[]> {
+  async route(tx: Tx, event: IncidentEvent, lease: (priority: number, count: number) => DeliveryLease | null): Promise<RoutedWrite> {
     const planned = await this.plan(tx, event);
-    if (planned.length === 0) return [];
+    if (planned.length === 0) return { rows: [], silence: null };
+    const silence = await this.silences.matchingWithin(tx, subjectOf(event.incident), event.occurred_at);
     const first = event.name === IncidentEventName.Detected;
     // A new incident has no earlier deliveries to wait for: they may go straight to the pool.
-    const direct = first ? lease(Math.min(...planned.map((p) => priorityOf(p.channel, event.incident.severity, first))), planned.length) : null;
-    return this.write(tx, event.incident, event.name, event.occurred_at, planned, { lease: direct, first });
+    const direct = first && !silence ? lease(Math.min(...planned.map((p) => priorityOf(p.channel, event.incident.severity, first))), planned.length) : null;
+    return { rows: this.write(tx, event.incident, event.name, event.occurred_at, planned, { lease: direct, first, silence }), silence };
   }
 
   /**
@@ -83,7 +103,7 @@ export class NotificationRouter {
     eventName: string,
     at: string,
     planned: PlannedDelivery[],
-    { lease = null, first }: { lease?: DeliveryLease | null; first: boolean },
+    { lease = null, first, silence = null }: { lease?: DeliveryLease | null; first: boolean; silence?: LiveSilence | null },
   ): NewDeliveryRow[] {
     const maxAttempts = 1 + this.config.notifications.max_retries;
     const rows: NewDeliveryRow[] = planned.map((p) => {
@@ -97,18 +117,22 @@ export class NotificationRouter {
         target: p.target,
         target_ref: p.target_ref ?? null,
         payload: JSON.stringify(p.render(id)),
-        status: lease ? 'sending' : 'pending',
+        // Suppressed rows are the record of what a silence kept back: never claimed, never sent.
+        status: silence ? 'suppressed' : lease ? 'sending' : 'pending',
         attempts: 0,
         max_attempts: maxAttempts,
         next_attempt_at: at,
         lease_owner: lease?.owner ?? null,
         lease_until: lease?.until ?? null,
-        last_error: null,
+        last_error: silence ? `suppressed by silence ${silence.id}` : null,
         external_ref: null,
         created_at: at,
         updated_at: at,
         sent_at: null,
         priority: priorityOf(p.channel, incident.severity, first),
+        route: p.route ?? null,
+        receiver: p.receiver ?? null,
+        silence_id: silence?.id ?? null,
       };
     });
     this.deliveries.add(tx, rows);
@@ -116,88 +140,184 @@ export class NotificationRouter {
   }
 
   private async plan(tx: Tx, event: IncidentEvent): Promise<PlannedDelivery[]> {
-    const n = this.config.notifications;
     const incident = event.incident;
     const at = event.occurred_at;
-    const out: PlannedDelivery[] = [];
-    const webhook = (): void => {
-      if (n.webhook_enabled) out.push(this.webhook(event.name, at, incident));
+    const routed = this.routedReceivers(incident);
+    const out = new PlanSet();
+    const webhooks = (): void => {
+      for (const { route, receiver } of routed)
+        for (const url of receiver.webhook_urls) out.add(this.webhook(event.name, at, incident, undefined, url), route, receiver.name);
     };
     switch (event.name) {
       case IncidentEventName.Detected:
-        if (n.slack_enabled) out.push(this.slack('post', event.name, incident));
-        if (n.pagerduty_enabled && isPageable(incident)) out.push(this.pagerduty('trigger', incident, at));
-        if (n.email_enabled && n.email_to.length > 0) out.push(this.email(event.name, incident));
-        webhook();
+        this.firstNotification(out, routed, incident, event.name, at);
         break;
       case IncidentEventName.Triaged:
-        webhook();
-        break;
       case IncidentEventName.Investigating:
-      case IncidentEventName.Remediating:
-        if (n.pagerduty_enabled && (await this.triggered(tx, incident.id)) && !(await this.has(tx, incident.id, 'acknowledge'))) {
-          out.push(this.pagerduty('acknowledge', incident, at));
+      case IncidentEventName.Remediating: {
+        const previous = (event as IncidentStateEvent).previous_state;
+        if (previous === 'Resolved') await this.reopened(tx, out, routed, incident, at, event.actor);
+        else {
+          await this.acknowledgePages(tx, out, incident, at);
+          if (previous === 'Detected') await this.updateSlack(tx, out, incident, `Acknowledged by ${incident.acknowledged_by ?? event.actor}`);
         }
-        webhook();
+        webhooks();
         break;
-      case IncidentEventName.Resolved:
-        if (n.slack_enabled) out.push(this.slack('resolve_update', event.name, incident));
-        if (n.pagerduty_enabled && (await this.triggered(tx, incident.id))) out.push(this.pagerduty('resolve', incident, at));
-        if (n.email_enabled && n.email_to.length > 0) out.push(this.email(event.name, incident));
-        webhook();
+      }
+      case IncidentEventName.Resolved: {
+        const slackTargets = new Set([...routed.flatMap((r) => r.receiver.slack_channels), ...(await this.deliveries.postedSlackTargets(tx, incident.id))]);
+        for (const channel of slackTargets) out.add(this.slack('resolve_update', event.name, incident, channel), ...this.origin(routed, channel));
+        for (const [target, page] of await this.deliveries.pagerdutyPages(tx, incident.id)) {
+          if (page.last === 'trigger' || page.last === 'acknowledge') out.add(this.page('resolve', incident, at, target, page), page.route, page.receiver);
+        }
+        for (const { route, receiver } of routed)
+          if (receiver.email_to.length > 0) out.add(this.email(event.name, incident, undefined, receiver.email_to), route, receiver.name);
+        webhooks();
         break;
+      }
       case IncidentEventName.Closed:
-        webhook();
+        webhooks();
         break;
       case IncidentEventName.Updated: {
-        // Only a raise into P0/P1 of an open incident that was never paged notifies anyone.
         const changes = (event as IncidentUpdatedEvent).changes;
+        if (changes.acknowledged_at) {
+          await this.acknowledgePages(tx, out, incident, at);
+          await this.updateSlack(tx, out, incident, `Acknowledged by ${event.actor}`);
+        }
+        // A raise into P0/P1 of an open incident pages the integrations that were not paged.
         const open = incident.state !== 'Resolved' && incident.state !== 'Closed';
-        if (changes.severity && open && n.pagerduty_enabled && isPageable(incident) && !(await this.triggered(tx, incident.id))) {
-          out.push(this.pagerduty('trigger', incident, at));
+        if (changes.severity && open && isPageable(incident)) {
+          const pages = await this.deliveries.pagerdutyPages(tx, incident.id);
+          for (const { route, receiver } of routed) {
+            for (const pd of receiver.pagerduty) {
+              const last = pages.get(pd.target)?.last;
+              if (last !== 'trigger' && last !== 'acknowledge') out.add(this.pagerduty('trigger', incident, at, undefined, pd.target), route, receiver.name);
+            }
+          }
         }
         break;
       }
     }
+    return out.planned;
+  }
+
+  /** The receivers the incident's routes reach, each once (the first route that reached it is recorded). */
+  routedReceivers(incident: Incident): RoutedReceiver[] {
+    const seen = new Set<string>();
+    const out: RoutedReceiver[] = [];
+    for (const match of this.routing.route(subjectOf(incident)).matches) {
+      if (seen.has(match.receiver)) continue;
+      seen.add(match.receiver);
+      const receiver = this.routing.receiver(match.receiver);
+      if (receiver) out.push({ route: match.route.id, receiver });
+    }
     return out;
   }
 
-  /** Triggered on PagerDuty: a trigger was sent or is on its way (not given up). */
-  private triggered(tx: Tx, incidentId: string): Promise<boolean> {
-    return this.deliveries.hasDelivery(tx, incidentId, 'pagerduty', PAGERDUTY_DEFAULT_TARGET, 'trigger', ['failed', 'cancelled']);
+  /**
+   * What a receiver is sent when it first hears of an incident: a Slack post per channel, a page
+   * per PagerDuty integration (P0/P1 only, as the guide says), one email, one webhook per URL.
+   * Also used by escalation steps, repeats and a silence's end.
+   */
+  firstNotification(
+    out: PlanSet,
+    routed: RoutedReceiver[],
+    incident: Incident,
+    eventName: string,
+    at: string,
+    options: { text?: string; posted?: ReadonlySet<string>; page?: boolean } = {},
+  ): void {
+    const posted = options.posted ?? new Set<string>();
+    for (const { route, receiver } of routed) {
+      for (const channel of receiver.slack_channels) {
+        out.add(this.slack(posted.has(channel) ? 'message' : 'post', eventName, incident, channel, options.text), route, receiver.name);
+      }
+      if (options.page !== false && isPageable(incident)) {
+        for (const pd of receiver.pagerduty) out.add(this.pagerduty('trigger', incident, at, undefined, pd.target), route, receiver.name);
+      }
+      if (receiver.email_to.length > 0) {
+        const custom = options.text ? { to: receiver.email_to, subject: emailSubject(eventName, incident), body: options.text } : undefined;
+        out.add(this.email(eventName, incident, custom, receiver.email_to), route, receiver.name);
+      }
+      for (const url of receiver.webhook_urls) out.add(this.webhook(eventName, at, incident, undefined, url), route, receiver.name);
+    }
   }
 
-  private has(tx: Tx, incidentId: string, action: DeliveryAction): Promise<boolean> {
-    return this.deliveries.hasDelivery(tx, incidentId, 'pagerduty', PAGERDUTY_DEFAULT_TARGET, action);
+  /** PagerDuty acknowledge for every page (automatic or custom) whose last event was a trigger. */
+  private async acknowledgePages(tx: Tx, out: PlanSet, incident: Incident, at: string): Promise<void> {
+    for (const [target, page] of await this.deliveries.pagerdutyPages(tx, incident.id)) {
+      if (page.last === 'trigger') out.add(this.page('acknowledge', incident, at, target, page), page.route, page.receiver);
+    }
+  }
+
+  /** Edits the incident's Slack messages (and replies in their threads) to show a change, such as who acknowledged it. */
+  private async updateSlack(tx: Tx, out: PlanSet, incident: Incident, text: string): Promise<void> {
+    for (const channel of await this.deliveries.postedSlackTargets(tx, incident.id))
+      out.add(this.slack('status_update', 'incident.updated', incident, channel, text), null, null);
+  }
+
+  /** Reopened: every page resolved before is triggered again with its dedup_key; Slack says so. */
+  private async reopened(tx: Tx, out: PlanSet, routed: RoutedReceiver[], incident: Incident, at: string, actor: string): Promise<void> {
+    for (const [target, page] of await this.deliveries.pagerdutyPages(tx, incident.id)) {
+      if (page.last === 'resolve') out.add(this.page('trigger', incident, at, target, page), page.route, page.receiver);
+    }
+    const text = `Reopened by ${actor}: now ${incident.state}`;
+    for (const channel of await this.deliveries.postedSlackTargets(tx, incident.id)) {
+      out.add(this.slack('status_update', 'incident.reopened', incident, channel, text), ...this.origin(routed, channel));
+    }
+  }
+
+  /** The route and receiver that hold a Slack channel, for the record. */
+  private origin(routed: RoutedReceiver[], channel: string): [string | null, string | null] {
+    const found = routed.find((r) => r.receiver.slack_channels.includes(channel));
+    return found ? [found.route, found.receiver.name] : [null, null];
+  }
+
+  /** A follow-up event of an earlier page, to the same integration, with its dedup_key (and summary, for a trigger). */
+  private page(action: 'trigger' | 'acknowledge' | 'resolve', incident: Incident, at: string, target: string, page: PagerDutyPage): PlannedDelivery {
+    return {
+      channel: 'pagerduty',
+      action,
+      target,
+      target_ref: page.target_ref,
+      render: () => pagerdutyEvent(action, incident, at, { dedupKey: page.dedup_key, summary: page.summary ?? undefined }),
+    };
   }
 
   slack(action: DeliveryAction, eventName: string, incident: Incident, channel?: string, message?: string): PlannedDelivery {
     const text = message ?? headline(eventName, incident);
+    // Buttons only where a click can come back: a bot token posts them, the signing secret verifies the click.
+    const interactive = Boolean(this.config.secrets.slack_bot_token && this.config.secrets.slack_signing_secret);
     return {
       channel: 'slack',
       action,
       target: channel ?? this.config.notifications.slack_default_channel,
-      render: () => slackMessage(incident, text),
+      render: () => slackMessage(incident, text, { interactive }),
     };
   }
 
+  /**
+   * A PagerDuty event. `target`: `integration` (the guide's key) or `env:<VARIABLE>` (a
+   * receiver's); `custom`: a page asked for through the API, with its own service key.
+   */
   pagerduty(
     action: 'trigger' | 'acknowledge' | 'resolve',
     incident: Incident,
     at: string,
     custom?: { serviceKey: string; dedupKey: string; summary: string },
+    target: string = PAGERDUTY_DEFAULT_TARGET,
   ): PlannedDelivery {
     return {
       channel: 'pagerduty',
       action,
-      target: custom ? `service-key#${shortHash(custom.serviceKey)}` : PAGERDUTY_DEFAULT_TARGET,
+      target: custom ? `service-key#${shortHash(custom.serviceKey)}` : target,
       target_ref: custom?.serviceKey ?? null,
       render: () => pagerdutyEvent(action, incident, at, custom ? { dedupKey: custom.dedupKey, summary: custom.summary } : {}),
     };
   }
 
-  email(eventName: string, incident: Incident, custom?: { to: string[]; subject: string; body: string }): PlannedDelivery {
-    const to = custom?.to ?? [...this.config.notifications.email_to];
+  email(eventName: string, incident: Incident, custom?: { to: string[]; subject: string; body: string }, recipients?: readonly string[]): PlannedDelivery {
+    const to = custom?.to ?? [...(recipients ?? this.config.notifications.email_to)];
     return {
       channel: 'email',
       action: 'send',
@@ -206,13 +326,14 @@ export class NotificationRouter {
     };
   }
 
-  webhook(eventName: string, at: string, incident: Incident, custom?: { url: string; payload: unknown }): PlannedDelivery {
-    const url = custom?.url ?? this.config.notifications.default_webhook_url;
+  /** `custom`: a webhook asked for through the API (its URL goes through the outbound policy); `configured`: a receiver's URL. */
+  webhook(eventName: string, at: string, incident: Incident, custom?: { url: string; payload: unknown }, configured?: string): PlannedDelivery {
+    const url = custom?.url ?? configured ?? this.config.notifications.default_webhook_url;
     return {
       channel: 'webhook',
       action: 'send',
       target: displayUrl(url),
-      target_ref: custom ? url : null,
+      target_ref: url === this.config.notifications.default_webhook_url && !custom ? null : url,
       render: (id) => (custom ? custom.payload : webhookBody(eventName, at, incident, id)),
     };
   }

@@ -1,13 +1,15 @@
 export const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'failed', 'cancelled'] as const;
+/** suppressed: kept back by a silence, recorded and never sent. */
+export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'failed', 'cancelled', 'suppressed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** What a delivery does on its target. */
 export type DeliveryAction =
   | 'post' // Slack: a new message (the incident's thread anchor when it is the first)
   | 'resolve_update' // Slack: edit the incident's message to resolved, and reply in its thread
+  | 'status_update' // Slack: edit the incident's message to its new state (acknowledged, reopened), and reply in its thread
   | 'message' // Slack: a custom message
   | 'trigger'
   | 'acknowledge'
@@ -40,6 +42,9 @@ export interface Delivery {
   sent_at: string | null;
   /** 0 goes first; see priorityOf. */
   priority: number;
+  route: string | null;
+  receiver: string | null;
+  silence_id: string | null;
 }
 
 /** Priority classes, most urgent first. */

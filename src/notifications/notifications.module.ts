@@ -3,6 +3,10 @@ import { OutboundPolicy } from '../common/outbound/outbound-policy';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { IncidentsModule } from '../incidents/incidents.module';
+import { RoutingModule } from '../routing/routing.module';
+import { SilencesModule } from '../silences/silences.module';
+import { EscalationService } from './escalation/escalation.service';
+import { ScheduledStepRepository } from './escalation/scheduled-step.repository';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
 import { EmailProvider } from './channels/email/email.provider';
 import { HttpClient } from './channels/http-client';
@@ -17,7 +21,7 @@ import { NotificationsController } from './notifications.controller';
 import { NotificationsService } from './notifications.service';
 
 @Module({
-  imports: [IncidentsModule],
+  imports: [IncidentsModule, RoutingModule, SilencesModule],
   controllers: [NotificationsController],
   providers: [
     { provide: OutboundPolicy, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new OutboundPolicy(config.outbound) },
@@ -35,6 +39,8 @@ import { NotificationsService } from './notifications.service';
     DeliveryPolicy,
     NotificationRouter,
     DeliveryWorkerPool,
+    ScheduledStepRepository,
+    EscalationService,
     NotificationsService,
   ],
   exports: [NotificationsService],

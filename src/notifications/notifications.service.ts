@@ -17,6 +17,7 @@ import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider'
 import { DeliveryRepository, NewDeliveryRow, toDelivery } from './delivery.repository';
 import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
+import { EscalationService } from './escalation/escalation.service';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
@@ -55,6 +56,9 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     updated_at: d.updated_at,
     sent_at: d.sent_at,
     priority: d.priority,
+    route: d.route,
+    receiver: d.receiver,
+    silence_id: d.silence_id,
     payload: JSON.parse(d.payload),
   };
 }
@@ -75,20 +79,39 @@ export class NotificationsService {
     private readonly clock: Clock,
     private readonly outbound: OutboundPolicy,
     @Inject(CHANNEL_PROVIDERS) private readonly providers: ChannelProvider[],
-    metrics: MetricsService,
+    private readonly metrics: MetricsService,
+    private readonly escalation: EscalationService,
   ) {
     metrics.provide({ deliveries: () => this.deliveryFigures() });
+    escalation.wake = (incidentIds) => this.pool.wake(incidentIds);
   }
 
   /** The outbox: deliveries are written in the transaction of the incident change itself. */
   @OnEvent(INCIDENT_CHANGE_IN_TRANSACTION, { suppressErrors: false })
   async writeOutbox({ tx, event }: IncidentChangeInTransaction): Promise<void> {
     let leased = false;
-    const rows = await this.router.route(tx, event, (priority, count) => {
+    const { rows, silence } = await this.router.route(tx, event, (priority, count) => {
       const lease = this.pool.leaseForNew(priority, count);
       leased = lease !== null;
       return lease;
     });
+    await this.escalation.onEvent(tx, event, silence !== null && event.name === 'incident.detected');
+    if (silence) {
+      this.metrics.deliveriesSuppressed(rows);
+      this.incidents.recordWithin(
+        tx,
+        event.incident.id,
+        'notifications_suppressed',
+        'system',
+        `${rows.length} notification(s) of ${event.name} suppressed by silence ${silence.id}: ${silence.comment}`,
+        {
+          silence_id: silence.id,
+          event: event.name,
+          deliveries: rows.length,
+        },
+      );
+      return;
+    }
     if (rows.length > 0) this.written.set(event, { rows, leased });
   }
 
@@ -149,6 +172,7 @@ export class NotificationsService {
         sent: 0,
         failed: 0,
         cancelled: 0,
+        suppressed: 0,
         retried: 0,
         oldest_waiting_at: null,
       };
@@ -294,5 +318,7 @@ function sampleIncident(at: string): Incident {
     alert_count: 0,
     last_seen_at: at,
     resolution: null,
+    acknowledged_at: null,
+    acknowledged_by: null,
   };
 }

@@ -143,12 +143,20 @@ export interface RunningApp {
 /** Starts the real application (HTTP on an ephemeral loopback port) on the given store. */
 export async function startApp(
   store: TestStore,
-  options: { overrides?: Record<string, Record<string, unknown>>; clock?: Clock; env?: Record<string, string>; grpc?: boolean; logger?: LoggerService } = {},
+  options: {
+    overrides?: Record<string, Record<string, unknown>>;
+    clock?: Clock;
+    env?: Record<string, string>;
+    grpc?: boolean;
+    logger?: LoggerService;
+    /** What a configuration reload reads (SIGHUP, POST /v1/admin/config/reload). */
+    configSource?: () => AppConfig;
+  } = {},
 ): Promise<RunningApp> {
   const overrides = { ...options.overrides };
   if (options.grpc) overrides.server = { ...overrides.server, host: '127.0.0.1', grpc_port: await freePort() };
   const config = store.config(overrides, options.env);
-  const app = await createApp(config, { clock: options.clock, logger: options.logger });
+  const app = await createApp(config, { clock: options.clock, logger: options.logger, configSource: options.configSource });
   await app.listen({ port: 0, host: '127.0.0.1' });
   if (options.grpc) await startGrpc(app, config);
   const server = app.getHttpServer();

@@ -196,6 +196,70 @@ function upstreamAlerts(): Migration {
   };
 }
 
+/**
+ * Routing, escalation, acknowledgement and silences: who acknowledged an incident, which route
+ * and receiver produced a delivery (and the silence that suppressed it), the durable schedule of
+ * escalation steps and repeats, the silences, and the Slack interaction signatures already seen.
+ */
+function routing(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('incidents').addColumn('acknowledged_at', 'varchar(32)').execute();
+      await db.schema.alterTable('incidents').addColumn('acknowledged_by', 'text').execute();
+      await db.schema.alterTable('notification_deliveries').addColumn('route', 'text').execute();
+      await db.schema.alterTable('notification_deliveries').addColumn('receiver', 'text').execute();
+      await db.schema.alterTable('notification_deliveries').addColumn('silence_id', 'varchar(36)').execute();
+      await db.schema.createIndex('notification_deliveries_silence_idx').on('notification_deliveries').columns(['silence_id', 'status']).execute();
+
+      await db.schema
+        .createTable('scheduled_steps')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull().references('incidents.id').onDelete('cascade'))
+        // escalation | repeat
+        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        // escalation: the policy, its step and round; repeat: the receivers (JSON array)
+        .addColumn('policy', 'text')
+        .addColumn('step', 'integer', (c) => c.notNull())
+        .addColumn('round', 'integer', (c) => c.notNull())
+        .addColumn('receivers', 'text', (c) => c.notNull())
+        .addColumn('due_at', 'varchar(32)', (c) => c.notNull())
+        // pending | fired | cancelled
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('settled_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('scheduled_steps_due_idx').on('scheduled_steps').columns(['status', 'due_at']).execute();
+      await db.schema.createIndex('scheduled_steps_incident_idx').on('scheduled_steps').columns(['incident_id', 'status']).execute();
+
+      await db.schema
+        .createTable('silences')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        // The matchers as written (JSON array of strings): parsed again when read.
+        .addColumn('matchers', 'text', (c) => c.notNull())
+        .addColumn('starts_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('ends_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('comment', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('api_key_name', 'text')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        // Set once the end was acted on (incidents it kept quiet notified), by one instance.
+        .addColumn('end_handled_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('silences_ends_idx').on('silences').columns(['ends_at']).execute();
+
+      await db.schema
+        .createTable('slack_interaction_receipts')
+        .addColumn('signature', 'varchar(80)', (c) => c.primaryKey())
+        .addColumn('received_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('slack_interaction_receipts_at_idx').on('slack_interaction_receipts').columns(['received_at']).execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -206,6 +270,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0003_delivery_priority': deliveryPriority(),
       '0004_api_keys': apiKeys(),
       '0005_upstream_alerts': upstreamAlerts(),
+      '0006_routing': routing(),
     });
   }
 }

@@ -53,6 +53,9 @@ export interface Incident {
   alert_count: number;
   last_seen_at: string;
   resolution: Resolution | null;
+  /** When someone first took the incident on (acknowledge, or any move past Detected), and who. */
+  acknowledged_at: string | null;
+  acknowledged_by: string | null;
 }
 
 export interface IncidentDetail extends Incident {

@@ -166,6 +166,20 @@ export class CloseIncidentDto {
   note?: string;
 }
 
+export class AcknowledgeIncidentDto {
+  @ApiPropertyOptional({ example: 'alice', description: 'Who takes the incident on. Defaults to the API key name.' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 255)
+  actor?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(20000)
+  note?: string;
+}
+
 export class AddNoteDto {
   @ApiProperty({ example: 'alice' })
   @IsString()

@@ -44,6 +44,9 @@ export class IncidentView {
   @ApiProperty({ description: 'Alerts folded into this incident, the first included.' }) alert_count!: number;
   @ApiProperty({ format: 'date-time' }) last_seen_at!: string;
   @ApiPropertyOptional({ type: ResolutionView, nullable: true }) resolution!: ResolutionView | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When someone took the incident on: acknowledge, or any move past Detected' })
+  acknowledged_at!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: 'alice' }) acknowledged_by!: string | null;
 }
 
 export class IncidentDetailView extends IncidentView {

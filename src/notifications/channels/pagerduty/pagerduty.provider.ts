@@ -5,6 +5,7 @@ import { delivered, OutboundMessage, permanent, SendOutcome } from '../../notifi
 import { ChannelProvider, ChannelReadiness } from '../channel-provider';
 import { classifyFailure, exchange, HttpClient } from '../http-client';
 import { isHttpUrl } from '../webhook/webhook.provider';
+import { RoutingService } from '../../../routing/routing.service';
 
 /** PagerDuty Events API v2: 202 is success, 400 is never retried, 429 and 5xx are. */
 @Injectable()
@@ -14,6 +15,7 @@ export class PagerDutyProvider implements ChannelProvider {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly http: HttpClient,
+    private readonly routing: RoutingService,
   ) {}
 
   readiness(): ChannelReadiness {
@@ -26,8 +28,15 @@ export class PagerDutyProvider implements ChannelProvider {
 
   send(message: OutboundMessage): Promise<SendOutcome> {
     // A custom notification carries its own service key; automatic ones use the configured one.
-    const routingKey = message.target_ref ?? this.config.secrets.pagerduty_integration_key;
-    if (!routingKey) return Promise.resolve(permanent(this.readiness().problem ?? 'no routing key'));
+    // A custom page carries its own service key; a receiver's names its variable (env:NAME); the
+    // guide's integration uses pagerduty_integration_key_env.
+    const routingKey =
+      message.target_ref ??
+      (message.target.startsWith('env:') ? this.routing.pagerdutyKey(message.target.slice(4)) : this.config.secrets.pagerduty_integration_key);
+    if (!routingKey) {
+      const problem = message.target.startsWith('env:') ? `environment variable ${message.target.slice(4)} is not set` : this.readiness().problem;
+      return Promise.resolve(permanent(problem ?? 'no routing key'));
+    }
     const body = { routing_key: routingKey, ...(JSON.parse(message.payload) as object) };
     return exchange(
       () => this.http.postJson(this.config.notifications.pagerduty_api_url, body, { timeoutMs: this.config.notifications.delivery_timeout_secs * 1000 }),

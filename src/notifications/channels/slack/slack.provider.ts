@@ -45,7 +45,7 @@ export class SlackProvider implements ChannelProvider {
 
   private async sendWithToken(token: string, message: OutboundMessage, body: SlackMessage): Promise<SendOutcome> {
     const anchor = message.anchor;
-    if (message.action === 'resolve_update' && anchor) {
+    if ((message.action === 'resolve_update' || message.action === 'status_update') && anchor) {
       const updated = await this.call(token, 'chat.update', { channel: anchor.channel, ts: anchor.ts, ...body });
       // A transient failure is tried again; if the message can no longer be edited (deleted,
       // too old), the reply in the thread still tells the channel.

@@ -29,7 +29,7 @@ export interface SlackMessage {
  * description, Severity / State / Type / Source fields, id and creation time, in an attachment
  * whose colour bar shows the severity.
  */
-export function slackMessage(incident: Incident, message: string): SlackMessage {
+export function slackMessage(incident: Incident, message: string, options: { interactive?: boolean } = {}): SlackMessage {
   const emoji = SEVERITY_EMOJI[incident.severity];
   const title = `${emoji} Incident: ${incident.title}`;
   const details: object[] = [{ type: 'section', text: mrkdwn(message, SLACK_SECTION_MAX) }];
@@ -49,10 +49,42 @@ export function slackMessage(incident: Incident, message: string): SlackMessage 
     type: 'context',
     elements: [mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX), mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX)],
   });
+  if (incident.acknowledged_at !== null && incident.state !== 'Resolved' && incident.state !== 'Closed') {
+    details.push({
+      type: 'context',
+      elements: [mrkdwn(`*Acknowledged by* ${incident.acknowledged_by ?? 'someone'} at ${humanTime(incident.acknowledged_at)}`, SLACK_FIELD_MAX)],
+    });
+  }
+  if (incident.resolution) {
+    details.push({ type: 'context', elements: [mrkdwn(`*Resolved by* ${incident.resolution.resolved_by} (${incident.resolution.method})`, SLACK_FIELD_MAX)] });
+  }
+  const blocks: object[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(title, SLACK_HEADER_MAX), emoji: true } }];
+  const buttons = options.interactive ? slackButtons(incident) : [];
+  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: 'incident_actions', elements: buttons });
   return {
     // The notification text (and what clients without blocks show).
     text: truncate(`${title}\n${message}`, SLACK_TEXT_MAX),
-    blocks: [{ type: 'header', text: { type: 'plain_text', text: truncate(title, SLACK_HEADER_MAX), emoji: true } }],
+    blocks,
     attachments: [{ color: SEVERITY_COLOR[incident.severity], blocks: details }],
   };
+}
+
+/** The action_id of each button; POST /v1/integrations/slack/interactions applies them. */
+export const SLACK_ACTIONS = { acknowledge: 'incident_acknowledge', resolve: 'incident_resolve' } as const;
+
+/** Acknowledge while nobody has, Resolve while the incident is open; the value is the incident id. */
+function slackButtons(incident: Incident): object[] {
+  const open = incident.state !== 'Resolved' && incident.state !== 'Closed';
+  if (!open) return [];
+  const button = (text: string, action_id: string, style?: 'primary' | 'danger') => ({
+    type: 'button',
+    text: { type: 'plain_text', text, emoji: false },
+    action_id,
+    value: incident.id,
+    ...(style ? { style } : {}),
+  });
+  const out: object[] = [];
+  if (incident.acknowledged_at === null) out.push(button('Acknowledge', SLACK_ACTIONS.acknowledge, 'primary'));
+  out.push(button('Resolve', SLACK_ACTIONS.resolve));
+  return out;
 }

@@ -5,6 +5,7 @@ import { delivered, OutboundMessage, permanent, SendOutcome } from '../../notifi
 import { ChannelProvider, ChannelReadiness } from '../channel-provider';
 import { classifyFailure, exchange, HttpClient } from '../http-client';
 import { signatureHeaders, signingKeys } from './webhook-signature';
+import { RoutingService } from '../../../routing/routing.service';
 
 /**
  * POSTs the stored JSON payload (the guide's default body, or a custom one) to the target URL,
@@ -19,6 +20,7 @@ export class WebhookProvider implements ChannelProvider {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly http: HttpClient,
+    private readonly routing: RoutingService,
   ) {
     this.keys = signingKeys(config.secrets.webhook_signing_secrets);
   }
@@ -42,7 +44,8 @@ export class WebhookProvider implements ChannelProvider {
           timeoutMs: this.config.notifications.webhook_timeout_secs * 1000,
           // Wall-clock time: the receiver compares it with its own clock.
           headers: signatureHeaders(this.keys, message.id, Math.floor(Date.now() / 1000), message.payload),
-          guarded: message.target_ref !== null,
+          // A URL from an API request goes through the outbound policy; one from the configuration is trusted.
+          guarded: message.target_ref !== null && !this.routing.isConfiguredWebhook(url),
         }),
       (answer) => (answer.status >= 200 && answer.status < 300 ? delivered() : classifyFailure(answer, 'webhook')),
     );

@@ -1,0 +1,279 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Clock } from '../../common/clock';
+import { newId } from '../../common/ids';
+import { Transactor, Tx } from '../../database/transactor';
+import { IncidentEvent, IncidentEventName, IncidentStateEvent, IncidentUpdatedEvent } from '../../incidents/domain/events';
+import type { Incident } from '../../incidents/domain/incident';
+import { isActive } from '../../incidents/domain/state-machine';
+import { IncidentsService } from '../../incidents/incidents.service';
+import { MetricsService } from '../../metrics/metrics.service';
+import { formatDuration } from '../../routing/duration';
+import { RoutingService, subjectOf } from '../../routing/routing.service';
+import type { LiveSilence } from '../../silences/silence';
+import { SilencesService } from '../../silences/silences.service';
+import { DeliveryRepository, NewDeliveryRow } from '../delivery.repository';
+import { NotificationRouter, PlanSet, RoutedReceiver } from '../notification-router';
+import { ScheduledStep, ScheduledStepRepository } from './scheduled-step.repository';
+
+/** How often due steps and ended silences are looked for. */
+const TICK_MS = 1000;
+const BATCH = 100;
+
+export const ESCALATED_EVENT = 'incident.escalated';
+export const REMINDER_EVENT = 'incident.reminder';
+
+/** Whether the event is someone taking the incident on (acknowledge, or a move on from Detected). */
+export function isAcknowledgement(event: IncidentEvent): boolean {
+  if (event.name === IncidentEventName.Updated) return 'acknowledged_at' in (event as IncidentUpdatedEvent).changes;
+  return event instanceof IncidentStateEvent && event.previous_state === 'Detected' && isActive(event.incident.state);
+}
+
+/**
+ * Escalation steps and repeats as durable rows (scheduled_steps), written in the incident's own
+ * transaction and fired by whichever instance claims them first, once, also after a restart or a
+ * kill -9 (a step due while the service was down fires at the first tick). Silences' ends are
+ * acted on here too: the incidents they kept quiet are notified then.
+ */
+@Injectable()
+export class EscalationService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Escalation');
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly steps: ScheduledStepRepository,
+    private readonly routing: RoutingService,
+    private readonly router: NotificationRouter,
+    private readonly deliveries: DeliveryRepository,
+    private readonly silences: SilencesService,
+    private readonly incidents: IncidentsService,
+    private readonly transactor: Transactor,
+    private readonly clock: Clock,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /**
+   * Runs what is due now, one run at a time: a call while a run is in progress waits for it and
+   * runs again, so that it sees the clock as it is now (tests call it after moving the clock).
+   */
+  async tick(): Promise<void> {
+    while (this.running) await this.running;
+    const run: Promise<void> = this.runDue()
+      .catch((err: unknown) => this.logger.error({ msg: 'escalation tick failed', err: String(err) }))
+      .finally(() => {
+        if (this.running === run) this.running = null;
+      });
+    this.running = run;
+    await run;
+  }
+
+  /** In the incident change's transaction: schedules, or cancels, what the event calls for. */
+  async onEvent(tx: Tx, event: IncidentEvent, suppressed: boolean): Promise<void> {
+    const incident = event.incident;
+    const at = event.occurred_at;
+    if (event.name === IncidentEventName.Detected) {
+      // Kept quiet by a silence: scheduled when the silence ends and the incident is notified.
+      if (!suppressed) this.schedule(tx, incident, at, { escalation: true, repeat: true });
+      return;
+    }
+    if (event.name === IncidentEventName.Resolved || event.name === IncidentEventName.Closed) {
+      await this.steps.cancelFor(tx, incident.id, ['escalation', 'repeat'], `incident ${incident.state.toLowerCase()}`, at);
+      return;
+    }
+    if (event instanceof IncidentStateEvent && event.previous_state === 'Resolved') {
+      this.schedule(tx, incident, at, { escalation: false, repeat: true });
+      return;
+    }
+    if (isAcknowledgement(event)) await this.steps.cancelFor(tx, incident.id, ['escalation'], `acknowledged by ${incident.acknowledged_by ?? event.actor}`, at);
+  }
+
+  /** Writes the first escalation step of each route that has a policy, and the first repeat of each route with a repeat_interval. */
+  schedule(tx: Tx, incident: Incident, at: string, what: { escalation: boolean; repeat: boolean }): void {
+    const base = Date.parse(at);
+    for (const { route, receiver } of this.routing.route(subjectOf(incident)).matches) {
+      const policy = route.escalation ? this.routing.policy(route.escalation) : undefined;
+      if (what.escalation && policy && policy.steps.length > 0) {
+        this.steps.add(tx, this.row(incident.id, 'escalation', route.id, policy.name, 0, 0, [], new Date(base + policy.steps[0].after_ms).toISOString(), at));
+      }
+      if (what.repeat && route.repeat_interval_ms) {
+        this.steps.add(tx, this.row(incident.id, 'repeat', route.id, null, 0, 0, [receiver], new Date(base + route.repeat_interval_ms).toISOString(), at));
+      }
+    }
+  }
+
+  private row(
+    incidentId: string,
+    kind: string,
+    route: string,
+    policy: string | null,
+    step: number,
+    round: number,
+    receivers: string[],
+    due: string,
+    at: string,
+  ) {
+    return {
+      id: newId(),
+      incident_id: incidentId,
+      kind,
+      route,
+      policy,
+      step,
+      round,
+      receivers: JSON.stringify(receivers),
+      due_at: due,
+      status: 'pending',
+      reason: null,
+      created_at: at,
+      settled_at: null,
+    };
+  }
+
+  private async runDue(): Promise<void> {
+    const now = this.clock.now().toISOString();
+    if (!(await this.steps.anyDue(now)) && !(await this.anySilenceEnded(now))) return;
+    const woken = await this.transactor.run(async (tx) => {
+      const incidents = new Set<string>();
+      for (const step of await this.steps.claimDue(tx, now, BATCH)) {
+        if (await this.fire(tx, step, now)) incidents.add(step.incident_id);
+      }
+      for (const silence of await this.silences.claimEndedWithin(tx, now, BATCH)) {
+        for (const id of await this.silenceEnded(tx, silence, now)) incidents.add(id);
+      }
+      return [...incidents];
+    });
+    if (woken.length > 0) this.wake(woken);
+  }
+
+  /** Set by the notifications service: hands written deliveries to the worker pool. */
+  wake: (incidentIds: string[]) => void = () => undefined;
+
+  private anySilenceEnded(now: string): Promise<boolean> {
+    return this.transactor.run(
+      async (tx) =>
+        (await tx.db.selectFrom('silences').select('id').where('end_handled_at', 'is', null).where('ends_at', '<=', now).limit(1).executeTakeFirst()) !==
+        undefined,
+    );
+  }
+
+  /** Fires one step; answers whether it wrote deliveries. */
+  private async fire(tx: Tx, step: ScheduledStep, now: string): Promise<boolean> {
+    const incident = await this.incidents.findWithin(tx, step.incident_id);
+    const cancel = async (reason: string) => {
+      await this.steps.settle(tx, step.id, 'cancelled', reason, now);
+      return false;
+    };
+    if (!incident) return cancel('incident gone');
+    if (step.kind === 'escalation') {
+      if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
+      if (incident.acknowledged_at !== null) return cancel(`acknowledged by ${incident.acknowledged_by}`);
+      const policy = step.policy ? this.routing.policy(step.policy) : undefined;
+      const current = policy?.steps[step.step];
+      const receiver = current ? this.routing.receiver(current.receiver) : undefined;
+      if (!policy || !current || !receiver) return cancel(`escalation policy ${step.policy} step ${step.step + 1} is no longer configured`);
+      const of = `step ${step.step + 1} of ${policy.steps.length}${step.round > 0 ? `, repeat ${step.round}` : ''}`;
+      const text = `Escalated to ${receiver.name} (${of}): not acknowledged ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected`;
+      const written = await this.notify(tx, incident, ESCALATED_EVENT, now, [{ route: step.route, receiver }], text, true);
+      this.incidents.recordWithin(tx, incident.id, 'escalated', 'system', text, {
+        policy: policy.name,
+        step: step.step + 1,
+        round: step.round,
+        receiver: receiver.name,
+        route: step.route,
+        ...(written.silence ? { suppressed_by_silence: written.silence.id } : {}),
+      });
+      let next: { step: number; round: number } | null = null;
+      if (step.step + 1 < policy.steps.length) next = { step: step.step + 1, round: step.round };
+      else if (step.round < policy.repeat) next = { step: 0, round: step.round + 1 };
+      if (next) {
+        const due = new Date(Date.parse(step.due_at) + policy.steps[next.step].after_ms).toISOString();
+        this.steps.add(tx, this.row(incident.id, 'escalation', step.route, policy.name, next.step, next.round, [], due, now));
+      }
+      await this.steps.settle(tx, step.id, 'fired', null, now);
+      return written.rows.length > 0;
+    }
+    // A repeat: the route's receivers again while the incident is open (PagerDuty repeats on its own).
+    if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
+    const route = this.routing.findRoute(step.route);
+    if (!route?.repeat_interval_ms) return cancel(`route ${step.route} no longer repeats`);
+    const receivers = (JSON.parse(step.receivers) as string[]).flatMap((name) => {
+      const receiver = this.routing.receiver(name);
+      return receiver ? [{ route: step.route, receiver }] : [];
+    });
+    const text = `Still open (${incident.state}) ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected`;
+    const written = await this.notify(tx, incident, REMINDER_EVENT, now, receivers, text, false);
+    const due = new Date(Date.parse(step.due_at) + route.repeat_interval_ms).toISOString();
+    this.steps.add(tx, this.row(incident.id, 'repeat', step.route, null, 0, step.round + 1, JSON.parse(step.receivers) as string[], due, now));
+    await this.steps.settle(tx, step.id, 'fired', null, now);
+    return written.rows.length > 0;
+  }
+
+  private async notify(
+    tx: Tx,
+    incident: Incident,
+    eventName: string,
+    at: string,
+    routed: RoutedReceiver[],
+    text: string,
+    page: boolean,
+  ): Promise<{ rows: NewDeliveryRow[]; silence: LiveSilence | null }> {
+    const out = new PlanSet();
+    const posted = new Set(await this.deliveries.postedSlackTargets(tx, incident.id));
+    this.router.firstNotification(out, routed, incident, eventName, at, { text, posted, page });
+    if (out.planned.length === 0) return { rows: [], silence: null };
+    const silence = await this.silences.matchingWithin(tx, subjectOf(incident), at);
+    const rows = this.router.write(tx, incident, eventName, at, out.planned, { first: true, silence });
+    if (silence) this.metrics.deliveriesSuppressed(rows);
+    return { rows, silence: silence ?? null };
+  }
+
+  /**
+   * A silence ended: each incident whose first notification it kept back, still open and not
+   * acknowledged, is notified now (or handed to another silence that matches it now).
+   */
+  private async silenceEnded(tx: Tx, silence: LiveSilence, now: string): Promise<string[]> {
+    const notified: string[] = [];
+    for (const id of await this.deliveries.incidentsSuppressedBy(tx, silence.id)) {
+      const incident = await this.incidents.findWithin(tx, id);
+      if (!incident || !isActive(incident.state) || incident.acknowledged_at !== null) continue;
+      const routed = this.router.routedReceivers(incident);
+      const out = new PlanSet();
+      this.router.firstNotification(out, routed, incident, IncidentEventName.Detected, now);
+      const other = await this.silences.matchingWithin(tx, subjectOf(incident), now);
+      const rows = this.router.write(tx, incident, IncidentEventName.Detected, now, out.planned, { first: true, silence: other });
+      if (other) {
+        this.metrics.deliveriesSuppressed(rows);
+        this.incidents.recordWithin(tx, id, 'silence_ended', 'system', `Silence ${silence.id} ended; silence ${other.id} still keeps notifications back`, {
+          silence_id: silence.id,
+          suppressed_by_silence: other.id,
+        });
+        continue;
+      }
+      this.incidents.recordWithin(
+        tx,
+        id,
+        'silence_ended',
+        'system',
+        `Silence ${silence.id} ended while the incident was open and not acknowledged: notified now`,
+        {
+          silence_id: silence.id,
+          deliveries: rows.length,
+        },
+      );
+      this.schedule(tx, incident, now, { escalation: true, repeat: true });
+      notified.push(id);
+    }
+    return notified;
+  }
+}

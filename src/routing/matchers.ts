@@ -1,0 +1,120 @@
+/**
+ * Label matchers as Alertmanager writes them: `name="value"`, `name!="value"`, `name=~"regex"`,
+ * `name!~"regex"`, alone or several in `{a="b", c=~"d"}`. Values may be unquoted when they hold
+ * no comma, brace or quote. Regexes are anchored at both ends, as in Alertmanager.
+ */
+
+export const MATCH_OPERATORS = ['=', '!=', '=~', '!~'] as const;
+export type MatchOperator = (typeof MATCH_OPERATORS)[number];
+
+export interface Matcher {
+  name: string;
+  operator: MatchOperator;
+  value: string;
+  /** Set for =~ and !~. */
+  regex?: RegExp;
+}
+
+/** What routes and silences match on: the incident's fields and its labels. */
+export interface MatchSubject {
+  severity: string;
+  source: string;
+  incident_type: string;
+  affected_resources: readonly string[];
+  labels: Readonly<Record<string, string>>;
+}
+
+/** Fields of the incident that matchers name directly; any other name is a label. */
+export const MATCHABLE_FIELDS = ['severity', 'source', 'incident_type', 'affected_resources'] as const;
+
+export class MatcherSyntaxError extends Error {}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/;
+
+/** Parses one matcher string (which may hold several, in braces or separated by commas). */
+export function parseMatchers(text: string): Matcher[] {
+  let body = text.trim();
+  if (body.startsWith('{')) {
+    if (!body.endsWith('}')) throw new MatcherSyntaxError(`"${text}": missing closing }`);
+    body = body.slice(1, -1).trim();
+  }
+  if (body === '') throw new MatcherSyntaxError(`"${text}": no matcher`);
+  const out: Matcher[] = [];
+  let i = 0;
+  while (i < body.length) {
+    const nameMatch = /^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(=~|!~|!=|=)\s*/.exec(body.slice(i));
+    if (!nameMatch) throw new MatcherSyntaxError(`"${text}": expected name, an operator (=, !=, =~, !~) and a value at "${body.slice(i)}"`);
+    const [whole, name, operator] = nameMatch;
+    i += whole.length;
+    let value: string;
+    if (body[i] === '"') {
+      // A quoted value, with \" \\ \n escapes.
+      let j = i + 1;
+      value = '';
+      for (; j < body.length && body[j] !== '"'; j++) {
+        if (body[j] === '\\' && j + 1 < body.length) {
+          j++;
+          value += body[j] === 'n' ? '\n' : body[j];
+        } else value += body[j];
+      }
+      if (j >= body.length) throw new MatcherSyntaxError(`"${text}": unterminated quoted value`);
+      i = j + 1;
+    } else {
+      const end = body.slice(i).search(/[,}"]/);
+      value = (end === -1 ? body.slice(i) : body.slice(i, i + end)).trim();
+      i += end === -1 ? body.length - i : end;
+    }
+    out.push(matcher(name, operator as MatchOperator, value, text));
+    const rest = /^\s*(,|$)\s*/.exec(body.slice(i));
+    if (!rest) throw new MatcherSyntaxError(`"${text}": expected a comma after ${name}${operator}"${value}"`);
+    i += rest[0].length;
+    if (rest[1] === '') break;
+  }
+  return out;
+}
+
+function matcher(name: string, operator: MatchOperator, value: string, text: string): Matcher {
+  if (!NAME.test(name)) throw new MatcherSyntaxError(`"${text}": "${name}" is not a label name`);
+  if (operator === '=~' || operator === '!~') {
+    try {
+      return { name, operator, value, regex: new RegExp(`^(?:${value})$`, 'u') };
+    } catch (err) {
+      throw new MatcherSyntaxError(`"${text}": bad regular expression: ${(err as Error).message}`);
+    }
+  }
+  return { name, operator, value };
+}
+
+/** The matcher as Alertmanager prints it. */
+export function formatMatcher(m: Matcher): string {
+  return `${m.name}${m.operator}${JSON.stringify(m.value)}`;
+}
+
+/** The values a matcher looks at: a field, the affected resources (each), or a label ("" when absent, as in Alertmanager). */
+export function valuesOf(subject: MatchSubject, name: string): readonly string[] {
+  switch (name) {
+    case 'severity':
+    case 'source':
+    case 'incident_type':
+      return [subject[name]];
+    case 'affected_resources':
+      return subject.affected_resources.length > 0 ? subject.affected_resources : [''];
+    default:
+      return [Object.hasOwn(subject.labels, name) ? subject.labels[name] : ''];
+  }
+}
+
+/**
+ * Whether the subject satisfies the matcher. For affected_resources (several values), = and =~
+ * hold when any resource matches, != and !~ when none does.
+ */
+export function matches(m: Matcher, subject: MatchSubject): boolean {
+  const values = valuesOf(subject, m.name);
+  const equal = (v: string) => (m.regex ? m.regex.test(v) : v === m.value);
+  const positive = m.operator === '=' || m.operator === '=~';
+  return positive ? values.some(equal) : !values.some(equal);
+}
+
+export function matchesAll(matchers: readonly Matcher[], subject: MatchSubject): boolean {
+  return matchers.every((m) => matches(m, subject));
+}

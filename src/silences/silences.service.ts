@@ -1,0 +1,100 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/domain-error';
+import { newId } from '../common/ids';
+import type { Tx } from '../database/transactor';
+import { MatcherSyntaxError, matchesAll, MatchSubject, parseMatchers } from '../routing/matchers';
+import { LiveSilence, Silence, SilenceState } from './silence';
+import type { CreateSilenceDto } from './silence.dto';
+import { SilenceRepository } from './silence.repository';
+
+/** Silences and maintenance windows: while one matches an incident, its notifications are recorded, not sent. */
+@Injectable()
+export class SilencesService {
+  constructor(
+    private readonly repository: SilenceRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(dto: CreateSilenceDto, actor: string, byKey?: string): Promise<Silence> {
+    const now = this.now();
+    const issues: FieldIssue[] = [];
+    dto.matchers.forEach((written, i) => {
+      try {
+        parseMatchers(written);
+      } catch (err) {
+        if (!(err instanceof MatcherSyntaxError)) throw err;
+        issues.push({ field: `matchers[${i}]`, message: err.message });
+      }
+    });
+    const startsAt = dto.starts_at ? new Date(dto.starts_at).toISOString() : now;
+    const endsAt = new Date(dto.ends_at).toISOString();
+    if (endsAt <= startsAt) issues.push({ field: 'ends_at', message: 'must be after starts_at' });
+    else if (endsAt <= now) issues.push({ field: 'ends_at', message: 'must be in the future' });
+    if (issues.length > 0) throw new ValidationFailed(issues);
+    return view(
+      await this.repository.insert(
+        {
+          id: newId(),
+          matchers: JSON.stringify(dto.matchers.map((m) => m.trim())),
+          starts_at: startsAt,
+          ends_at: endsAt,
+          comment: dto.comment,
+          created_by: dto.created_by ?? actor,
+          api_key_name: byKey ?? null,
+          created_at: now,
+          updated_at: now,
+          end_handled_at: null,
+        },
+        now,
+      ),
+    );
+  }
+
+  async list(state?: SilenceState): Promise<Silence[]> {
+    return (await this.repository.list(this.now(), state)).map(view);
+  }
+
+  async get(id: string): Promise<Silence> {
+    const found = await this.repository.findById(id, this.now());
+    if (!found) throw notFound(id);
+    return view(found);
+  }
+
+  /** Ends it now; the incidents it kept quiet and nobody has acknowledged are notified then. */
+  async expire(id: string): Promise<Silence> {
+    const now = this.now();
+    const expired = await this.repository.expire(id, now);
+    if (expired) return view(expired);
+    const found = await this.repository.findById(id, now);
+    if (!found) throw notFound(id);
+    throw new DomainError(ErrorCode.INVALID_TRANSITION, `silence ${id} has already expired`, { id, ends_at: found.ends_at });
+  }
+
+  /** The first silence in force at `at` that matches, read in the caller's transaction. */
+  async matchingWithin(tx: Tx, subject: MatchSubject, at: string): Promise<LiveSilence | null> {
+    return (await this.repository.activeWithin(tx, at)).find((s) => matchesAll(s.parsed, subject)) ?? null;
+  }
+
+  /** Active silences matching the subject (for the routing explanation). */
+  async matching(subject: MatchSubject): Promise<Silence[]> {
+    return (await this.repository.list(this.now(), 'active')).filter((s) => matchesAll(s.parsed, subject)).map(view);
+  }
+
+  /** Ended silences not yet acted on, claimed by this transaction. */
+  claimEndedWithin(tx: Tx, now: string, limit: number): Promise<LiveSilence[]> {
+    return this.repository.claimEnded(tx, now, limit);
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+function view({ parsed: _parsed, ...silence }: LiveSilence): Silence {
+  return silence;
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError(ErrorCode.SILENCE_NOT_FOUND, `silence ${id} not found`, { id });
+}
