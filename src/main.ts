@@ -3,6 +3,7 @@ import { createApp, OPENAPI_JSON_PATH } from './app';
 import { AppLogger } from './common/logger';
 import { ConfigError, readConfig } from './config/config.loader';
 import { startGrpc } from './grpc/grpc.server';
+import { RoutingService } from './routing/routing.service';
 
 async function bootstrap(): Promise<void> {
   const { config, path, defaulted } = readConfig();
@@ -14,6 +15,16 @@ async function bootstrap(): Promise<void> {
   await app.listen({ port: config.server.http_port, host: config.server.host });
   // gRPC starts once HTTP has finished bootstrapping; it shares the services and the database.
   await startGrpc(app, config);
+  // SIGHUP reloads the routing (receivers, escalation policies, routes), as amtool users expect;
+  // a bad file is refused and logged with its problems, and the running routing stays.
+  const routing = app.get(RoutingService);
+  process.on('SIGHUP', () => {
+    try {
+      routing.reload('SIGHUP');
+    } catch {
+      // already logged with the reason by RoutingService.reload
+    }
+  });
   logger.log(
     {
       msg: 'LLM Incident Manager listening',

@@ -90,7 +90,11 @@ for (const driver of drivers()) {
       expect(open.sort()).toEqual(['/health/live', '/health/ready']);
       const keys = new Map<Scope, string>();
       for (const scope of SCOPES) keys.set(scope, (await createKey(running.http, `only-${scope}`, [scope])).key);
-      for (const route of routes.filter((r) => !r.path.startsWith('/health/'))) {
+      // Slack's interactions carry Slack's signature instead of a key (test/routing.spec.ts tests it): a key alone gets nothing.
+      const signed = routes.filter((r) => r.credential === 'header.x-slack-signature');
+      expect(signed.map((r) => r.path)).toEqual(['/v1/integrations/slack/interactions']);
+      for (const route of signed) expect((await (running.http as any)[route.method](route.path).send({})).status).toBeGreaterThanOrEqual(400);
+      for (const route of routes.filter((r) => !r.path.startsWith('/health/') && !signed.includes(r))) {
         expect({ route, scope: route.scope }).toEqual({ route, scope: expect.stringMatching(/:|admin/) });
         const anonymous = await (running.anon as any)[route.method](route.path).send({});
         // The PagerDuty route answers in PagerDuty's shape, with the code beside its status text.

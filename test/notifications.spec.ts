@@ -202,7 +202,8 @@ describe.each(drivers())('notifications on %s', (driver) => {
       ['acknowledge', id],
       ['resolve', id],
     ]);
-    expect(slack.received[1].body.text).toContain('Incident resolved: API Gateway Down');
+    expect(slack.received[1].body.text).toContain('Acknowledged by');
+    expect(slack.received[2].body.text).toContain('Incident resolved: API Gateway Down');
     const mails = await smtp.waitFor(2);
     expect(mails[1].mail.subject).toBe('[P0] Incident resolved: API Gateway Down');
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { buildConfig, ConfigError } from '../src/config/config.loader';
 import { EscalationService } from '../src/notifications/escalation/escalation.service';
@@ -528,5 +529,43 @@ describe.each(drivers())('routing, escalation, acknowledgement and silences on %
     expect((await app.http.get('/v1/routing').expect(200)).body).toMatchObject({ version: 2 });
     const second = await raise({ severity: 'P3', labels: { team: 'payments' }, title: 'after the refused reload' });
     expect((await settled(second, 1)).map((d) => d.receiver)).toEqual(['audit']);
+  });
+});
+
+describe('the routes CLI and the worked example', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/routing/routes.cli.ts', ...args], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        CONFIG_PATH: 'examples/routing/teams.toml',
+        PAYMENTS_PAGERDUTY_KEY: 'a'.repeat(32),
+        PLATFORM_PAGERDUTY_KEY: 'b'.repeat(32),
+        MANAGERS_PAGERDUTY_KEY: 'c'.repeat(32),
+      },
+    });
+
+  it('prints the tree of examples/routing/teams.toml', () => {
+    const shown = run(['show']);
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toMatch(/^root {2}\(every incident\) {2}receiver: default {2}repeat: 4h$/m);
+    expect(shown.stdout).toMatch(/^ {4}payments-database {2}\{affected_resources=~"db-\.\*"\} {2}receiver: platform-oncall {2}escalation: payments/m);
+  });
+
+  it('answers which receivers a set of labels reaches, and why', () => {
+    const tested = run(['test', 'severity=P1', 'team=payments', 'affected_resources=api,db-main']);
+    expect(tested.status).toBe(0);
+    expect(tested.stdout.trim().split('\n').at(-1)).toBe('platform-oncall');
+    expect(run(['test', 'severity=P3', 'team=search']).stdout.trim().split('\n').at(-1)).toBe('default');
+    expect(run(['test', 'team=infra', 'env=prod']).stdout.trim().split('\n').at(-1)).toBe('platform-oncall');
+  });
+
+  it('refuses the example without its keys, naming the variable', () => {
+    const missing = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/routing/routes.cli.ts', 'show'], {
+      encoding: 'utf8',
+      env: { ...process.env, CONFIG_PATH: 'examples/routing/teams.toml' },
+    });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/receivers\[0\]\.pagerduty_keys_env\[0\]: the environment variable PAYMENTS_PAGERDUTY_KEY is not set/);
   });
 });

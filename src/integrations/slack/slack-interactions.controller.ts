@@ -21,10 +21,10 @@ export class SlackInteractionsController {
   })
   @ApiUnauthorizedResponse({ type: ErrorView, description: 'UNAUTHENTICATED: bad signature, old timestamp or replay' })
   interact(
-    @Body() body: { raw: string },
+    @Body() body: { raw?: string } | undefined,
     @Headers('x-slack-request-timestamp') timestamp?: string,
     @Headers('x-slack-signature') signature?: string,
   ): Promise<SlackInteractionOutcome> {
-    return this.interactions.handle(body.raw, timestamp, signature);
+    return this.interactions.handle(body?.raw, timestamp, signature);
   }
 }

@@ -36,7 +36,11 @@ export class SlackInteractionsService {
     private readonly clock: Clock,
   ) {}
 
-  async handle(raw: string, timestamp: string | undefined, signature: string | undefined): Promise<SlackInteractionOutcome> {
+  async handle(raw: string | undefined, timestamp: string | undefined, signature: string | undefined): Promise<SlackInteractionOutcome> {
+    this.assertConfigured();
+    if (typeof raw !== 'string') {
+      throw new ValidationFailed([{ field: 'body', message: 'expected application/x-www-form-urlencoded with a payload field, as Slack sends it' }]);
+    }
     await this.verify(raw, timestamp, signature);
     const payload = this.payloadOf(raw);
     const action = payload.actions[0];
@@ -62,14 +66,17 @@ export class SlackInteractionsService {
     }
   }
 
-  private async verify(raw: string, timestamp: string | undefined, signature: string | undefined): Promise<void> {
-    const secret = this.config.secrets.slack_signing_secret;
-    if (!secret) {
+  private assertConfigured(): void {
+    if (!this.config.secrets.slack_signing_secret) {
       throw new DomainError(
         ErrorCode.NOT_CONFIGURED,
         `Slack interactivity is off: the environment variable ${this.config.notifications.slack_signing_secret_env} is not set`,
       );
     }
+  }
+
+  private async verify(raw: string, timestamp: string | undefined, signature: string | undefined): Promise<void> {
+    const secret = this.config.secrets.slack_signing_secret!;
     const refuse = (reason: string): never => {
       this.logger.warn({ msg: 'Slack interaction refused', reason });
       throw new DomainError(ErrorCode.UNAUTHENTICATED, `Slack request refused: ${reason}`, { reason });
