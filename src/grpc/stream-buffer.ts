@@ -42,21 +42,22 @@ export function bufferUntilDrained<T>(): {
         return Reflect.get(hasDrained || !replayBuffer ? target : replayBuffer, prop, receiver) as unknown;
       },
     }),
+    // Until the buffer has been replayed, everything goes into it, in order: a message or the
+    // half-close that arrives between drainBuffer and its replay (one turn of the event loop)
+    // would otherwise overtake the buffered ones, and a half-close there completed the handler's
+    // subject before the buffered messages reached it (a CI run lost one that way).
     next: (value) => {
-      if (!hasDrained) replayBuffer?.next(value);
-      subject.next(value);
+      if (replayBuffer) replayBuffer.next(value);
+      else subject.next(value);
     },
     error: (err) => {
-      if (!hasDrained) replayBuffer?.error(err);
-      subject.error(err);
+      if (replayBuffer) replayBuffer.error(err);
+      else subject.error(err);
     },
     complete: () => {
-      if (!hasDrained && replayBuffer) {
-        // The subject completes when the buffer is replayed into it.
-        replayBuffer.complete();
-        return;
-      }
-      subject.complete();
+      // The subject completes when the buffer is replayed into it.
+      if (replayBuffer) replayBuffer.complete();
+      else subject.complete();
     },
     cleanup: () => undefined,
   };
