@@ -54,7 +54,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   applyHttpMetrics(app, config);
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
-  app.enableShutdownHooks();
+  // Not SIGHUP (Nest's default list has it): SIGHUP reloads the routing (main.ts).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT', 'SIGQUIT']);
 
   const document = SwaggerModule.createDocument(
     app,

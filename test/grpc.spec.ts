@@ -170,6 +170,19 @@ describe.each(drivers())('gRPC on %s', (driver) => {
     expect(active.total).toBe(1);
   });
 
+  it('acknowledges an incident with AcknowledgeIncident, as REST does, and refuses a second one with FAILED_PRECONDITION', async () => {
+    const created = await unary(clients.incidents, 'CreateIncident', newIncident({ title: 'To acknowledge' }));
+    const acked = await unary(clients.incidents, 'AcknowledgeIncident', { id: created.id, actor: 'grace', note: 'on it' });
+    expect(acked).toMatchObject({ state: 'TRIAGED', acknowledged_by: 'grace' });
+    expect(acked.acknowledged_at).toBeDefined();
+    const again = await failure(unary(clients.incidents, 'AcknowledgeIncident', { id: created.id }));
+    expect(again.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(again.details).toContain('already acknowledged by grace');
+    expect((await failure(unary(clients.incidents, 'AcknowledgeIncident', { id: 'not-a-uuid' }))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    const timeline = (await app.http.get(`/v1/incidents/${created.id}/timeline`).expect(200)).body;
+    expect(timeline.find((e: any) => e.event_type === 'acknowledged')).toMatchObject({ actor: 'grace', api_key_name: expect.any(String) });
+  });
+
   it('answers bad input with INVALID_ARGUMENT naming the field, and domain errors with their codes', async () => {
     const existing = await unary(clients.incidents, 'CreateIncident', newIncident());
     const unknownId = '0190a000-0000-7000-8000-000000000000';

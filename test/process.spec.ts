@@ -401,3 +401,93 @@ describe('the notification examples', () => {
     for (const row of rows) expect(row).toContain("'sent'");
   });
 });
+
+describe.each(drivers())('routing as a process on %s', (driver) => {
+  let store: TestStore;
+  let sink: FakeTarget;
+  let dir: string;
+  beforeEach(async () => {
+    store = await TestStore.create(driver);
+    sink = await webhookSink();
+    dir = mkdtempSync(join(tmpdir(), 'llm-im-routing-'));
+  });
+  afterEach(async () => {
+    await sink.close();
+    await store.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const configFile = (receiver: string, extra = '') => `
+[notifications]
+webhook_enabled = true
+default_webhook_url = "${sink.url}/default"
+
+[[receivers]]
+name = "first"
+webhook_urls = ["${sink.url}/first"]
+
+[[receivers]]
+name = "second"
+webhook_urls = ["${sink.url}/second"]
+
+[[escalation_policies]]
+name = "p"
+steps = [{ after = "3s", receiver = "second" }]
+
+[route]
+receiver = "${receiver}"
+escalation = "p"
+${extra}
+`;
+
+  it('fires an escalation step that came due while it was killed (SIGKILL) at its next start, and reloads its routing on SIGHUP', async () => {
+    const path = join(dir, 'config.toml');
+    writeFileSync(path, configFile('first'));
+    const env = { ...store.processEnv(), ...WEBHOOK_SIGNING_ENV, CONFIG_PATH: path };
+    const first = await spawnService(env);
+    if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
+    const posted = await postJson(`${first.url}/v1/alerts`, alert({ title: 'killed before its step' }), ADMIN_KEY);
+    expect(posted.status).toBe(200);
+    const incidentId = (posted.body as any).incident_id as string;
+    // Killed once the first notification is recorded as sent (an unrecorded one is sent again: at least once).
+    for (let i = 0; i < 100; i++) {
+      const log = (await json(`${first.url}/v1/incidents/${incidentId}/notifications`)).body as { status: string }[];
+      if (log.length === 1 && log[0].status === 'sent') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await new Promise((r) => setTimeout(r, 3500)); // the step comes due while nothing runs
+    expect(sink.received.map((r) => r.path)).toEqual(['/first']);
+
+    const second = await spawnService(env);
+    if (!isRunning(second)) throw new Error(`service did not restart: ${second.stderr}`);
+    try {
+      await sink.waitFor(2);
+      expect(sink.received.map((r) => [r.path, r.body.event_type])).toEqual([
+        ['/first', 'incident.detected'],
+        ['/second', 'incident.escalated'],
+      ]);
+      // SIGHUP: a good file is applied...
+      writeFileSync(path, configFile('second'));
+      second.child.kill('SIGHUP');
+      let routing = { status: 0, body: {} as any };
+      for (let i = 0; i < 50 && routing.body.version !== 2; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        routing = await json(`${second.url}/v1/routing`);
+      }
+      expect(routing.body).toMatchObject({ version: 2, restart_required: [] });
+      expect(routing.body.routes[0]).toMatchObject({ route: 'root', receiver: 'second' });
+      // ...a bad one is refused, logged with the key, and the running routing stays.
+      writeFileSync(path, configFile('nobody'));
+      second.child.kill('SIGHUP');
+      for (let i = 0; i < 50 && !second.stdout().includes('configuration reload refused'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(second.stdout()).toMatch(/configuration reload refused.*route\.receiver/);
+      expect((await json(`${second.url}/v1/routing`)).body).toMatchObject({ version: 2 });
+      expect((await json(`${second.url}/health/ready`)).status).toBe(200);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+});

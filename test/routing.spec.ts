@@ -569,3 +569,51 @@ describe('the routes CLI and the worked example', () => {
     expect(missing.stderr).toMatch(/receivers\[0\]\.pagerduty_keys_env\[0\]: the environment variable PAYMENTS_PAGERDUTY_KEY is not set/);
   });
 });
+
+// Several instances on one PostgreSQL store: each due step is claimed by one of them (FOR UPDATE SKIP LOCKED).
+for (const driver of drivers().filter((d) => d === 'postgres')) {
+  describe(`escalation with two instances on ${driver}`, () => {
+    it('fires each step once however many instances tick at the same moment', async () => {
+      const store = await TestStore.create(driver);
+      const hook = await webhookSink();
+      const clock = new ManualClock();
+      const overrides = {
+        notifications: { webhook_enabled: true, default_webhook_url: `${hook.url}/default` },
+        receivers: [{ name: 'second', webhook_urls: [`${hook.url}/second`] }],
+        escalation_policies: [{ name: 'p', repeat: 2, steps: [{ after: '1m', receiver: 'second' }] }],
+        route: { escalation: 'p' },
+      };
+      const apps = [
+        await startApp(store, { overrides: overrides as never, env: WEBHOOK_SIGNING_ENV, clock }),
+        await startApp(store, { overrides: overrides as never, env: WEBHOOK_SIGNING_ENV, clock }),
+      ];
+      try {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++)
+          ids.push(
+            (
+              await apps[0].http
+                .post('/v1/alerts')
+                .send(alert({ title: `two instances ${i}` }))
+                .expect(200)
+            ).body.incident_id,
+          );
+        for (let round = 0; round < 3; round++) {
+          clock.advance(60);
+          await Promise.all(apps.flatMap((a) => [a.app.get(EscalationService).tick(), a.app.get(EscalationService).tick()]));
+        }
+        await hook.waitFor(5 + 15);
+        for (const id of ids) {
+          const log = (await apps[1].http.get(`/v1/incidents/${id}/notifications`).expect(200)).body as Delivery[];
+          expect(log.filter((d) => d.event === 'incident.escalated')).toHaveLength(3); // the step and its two repeats, once each
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        expect(hook.received.filter((r) => r.path === '/second')).toHaveLength(15);
+      } finally {
+        for (const a of apps) await a.close();
+        await hook.close();
+        await store.destroy();
+      }
+    });
+  });
+}
