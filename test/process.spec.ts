@@ -448,7 +448,7 @@ ${extra}
     if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
     const posted = await postJson(`${first.url}/v1/alerts`, alert({ title: 'killed before its step' }), ADMIN_KEY);
     expect(posted.status).toBe(200);
-    const incidentId = (posted.body as any).incident_id as string;
+    const incidentId = posted.body.incident_id as string;
     // Killed once the first notification is recorded as sent (an unrecorded one is sent again: at least once).
     for (let i = 0; i < 100; i++) {
       const log = (await json(`${first.url}/v1/incidents/${incidentId}/notifications`)).body as { status: string }[];
