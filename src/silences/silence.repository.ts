@@ -57,17 +57,10 @@ export class SilenceRepository {
     return row ? toSilence(row, now) : null;
   }
 
-  /** The silences in force at `now`, read in the caller's transaction (oldest first). */
-  async activeWithin(tx: Tx, now: string): Promise<LiveSilence[]> {
-    const rows = await tx.db
-      .selectFrom('silences')
-      .selectAll()
-      .where('ends_at', '>', now)
-      .where('starts_at', '<=', now)
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
-    return rows.map((row) => toSilence(row, now));
+  /** Silences not ended at `since` (in force or still to come), read in the caller's transaction, oldest first. */
+  async notEndedWithin(tx: Tx, since: string): Promise<LiveSilence[]> {
+    const rows = await tx.db.selectFrom('silences').selectAll().where('ends_at', '>', since).orderBy('created_at').orderBy('id').execute();
+    return rows.map((row) => toSilence(row, since));
   }
 
   /**

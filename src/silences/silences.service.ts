@@ -4,13 +4,19 @@ import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/
 import { newId } from '../common/ids';
 import type { Tx } from '../database/transactor';
 import { MatcherSyntaxError, matchesAll, MatchSubject, parseMatchers } from '../routing/matchers';
-import { LiveSilence, Silence, SilenceState } from './silence';
+import { LiveSilence, Silence, SilenceState, stateOf } from './silence';
 import type { CreateSilenceDto } from './silence.dto';
 import { SilenceRepository } from './silence.repository';
 
 /** Silences and maintenance windows: while one matches an incident, its notifications are recorded, not sent. */
 @Injectable()
 export class SilencesService {
+  /**
+   * The silences in force, read once per transaction: concurrent alerts share one transaction
+   * (group commit), and a query per new incident cost ~4-16 % of the delivery benchmark's CPU.
+   */
+  private readonly activeByTx = new WeakMap<Tx, { from: string; silences: Promise<LiveSilence[]> }>();
+
   constructor(
     private readonly repository: SilenceRepository,
     private readonly clock: Clock,
@@ -73,7 +79,15 @@ export class SilencesService {
 
   /** The first silence in force at `at` that matches, read in the caller's transaction. */
   async matchingWithin(tx: Tx, subject: MatchSubject, at: string): Promise<LiveSilence | null> {
-    return (await this.repository.activeWithin(tx, at)).find((s) => matchesAll(s.parsed, subject)) ?? null;
+    // The events of one transaction are a few milliseconds apart: the silences not ended a minute
+    // before the first are read once, and each event takes those in force at its own time.
+    let read = this.activeByTx.get(tx);
+    if (!read || at < read.from) {
+      const from = new Date(Date.parse(at) - 60_000).toISOString();
+      read = { from, silences: this.repository.notEndedWithin(tx, from) };
+      this.activeByTx.set(tx, read);
+    }
+    return (await read.silences).find((s) => stateOf(s, at) === 'active' && matchesAll(s.parsed, subject)) ?? null;
   }
 
   /** Active silences matching the subject (for the routing explanation). */
