@@ -63,6 +63,12 @@ export class SilenceRepository {
     return rows.map((row) => toSilence(row, since));
   }
 
+  /** Whether a silence has ended and its end was not acted on yet: a cheap look, outside any transaction. */
+  async anyEnded(now: string): Promise<boolean> {
+    const row = await this.db.selectFrom('silences').select('id').where('end_handled_at', 'is', null).where('ends_at', '<=', now).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Silences that have ended and whose end was not acted on yet, claimed for this transaction:
    * marked handled now, so only one instance acts on each (on PostgreSQL, rows another instance

@@ -95,6 +95,11 @@ export class SilencesService {
     return (await this.repository.list(this.now(), 'active')).filter((s) => matchesAll(s.parsed, subject)).map(view);
   }
 
+  /** Whether an ended silence waits to be acted on (read without a transaction, each tick). */
+  anyEnded(): Promise<boolean> {
+    return this.repository.anyEnded(this.now());
+  }
+
   /** Ended silences not yet acted on, claimed by this transaction. */
   claimEndedWithin(tx: Tx, now: string, limit: number): Promise<LiveSilence[]> {
     return this.repository.claimEnded(tx, now, limit);

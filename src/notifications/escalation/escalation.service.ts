@@ -142,7 +142,8 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
 
   private async runDue(): Promise<void> {
     const now = this.clock.now().toISOString();
-    if (!(await this.steps.anyDue(now)) && !(await this.anySilenceEnded(now))) return;
+    // Two indexed lookups outside any transaction: a tick with nothing to do takes no lock.
+    if (!(await this.steps.anyDue(now)) && !(await this.silences.anyEnded())) return;
     const woken = await this.transactor.run(async (tx) => {
       const incidents = new Set<string>();
       for (const step of await this.steps.claimDue(tx, now, BATCH)) {
@@ -158,14 +159,6 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
 
   /** Set by the notifications service: hands written deliveries to the worker pool. */
   wake: (incidentIds: string[]) => void = () => undefined;
-
-  private anySilenceEnded(now: string): Promise<boolean> {
-    return this.transactor.run(
-      async (tx) =>
-        (await tx.db.selectFrom('silences').select('id').where('end_handled_at', 'is', null).where('ends_at', '<=', now).limit(1).executeTakeFirst()) !==
-        undefined,
-    );
-  }
 
   /** Fires one step; answers whether it wrote deliveries. */
   private async fire(tx: Tx, step: ScheduledStep, now: string): Promise<boolean> {
