@@ -122,21 +122,6 @@ export class DeliveryRepository {
     for (const row of rows) tx.deferInsert(TABLE, row);
   }
 
-  /** Whether the incident already has a delivery of this channel, target and action (in this transaction too). */
-  async hasDelivery(tx: Tx, incidentId: string, channel: Channel, target: string, action: DeliveryAction, excluding: DeliveryStatus[] = []): Promise<boolean> {
-    const own = tx.deferred(TABLE).some((row) => row.incident_id === incidentId && row.channel === channel && row.target === target && row.action === action);
-    if (own) return true;
-    let query = tx.db
-      .selectFrom(TABLE)
-      .select('seq')
-      .where('incident_id', '=', incidentId)
-      .where('channel', '=', channel)
-      .where('target', '=', target)
-      .where('action', '=', action);
-    if (excluding.length > 0) query = query.where('status', 'not in', excluding);
-    return (await query.limit(1).executeTakeFirst()) !== undefined;
-  }
-
   /**
    * Claims up to `limit` deliveries that are due and first in line for their (incident, channel,
    * target), leasing them to `owner` until `leaseUntil`. A delivery whose lease ran out (its

@@ -6,7 +6,7 @@ import type { AppConfig } from '../config/config.schema';
 import type { Tx } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
 import { IncidentEvent, IncidentEventName, IncidentStateEvent, IncidentUpdatedEvent } from '../incidents/domain/events';
-import type { Receiver } from '../routing/routing-config';
+import { DEFAULT_PAGERDUTY_TARGET, Receiver } from '../routing/routing-config';
 import { RoutingService, subjectOf } from '../routing/routing.service';
 import type { LiveSilence } from '../silences/silence';
 import { SilencesService } from '../silences/silences.service';
@@ -17,9 +17,6 @@ import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
 import { slackMessage } from './channels/slack/slack.render';
 import { webhookBody } from './channels/webhook/webhook.render';
 import { headline } from './render';
-
-/** The configured PagerDuty integration, as a target (the routing key itself is never stored). */
-export const PAGERDUTY_DEFAULT_TARGET = 'integration';
 
 /** A claim written with the rows: the pool that owns them and until when. */
 export interface DeliveryLease {
@@ -305,7 +302,7 @@ export class NotificationRouter {
     incident: Incident,
     at: string,
     custom?: { serviceKey: string; dedupKey: string; summary: string },
-    target: string = PAGERDUTY_DEFAULT_TARGET,
+    target: string = DEFAULT_PAGERDUTY_TARGET,
   ): PlannedDelivery {
     return {
       channel: 'pagerduty',

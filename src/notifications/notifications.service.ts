@@ -9,7 +9,7 @@ import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { Transactor } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
-import type { IncidentEvent } from '../incidents/domain/events';
+import { IncidentEvent, IncidentEventName } from '../incidents/domain/events';
 import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction, OnCommittedIncidentEvent } from '../incidents/incident-change.event';
 import { IncidentsService } from '../incidents/incidents.service';
 import { DeliveryFigures, MetricsService } from '../metrics/metrics.service';
@@ -95,7 +95,7 @@ export class NotificationsService {
       leased = lease !== null;
       return lease;
     });
-    await this.escalation.onEvent(tx, event, silence !== null && event.name === 'incident.detected');
+    await this.escalation.onEvent(tx, event, silence !== null && event.name === IncidentEventName.Detected);
     if (silence) {
       this.metrics.deliveriesSuppressed(rows);
       this.incidents.recordWithin(

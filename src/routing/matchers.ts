@@ -24,9 +24,6 @@ export interface MatchSubject {
   labels: Readonly<Record<string, string>>;
 }
 
-/** Fields of the incident that matchers name directly; any other name is a label. */
-export const MATCHABLE_FIELDS = ['severity', 'source', 'incident_type', 'affected_resources'] as const;
-
 export class MatcherSyntaxError extends Error {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/;

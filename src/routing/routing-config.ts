@@ -249,11 +249,7 @@ export function parseRouting(raw: Raw, env: Env, defaults: DefaultTargets): { ro
     const writtenEscalation = text(table.escalation, `${at}.escalation`);
     if (writtenEscalation !== undefined) {
       escalation = writtenEscalation === '' ? null : writtenEscalation;
-      if (
-        escalation !== null &&
-        !policies.has(escalation) &&
-        (Array.isArray(rawPolicies) ? rawPolicies : []).every((p) => !isTable(p) || p.name !== escalation)
-      ) {
+      if (escalation !== null && !policies.has(escalation)) {
         problem(`${at}.escalation`, `unknown escalation policy "${escalation}"${policies.size > 0 ? ` (defined: ${[...policies.keys()].join(', ')})` : ''}`);
       }
     }

@@ -7,7 +7,7 @@ import { CONFIG_SOURCE, ConfigSource, InjectConfig } from '../config/config.modu
 import { AppConfig, CONFIG_SCHEMA } from '../config/config.schema';
 import type { Incident } from '../incidents/domain/incident';
 import type { MatchSubject } from './matchers';
-import { matchRoutes, RouteMatch, RouteVisit } from './route-matching';
+import { allRoutes, matchRoutes, RouteMatch, RouteVisit } from './route-matching';
 import type { EscalationPolicy, Receiver, Route, Routing } from './routing-config';
 
 export function subjectOf(incident: Pick<Incident, 'severity' | 'source' | 'incident_type' | 'affected_resources' | 'labels'>): MatchSubject {
@@ -39,6 +39,8 @@ export interface ReloadOutcome {
 export class RoutingService {
   private readonly logger = new Logger('Routing');
   private current: Routing;
+  /** Webhook URLs written in the configuration, looked up on every webhook send. */
+  private configuredWebhooks: Set<string>;
   private version = 1;
   private loadedAt: string;
 
@@ -48,6 +50,7 @@ export class RoutingService {
     private readonly clock: Clock,
   ) {
     this.current = config.routing;
+    this.configuredWebhooks = webhooksOf(config);
     this.loadedAt = clock.now().toISOString();
   }
 
@@ -69,8 +72,7 @@ export class RoutingService {
 
   /** The route with this id in the tree in force, if it is still there. */
   findRoute(id: string): Route | undefined {
-    const walk = (route: Route): Route | undefined => (route.id === id ? route : route.routes.map(walk).find((r) => r !== undefined));
-    return walk(this.current.root);
+    return allRoutes(this.current.root).find((route) => route.id === id);
   }
 
   /** The routing key in the named variable, as read at the last (re)load. */
@@ -80,9 +82,7 @@ export class RoutingService {
 
   /** A webhook URL written in the configuration is trusted as written (not put through the outbound policy). */
   isConfiguredWebhook(url: string): boolean {
-    if (url === this.config.notifications.default_webhook_url) return true;
-    for (const receiver of this.current.receivers.values()) if (receiver.webhook_urls.includes(url)) return true;
-    return false;
+    return this.configuredWebhooks.has(url);
   }
 
   reload(trigger: string): ReloadOutcome {
@@ -109,6 +109,8 @@ export class RoutingService {
       }
     }
     this.current = next.routing;
+    // The running default_webhook_url stays (it takes a restart), with the new receivers' URLs.
+    this.configuredWebhooks = webhooksOf({ ...next, notifications: this.config.notifications });
     this.version += 1;
     this.loadedAt = this.clock.now().toISOString();
     const outcome = this.describeLoad(restartRequired);
@@ -117,14 +119,19 @@ export class RoutingService {
   }
 
   describeLoad(restartRequired: string[] = []): ReloadOutcome {
-    const count = (route: Route): number => 1 + route.routes.reduce((n, r) => n + count(r), 0);
     return {
       version: this.version,
       loaded_at: this.loadedAt,
       receivers: this.current.receivers.size,
-      routes: count(this.current.root),
+      routes: allRoutes(this.current.root).length,
       escalation_policies: this.current.policies.size,
       restart_required: restartRequired,
     };
   }
+}
+
+function webhooksOf(config: Pick<AppConfig, 'notifications' | 'routing'>): Set<string> {
+  return new Set(
+    [config.notifications.default_webhook_url, ...[...config.routing.receivers.values()].flatMap((r) => r.webhook_urls)].filter((url) => url !== ''),
+  );
 }

@@ -1,4 +1,4 @@
-import { Matcher, matchesAll, MatchSubject, parseMatchers } from '../routing/matchers';
+import { Matcher, parseMatchers } from '../routing/matchers';
 
 export const SILENCE_STATES = ['pending', 'active', 'expired'] as const;
 export type SilenceState = (typeof SILENCE_STATES)[number];
@@ -29,8 +29,4 @@ export function stateOf(silence: { starts_at: string; ends_at: string }, now: st
 
 export function parsedMatchers(written: readonly string[]): Matcher[] {
   return written.flatMap((m) => parseMatchers(m));
-}
-
-export function silences(silence: LiveSilence, subject: MatchSubject, now: string): boolean {
-  return stateOf(silence, now) === 'active' && matchesAll(silence.parsed, subject);
 }

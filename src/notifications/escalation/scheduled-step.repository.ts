@@ -56,8 +56,4 @@ export class ScheduledStepRepository {
       .where('status', '=', 'pending')
       .execute();
   }
-
-  async listForIncident(incidentId: string): Promise<ScheduledStep[]> {
-    return this.db.selectFrom('scheduled_steps').selectAll().where('incident_id', '=', incidentId).orderBy('due_at').orderBy('created_at').execute();
-  }
 }
