@@ -29,4 +29,5 @@ if (!existsSync(entry) || statSync(entry).mtimeMs < inputs) {
   // The same build as `npm run build` (nest-cli.json: tsconfig.build.json, dist/ emptied first).
   execFileSync(process.execPath, [require.resolve('@nestjs/cli/bin/nest.js'), 'build'], { stdio: 'inherit', cwd: root });
 }
+require('./build-console').buildConsoleIfStale();
 require(entry);

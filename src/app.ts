@@ -16,6 +16,7 @@ import { applyRequestLogging, REQUEST_ID_OPTIONS } from './common/request-loggin
 import { readTlsFiles, TlsFiles } from './common/tls';
 import { ConfigError } from './config/config.loader';
 import { applyHttpMetrics } from './metrics/http-metrics';
+import { serveConsole } from './console/console-static';
 import type { AppConfig } from './config/config.schema';
 import type { ConfigSource } from './config/config.module';
 
@@ -68,6 +69,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: lim_<id>_<secret> (see docs/security.md)' })
       .build(),
   );
+  await serveConsole(app, config);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: OPENAPI_JSON_PATH.slice(1), yamlDocumentUrl: 'docs/openapi.yaml' });
   await app.init();
   return app;

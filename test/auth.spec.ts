@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
 import { LoggerService } from '@nestjs/common';
 import * as grpc from '@grpc/grpc-js';
@@ -12,6 +13,17 @@ import type { Database } from '../src/database/schema';
 import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 import { ADMIN_KEY, alert, authedHttp, drivers, grpcKeyInterceptor, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
+
+/** The status of a GET that may open a stream (the server-sent events route): it is read from the head, then the request ends. */
+function streamStatus(port: number, path: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${key}` } }, (res) => {
+      resolve(res.statusCode!);
+      req.destroy();
+    });
+    req.on('error', reject);
+  });
+}
 
 /** The status line of a raw GET (supertest would normalise the target). */
 function rawGet(port: number, target: string): Promise<string> {
@@ -94,7 +106,14 @@ for (const driver of drivers()) {
       const signed = routes.filter((r) => r.credential === 'header.x-slack-signature');
       expect(signed.map((r) => r.path)).toEqual(['/v1/integrations/slack/interactions']);
       for (const route of signed) expect((await (running.http as any)[route.method](route.path).send({})).status).toBeGreaterThanOrEqual(400);
-      for (const route of routes.filter((r) => !r.path.startsWith('/health/') && !signed.includes(r))) {
+      // The console's sign-in takes a key in its body and hands out a session (test/console-api.spec.ts tests it): nothing without one.
+      const session = routes.filter((r) => r.credential === 'session');
+      expect(session.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['delete /v1/session', 'get /v1/session', 'post /v1/session']);
+      for (const route of session) {
+        const res = await (running.anon as any)[route.method](route.path).send({});
+        expect({ route, status: res.status }).toEqual({ route, status: route.method === 'post' ? 400 : 401 });
+      }
+      for (const route of routes.filter((r) => !r.path.startsWith('/health/') && !signed.includes(r) && !session.includes(r))) {
         expect({ route, scope: route.scope }).toEqual({ route, scope: expect.stringMatching(/:|admin/) });
         const anonymous = await (running.anon as any)[route.method](route.path).send({});
         // The PagerDuty route answers in PagerDuty's shape, with the code beside its status text.
@@ -103,9 +122,11 @@ for (const driver of drivers()) {
         expect(anonymous.headers['www-authenticate']).toBe('Bearer');
         for (const scope of SCOPES) {
           const res =
-            route.credential === 'body.routing_key'
-              ? await (running.anon as any)[route.method](route.path).send({ routing_key: keys.get(scope) })
-              : await (authedHttp(running.app.getHttpServer(), keys.get(scope)) as any)[route.method](route.path).send({});
+            route.path === '/v1/incidents/events' && grants([scope], route.scope!)
+              ? { status: await streamStatus((running.app.getHttpServer().address() as AddressInfo).port, route.path, keys.get(scope)!), body: {} }
+              : route.credential === 'body.routing_key'
+                ? await (running.anon as any)[route.method](route.path).send({ routing_key: keys.get(scope) })
+                : await (authedHttp(running.app.getHttpServer(), keys.get(scope)) as any)[route.method](route.path).send({});
           if (grants([scope], route.scope!)) expect({ route, scope, refused: [401, 403, 429].includes(res.status) }).toEqual({ route, scope, refused: false });
           else expect({ route, scope, status: res.status, code: codeOf(res) }).toEqual({ route, scope, status: 403, code: 'FORBIDDEN' });
         }

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Browser } from 'puppeteer-core';
 import { generate } from 'selfsigned';
+import { chromiumLaunchOptions } from '../scripts/chromium';
 import { createApp } from '../src/app';
 import { TestStore } from './support/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
 // Browsers treat loopback addresses as secure contexts and exempt them from some rules
 // (upgrade-insecure-requests, the secure-context-only headers). The page is opened under a plain
 // host name that the browser maps to the loopback address, as a deployment would be reached.
@@ -52,23 +52,9 @@ describe('Swagger UI in headless Chromium', () => {
     // certificate error clicked through).
     const spki = createPublicKey(pems.cert).export({ type: 'spki', format: 'der' });
     cert.spki = createHash('sha256').update(spki).digest('base64');
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: join(dir, 'profile'),
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1`,
-        `--ignore-certificate-errors-spki-list=${cert.spki}`,
-      ],
-    });
+    browser = await puppeteer.launch(
+      chromiumLaunchOptions(join(dir, 'profile'), [`--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1`, `--ignore-certificate-errors-spki-list=${cert.spki}`]),
+    );
   });
 
   afterAll(async () => {

@@ -12,6 +12,8 @@ import { Access, ACCESS_METADATA, CredentialSource } from './access.decorators';
 import { ApiKeysService, AuthenticationFailed } from './api-keys.service';
 import { KeyLimits } from './key-limits';
 import { attachPrincipal, Principal, principalOf } from './request-principal';
+import { ConsoleSessionsService } from './sessions/console-sessions.service';
+import { sessionTokenOf } from './sessions/session-cookie';
 
 /**
  * Authentication and authorisation of every REST route (global) and gRPC call (per controller,
@@ -28,6 +30,7 @@ export class AccessGuard implements CanActivate {
     private readonly keys: ApiKeysService,
     @InjectConfig() private readonly config: AppConfig,
     private readonly limits: KeyLimits,
+    private readonly sessions: ConsoleSessionsService,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -41,7 +44,14 @@ export class AccessGuard implements CanActivate {
     }
     let principal: Principal;
     try {
-      principal = await this.keys.authenticate(authorizationOf(ctx, access?.public ? undefined : access?.credential));
+      const credential = access?.public ? undefined : access?.credential;
+      const authorization = authorizationOf(ctx, credential);
+      // No key presented over HTTP: the console's session cookie, if there is one, stands in for it.
+      const session =
+        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization' ? sessionOf(ctx) : undefined;
+      principal = session
+        ? await this.sessions.authenticate(session.token, session.request.method, session.request.headers['x-csrf-token'])
+        : await this.keys.authenticate(authorization);
     } catch (err) {
       // The presented value is never logged; its id part (not secret) is, when it parsed.
       if (err instanceof AuthenticationFailed) this.logger.warn({ msg: 'authentication failed', reason: err.reason, key_id: err.keyId, ...whereFrom(ctx) });
@@ -56,7 +66,8 @@ export class AccessGuard implements CanActivate {
       // Here rather than in an interceptor: any global interceptor puts every REST request
       // through Nest's rxjs chain and two AsyncResource.bind calls, which measured about a
       // third more CPU per alert on the single-alert ingest benchmark.
-      const release = this.limits.enter(principal.keyId, 'request');
+      const stream = access !== undefined && !access.public && access.stream === true;
+      const release = this.limits.enter(principal.keyId, stream ? 'stream' : 'request');
       const response = ctx.switchToHttp().getResponse<FastifyReply>().raw;
       // A client that hung up during the key lookup: its 'close' has already been emitted.
       if (response.closed || response.destroyed) release();
@@ -77,6 +88,12 @@ function authorizationOf(ctx: ExecutionContext, source: CredentialSource = 'auth
       ? ctx.switchToRpc().getContext<Metadata>().get('authorization')[0]
       : ctx.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
   return typeof value === 'string' ? value : undefined;
+}
+
+function sessionOf(ctx: ExecutionContext): { token: string; request: FastifyRequest } | undefined {
+  const request = ctx.switchToHttp().getRequest<FastifyRequest>();
+  const token = sessionTokenOf(request.headers.cookie);
+  return token ? { token, request } : undefined;
 }
 
 /** Where a refused call came from, for the log line (built only when one is written). */

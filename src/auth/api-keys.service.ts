@@ -102,11 +102,25 @@ export class ApiKeysService implements OnApplicationBootstrap {
     const record = await this.lookup(parsed.id);
     if (!record) throw new AuthenticationFailed('unknown', parsed.id);
     if (!secretMatches(parsed.secret, record.secret_hash)) throw new AuthenticationFailed('wrong secret', parsed.id);
-    if (record.revoked_at !== null) throw new AuthenticationFailed('revoked', parsed.id);
+    return this.principalOfRecord(record);
+  }
+
+  /**
+   * The principal of a key already proven (a console session holds its id, not its secret), as
+   * long as the key is still usable; a revoked or expired key ends its sessions too.
+   */
+  async principalOfId(id: string): Promise<Principal & { expiresAt: string | null }> {
+    const record = await this.lookup(id);
+    if (!record) throw new AuthenticationFailed('unknown', id);
+    return this.principalOfRecord(record);
+  }
+
+  private principalOfRecord(record: ApiKeyRecord): Principal & { expiresAt: string | null } {
+    if (record.revoked_at !== null) throw new AuthenticationFailed('revoked', record.id);
     const now = this.clock.now();
-    if (record.expires_at !== null && Date.parse(record.expires_at) <= now.getTime()) throw new AuthenticationFailed('expired', parsed.id);
+    if (record.expires_at !== null && Date.parse(record.expires_at) <= now.getTime()) throw new AuthenticationFailed('expired', record.id);
     this.noteUse(record.id, now);
-    return { keyId: record.id, name: record.name, scopes: record.scopes };
+    return { keyId: record.id, name: record.name, scopes: record.scopes, expiresAt: record.expires_at };
   }
 
   /** Whether the key still works (exists, not revoked, not expired), as cached for key_cache_secs. */

@@ -5,6 +5,9 @@ import { ApiKeyRepository } from './api-key.repository';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
 import { KeyLimits } from './key-limits';
+import { ConsoleSessionRepository } from './sessions/console-session.repository';
+import { ConsoleSessionsController } from './sessions/console-sessions.controller';
+import { ConsoleSessionsService } from './sessions/console-sessions.service';
 
 /**
  * API keys, and access to every route and RPC. Global so that the gRPC controllers, which do not
@@ -12,8 +15,17 @@ import { KeyLimits } from './key-limits';
  */
 @Global()
 @Module({
-  controllers: [ApiKeysController],
-  providers: [ApiKeyRepository, ApiKeysService, KeyLimits, AccessGuard, AccessInterceptor, { provide: APP_GUARD, useExisting: AccessGuard }],
-  exports: [ApiKeysService, KeyLimits, AccessGuard, AccessInterceptor],
+  controllers: [ApiKeysController, ConsoleSessionsController],
+  providers: [
+    ApiKeyRepository,
+    ApiKeysService,
+    ConsoleSessionRepository,
+    ConsoleSessionsService,
+    KeyLimits,
+    AccessGuard,
+    AccessInterceptor,
+    { provide: APP_GUARD, useExisting: AccessGuard },
+  ],
+  exports: [ApiKeysService, ConsoleSessionsService, KeyLimits, AccessGuard, AccessInterceptor],
 })
 export class AuthModule {}

@@ -16,6 +16,8 @@ export const ErrorCode = {
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
+  /** A write through a console session without its CSRF token (header x-csrf-token). */
+  CSRF_REJECTED: 'CSRF_REJECTED',
   /** Over a per-key limit; details.retry_after_secs says when to try again. */
   RATE_LIMITED: 'RATE_LIMITED',
   API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',

@@ -24,6 +24,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.SLOW_CONSUMER]: 503,
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.CSRF_REJECTED]: 403,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.API_KEY_NOT_FOUND]: 404,
   [ErrorCode.ALREADY_ACKNOWLEDGED]: 409,

@@ -93,6 +93,11 @@ export const CONFIG_SCHEMA = {
     enabled: { type: 'boolean', default: true },
     port: { type: 'integer', default: 0, min: 0, max: 65535 },
   },
+  console: {
+    enabled: { type: 'boolean', default: true },
+    session_ttl_secs: { type: 'integer', default: 28_800, min: 60, max: 2_592_000 },
+    secure_cookie: { type: 'boolean', default: false },
+  },
 } as const satisfies Record<string, Record<string, KeySpec>>;
 
 export type ConfigSchema = typeof CONFIG_SCHEMA;

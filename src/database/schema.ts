@@ -174,7 +174,17 @@ export interface UpstreamAlertRow {
   updated_at: string;
 }
 
+/** A console session; `id` is the SHA-256 of the cookie's token. */
+export interface ConsoleSessionRow {
+  id: string;
+  key_id: string;
+  created_at: string;
+  expires_at: string;
+  ended_at: string | null;
+}
+
 export interface Database {
+  console_sessions: ConsoleSessionRow;
   scheduled_steps: ScheduledStepRow;
   silences: SilenceRow;
   slack_interaction_receipts: SlackInteractionReceiptRow;

@@ -1,8 +1,17 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { Observable, Subject } from 'rxjs';
+import { filter, Observable, Subject, tap } from 'rxjs';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { IncidentEvent, IncidentEventName } from './domain/events';
+
+/** Events a live client (gRPC StreamIncidents, SSE /v1/incidents/events) may leave unread before it is cut off. */
+export const MAX_UNREAD_EVENTS = 10_000;
+
+/** What a live client asks for: events of incidents (after the change) in these states and of these severities. */
+export interface LiveFilter {
+  states?: readonly string[];
+  severities?: readonly string[];
+}
 
 /**
  * The committed incident events as one hot stream, for live subscribers (gRPC
@@ -28,6 +37,25 @@ export class IncidentEventStream implements OnModuleDestroy {
         subscription.unsubscribe();
       };
     });
+  }
+
+  /**
+   * The events one client asked for. `backlogged` says whether its connection still holds
+   * unwritten data: events for a client that stopped reading pile up in memory, so past
+   * MAX_UNREAD_EVENTS in a row it is cut off with SLOW_CONSUMER rather than left to grow.
+   */
+  eventsFor(wanted: LiveFilter, backlogged: () => boolean): Observable<IncidentEvent> {
+    let unread = 0;
+    return this.events().pipe(
+      filter(
+        (event) =>
+          (!wanted.states || wanted.states.includes(event.incident.state)) && (!wanted.severities || wanted.severities.includes(event.incident.severity)),
+      ),
+      tap(() => {
+        unread = backlogged() ? unread + 1 : 0;
+        if (unread > MAX_UNREAD_EVENTS) throw new DomainError(ErrorCode.SLOW_CONSUMER, `the client has not read ${MAX_UNREAD_EVENTS} events; reconnect`);
+      }),
+    );
   }
 
   /** Live subscriptions now (visible in tests: a client that disconnects leaves none). */

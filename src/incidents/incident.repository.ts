@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Kysely, Selectable } from 'kysely';
+import { Kysely, Selectable, sql } from 'kysely';
 import type { Tx } from '../database/transactor';
-import type { Database, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
+import type { Database, Dialect, IncidentRow, NoteRow, TimelineRow } from '../database/schema';
 import { insertRow, selectWhereEqual, updateRowById } from '../database/cached-queries';
-import { DATABASE } from '../database/tokens';
+import { DATABASE, DIALECT } from '../database/tokens';
 import type { Incident, IncidentState, IncidentType, Note, Severity, TimelineEntry } from './domain/incident';
 import type { OpenIncidentCount } from '../metrics/metrics.service';
 import { ACTIVE_STATES } from './domain/state-machine';
@@ -78,6 +78,12 @@ export interface IncidentFilter {
   sources?: string[];
   incident_types?: IncidentType[];
   active_only?: boolean;
+  /** Every one of these labels, with exactly this value. */
+  labels?: { name: string; value: string }[];
+  /** Text in the title, the description or the id (case-insensitive). */
+  text?: string;
+  /** Open incidents (not Resolved or Closed) before the others, then newest first. */
+  open_first?: boolean;
   limit: number;
   offset: number;
 }
@@ -86,7 +92,10 @@ const ACTIVE: IncidentState[] = ['Detected', 'Triaged', 'Investigating', 'Remedi
 
 @Injectable()
 export class IncidentRepository {
-  constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
+  constructor(
+    @Inject(DATABASE) private readonly db: Kysely<Database>,
+    @Inject(DIALECT) private readonly dialect: Dialect,
+  ) {}
 
   async findById(id: string): Promise<Incident | null> {
     const row = await this.db.selectFrom('incidents').selectAll().where('id', '=', id).executeTakeFirst();
@@ -194,8 +203,27 @@ export class IncidentRepository {
     if (filter.sources?.length) base = base.where('source', 'in', filter.sources);
     if (filter.incident_types?.length) base = base.where('incident_type', 'in', filter.incident_types);
     if (filter.active_only) base = base.where('state', 'in', ACTIVE);
+    for (const { name, value } of filter.labels ?? []) {
+      // Labels are a JSON object in a text column on both stores. Names are checked to be plain
+      // (letters, digits, _ . / -) by the query DTO, so the SQLite path needs no escaping.
+      const labelValue = this.dialect === 'postgres' ? sql<string>`(labels::jsonb ->> ${name})` : sql<string>`json_extract(labels, ${`$."${name}"`})`;
+      base = base.where(labelValue, '=', value);
+    }
+    if (filter.text) {
+      const pattern = `%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const like = this.dialect === 'postgres' ? sql`ilike` : sql`like`;
+      base = base.where((eb) =>
+        eb.or([
+          eb(sql`title`, like, sql`${pattern} escape '\\'`),
+          eb(sql`description`, like, sql`${pattern} escape '\\'`),
+          eb('id', '=', filter.text!.toLowerCase()),
+        ]),
+      );
+    }
+    let ordered = base.selectAll();
+    if (filter.open_first) ordered = ordered.orderBy(sql`case when state in ('Resolved', 'Closed') then 1 else 0 end`);
     const [rows, count] = await Promise.all([
-      base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
+      ordered.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
       base.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
     ]);
     return { items: rows.map(incidentMapper.toDomain), total: Number(count.total) };

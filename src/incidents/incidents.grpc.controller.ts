@@ -4,8 +4,8 @@ import { GrpcEndpoint } from '../grpc/grpc-endpoint';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerWritableStream, Metadata } from '@grpc/grpc-js';
-import { filter, map, Observable, tap } from 'rxjs';
-import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+import { map, Observable } from 'rxjs';
+import { ValidationFailed } from '../common/domain-error';
 import { toValidDto } from '../common/validation';
 import { defined, ProtoMessage, protoEnum, timestampOf, toProtoEnum, wrapped } from '../grpc/proto-mapping';
 import { incidentToProto, noteToProto, timelineEntryToProto } from './incident.proto-mapping';
@@ -25,9 +25,6 @@ import { IncidentEventStream } from './incident-event-stream';
 import { IncidentsService } from './incidents.service';
 
 type Request = ProtoMessage;
-
-/** Events a StreamIncidents client may leave unread before it is cut off. */
-const MAX_UNREAD_EVENTS = 10_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -180,19 +177,10 @@ export class IncidentsGrpcController {
       ...(severities ?? []).map((s, i) => [s, `severity[${i}]`] as const).filter(([s]) => typeof s !== 'string' || !/^P[0-4]$/.test(s)),
     ];
     if (bad.length > 0) throw new ValidationFailed(bad.map(([, field]) => ({ field, message: `${field} is not a known value` })));
-    // Events for a client that stopped reading pile up in memory; past a limit it is cut off
-    // (RESOURCE_EXHAUSTED) rather than left to grow without end.
-    let unread = 0;
-    return this.stream.events().pipe(
-      filter((event) => (!states || states.includes(event.incident.state)) && (!severities || severities.includes(event.incident.severity))),
-      map(eventToProto),
-      tap(() => {
-        unread = call.writableNeedDrain ? unread + 1 : 0;
-        if (unread > MAX_UNREAD_EVENTS) {
-          throw new DomainError(ErrorCode.SLOW_CONSUMER, `the client has not read ${MAX_UNREAD_EVENTS} events; reconnect`);
-        }
-      }),
-    );
+    // Checked above: strings of known values.
+    return this.stream
+      .eventsFor({ states: states as string[] | undefined, severities: severities as string[] | undefined }, () => call.writableNeedDrain)
+      .pipe(map(eventToProto));
   }
 }
 

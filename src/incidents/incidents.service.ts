@@ -178,6 +178,9 @@ export class IncidentsService {
       sources: query.source,
       incident_types: query.incident_type,
       active_only: query.active_only,
+      labels: query.label?.map((pair) => ({ name: pair.slice(0, pair.indexOf('=')), value: pair.slice(pair.indexOf('=') + 1) })),
+      text: query.q?.trim() || undefined,
+      open_first: query.sort === 'open_first',
       limit: page_size,
       offset: (page - 1) * page_size,
     });

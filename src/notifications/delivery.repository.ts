@@ -382,6 +382,16 @@ export class DeliveryRepository {
     return rows.map(toDelivery);
   }
 
+  /** The dead letters: deliveries that failed for good, most recently failed first. */
+  async listFailed(limit: number, offset: number): Promise<{ items: Delivery[]; total: number }> {
+    const base = this.db.selectFrom(TABLE).where('status', '=', 'failed');
+    const [rows, count] = await Promise.all([
+      base.selectAll().orderBy('updated_at', 'desc').orderBy('seq', 'desc').limit(limit).offset(offset).execute(),
+      base.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toDelivery), total: Number(count.total) };
+  }
+
   async findById(id: string): Promise<Delivery | null> {
     const row = await this.db.selectFrom(TABLE).selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toDelivery(row) : null;

@@ -1,10 +1,18 @@
 import { RequireScope } from '../auth/access.decorators';
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiConflictResponse, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
-import { CustomNotificationDto, EmailChannelDto, PagerDutyChannelDto, SlackChannelDto, TestNotificationDto, WebhookChannelDto } from './dto/notification.dto';
-import { ChannelStatsView, DeliveryView, NotificationIdsView, NotificationStatsView, TestNotificationView } from './dto/notification.view';
+import {
+  CustomNotificationDto,
+  DeadLettersQuery,
+  EmailChannelDto,
+  PagerDutyChannelDto,
+  SlackChannelDto,
+  TestNotificationDto,
+  WebhookChannelDto,
+} from './dto/notification.dto';
+import { ChannelStatsView, DeadLetterPageView, DeliveryView, NotificationIdsView, NotificationStatsView, TestNotificationView } from './dto/notification.view';
 import { DeliveryRecord, NotificationsService, TestOutcome } from './notifications.service';
 
 @ApiTags('notifications')
@@ -46,6 +54,14 @@ export class NotificationsController {
   @ApiConflictResponse({ type: ErrorView, description: 'NOT_RETRYABLE: the notification is pending, sending or sent' })
   retry(@Param('id', UuidParamPipe) id: string): Promise<DeliveryRecord> {
     return this.notifications.retry(id);
+  }
+
+  @RequireScope('incidents:read')
+  @Get('notifications/dead-letters')
+  @ApiOperation({ summary: 'The dead letters: notifications that failed for good, most recent first (re-drive one with POST /v1/notifications/{id}/retry)' })
+  @ApiOkResponse({ type: DeadLetterPageView })
+  deadLetters(@Query() query: DeadLettersQuery): Promise<object> {
+    return this.notifications.deadLetters(query.page ?? 1, query.page_size ?? 50);
   }
 
   @RequireScope('incidents:read')

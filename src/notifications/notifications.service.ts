@@ -130,6 +130,11 @@ export class NotificationsService {
     return (await this.deliveries.listForIncident(incidentId)).map(deliveryRecord);
   }
 
+  async deadLetters(page: number, pageSize: number): Promise<{ items: DeliveryRecord[]; total: number; page: number; page_size: number }> {
+    const { items, total } = await this.deliveries.listFailed(pageSize, (page - 1) * pageSize);
+    return { items: items.map(deliveryRecord), total, page, page_size: pageSize };
+  }
+
   /** The guide's custom notification: explicit channels and a message, for one incident. */
   async notify(incidentId: string, request: CustomNotificationDto): Promise<string[]> {
     const channels = request.channels.map((plain, i) => this.validChannel(plain, `channels[${i}]`));

@@ -55,3 +55,13 @@ export class SilenceView {
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
   @ApiProperty({ enum: SILENCE_STATES, description: 'pending (a maintenance window not started yet), active or expired' }) state!: SilenceState;
 }
+
+export class PreviewSilenceDto {
+  @ApiProperty({ type: [String], example: ['team="payments"'], description: 'The matchers of the silence to be; all must hold.' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @MaxLength(1000, { each: true })
+  matchers!: string[];
+}

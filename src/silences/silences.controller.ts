@@ -5,7 +5,7 @@ import { Caller, Principal } from '../auth/request-principal';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
 import type { Silence } from './silence';
-import { CreateSilenceDto, ListSilencesQuery, SilenceView } from './silence.dto';
+import { CreateSilenceDto, ListSilencesQuery, PreviewSilenceDto, SilenceView } from './silence.dto';
 import { SilencesService } from './silences.service';
 
 @ApiTags('silences')
@@ -24,6 +24,15 @@ export class SilencesController {
   @ApiCreatedResponse({ type: SilenceView })
   create(@Body() dto: CreateSilenceDto, @Caller() caller?: Principal): Promise<Silence> {
     return this.silences.create(dto, caller?.name ?? 'system', caller?.name);
+  }
+
+  @RequireScope('incidents:read')
+  @Post('preview')
+  @HttpCode(200)
+  @ApiJsonBodyErrors()
+  @ApiOperation({ summary: 'The open incidents a silence with these matchers would match now (the first 100, and how many in all)' })
+  preview(@Body() dto: PreviewSilenceDto): Promise<object> {
+    return this.silences.preview(dto.matchers);
   }
 
   @RequireScope('incidents:read')

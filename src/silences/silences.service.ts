@@ -3,7 +3,10 @@ import { Clock } from '../common/clock';
 import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/domain-error';
 import { newId } from '../common/ids';
 import type { Tx } from '../database/transactor';
-import { MatcherSyntaxError, matchesAll, MatchSubject, parseMatchers } from '../routing/matchers';
+import { Matcher, MatcherSyntaxError, matchesAll, MatchSubject, parseMatchers } from '../routing/matchers';
+import { subjectOf } from '../routing/routing.service';
+import type { Incident } from '../incidents/domain/incident';
+import { IncidentsService } from '../incidents/incidents.service';
 import { LiveSilence, Silence, SilenceState, stateOf } from './silence';
 import type { CreateSilenceDto } from './silence.dto';
 import { SilenceRepository } from './silence.repository';
@@ -20,19 +23,13 @@ export class SilencesService {
   constructor(
     private readonly repository: SilenceRepository,
     private readonly clock: Clock,
+    private readonly incidents: IncidentsService,
   ) {}
 
   async create(dto: CreateSilenceDto, actor: string, byKey?: string): Promise<Silence> {
     const now = this.now();
     const issues: FieldIssue[] = [];
-    dto.matchers.forEach((written, i) => {
-      try {
-        parseMatchers(written);
-      } catch (err) {
-        if (!(err instanceof MatcherSyntaxError)) throw err;
-        issues.push({ field: `matchers[${i}]`, message: err.message });
-      }
-    });
+    parsedOrIssues(dto.matchers, issues);
     const startsAt = dto.starts_at ? new Date(dto.starts_at).toISOString() : now;
     const endsAt = new Date(dto.ends_at).toISOString();
     if (endsAt <= startsAt) issues.push({ field: 'ends_at', message: 'must be after starts_at' });
@@ -55,6 +52,27 @@ export class SilencesService {
         now,
       ),
     );
+  }
+
+  /**
+   * The open incidents a silence with these matchers would match now, newest first: what the
+   * console shows before a silence is created. Open incidents are read PREVIEW_SCAN at most.
+   */
+  async preview(matchers: readonly string[]): Promise<{ incidents: Incident[]; total: number; scanned: number; complete: boolean }> {
+    const issues: FieldIssue[] = [];
+    const parsed = parsedOrIssues(matchers, issues);
+    if (issues.length > 0) throw new ValidationFailed(issues);
+    const matching: Incident[] = [];
+    let scanned = 0;
+    let open = 0;
+    for (let page = 1; scanned < PREVIEW_SCAN; page++) {
+      const { items, total } = await this.incidents.list({ active_only: true, limit: 500, offset: (page - 1) * 500 });
+      open = total;
+      for (const incident of items) if (matchesAll(parsed, subjectOf(incident))) matching.push(incident);
+      scanned += items.length;
+      if (items.length < 500) break;
+    }
+    return { incidents: matching.slice(0, PREVIEW_LIMIT), total: matching.length, scanned, complete: scanned >= open };
   }
 
   async list(state?: SilenceState): Promise<Silence[]> {
@@ -116,4 +134,20 @@ function view({ parsed: _parsed, ...silence }: LiveSilence): Silence {
 
 function notFound(id: string): DomainError {
   return new DomainError(ErrorCode.SILENCE_NOT_FOUND, `silence ${id} not found`, { id });
+}
+
+/** How many open incidents a preview reads at most, and how many matches it answers with. */
+const PREVIEW_SCAN = 10_000;
+const PREVIEW_LIMIT = 100;
+
+function parsedOrIssues(written: readonly string[], issues: FieldIssue[]): Matcher[] {
+  return written.flatMap((text, i) => {
+    try {
+      return parseMatchers(text);
+    } catch (err) {
+      if (!(err instanceof MatcherSyntaxError)) throw err;
+      issues.push({ field: `matchers[${i}]`, message: err.message });
+      return [];
+    }
+  });
 }

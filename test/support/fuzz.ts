@@ -833,7 +833,8 @@ export function isPublicPath(path: string): boolean {
   } catch {
     normal = path;
   }
-  return /^\/(health|docs)(\/|$)/i.test(normal);
+  // The console's pages and assets hold no data and need no key (src/console/console-static.ts).
+  return /^\/(health|docs)(\/|$)/i.test(normal) || /^\/($|incidents\/[^/]+$|silences$|notifications$|keys$|assets\/)/.test(normal);
 }
 
 /** The PagerDuty route reads its key from the body: the credential case goes there (a Bearer value without its scheme). */
@@ -853,6 +854,14 @@ function inPagerDutyShape(parsed: any): boolean {
 const LEAKS = ['devDependencies', 'root:x:0:0', '-----BEGIN', 'secret_hash'];
 
 /** The rules every HTTP answer keeps; what breaks one, as a sentence. */
+function decodedPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 export function judgeHttp(
   answer: { status: number; contentType?: string; body: string },
   request: { method: string; path: string; credential: Credential; scope?: Scope; intact: boolean },
@@ -869,7 +878,8 @@ export function judgeHttp(
     const e = parsed?.error;
     const inEnvelope =
       e && typeof e.code === 'string' && typeof e.message === 'string' && e.status === answer.status && e.details && typeof e.details === 'object';
-    const pagerDuty = /\/enqueue(\?|$)/.test(request.path) && inPagerDutyShape(parsed);
+    // The server routes on the decoded path: /v2/%65nqueue is the PagerDuty route too.
+    const pagerDuty = /\/enqueue(\?|$)/.test(decodedPath(request.path)) && inPagerDutyShape(parsed);
     if (!pagerDuty && (!inEnvelope || Object.keys(parsed).length !== 1)) problems.push(`error answer not in the envelope: ${answer.body.slice(0, 200)}`);
     if (!/^application\/json/.test(answer.contentType ?? '')) problems.push(`error answer with content-type ${answer.contentType}`);
   }

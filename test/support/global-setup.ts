@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Client } from 'pg';
 
 /**
@@ -5,6 +7,8 @@ import { Client } from 'pg';
  * server fails the run under CI=true; elsewhere the PostgreSQL runs are left out with a warning.
  */
 export default async function globalSetup(): Promise<void> {
+  // The console's pages are served from its build (test/console-api.spec.ts reads /).
+  execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build-console.js')], { stdio: 'inherit' });
   // Names this run's PostgreSQL schemas (the workers inherit it), so teardown drops only them.
   process.env.TEST_RUN_ID = Date.now().toString(36);
   const url = process.env.TEST_DATABASE_URL;

@@ -260,6 +260,23 @@ function routing(): Migration {
   };
 }
 
+/** Console sign-in sessions: one row per session, keyed by a hash of its cookie's token (never the token). */
+function consoleSessions(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('console_sessions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('key_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('ended_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('console_sessions_expires_idx').on('console_sessions').columns(['expires_at']).execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -271,6 +288,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0004_api_keys': apiKeys(),
       '0005_upstream_alerts': upstreamAlerts(),
       '0006_routing': routing(),
+      '0007_console_sessions': consoleSessions(),
     });
   }
 }

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateNested } from 'class-validator';
-import { IsOmittable, IsStringMap, ToArray, ToBoolean, ToInt } from '../../common/validators';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { PageQuery } from '../../common/page.query';
+import { IsOmittable, IsStringMap, ToArray, ToBoolean } from '../../common/validators';
 import {
   INCIDENT_STATES,
   INCIDENT_TYPES,
@@ -192,7 +193,9 @@ export class AddNoteDto {
   content!: string;
 }
 
-export class ListIncidentsQuery {
+export const INCIDENT_SORTS = ['newest', 'open_first'] as const;
+
+export class ListIncidentsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: INCIDENT_STATES, enumName: 'IncidentState', isArray: true, description: 'Repeat to match any of several.' })
   @IsOptional()
   @ToArray()
@@ -223,24 +226,60 @@ export class ListIncidentsQuery {
   @IsBoolean()
   active_only?: boolean;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, default: 1 })
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'name=value: only incidents with this label value. Repeat to require several.',
+    example: ['team=payments'],
+  })
   @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  page?: number;
+  @ToArray()
+  @ArrayMaxSize(20)
+  // PostgreSQL text cannot hold NUL: a value with one would fail the query instead of matching nothing.
+  // eslint-disable-next-line no-control-regex
+  @Matches(/^[A-Za-z_][A-Za-z0-9_./-]{0,99}=[^\u0000]{0,500}$/, {
+    each: true,
+    message: 'each label filter must be name=value, the name of letters, digits, _ . / -',
+  })
+  label?: string[];
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @ApiPropertyOptional({ description: 'Text in the title or description (case-insensitive), or an incident id', maxLength: 200 })
   @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  page_size?: number;
+  @IsString()
+  @MaxLength(200)
+  q?: string;
+
+  @ApiPropertyOptional({ enum: INCIDENT_SORTS, default: 'newest', description: 'open_first: incidents not Resolved or Closed first, each part newest first' })
+  @IsOptional()
+  @IsIn(INCIDENT_SORTS)
+  sort?: (typeof INCIDENT_SORTS)[number];
 }
 
 /** The resolution a resolve request describes (root_cause null when not given). */
 export function resolutionOf(dto: ResolveIncidentDto): Resolution {
   return { resolved_by: dto.resolved_by, method: dto.method, notes: dto.notes, root_cause: dto.root_cause ?? null };
+}
+
+/** GET /v1/incidents/events: the filters of gRPC StreamIncidents. */
+export class StreamIncidentsQuery {
+  @ApiPropertyOptional({
+    enum: INCIDENT_STATES,
+    enumName: 'IncidentState',
+    isArray: true,
+    description: 'Only events of incidents (after the change) in one of these states.',
+  })
+  @IsOptional()
+  @ToArray()
+  @IsIn(INCIDENT_STATES, { each: true })
+  state?: IncidentState[];
+
+  @ApiPropertyOptional({
+    enum: SEVERITIES,
+    enumName: 'Severity',
+    isArray: true,
+    description: 'Only events of incidents (after the change) of one of these severities.',
+  })
+  @IsOptional()
+  @ToArray()
+  @IsIn(SEVERITIES, { each: true })
+  severity?: Severity[];
 }

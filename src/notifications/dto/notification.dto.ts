@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsObject, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { PageQuery } from '../../common/page.query';
 import { IsHttpUrl } from '../../common/validators';
 import { CHANNELS, Channel } from '../notification';
 
@@ -116,3 +117,6 @@ export class TestNotificationDto {
   @IsIn(CHANNELS)
   channel!: Channel;
 }
+
+/** The dead letters, a page at a time. */
+export class DeadLettersQuery extends PageQuery {}

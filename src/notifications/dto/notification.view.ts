@@ -25,6 +25,13 @@ export class DeliveryView {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The message as rendered at the event' }) payload!: unknown;
 }
 
+export class DeadLetterPageView {
+  @ApiProperty({ type: [DeliveryView] }) items!: DeliveryView[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() page_size!: number;
+}
+
 export class NotificationIdsView {
   @ApiProperty({ type: [String], format: 'uuid' }) notification_ids!: string[];
 }

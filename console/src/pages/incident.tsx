@@ -1,0 +1,450 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useLocation, useRoute } from 'preact-iso';
+import { api, messageOf } from '../api';
+import { ErrorText, Section, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
+import { actionsFor, hasScope, type IncidentActions } from '../lifecycle';
+import { useLiveEvents } from '../live';
+import { RESOLUTION_METHODS, SEVERITIES, type Alert, type Delivery, type Incident, type IncidentDetail, type Severity, type State } from '../types';
+
+interface Explanation {
+  routes: {
+    route: string;
+    path: string;
+    receiver: { name: string; slack_channels: string[]; email_to: string[]; pagerduty: string[]; webhooks: string[] };
+    escalation: { policy: string } | null;
+  }[];
+  silenced_by?: { id: string; comment: string; ends_at: string }[];
+}
+
+export function IncidentPage() {
+  const { params } = useRoute();
+  const id = params.id;
+  const session = useSession();
+  const [incident, setIncident] = useState<IncidentDetail | null>(null);
+  const [alerts, setAlerts] = useState<Alert[]>([]);
+  const [deliveries, setDeliveries] = useState<Delivery[]>([]);
+  const [explanation, setExplanation] = useState<Explanation | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const [detail, alertList, deliveryList] = await Promise.all([
+        api<IncidentDetail>('GET', `/v1/incidents/${id}`),
+        api<Alert[]>('GET', `/v1/incidents/${id}/alerts`),
+        api<Delivery[]>('GET', `/v1/incidents/${id}/notifications`),
+      ]);
+      setIncident(detail);
+      setAlerts(alertList);
+      setDeliveries(deliveryList);
+      setError(null);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }, [id]);
+
+  useEffect(() => {
+    setIncident(null);
+    void load();
+    api<Explanation>('POST', '/v1/routing/explain', { incident_id: id }).then(setExplanation, () => setExplanation(null));
+  }, [id]);
+
+  // Changes to the incident arrive live; deliveries change without an incident event, so the
+  // log is read again every few seconds while any of them is still on its way.
+  useLiveEvents('', (event) => {
+    if (event.incident.id === id) void load();
+  });
+  const waiting = deliveries.some((d) => d.status === 'pending' || d.status === 'sending');
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    const timer = setInterval(() => void loadRef.current(), waiting ? 2000 : 10000);
+    return () => clearInterval(timer);
+  }, [waiting]);
+
+  if (error && !incident) return <ErrorText error={error} />;
+  if (!incident) return <p>Loading…</p>;
+
+  const actions = actionsFor(incident, session.scopes);
+  const actor = session.key_name;
+  const act = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
+    setBusy(true);
+    setActionError(null);
+    try {
+      await api(method, path, body);
+      await load();
+      return true;
+    } catch (err) {
+      setActionError(messageOf(err));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="incident">
+      <div class="title-row">
+        <h1>{incident.title}</h1>
+      </div>
+      <p class="meta">
+        <SeverityBadge severity={incident.severity} />
+        <StateBadge state={incident.state} />
+        {incident.acknowledged_at && (
+          <span class="acked">
+            Acknowledged by {incident.acknowledged_by} <Time at={incident.acknowledged_at} />
+          </span>
+        )}
+      </p>
+      <ErrorText error={error} />
+
+      {(actions.acknowledge || actions.moves.length > 0 || actions.resolve || actions.close || actions.silence) && (
+        <Section title="Actions" id="actions">
+          <ActionButtons
+            incident={incident}
+            actions={actions}
+            busy={busy}
+            onAcknowledge={() => void act('POST', `/v1/incidents/${id}/acknowledge`, { actor })}
+            onMove={(to) => void act('POST', `/v1/incidents/${id}/transition`, { state: to, actor })}
+          />
+          <ErrorText error={actionError} />
+          {actions.resolve && <ResolveForm busy={busy} onResolve={(body) => act('POST', `/v1/incidents/${id}/resolve`, { ...body, resolved_by: actor })} />}
+          {actions.close && <CloseForm busy={busy} onClose={(note) => act('POST', `/v1/incidents/${id}/close`, { actor, ...(note ? { note } : {}) })} />}
+        </Section>
+      )}
+
+      <Section title="Details" id="details">
+        <dl class="fields">
+          <dt>Id</dt>
+          <dd class="mono">{incident.id}</dd>
+          <dt>Description</dt>
+          <dd class="pre">{incident.description || '—'}</dd>
+          <dt>Type</dt>
+          <dd>{incident.incident_type}</dd>
+          <dt>Source</dt>
+          <dd>{incident.source}</dd>
+          <dt>Created</dt>
+          <dd>
+            <Time at={incident.created_at} />
+          </dd>
+          <dt>Last seen</dt>
+          <dd>
+            <Time at={incident.last_seen_at} />
+          </dd>
+          <dt>Resolved</dt>
+          <dd>
+            <Time at={incident.resolved_at} />
+          </dd>
+          <dt>Alerts</dt>
+          <dd>{incident.alert_count}</dd>
+          <dt>Affected</dt>
+          <dd>{incident.affected_resources.join(', ') || '—'}</dd>
+          <dt>Assignees</dt>
+          <dd>{incident.assignees.join(', ') || '—'}</dd>
+          {incident.resolution && (
+            <>
+              <dt>Resolution</dt>
+              <dd>
+                {incident.resolution.method} by {incident.resolution.resolved_by}: {incident.resolution.notes}
+                {incident.resolution.root_cause && <> (root cause: {incident.resolution.root_cause})</>}
+              </dd>
+            </>
+          )}
+        </dl>
+        <h3>Labels</h3>
+        {Object.keys(incident.labels).length === 0 ? (
+          <p>None.</p>
+        ) : (
+          <ul class="labels">
+            {Object.entries(incident.labels).map(([k, v]) => (
+              <li key={k} class="label">
+                {k}={v}
+              </li>
+            ))}
+          </ul>
+        )}
+        {actions.edit && <EditForm incident={incident} busy={busy} onSave={(patch) => act('PATCH', `/v1/incidents/${id}`, { ...patch, actor })} />}
+      </Section>
+
+      <Section title="Timeline" id="timeline">
+        <ol class="timeline">
+          {incident.timeline.map((entry, i) => (
+            <li key={i}>
+              <Time at={entry.timestamp} /> <strong>{entry.event_type}</strong> by {entry.actor}
+              {entry.api_key_name && entry.api_key_name !== entry.actor ? ` (key ${entry.api_key_name})` : ''}: {entry.description}
+            </li>
+          ))}
+        </ol>
+        {incident.notes.length > 0 && (
+          <>
+            <h3>Notes</h3>
+            <ul class="notes">
+              {incident.notes.map((n) => (
+                <li key={n.id}>
+                  <Time at={n.created_at} /> <strong>{n.author}</strong>: <span class="pre">{n.content}</span>
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+        {actions.note && <NoteForm busy={busy} onAdd={(content) => act('POST', `/v1/incidents/${id}/notes`, { author: actor, content })} />}
+      </Section>
+
+      <Section title="Deliveries" id="deliveries">
+        {deliveries.length === 0 ? (
+          <p>No notification yet.</p>
+        ) : (
+          <div class="table-wrap">
+            <table class="deliveries">
+              <thead>
+                <tr>
+                  <th scope="col">Channel</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Attempts</th>
+                  <th scope="col">Last error</th>
+                  {actions.redrive && <th scope="col">Re-drive</th>}
+                </tr>
+              </thead>
+              <tbody>
+                {deliveries.map((d) => (
+                  <tr key={d.notification_id} data-status={d.status}>
+                    <td>{d.channel}</td>
+                    <td class="wrap">{d.target}</td>
+                    <td>
+                      {d.event} ({d.action})
+                    </td>
+                    <td>
+                      <span class={`status status-${d.status}`}>{d.status}</span>
+                    </td>
+                    <td>{d.attempts}</td>
+                    <td class="wrap">{d.last_error ?? ''}</td>
+                    {actions.redrive && (
+                      <td>
+                        {(d.status === 'failed' || d.status === 'cancelled') && (
+                          <button type="button" disabled={busy} onClick={() => void act('POST', `/v1/notifications/${d.notification_id}/retry`, {})}>
+                            Re-drive
+                          </button>
+                        )}
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+
+      <Section title="Routing" id="routing">
+        {explanation === null ? (
+          <p>No routing explanation.</p>
+        ) : (
+          <>
+            <ul>
+              {explanation.routes.map((r) => (
+                <li key={r.route}>
+                  Route <strong>{r.path || r.route}</strong> → receiver <strong>{r.receiver.name}</strong>
+                  {describeReceiver(r.receiver)}
+                  {r.escalation && <> · escalation {r.escalation.policy}</>}
+                </li>
+              ))}
+            </ul>
+            {explanation.silenced_by && explanation.silenced_by.length > 0 && (
+              <p>
+                Silenced by:{' '}
+                {explanation.silenced_by.map((s) => (
+                  <span key={s.id}>
+                    {s.comment} (until <Time at={s.ends_at} />){' '}
+                  </span>
+                ))}
+              </p>
+            )}
+          </>
+        )}
+      </Section>
+
+      <Section title={`Alerts (${alerts.length})`} id="alerts">
+        <ul class="alerts-list">
+          {alerts.map((a) => (
+            <li key={a.id}>
+              <Time at={a.received_at} /> <strong>{a.status}</strong> {a.title} ({a.source}, {a.severity})
+            </li>
+          ))}
+        </ul>
+      </Section>
+      {!hasScope(session.scopes, 'incidents:write') && <p class="hint">This key can read only: no action is offered.</p>}
+    </div>
+  );
+}
+
+function describeReceiver(r: Explanation['routes'][number]['receiver']): string {
+  const parts = [
+    ...r.slack_channels.map((c) => `Slack ${c}`),
+    ...r.email_to.map((e) => `email ${e}`),
+    ...r.pagerduty.map((p) => `PagerDuty ${p}`),
+    ...r.webhooks.map((w) => `webhook ${w}`),
+  ];
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/** The one-click moves: acknowledge, the forward moves (or reopen), and a silence from the labels. */
+export function ActionButtons({
+  incident,
+  actions,
+  busy,
+  onAcknowledge,
+  onMove,
+}: {
+  incident: Incident;
+  actions: IncidentActions;
+  busy: boolean;
+  onAcknowledge: () => void;
+  onMove: (to: State) => void;
+}) {
+  return (
+    <div class="actions">
+      {actions.acknowledge && (
+        <button type="button" class="primary" disabled={busy} onClick={onAcknowledge}>
+          Acknowledge
+        </button>
+      )}
+      {actions.moves.map((to) => (
+        <button type="button" key={to} disabled={busy} onClick={() => onMove(to)}>
+          {incident.state === 'Resolved' ? `Reopen (${to})` : `Move to ${to}`}
+        </button>
+      ))}
+      {actions.silence && <SilenceLink incident={incident} />}
+    </div>
+  );
+}
+
+function SilenceLink({ incident }: { incident: Incident }) {
+  const location = useLocation();
+  return (
+    <button type="button" onClick={() => location.route(`/silences?incident=${incident.id}`)}>
+      Silence…
+    </button>
+  );
+}
+
+function ResolveForm({ busy, onResolve }: { busy: boolean; onResolve: (body: { method: string; notes: string; root_cause?: string }) => Promise<boolean> }) {
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+    const rootCause = value('root_cause').trim();
+    if (await onResolve({ method: value('method'), notes: value('notes'), ...(rootCause ? { root_cause: rootCause } : {}) })) form.reset();
+  };
+  return (
+    <form class="subform" onSubmit={(e) => void submit(e)} aria-label="Resolve">
+      <h3>Resolve</h3>
+      <label>
+        Method
+        <select name="method" required>
+          {RESOLUTION_METHODS.map((m) => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Notes
+        <textarea name="notes" required rows={2} />
+      </label>
+      <label>
+        Root cause
+        <input name="root_cause" />
+      </label>
+      <button type="submit" class="primary" disabled={busy}>
+        Resolve
+      </button>
+    </form>
+  );
+}
+
+function CloseForm({ busy, onClose }: { busy: boolean; onClose: (note: string) => Promise<boolean> }) {
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    if (await onClose((form.elements.namedItem('note') as HTMLInputElement).value.trim())) form.reset();
+  };
+  return (
+    <form class="subform" onSubmit={(e) => void submit(e)} aria-label="Close">
+      <h3>Close</h3>
+      <label>
+        Note
+        <input name="note" />
+      </label>
+      <button type="submit" disabled={busy}>
+        Close incident
+      </button>
+    </form>
+  );
+}
+
+function EditForm({
+  incident,
+  busy,
+  onSave,
+}: {
+  incident: Incident;
+  busy: boolean;
+  onSave: (patch: { severity: Severity; assignees: string[] }) => Promise<boolean>;
+}) {
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const severity = (form.elements.namedItem('severity') as HTMLSelectElement).value as Severity;
+    const assignees = (form.elements.namedItem('assignees') as HTMLInputElement).value
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    void onSave({ severity, assignees });
+  };
+  return (
+    <form class="subform" onSubmit={submit} aria-label="Severity and assignees" key={`${incident.severity}${incident.assignees.join(',')}`}>
+      <h3>Severity and assignees</h3>
+      <label>
+        Severity
+        <select name="severity" defaultValue={incident.severity}>
+          {SEVERITIES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Assignees (comma-separated)
+        <input name="assignees" defaultValue={incident.assignees.join(', ')} />
+      </label>
+      <button type="submit" disabled={busy}>
+        Save
+      </button>
+    </form>
+  );
+}
+
+function NoteForm({ busy, onAdd }: { busy: boolean; onAdd: (content: string) => Promise<boolean> }) {
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const content = (form.elements.namedItem('content') as HTMLTextAreaElement).value.trim();
+    if (content && (await onAdd(content))) form.reset();
+  };
+  return (
+    <form class="subform" onSubmit={(e) => void submit(e)} aria-label="Add a note">
+      <label>
+        Note
+        <textarea name="content" required rows={2} />
+      </label>
+      <button type="submit" disabled={busy}>
+        Add note
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,407 @@
+/// <reference lib="dom" />
+// The web console in headless Chromium (Debian's package, driven by puppeteer-core): the flows
+// an on-call engineer runs, at desktop and at phone width, against the real service and a real
+// webhook target.
+import puppeteer from 'puppeteer-core';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Browser, BrowserContext, Page } from 'puppeteer-core';
+import request from 'supertest';
+import { chromiumLaunchOptions } from '../scripts/chromium';
+import { FakeTarget, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
+import { ADMIN_KEY, alert, RunningApp, startApp, TestStore } from './support/harness';
+
+// Screenshots go to a scratch folder; CONSOLE_SCREENSHOTS=docs/images writes the README's.
+const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ? resolve(process.env.CONSOLE_SCREENSHOTS) : undefined;
+
+const VIEWPORTS = [
+  { name: 'desktop', width: 1280, height: 900, isMobile: false, hasTouch: false },
+  { name: 'phone', width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+] as const;
+
+/** The button with exactly this text, once it is on the page. */
+async function button(page: Page, text: string, timeout = 10_000) {
+  const handle = await page.waitForSelector(`xpath///button[normalize-space()=${JSON.stringify(text)}]`, { visible: true, timeout });
+  return handle!;
+}
+
+async function textOf(page: Page, selector: string): Promise<string> {
+  return page.$eval(selector, (el) => (el as unknown as { innerText: string }).innerText);
+}
+
+/** Waits until the selector's text contains `text`; a failure says what the page showed instead. */
+async function waitForText(page: Page, selector: string, text: string, timeout = 10_000): Promise<void> {
+  try {
+    await page.waitForFunction(
+      (sel: string, wanted: string) => Array.from(document.querySelectorAll(sel)).some((el) => (el as HTMLElement).innerText.includes(wanted)),
+      { timeout },
+      selector,
+      text,
+    );
+  } catch (err) {
+    const shown = await page.$$eval(selector, (els) => els.map((el) => (el as HTMLElement).innerText)).catch(() => []);
+    const errors = await page.$$eval('.error', (els) => els.map((el) => (el as HTMLElement).innerText)).catch(() => []);
+    throw new Error(
+      `${selector} never showed ${JSON.stringify(text)}: it showed ${JSON.stringify(shown)}; errors on the page: ${JSON.stringify(errors)} (${String(err)})`,
+    );
+  }
+}
+
+/** Text that the page would show with too little contrast for WCAG AA (4.5:1, 3:1 for large text). */
+function lowContrast(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const rgb = (s: string) => (s.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = ([r, g, b]: number[]) => {
+      const c = [r, g, b].map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    const background = (el: Element | null): number[] => {
+      for (let e = el; e; e = e.parentElement) {
+        const bg = rgb(getComputedStyle(e).backgroundColor);
+        if (bg.length === 3 || (bg.length === 4 && bg[3] > 0.9)) return bg.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const bad: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement!;
+      if (!node.textContent?.trim() || el.closest('[hidden]') || el.getClientRects().length === 0) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || (el as HTMLButtonElement).disabled) continue;
+      const fg = rgb(style.color).slice(0, 3);
+      const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${node.textContent.trim().slice(0, 40)}: ${ratio.toFixed(2)} (${style.color})`);
+    }
+    return bad;
+  });
+}
+
+describe('web console in headless Chromium', () => {
+  jest.setTimeout(180_000);
+  let store: TestStore;
+  let running: RunningApp;
+  let sink: FakeTarget;
+  let browser: Browser;
+  let base: string;
+  let dir: string;
+  let readerKey: string;
+
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    sink = await webhookSink();
+    running = await startApp(store, {
+      overrides: {
+        // One webhook, no retries: a target that fails once leaves a failed delivery to re-drive.
+        notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, max_retries: 0, retry_backoff_secs: 0 },
+        outbound: { allow_cidrs: ['127.0.0.1/32'] },
+      },
+      env: { ...WEBHOOK_SIGNING_ENV },
+    });
+    base = `http://127.0.0.1:${(running.app.getHttpServer().address() as AddressInfo).port}`;
+    readerKey = (
+      await running.http
+        .post('/v1/api-keys')
+        .send({ name: 'viewer', scopes: ['incidents:read'] })
+        .expect(201)
+    ).body.key;
+    dir = mkdtempSync(join(tmpdir(), 'llm-im-console-'));
+    browser = await puppeteer.launch(chromiumLaunchOptions(join(dir, 'profile')));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await running?.close();
+    await sink?.close();
+    await store?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openPage(context: BrowserContext, viewport: (typeof VIEWPORTS)[number]): Promise<{ page: Page; errors: string[] }> {
+    const page = await context.newPage();
+    await page.setViewport(viewport);
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    // A Content-Security-Policy violation is an error too, even one the browser only reports.
+    await page.exposeFunction('reportViolation', (text: string) => errors.push(`CSP: ${text}`));
+    await page.evaluateOnNewDocument(() => {
+      document.addEventListener('securitypolicyviolation', (e) =>
+        (window as unknown as { reportViolation(text: string): void }).reportViolation(`${e.violatedDirective} ${e.blockedURI}`),
+      );
+    });
+    page.on('console', (msg) => {
+      // A refused request (the forged write, a probe after sign-out) is logged by Chromium itself.
+      if (msg.type() === 'error' && !msg.text().includes('Failed to load resource')) errors.push(msg.text());
+    });
+    return { page, errors };
+  }
+
+  async function signIn(page: Page, key: string): Promise<void> {
+    await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('#api_key', { visible: true });
+    await page.type('#api_key', key);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('h1 ::-p-text(Incidents)', { visible: true });
+    await waitForText(page, '.live', 'Live');
+  }
+
+  /** What the page's scripts can read: storage and the script-visible cookies. */
+  function readable(page: Page): Promise<string> {
+    return page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie }));
+  }
+
+  async function screenshot(page: Page, name: string): Promise<void> {
+    const path = join(SCREENSHOTS ?? dir, `${name}.png`);
+    mkdirSync(SCREENSHOTS ?? dir, { recursive: true });
+    await page.screenshot({ path, fullPage: true });
+    expect(statSync(path).size).toBeGreaterThan(5_000);
+  }
+
+  async function noHorizontalScroll(page: Page, width: number): Promise<void> {
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+  }
+
+  describe.each(VIEWPORTS)('at $name width ($width px)', (viewport) => {
+    let context: BrowserContext;
+    beforeEach(async () => {
+      context = await browser.createBrowserContext();
+    });
+    afterEach(async () => {
+      await context.close();
+    });
+
+    it('runs an incident from first alert to close, re-drives a failed delivery, silences from the incident, and signs out', async () => {
+      const { page, errors } = await openPage(context, viewport);
+      const team = `console-${viewport.name}`;
+      await signIn(page, ADMIN_KEY);
+
+      // The key went to the server once; the page keeps only an HttpOnly cookie it cannot read.
+      const cookies = await context.cookies();
+      const session = cookies.find((c) => c.name === 'lim_session')!;
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false });
+      expect(session.expires).toBeGreaterThan(Date.now() / 1000 + 60);
+      expect(await readable(page)).not.toContain(ADMIN_KEY.slice(-20));
+      expect(await readable(page)).not.toContain('lim_session');
+
+      // A new alert appears in the open list without a reload (the page marks its own document).
+      await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'no reload'));
+      sink.script.push({ status: 500, body: 'target down' });
+      const title = `Checkout latency (${viewport.name})`;
+      const posted = Date.now();
+      const id = (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title, severity: 'P1', labels: { team, env: 'prod' } }))
+          .expect(200)
+      ).body.incident_id;
+      await waitForText(page, '.incidents', title, 5_000);
+      const appearedMs = Date.now() - posted;
+      expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
+      expect(await textOf(page, `li[data-id="${id}"]`)).toContain('P1 high');
+      expect(await lowContrast(page)).toEqual([]);
+      // The check itself sees grey on white (2.3:1).
+      await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<p id="probe" style="color:#aaa;background:#fff">faint</p>'));
+      expect(await lowContrast(page)).toEqual(['faint: 2.32 (rgb(170, 170, 170))']);
+      await page.evaluate(() => document.getElementById('probe')!.remove());
+      await noHorizontalScroll(page, viewport.width);
+      if (viewport.name === 'desktop') await screenshot(page, 'console-incidents');
+      process.stdout.write(`console (${viewport.name}): the new incident appeared in the list ${appearedMs} ms after the alert was posted\n`);
+
+      // The incident page: every field, the failed first delivery, re-driven.
+      await page.click(`li[data-id="${id}"] a`);
+      await page.waitForSelector('h1 ::-p-text(Checkout latency)', { visible: true });
+      await waitForText(page, '.labels', `team=${team}`);
+      await waitForText(page, 'table.deliveries', 'failed');
+      expect(await textOf(page, 'table.deliveries')).toContain('500');
+      await (await button(page, 'Re-drive')).click();
+      await page.waitForSelector('table.deliveries tr[data-status="sent"]', { timeout: 15_000 });
+      expect(await page.$('table.deliveries tr[data-status="failed"]')).toBeNull();
+
+      // Acknowledge, from the keyboard: Tab to the button, Enter.
+      let focused = '';
+      for (let i = 0; i < 60 && focused !== 'Acknowledge'; i++) {
+        await page.keyboard.press('Tab');
+        focused = await page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText?.trim() ?? '');
+      }
+      expect(focused).toBe('Acknowledge');
+      await page.keyboard.press('Enter');
+      // The console acts as the signed-in key (the header names it).
+      const keyName = await textOf(page, '.who span');
+      await waitForText(page, '.meta', `Acknowledged by ${keyName}`);
+      await waitForText(page, '.meta .state', 'Triaged');
+      // An illegal move is never offered: from Triaged there is no way back to Detected, nor to Closed.
+      expect(await page.$('xpath///button[normalize-space()="Acknowledge"]')).toBeNull();
+      expect(await page.$('xpath///button[normalize-space()="Move to Triaged"]')).toBeNull();
+      expect(await page.$('form[aria-label="Close"]')).toBeNull();
+
+      await page.type('form[aria-label="Add a note"] textarea', 'Rolled back the 14:02 deploy');
+      await (await button(page, 'Add note')).click();
+      await waitForText(page, '.notes', 'Rolled back the 14:02 deploy');
+
+      // An error from the API is shown in words: notes too long for the resolve form.
+      await page.select('form[aria-label="Resolve"] select[name="method"]', 'Manual');
+      await page.$eval('form[aria-label="Resolve"] textarea[name="notes"]', (el) => (el.value = 'x'.repeat(20_001)));
+      await (await button(page, 'Resolve')).click();
+      await waitForText(page, '.error', 'notes');
+      await page.$eval('form[aria-label="Resolve"] textarea[name="notes"]', (el) => (el.value = ''));
+      await page.type('form[aria-label="Resolve"] textarea[name="notes"]', 'Latency back to normal after the rollback');
+      await page.type('form[aria-label="Resolve"] input[name="root_cause"]', 'connection pool too small');
+      await (await button(page, 'Resolve')).click();
+      await waitForText(page, '.meta .state', 'Resolved');
+      await waitForText(page, '.fields', 'root cause: connection pool too small');
+
+      await page.type('form[aria-label="Close"] input[name="note"]', 'postmortem filed');
+      await (await button(page, 'Close incident')).click();
+      await waitForText(page, '.meta .state', 'Closed');
+      expect(await page.$('form[aria-label="Resolve"]')).toBeNull();
+      expect(await page.$('xpath///button[starts-with(normalize-space(), "Move to")]')).toBeNull();
+
+      // The timeline and the delivery log show each step.
+      const timeline = await textOf(page, '.timeline');
+      for (const step of ['created', 'acknowledged', 'note_added', 'resolved', 'state_changed']) expect(timeline).toContain(step);
+      await page.waitForFunction(() => document.querySelectorAll('table.deliveries tr[data-status="sent"]').length >= 4, { timeout: 15_000 });
+      const log = await textOf(page, 'table.deliveries');
+      for (const event of ['incident.detected', 'incident.triaged', 'incident.resolved', 'incident.closed']) expect(log).toContain(event);
+      expect(await lowContrast(page)).toEqual([]);
+      await noHorizontalScroll(page, viewport.width);
+      if (viewport.name === 'desktop') await screenshot(page, 'console-incident');
+
+      // A silence from the incident's labels, previewed, then a new matching alert is suppressed.
+      await (await button(page, 'Silence…')).click();
+      await page.waitForFunction(
+        (t: string) => document.querySelector<HTMLTextAreaElement>('textarea[name="matchers"]')?.value.includes(`team="${t}"`),
+        {},
+        team,
+      );
+      await (await button(page, 'Preview matches')).click();
+      await waitForText(page, '.preview', 'It would match 0 open incidents');
+      await (await button(page, 'Create silence')).click();
+      await waitForText(page, '.ok', 'Silence created until');
+      await waitForText(page, '.silences', `team="${team}"`);
+      const silenced = (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title: `Checkout errors (${viewport.name})`, labels: { team, env: 'prod' } }))
+          .expect(200)
+      ).body.incident_id;
+      await page.goto(`${base}/incidents/${silenced}`, { waitUntil: 'domcontentloaded' });
+      await page.waitForSelector('table.deliveries tr[data-status="suppressed"]', { timeout: 15_000 });
+      await waitForText(page, 'section[aria-labelledby="routing-h"]', 'Silenced by');
+
+      // Expire it early from the silences page.
+      await page.click('nav a[href="/silences"]');
+      await waitForText(page, '.silences', `team="${team}"`);
+      await (await button(page, 'Expire now')).click();
+      await page.waitForFunction((t: string) => !document.querySelector('.silences')?.textContent?.includes(t), {}, team);
+      await (await button(page, 'Expired')).click();
+      await waitForText(page, '.silences', `team="${team}"`);
+
+      // Signing out ends the session on the server: the old cookie opens nothing.
+      const cookie = `lim_session=${session.value}`;
+      await (await button(page, 'Sign out')).click();
+      await page.waitForSelector('#api_key', { visible: true });
+      await waitForText(page, '.notice', 'Signed out.');
+      expect(await page.evaluate(() => fetch('/v1/incidents').then((r) => r.status))).toBe(401);
+      await request(base).get('/v1/incidents').set('cookie', cookie).expect(401);
+      expect(await readable(page)).not.toContain(ADMIN_KEY.slice(-20));
+      expect(errors).toEqual([]);
+    });
+
+    it('shows the channels and the dead letters, re-drives one, sends a test, and manages API keys', async () => {
+      const { page, errors } = await openPage(context, viewport);
+      page.on('dialog', (dialog) => void dialog.accept());
+      sink.script.push({ status: 500, body: 'target down' });
+      const id = (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title: `Dead letter (${viewport.name})` }))
+          .expect(200)
+      ).body.incident_id;
+      for (let i = 0; i < 100; i++) {
+        const log = (await running.http.get(`/v1/incidents/${id}/notifications`).expect(200)).body;
+        if (log.some((d: any) => d.status === 'failed')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await signIn(page, ADMIN_KEY);
+      await page.click('nav a[href="/notifications"]');
+      await waitForText(page, 'section[aria-labelledby="channels-h"]', 'webhook');
+      await waitForText(page, '.dead', `HTTP 500`);
+      await (await button(page, 'Re-drive')).click();
+      await page.waitForFunction(() => !document.querySelector('.dead'), { timeout: 10_000 });
+      for (let i = 0; i < 100; i++) {
+        const log = (await running.http.get(`/v1/incidents/${id}/notifications`).expect(200)).body;
+        if (log.every((d: any) => d.status === 'sent')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const received = sink.received.length;
+      await (await page.waitForSelector('xpath///tr[td[1][normalize-space()="webhook"]]//button[normalize-space()="Send test"]'))!.click();
+      await waitForText(page, '#test-webhook', 'delivered');
+      expect(sink.received.length).toBe(received + 1);
+
+      // A key: the secret shown once with a copy button, listed without it, revoked.
+      await page.click('nav a[href="/keys"]');
+      await page.type('input[name="name"]', `pager-${viewport.name}`);
+      await page.click('input[name="scope-incidents:read"]');
+      await (await button(page, 'Create key')).click();
+      const secret = await page.waitForSelector('input[aria-label="The new key"]');
+      const key = await secret!.evaluate((el) => el.value);
+      expect(key).toMatch(/^lim_[0-9a-f]{16}_[0-9a-f]{64}$/);
+      await button(page, 'Copy');
+      await request(base).get('/v1/incidents').set('authorization', `Bearer ${key}`).expect(200);
+      await (await button(page, 'Done')).click();
+      expect(await page.$('input[aria-label="The new key"]')).toBeNull();
+      expect(await textOf(page, '.keys')).not.toContain(key.slice(-64));
+      const row = await page.waitForSelector(`xpath///ul[@class="keys"]/li[strong[normalize-space()="pager-${viewport.name}"]]`);
+      await (await row!.waitForSelector('button ::-p-text(Revoke)'))!.click();
+      await page.waitForFunction(
+        (name: string) => Array.from(document.querySelectorAll('.keys li')).some((li) => li.textContent!.includes(name) && li.textContent!.includes('revoked')),
+        {},
+        `pager-${viewport.name}`,
+      );
+      await request(base).get('/v1/incidents').set('authorization', `Bearer ${key}`).expect(401);
+      expect(await readable(page)).not.toContain(key.slice(-20));
+      expect(errors).toEqual([]);
+    });
+
+    it('offers a read-only key no action, and the API refuses its forged write', async () => {
+      const id = (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title: `Queue backlog (${viewport.name})`, severity: 'P2' }))
+          .expect(200)
+      ).body.incident_id;
+      const { page, errors } = await openPage(context, viewport);
+      await signIn(page, readerKey);
+      expect(await page.$('nav a[href="/keys"]')).toBeNull();
+      await page.goto(`${base}/incidents/${id}`, { waitUntil: 'domcontentloaded' });
+      await page.waitForSelector('h1 ::-p-text(Queue backlog)', { visible: true });
+      await waitForText(page, '.hint', 'This key can read only');
+      expect(await page.$$eval('main button', (buttons) => buttons.map((b) => b.textContent))).toEqual([]);
+      expect(await page.$('main form')).toBeNull();
+      await noHorizontalScroll(page, viewport.width);
+
+      // A write forged from the page, with the session's real CSRF token, is still refused for its scope.
+      const forged = await page.evaluate(async (incident: string) => {
+        const { csrf_token } = (await (await fetch('/v1/session')).json()) as { csrf_token: string };
+        const res = await fetch(`/v1/incidents/${incident}/acknowledge`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': csrf_token },
+          body: JSON.stringify({ actor: 'mallory' }),
+        });
+        return { status: res.status, body: (await res.json()) as { error: { code: string } } };
+      }, id);
+      expect(forged).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
+      expect((await running.http.get(`/v1/incidents/${id}`).expect(200)).body.state).toBe('Detected');
+      expect(await readable(page)).not.toContain(readerKey.slice(-20));
+      expect(errors).toEqual([]);
+    });
+  });
+});
