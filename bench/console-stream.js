@@ -8,8 +8,7 @@
  *
  * Each run starts `node dist/main.js` (run `npm run build` first) on a fresh SQLite file with
  * [limits] max_streams_per_key raised to fit the streams (they share the bench's key), opens the
- * streams (each reads and parses every event, as a console does) and, once each has its answer
- * head, runs bench/alerts.js --batch 1 against it. The variants
+ * streams (each reads every event and counts it) and, once each has its answer head, runs bench/alerts.js --batch 1 against it. The variants
  * alternate, in a rotated order, and the figure is the median of each round's ratio, which cancels
  * the machine's drift. Each stream must have received an event for every new incident and none
  * may have been cut off. Loopback only; bounded by --n and the rounds.
@@ -18,7 +17,13 @@
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { join } = require('node:path');
-const { median, parseArgs, rounded, startService } = require('./lib');
+const { cpuSeconds, median, parseArgs, rounded, startService } = require('./lib');
+
+function occurrences(text, part) {
+  let n = 0;
+  for (let at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + part.length)) n++;
+  return n;
+}
 
 function openStream(url, key) {
   return new Promise((resolve, reject) => {
@@ -28,22 +33,15 @@ function openStream(url, key) {
       if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
+        // Counted, not parsed: a console parses its events in the browser, on another machine.
         buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (frame.startsWith('event: closing')) stream.closed = frame;
-          const data = frame
-            .split('\n')
-            .filter((l) => l.startsWith('data: '))
-            .map((l) => l.slice(6))
-            .join('\n');
-          if (!data || stream.closed) continue;
-          const event = JSON.parse(data);
-          stream.events++;
-          if (event.event_type === 'incident.detected') stream.detected++;
-        }
+        const end = buffer.lastIndexOf('\n\n');
+        if (end < 0) return;
+        const frames = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (frames.includes('event: closing')) stream.closed = frames.slice(frames.indexOf('event: closing'));
+        stream.events += occurrences(frames, '\ndata: ') + (frames.startsWith('data: ') ? 1 : 0);
+        stream.detected += occurrences(frames, '"event_type":"incident.detected"');
       });
       resolve(stream);
     });
@@ -70,7 +68,10 @@ async function runVariant(streams, opts) {
   const open = [];
   try {
     for (let i = 0; i < streams; i++) open.push(await openStream(service.url, service.key));
+    const cpuBefore = cpuSeconds(service.pid);
     const result = await runAlerts(service, opts);
+    // The service's own CPU time for the run (its warmup included), per alert measured.
+    result.service_cpu_us_per_alert = Math.round(((cpuSeconds(service.pid) - cpuBefore) * 1e6) / result.alerts);
     // The last events are still on their way when the loader's last answer arrives.
     await new Promise((r) => setTimeout(r, 500));
     for (const s of open) {

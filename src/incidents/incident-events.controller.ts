@@ -62,15 +62,28 @@ export class IncidentEventsController implements OnModuleDestroy {
     raw.write('retry: 2000\n: open\n\n');
     this.open.add(raw);
 
+    // Events come in bursts (one commit answers many alerts): the frames of one turn of the event
+    // loop go out in one write, not one write (a syscall) per event per stream. With 50 streams
+    // open, ingestion lost 36 % with a write per event and 13 % this way (bench/console-stream.js);
+    // flushing every 100 ms instead measured the same.
+    let pending: string[] = [];
+    const flush = () => {
+      if (pending.length === 0 || raw.writableEnded || raw.destroyed) return;
+      raw.write(pending.length === 1 ? pending[0] : pending.join(''));
+      pending = [];
+    };
     const close = (err?: unknown) => {
       if (raw.writableEnded || raw.destroyed) return;
+      flush();
       if (err !== undefined) raw.write(`event: closing\ndata: ${JSON.stringify(errorBodyOf(err, request.id))}\n\n`);
       raw.end();
     };
     const subscription = this.stream
       .eventsFor({ states: query.state, severities: query.severity }, () => raw.writableNeedDrain)
       .subscribe({
-        next: (event) => raw.write(this.frameOf(event)),
+        next: (event) => {
+          if (pending.push(this.frameOf(event)) === 1) setImmediate(flush);
+        },
         error: (err: unknown) => {
           if (err instanceof DomainError && err.code === ErrorCode.SLOW_CONSUMER)
             this.logger.warn({ msg: 'event stream cut off: the client stopped reading', key_id: caller?.keyId });
