@@ -1,51 +1,58 @@
 #!/usr/bin/env node
 /**
- * What open consoles cost ingestion: bench/alerts.js against the service with no live stream
- * open, and with --streams clients on GET /v1/incidents/events (the console's live list), in one
- * run.
+ * What open consoles cost ingestion: bench/alerts.js against one service in phases with no live
+ * stream open and with --streams clients on GET /v1/incidents/events (the console's live list).
  *
- *   node bench/console-stream.js [--streams 50] [--rounds 5] [--n 10000] [--c 32] [--query state=Closed]
+ *   node bench/console-stream.js [--streams 50] [--rounds 8] [--n 4000] [--c 32] [--query state=Closed] [--reader-nice 10]
  *
- * Each run starts `node dist/main.js` (run `npm run build` first) on a fresh SQLite file with
- * [limits] max_streams_per_key raised to fit the streams (they share the bench's key), opens the
- * streams (each reads every event and counts it) and, once each has its answer head, runs bench/alerts.js --batch 1 against it. The variants
- * alternate, in a rotated order, and the figure is the median of each round's ratio, which cancels
- * the machine's drift. Each stream must have received an event for every new incident and none
- * may have been cut off. Loopback only; bounded by --n and the rounds.
+ * It starts `node dist/main.js` (run `npm run build` first) once, on a fresh SQLite file, with
+ * [limits] max_streams_per_key raised to fit the streams (they share the bench's key). Each round
+ * runs two phases of --n single alerts, one without streams and one with them, in a rotated order
+ * (ABBA), and the figures are the medians of each round's ratio: phases seconds apart on one
+ * process cancel most of the machine's drift, which is 20-40 % between runs minutes apart.
+ *
+ * The streams are read by a child process (each stream counts its events in the bytes and must
+ * see every new incident, and none may be cut off). A console runs in a browser on another
+ * machine; here the readers share the service's two cores, so they run at --reader-nice (10 by
+ * default: they take the cycles the service and the loader leave, and they still keep up, or a
+ * stream would be cut off and the run fails). --reader-nice 0 runs them as equals. Their CPU time
+ * is reported apart from the service's. Loopback only; bounded by --n and the rounds.
  */
 'use strict';
 const http = require('node:http');
-const { spawn } = require('node:child_process');
+const os = require('node:os');
+const { fork, spawn } = require('node:child_process');
 const { join } = require('node:path');
+const { constants, gunzipSync } = require('node:zlib');
 const { cpuSeconds, median, parseArgs, rounded, startService } = require('./lib');
 
-function occurrences(text, part) {
+const DATA = Buffer.from('\ndata: ');
+const DETECTED = Buffer.from('"event_type":"incident.detected"');
+const CLOSING = Buffer.from('event: closing');
+
+function occurrences(buf, part, from) {
   let n = 0;
-  for (let at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + part.length)) n++;
+  for (let at = buf.indexOf(part, from); at >= 0; at = buf.indexOf(part, at + part.length)) n++;
   return n;
 }
 
-function openStream(url, key, query) {
+/**
+ * In the reader process: one stream. While the loader runs, it only receives the bytes (a
+ * console parses its events in a browser, on another machine); they are inflated and counted
+ * when the phase ends.
+ */
+function openStream(url, key, query, encoding) {
   return new Promise((resolve, reject) => {
-    const stream = { events: 0, detected: 0, closed: null, req: null };
-    let buffer = '';
+    const chunks = [];
+    const stream = { req: null, count: () => count(Buffer.concat(chunks), stream.gzip) };
     const req = http.get(
       `${url}/v1/incidents/events${query ? `?${query}` : ''}`,
-      { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } },
+      { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream', 'accept-encoding': encoding } },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          // Counted, not parsed: a console parses its events in the browser, on another machine.
-          buffer += chunk;
-          const end = buffer.lastIndexOf('\n\n');
-          if (end < 0) return;
-          const frames = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (frames.includes('event: closing')) stream.closed = frames.slice(frames.indexOf('event: closing'));
-          stream.events += occurrences(frames, '\ndata: ') + (frames.startsWith('data: ') ? 1 : 0);
-          stream.detected += occurrences(frames, '"event_type":"incident.detected"');
-        });
+        if ((res.headers['content-encoding'] ?? 'identity') !== encoding) return reject(new Error(`stream came ${res.headers['content-encoding']}`));
+        stream.gzip = encoding === 'gzip';
+        res.on('data', (chunk) => chunks.push(chunk));
         resolve(stream);
       },
     );
@@ -54,12 +61,48 @@ function openStream(url, key, query) {
   });
 }
 
+/** What a stream received: its events, the new incidents among them, and a closing event if any. */
+function count(body, gzip) {
+  // The stream is still open: what came so far is inflated as far as it goes (a sync flush ends each write).
+  const text = gzip ? gunzipSync(body, { finishFlush: constants.Z_SYNC_FLUSH }) : body;
+  const closing = text.indexOf(CLOSING);
+  return {
+    events: occurrences(text, DATA, 0),
+    detected: occurrences(text, DETECTED, 0),
+    closed: closing >= 0 ? text.subarray(closing, closing + 300).toString() : null,
+  };
+}
+
+/** The reader process: opens streams on 'open', reports and closes them on 'close'. */
+function readerProcess() {
+  let open = [];
+  let cpuAtOpen;
+  process.on('message', async (msg) => {
+    try {
+      if (msg.type === 'open') {
+        for (let i = 0; i < msg.streams; i++) open.push(await openStream(msg.url, msg.key, msg.query, msg.encoding));
+        cpuAtOpen = process.cpuUsage();
+        process.send({ type: 'opened' });
+      } else if (msg.type === 'close') {
+        const cpu = process.cpuUsage(cpuAtOpen);
+        const report = open.map((s) => s.count());
+        for (const s of open) s.req.destroy();
+        open = [];
+        process.send({ type: 'closed', streams: report, cpu_secs: (cpu.user + cpu.system) / 1e6 });
+      }
+    } catch (err) {
+      process.send({ type: 'failed', error: String(err) });
+    }
+  });
+}
+
 function runAlerts(service, opts) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, 'alerts.js'), '--url', service.url, '--n', String(opts.n), '--c', String(opts.c), '--batch', '1'], {
-      env: { ...process.env, BENCH_API_KEY: service.key },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, 'alerts.js'), '--url', service.url, '--n', String(opts.n), '--c', String(opts.c), '--batch', '1', '--warmup', '0'],
+      { env: { ...process.env, BENCH_API_KEY: service.key }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.on('error', reject);
@@ -67,64 +110,90 @@ function runAlerts(service, opts) {
   });
 }
 
-async function runVariant(streams, opts) {
-  const service = await startService({ LLM_IM__LIMITS__MAX_STREAMS_PER_KEY: String(Math.max(16, streams + 4)) });
-  const open = [];
-  try {
-    for (let i = 0; i < streams; i++) open.push(await openStream(service.url, service.key, opts.query));
-    const cpuBefore = cpuSeconds(service.pid);
-    const result = await runAlerts(service, opts);
-    // The service's own CPU time for the run (its warmup included), per alert measured.
-    result.service_cpu_us_per_alert = Math.round(((cpuSeconds(service.pid) - cpuBefore) * 1e6) / result.alerts);
-    // The last events are still on their way when the loader's last answer arrives.
-    await new Promise((r) => setTimeout(r, 500));
-    for (const s of open) {
+function ask(reader, msg, answer) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (m.type !== answer && m.type !== 'failed') return;
+      reader.off('message', onMessage);
+      m.type === 'failed' ? reject(new Error(m.error)) : resolve(m);
+    };
+    reader.on('message', onMessage);
+    reader.send(msg);
+  });
+}
+
+async function runPhase(service, reader, streams, opts) {
+  if (streams > 0) await ask(reader, { type: 'open', streams, url: service.url, key: service.key, query: opts.query, encoding: opts.encoding }, 'opened');
+  const cpuBefore = cpuSeconds(service.pid);
+  const result = await runAlerts(service, opts);
+  // The last events are still on their way when the loader's last answer arrives: the service's
+  // CPU time is counted until they are written (both phases wait the same).
+  await new Promise((r) => setTimeout(r, 500));
+  const serviceCpu = cpuSeconds(service.pid) - cpuBefore;
+  let readerCpu = 0;
+  let eventsPerStream = 0;
+  if (streams > 0) {
+    const closed = await ask(reader, { type: 'close' }, 'closed');
+    for (const s of closed.streams) {
       if (s.closed) throw new Error(`a stream was cut off: ${s.closed}`);
-      // alerts.js's warmup opens incidents too: every stream saw at least the measured ones.
       if (!opts.query && s.detected < result.new_incidents) throw new Error(`a stream saw ${s.detected} new incidents of ${result.new_incidents}`);
     }
-    return { ...result, streams, events_per_stream: open.length ? median(open.map((s) => s.events)) : 0 };
-  } finally {
-    for (const s of open) s.req.destroy();
-    await service.stop();
+    readerCpu = closed.cpu_secs;
+    eventsPerStream = median(closed.streams.map((s) => s.events));
+    // Closed streams are gone from the service before the next phase.
+    await new Promise((r) => setTimeout(r, 200));
   }
+  return {
+    alerts_per_sec: result.alerts_per_sec,
+    latency_ms_p50: result.latency_ms_p50,
+    service_cpu_us_per_alert: Math.round((serviceCpu * 1e6) / result.alerts),
+    reader_cpu_us_per_alert: Math.round((readerCpu * 1e6) / result.alerts),
+    events_per_stream: eventsPerStream,
+  };
 }
 
 async function main() {
-  const opts = parseArgs({ streams: 50, rounds: 5, n: 10000, c: 32, query: '' });
+  const opts = parseArgs({ streams: 50, rounds: 8, n: 4000, c: 32, query: '', encoding: 'gzip', 'reader-nice': 19 });
+  const service = await startService({ LLM_IM__LIMITS__MAX_STREAMS_PER_KEY: String(Math.max(16, opts.streams + 4)) });
+  const reader = fork(__filename, ['--reader'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  os.setPriority(reader.pid, opts['reader-nice']);
   const variants = [0, opts.streams];
-  const runs = { [variants[0]]: [], [variants[1]]: [] };
-  for (let round = 1; round <= opts.rounds; round++) {
-    for (const v of round % 2 ? variants : [...variants].reverse()) {
-      const r = await runVariant(v, opts);
-      runs[v].push(r);
-      console.log(
-        JSON.stringify({
-          round,
-          streams: v,
-          alerts_per_sec: r.alerts_per_sec,
-          latency_ms_p50: r.latency_ms_p50,
-          service_cpu_us_per_alert: r.service_cpu_us_per_alert,
-          events_per_stream: r.events_per_stream,
-        }),
-      );
+  const runs = { none: [], streams: [] };
+  try {
+    // A warm-up phase of each kind: the first seconds of a process are its JIT's.
+    for (const v of variants) await runPhase(service, reader, v, { ...opts, n: Math.min(opts.n, 2000) });
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const v of round % 2 ? variants : [...variants].reverse()) {
+        const r = await runPhase(service, reader, v, opts);
+        (v === 0 ? runs.none : runs.streams).push(r);
+        console.log(JSON.stringify({ round, streams: v, ...r }));
+      }
     }
+  } finally {
+    reader.kill();
+    await service.stop();
   }
-  const ratio = (field) => rounded(median(runs[variants[1]].map((r, i) => r[field] / runs[variants[0]][i][field])));
+  const ratio = (field) => rounded(median(runs.streams.map((r, i) => r[field] / runs.none[i][field])));
   console.log(
     JSON.stringify({
       streams: opts.streams,
       rounds: opts.rounds,
-      alerts_per_sec: { none: median(runs[0].map((r) => r.alerts_per_sec)), with_streams: median(runs[variants[1]].map((r) => r.alerts_per_sec)) },
+      n: opts.n,
+      reader_nice: opts['reader-nice'],
+      encoding: opts.encoding,
+      alerts_per_sec: { none: median(runs.none.map((r) => r.alerts_per_sec)), with_streams: median(runs.streams.map((r) => r.alerts_per_sec)) },
       // with streams / without, per round: 0.95 would be the 5 % the issue allows.
       throughput_ratio: ratio('alerts_per_sec'),
       cpu_per_alert_ratio: ratio('service_cpu_us_per_alert'),
       latency_p50_ratio: ratio('latency_ms_p50'),
+      reader_cpu_us_per_alert: median(runs.streams.map((r) => r.reader_cpu_us_per_alert)),
     }),
   );
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (process.argv[2] === '--reader') readerProcess();
+else
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -1,4 +1,5 @@
 import { get } from 'node:http';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
@@ -285,5 +286,47 @@ describe.each(drivers())('console API on %s', (driver) => {
     const { status, events } = await reading;
     expect(status).toBe(200);
     expect(events.some((e) => e.incident.title === 'Session stream')).toBe(true);
+  });
+
+  it('gzips the stream for a client that accepts it: readable as it comes, the same events, and a checked end', async () => {
+    const { cookie, csrf } = await signIn();
+    const open = (encoding: string) =>
+      new Promise<{ headers: Record<string, unknown>; chunks: Buffer[]; text: () => string; ended: Promise<void> }>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path: '/v1/incidents/events', headers: { cookie, 'accept-encoding': encoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          const live: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          // Inflated as it comes, as a browser does: each write ends on a sync flush.
+          const body = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
+          body.on('data', (chunk: Buffer) => live.push(chunk));
+          const ended = new Promise<void>((done) => body.on('end', done));
+          resolve({ headers: res.headers, chunks, text: () => Buffer.concat(live).toString(), ended });
+        }).on('error', reject);
+      });
+    const gzipped = await open('gzip, deflate, br, zstd'); // what Chromium sends
+    const plain = await open('identity');
+    expect(gzipped.headers).toMatchObject({ 'content-encoding': 'gzip', vary: 'accept-encoding', 'content-type': 'text/event-stream; charset=utf-8' });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+
+    await running.http
+      .post('/v1/alerts')
+      .send(alert({ title: 'Gzipped stream' }))
+      .expect(200);
+    for (let i = 0; i < 100 && !gzipped.text().includes('Gzipped stream'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(gzipped.text()).toContain('"title":"Gzipped stream"');
+    // Fewer bytes than the text they carry.
+    expect(Buffer.concat(gzipped.chunks).length).toBeLessThan(Buffer.byteLength(gzipped.text()));
+
+    // Signing out ends both streams with a closing event; the gzipped one with its trailer,
+    // which gunzipSync checks (CRC-32 and length of all the text).
+    await running.anon.delete('/v1/session').set('cookie', cookie).set('x-csrf-token', csrf).expect(204);
+    await Promise.all([gzipped.ended, plain.ended]);
+    const whole = gunzipSync(Buffer.concat(gzipped.chunks)).toString();
+    expect(whole).toBe(gzipped.text());
+    expect(whole).toMatch(/event: closing\ndata: \{"error":\{"code":"UNAUTHENTICATED"[^\n]*\n\n$/);
+    // The same events either way (the closing events differ only in their request ids).
+    const eventLines = (text: string) => text.split('\n').filter((l) => l.startsWith('data: {"event_type"'));
+    expect(eventLines(whole)).toHaveLength(1);
+    expect(eventLines(whole)).toEqual(eventLines(plain.text()));
   });
 });

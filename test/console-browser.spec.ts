@@ -125,10 +125,15 @@ describe('web console in headless Chromium', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openPage(context: BrowserContext, viewport: (typeof VIEWPORTS)[number]): Promise<{ page: Page; errors: string[] }> {
+  async function openPage(context: BrowserContext, viewport: (typeof VIEWPORTS)[number]): Promise<{ page: Page; errors: string[]; streamEncodings: string[] }> {
     const page = await context.newPage();
     await page.setViewport(viewport);
     const errors: string[] = [];
+    // How the live stream came: the browser asks for gzip, and reads the shared pieces as they come.
+    const streamEncodings: string[] = [];
+    page.on('response', (res) => {
+      if (new URL(res.url()).pathname === '/v1/incidents/events') streamEncodings.push(res.headers()['content-encoding'] ?? 'identity');
+    });
     page.on('pageerror', (err) => errors.push(String(err)));
     // A Content-Security-Policy violation is an error too, even one the browser only reports.
     await page.exposeFunction('reportViolation', (text: string) => errors.push(`CSP: ${text}`));
@@ -141,7 +146,7 @@ describe('web console in headless Chromium', () => {
       // A refused request (the forged write, a probe after sign-out) is logged by Chromium itself.
       if (msg.type() === 'error' && !msg.text().includes('Failed to load resource')) errors.push(msg.text());
     });
-    return { page, errors };
+    return { page, errors, streamEncodings };
   }
 
   async function signIn(page: Page, key: string): Promise<void> {
@@ -179,7 +184,7 @@ describe('web console in headless Chromium', () => {
     });
 
     it('runs an incident from first alert to close, re-drives a failed delivery, silences from the incident, and signs out', async () => {
-      const { page, errors } = await openPage(context, viewport);
+      const { page, errors, streamEncodings } = await openPage(context, viewport);
       const team = `console-${viewport.name}`;
       await signIn(page, ADMIN_KEY);
 
@@ -205,6 +210,8 @@ describe('web console in headless Chromium', () => {
       await waitForText(page, '.incidents', title, 5_000);
       const appearedMs = Date.now() - posted;
       expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
+      expect(streamEncodings.length).toBeGreaterThan(0);
+      expect(new Set(streamEncodings)).toEqual(new Set(['gzip']));
       expect(await textOf(page, `li[data-id="${id}"]`)).toContain('P1 high');
       expect(await lowContrast(page)).toEqual([]);
       // The check itself sees grey on white (2.3:1).
