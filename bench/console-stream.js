@@ -3,7 +3,8 @@
  * What open consoles cost ingestion: bench/alerts.js against one service in phases with no live
  * stream open and with --streams clients on GET /v1/incidents/events (the console's live list).
  *
- *   node bench/console-stream.js [--streams 50] [--rounds 8] [--n 4000] [--c 32] [--query state=Closed] [--reader-nice 10]
+ *   node bench/console-stream.js [--streams 50] [--rounds 8] [--n 4000] [--c 32] [--query state=Closed]
+ *                            [--encoding gzip|identity] [--reader-nice 19]
  *
  * It starts `node dist/main.js` (run `npm run build` first) once, on a fresh SQLite file, with
  * [limits] max_streams_per_key raised to fit the streams (they share the bench's key). Each round
@@ -11,12 +12,13 @@
  * (ABBA), and the figures are the medians of each round's ratio: phases seconds apart on one
  * process cancel most of the machine's drift, which is 20-40 % between runs minutes apart.
  *
- * The streams are read by a child process (each stream counts its events in the bytes and must
- * see every new incident, and none may be cut off). A console runs in a browser on another
- * machine; here the readers share the service's two cores, so they run at --reader-nice (10 by
- * default: they take the cycles the service and the loader leave, and they still keep up, or a
- * stream would be cut off and the run fails). --reader-nice 0 runs them as equals. Their CPU time
- * is reported apart from the service's. Loopback only; bounded by --n and the rounds.
+ * The streams are read by a child process that asks for gzip as a browser does (--encoding
+ * identity for plain text) and only receives the bytes while the loader runs; after each phase
+ * it inflates and counts them: each stream must have seen every new incident and none may have
+ * been cut off. A console runs in a browser on another machine; here the readers share the
+ * service's two cores, so they run at --reader-nice (19 by default: they take the cycles the
+ * service and the loader leave); --reader-nice 0 runs them as equals. Their CPU time is reported
+ * apart from the service's. Loopback only; bounded by --n and the rounds.
  */
 'use strict';
 const http = require('node:http');
