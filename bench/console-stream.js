@@ -23,10 +23,9 @@
 'use strict';
 const http = require('node:http');
 const os = require('node:os');
-const { fork, spawn } = require('node:child_process');
-const { join } = require('node:path');
+const { fork } = require('node:child_process');
 const { constants, gunzipSync } = require('node:zlib');
-const { cpuSeconds, median, parseArgs, rounded, startService } = require('./lib');
+const { cpuSeconds, median, pairedRatios, parseArgs, rounded, singleAlertRun, startService } = require('./lib');
 
 const DATA = Buffer.from('\ndata: ');
 const DETECTED = Buffer.from('"event_type":"incident.detected"');
@@ -98,20 +97,6 @@ function readerProcess() {
   });
 }
 
-function runAlerts(service, opts) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(__dirname, 'alerts.js'), '--url', service.url, '--n', String(opts.n), '--c', String(opts.c), '--batch', '1', '--warmup', '0'],
-      { env: { ...process.env, BENCH_API_KEY: service.key }, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop())) : reject(new Error(`bench/alerts.js exited ${code}`))));
-  });
-}
-
 function ask(reader, msg, answer) {
   return new Promise((resolve, reject) => {
     const onMessage = (m) => {
@@ -127,7 +112,8 @@ function ask(reader, msg, answer) {
 async function runPhase(service, reader, streams, opts) {
   if (streams > 0) await ask(reader, { type: 'open', streams, url: service.url, key: service.key, query: opts.query, encoding: opts.encoding }, 'opened');
   const cpuBefore = cpuSeconds(service.pid);
-  const result = await runAlerts(service, opts);
+  // Synchronous: this process only waits meanwhile; the readers are another process.
+  const result = singleAlertRun({ ...opts, transport: 'rest' }, { env: { BENCH_API_KEY: service.key }, args: ['--url', service.url, '--warmup', '0'] });
   // The last events are still on their way when the loader's last answer arrives: the service's
   // CPU time is counted until they are written (both phases wait the same).
   await new Promise((r) => setTimeout(r, 500));
@@ -175,7 +161,7 @@ async function main() {
     reader.kill();
     await service.stop();
   }
-  const ratio = (field) => rounded(median(runs.streams.map((r, i) => r[field] / runs.none[i][field])));
+  const ratio = (field) => rounded(median(pairedRatios(runs.streams, runs.none, field)));
   console.log(
     JSON.stringify({
       streams: opts.streams,

@@ -1,7 +1,6 @@
 import { Controller, Get, Logger, OnModuleDestroy, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
 import { RequireScope } from '../auth/access.decorators';
 import { ApiKeysService } from '../auth/api-keys.service';
 import { Caller, Principal } from '../auth/request-principal';
@@ -33,8 +32,8 @@ const FLUSH_MS = 50;
 @Controller('v1/incidents')
 export class IncidentEventsController implements OnModuleDestroy {
   private readonly logger = new Logger('IncidentEvents');
-  /** Each open stream's response, with what ends it. */
-  private readonly open = new Map<ServerResponse, () => void>();
+  /** What ends each open stream. */
+  private readonly open = new Set<() => void>();
   /** Streams with events waiting for the next write. */
   private readonly dirty = new Set<OpenStream>();
   /** The events of the next write in the order they came, each serialised once, when first written. */
@@ -79,7 +78,7 @@ export class IncidentEventsController implements OnModuleDestroy {
       this.flushOne(state, new Map());
       response.end(err === undefined ? undefined : new SseText(`event: closing\ndata: ${JSON.stringify(errorBodyOf(err, request.id))}\n\n`));
     };
-    this.open.set(raw, close);
+    this.open.add(close);
 
     const subscription = this.stream
       .eventsFor({ states: query.state, severities: query.severity }, () => response.backlogged)
@@ -118,14 +117,14 @@ export class IncidentEventsController implements OnModuleDestroy {
       clearInterval(heartbeat);
       clearInterval(recheck);
       subscription.unsubscribe();
-      this.open.delete(raw);
+      this.open.delete(close);
       this.dirty.delete(state);
     });
   }
 
   /** Streams still open at shutdown (the event stream's own end reaches them first) are ended. */
   onModuleDestroy(): void {
-    for (const close of this.open.values()) close();
+    for (const close of this.open) close();
     clearTimeout(this.flushTimer);
   }
 
