@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTarget, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
@@ -124,7 +124,8 @@ describe('the service process', () => {
   it('prints readable log lines in a terminal (a real pseudo-terminal, through script(1))', async () => {
     const port = await freePort();
     const grpcPort = await freePort();
-    const command = `${process.execPath} -r ./scripts/ts-register.js src/main.ts`;
+    // exec: the service is script's own child, the leader of the terminal's session.
+    const command = `exec ${process.execPath} -r ./scripts/ts-register.js src/main.ts`;
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: ROOT,
       detached: true,
@@ -150,6 +151,13 @@ describe('the service process', () => {
         });
       });
     } finally {
+      // script(1) runs the service in a session of its own, out of reach of script's process
+      // group, and the service takes the terminal's hang-up as a reload (SIGHUP): it is killed
+      // by its own group, or it outlives the test.
+      const children = existsSync(`/proc/${child.pid}/task/${child.pid}/children`)
+        ? readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+        : [];
+      for (const pid of children) process.kill(-Number(pid), 'SIGKILL');
       process.kill(-child.pid!, 'SIGKILL');
     }
     const line = out.split(/\r?\n/).find((l) => l.includes('LLM Incident Manager listening'))!;
