@@ -65,6 +65,7 @@ describe('configuration', () => {
       worker_threads: 4,
       max_retries: 3,
       retry_backoff_secs: 5,
+      page_retry_horizon: '1h',
       email_to: [],
       smtp_tls_verify: true,
       delivery_timeout_secs: 10,

@@ -27,6 +27,10 @@ export const ErrorCode = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   /** A feature whose configuration is missing (Slack interactivity without a signing secret). */
   NOT_CONFIGURED: 'NOT_CONFIGURED',
+  /** The store cannot be reached (PostgreSQL down, a connection cut, an I/O error): retry later. */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /** The store has no room to write (disk full): retry once space is freed. */
+  STORE_FULL: 'STORE_FULL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { asDomainError } from '../database/store-faults';
 import { DomainError, ErrorCode } from './domain-error';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
 
@@ -31,6 +32,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.SILENCE_NOT_FOUND]: 404,
   [ErrorCode.CONFIG_INVALID]: 422,
   [ErrorCode.NOT_CONFIGURED]: 404,
+  [ErrorCode.STORE_UNAVAILABLE]: 503,
+  [ErrorCode.STORE_FULL]: 503,
 };
 
 /** Fastify's own request errors (raised before a handler runs) and the codes we answer with. */
@@ -55,7 +58,9 @@ const GENERIC_CODES: Record<number, string> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-export function errorBodyOf(exception: unknown, requestId: string): ErrorBody {
+export function errorBodyOf(raised: unknown, requestId: string): ErrorBody {
+  // A store fault (PostgreSQL gone, a full disk) is the service's state, not a bug: 503.
+  const exception = asDomainError(raised) ?? raised;
   if (exception instanceof DomainError) {
     const status = STATUS_OF[exception.code];
     return { error: { code: exception.code, message: exception.message, status, details: exception.details, request_id: requestId } };
@@ -153,7 +158,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const requestId = http.getRequest<FastifyRequest>().id;
     const body = errorBodyOf(exception, requestId);
-    if (body.error.status >= 500) {
+    // Only faults of the service itself: a store outage is logged once per episode by StoreHealth.
+    if (body.error.code === 'INTERNAL') {
       this.logger.error({ msg: 'unhandled error', request_id: requestId, err: exception instanceof Error ? exception.stack : String(exception) });
     }
     sendError(http.getResponse<FastifyReply>(), body.error, body);

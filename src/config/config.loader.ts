@@ -1,3 +1,4 @@
+import { formatDuration, parseDuration } from '../routing/duration';
 import { parseApiKey } from '../auth/api-key-format';
 import { parseCidr } from '../common/outbound/address-policy';
 import { readFileSync } from 'node:fs';
@@ -107,6 +108,11 @@ function checkValue(name: string, spec: KeySpec, value: unknown): string | numbe
       if (spec.nonEmpty && value.trim() === '') throw new KeyProblem(name, 'must not be empty');
       if (spec.oneOf && !spec.oneOf.includes(value)) {
         throw new KeyProblem(name, `must be one of ${spec.oneOf.join(', ')}, got "${value}"`);
+      }
+      if (spec.duration) {
+        const ms = parseDuration(value);
+        if (ms === null) throw new KeyProblem(name, `expected a duration such as 90s, 30m or 1h, got "${value}"`);
+        if (ms > spec.duration.maxMs) throw new KeyProblem(name, `must be at most ${formatDuration(spec.duration.maxMs)}, got "${value}"`);
       }
       return value;
   }

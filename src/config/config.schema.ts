@@ -7,7 +7,7 @@ import { INCIDENT_TYPES, SEVERITIES } from '../incidents/domain/incident';
 import type { Routing } from '../routing/routing-config';
 
 type KeySpec =
-  | { type: 'string'; default: string; oneOf?: readonly string[]; nonEmpty?: boolean }
+  | { type: 'string'; default: string; oneOf?: readonly string[]; nonEmpty?: boolean; duration?: { maxMs: number } }
   | { type: 'integer'; default: number; min: number; max: number }
   | { type: 'boolean'; default: boolean }
   | { type: 'list'; default: readonly string[] };
@@ -88,6 +88,7 @@ export const CONFIG_SCHEMA = {
     worker_max_in_flight: { type: 'integer', default: 64, min: 1, max: 1024 },
     max_retries: { type: 'integer', default: 3, min: 0, max: 100 },
     retry_backoff_secs: { type: 'integer', default: 5, min: 0, max: 86_400 },
+    page_retry_horizon: { type: 'string', default: '1h', duration: { maxMs: 7 * 86_400_000 } },
   },
   metrics: {
     enabled: { type: 'boolean', default: true },

@@ -1,7 +1,8 @@
 import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { DatabaseHealth } from './database.health';
+import { StoreErrorSink } from './store-faults';
+import { StoreHealth } from './store-health';
 import { migrateToLatest, OpenedDatabase, openDatabase } from './database';
 import { DATABASE, DIALECT } from './tokens';
 import { Transactor } from './transactor';
@@ -14,9 +15,9 @@ const OPENED_DATABASE = Symbol('OPENED_DATABASE');
   providers: [
     {
       provide: OPENED_DATABASE,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig) => {
-        const opened = openDatabase(config);
+      inject: [APP_CONFIG, StoreErrorSink],
+      useFactory: async (config: AppConfig, errors: StoreErrorSink) => {
+        const opened = openDatabase(config, errors);
         try {
           await migrateToLatest(opened.db, opened.dialect);
         } catch (err) {
@@ -28,10 +29,11 @@ const OPENED_DATABASE = Symbol('OPENED_DATABASE');
     },
     { provide: DATABASE, inject: [OPENED_DATABASE], useFactory: (o: OpenedDatabase) => o.db },
     { provide: DIALECT, inject: [OPENED_DATABASE], useFactory: (o: OpenedDatabase) => o.dialect },
+    { provide: StoreErrorSink, useFactory: () => new StoreErrorSink() },
     Transactor,
-    DatabaseHealth,
+    StoreHealth,
   ],
-  exports: [DATABASE, DIALECT, Transactor, DatabaseHealth],
+  exports: [DATABASE, DIALECT, Transactor, StoreHealth],
 })
 export class DatabaseModule implements OnApplicationShutdown {
   constructor(@Inject(OPENED_DATABASE) private readonly opened: OpenedDatabase) {}

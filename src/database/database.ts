@@ -7,6 +7,8 @@ import type { AppConfig } from '../config/config.schema';
 import { StaticMigrationProvider } from './migrations';
 import type { Database, Dialect } from './schema';
 import { SqliteCheckpointer } from './sqlite-checkpointer';
+import { observedDialect } from './observed-dialect';
+import { StoreErrorSink } from './store-faults';
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
@@ -17,17 +19,38 @@ export interface OpenedDatabase {
 /** The WAL is checkpointed in the background and restarted once it passes this size. */
 const MAX_WAL_BYTES = 64 * 1024 * 1024;
 
-export function openDatabase(config: AppConfig): OpenedDatabase {
+/** The name the service's PostgreSQL sessions carry (pg_stat_activity), unless the URL names one. */
+export const POSTGRES_APPLICATION_NAME = 'llm-incident-manager';
+
+/**
+ * Opens the configured store. Every error its connections raise is reported to `errors` (the
+ * store's health listens) and none of them can end the process.
+ */
+export function openDatabase(config: AppConfig, errors: StoreErrorSink = new StoreErrorSink()): OpenedDatabase {
   if (config.storage.driver === 'postgres') {
-    const pool = new Pool({ connectionString: config.database_url, max: 10, keepAlive: true, connectionTimeoutMillis: 10_000 });
+    const named = /[?&]application_name=/.test(config.database_url ?? '');
+    const pool = new Pool({
+      connectionString: config.database_url,
+      ...(named ? {} : { application_name: POSTGRES_APPLICATION_NAME }),
+      max: 10,
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
     // An idle client that loses its server must not crash the process.
-    pool.on('error', () => undefined);
-    // A lock held by a stuck or cut-off instance must not stop this one's writes for long:
-    // waits for a lock give up after 5 s, and a transaction left idle is ended after 60 s.
+    pool.on('error', (err) => errors.report(err));
     pool.on('connect', (client) => {
+      // pg-pool listens for errors on a client only while it is idle, and removes its listener
+      // while the client is checked out: a FATAL that arrives between two queries of a
+      // transaction (a server restart, pg_terminate_backend) would be emitted with nobody
+      // listening, and an 'error' event without a listener ends the process. This listener
+      // stays for the client's whole life; the broken client is discarded by the pool when it
+      // is released (pg marks it not queryable).
+      client.on('error', (err) => errors.report(err));
+      // A lock held by a stuck or cut-off instance must not stop this one's writes for long:
+      // waits for a lock give up after 5 s, and a transaction left idle is ended after 60 s.
       client.query('set lock_timeout = 5000; set idle_in_transaction_session_timeout = 60000').catch(() => undefined);
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: observedDialect(new PostgresDialect({ pool }), errors) });
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const path = config.storage.sqlite_path;
@@ -54,7 +77,7 @@ export function openDatabase(config: AppConfig): OpenedDatabase {
       { intervalMs: 250, maxWalBytes: MAX_WAL_BYTES },
     );
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: new StatementCache(sqlite) }), errors) });
   return {
     db,
     dialect: 'sqlite',

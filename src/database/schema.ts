@@ -183,7 +183,14 @@ export interface ConsoleSessionRow {
   ended_at: string | null;
 }
 
+/** Never holds a row: the readiness check's write is rolled back. */
+export interface StoreProbeRow {
+  id: string;
+  filler: string;
+}
+
 export interface Database {
+  store_probe: StoreProbeRow;
   console_sessions: ConsoleSessionRow;
   scheduled_steps: ScheduledStepRow;
   silences: SilenceRow;

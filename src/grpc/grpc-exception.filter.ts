@@ -2,6 +2,7 @@ import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import { ArgumentsHost, Catch, Logger, RpcExceptionFilter } from '@nestjs/common';
 import { Observable, throwError } from 'rxjs';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
+import { asDomainError } from '../database/store-faults';
 import { requestIdOfCall } from '../common/request-id';
 import { inProtoWords } from './proto-mapping';
 
@@ -27,6 +28,9 @@ const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
   [ErrorCode.SILENCE_NOT_FOUND]: GrpcStatus.NOT_FOUND,
   [ErrorCode.CONFIG_INVALID]: GrpcStatus.INVALID_ARGUMENT,
   [ErrorCode.NOT_CONFIGURED]: GrpcStatus.UNIMPLEMENTED,
+  // Both are worth a retry: clients (and grpc-js retry policies) retry UNAVAILABLE.
+  [ErrorCode.STORE_UNAVAILABLE]: GrpcStatus.UNAVAILABLE,
+  [ErrorCode.STORE_FULL]: GrpcStatus.UNAVAILABLE,
 };
 
 export interface GrpcError {
@@ -42,8 +46,9 @@ export interface GrpcError {
  * the field paths (`error-fields`). Anything that is not a domain error is a fault of the
  * service: INTERNAL, with the details logged and not sent.
  */
-export function grpcErrorOf(err: unknown): GrpcError {
+export function grpcErrorOf(raised: unknown): GrpcError {
   const metadata = new Metadata();
+  const err = asDomainError(raised) ?? raised;
   if (err instanceof DomainError) {
     metadata.set('error-code', err.code);
     let message = err.message;

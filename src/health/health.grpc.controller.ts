@@ -4,18 +4,18 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod, RpcException } from '@nestjs/microservices';
 import { distinctUntilChanged, from, Observable, switchMap, takeUntil, timer } from 'rxjs';
 import { ShutdownSignal } from '../common/shutdown-signal';
-import { DatabaseHealth } from '../database/database.health';
+import { StoreHealth } from '../database/store-health';
 
 /** Services this server reports on; "" is the server as a whole. */
 const SERVICES = new Set(['', 'llm_incident_manager.v1.AlertIngestion', 'llm_incident_manager.v1.IncidentService']);
 const WATCH_INTERVAL_MS = 5_000;
 
-/** grpc.health.v1.Health: SERVING while the database answers, as REST's /health/ready. */
+/** grpc.health.v1.Health: SERVING while the store answers reads and takes writes, as REST's /health/ready. */
 @Public()
 @Controller()
 export class HealthGrpcController {
   constructor(
-    private readonly database: DatabaseHealth,
+    private readonly store: StoreHealth,
     private readonly shutdown: ShutdownSignal,
   ) {}
 
@@ -37,6 +37,6 @@ export class HealthGrpcController {
   }
 
   private async status(): Promise<string> {
-    return (await this.database.check()).ok ? 'SERVING' : 'NOT_SERVING';
+    return (await this.store.check()).ok ? 'SERVING' : 'NOT_SERVING';
   }
 }

@@ -39,6 +39,8 @@ export interface DeliveryFigures {
   oldestWaitingCreatedAt: string | null;
   /** This instance's pool: claimed deliveries waiting for a slot, and exchanges in flight. */
   pool: { queue_depth: number; in_flight: number };
+  /** Deliveries left `sending` past their lease, and the earliest such lease's end. */
+  stranded: { count: number; oldestLeaseUntil: string | null };
 }
 
 export interface ScrapeSources {
@@ -79,6 +81,8 @@ export class MetricsService {
   private readonly grpcCalls: Counter<'method' | 'code'>;
   private readonly grpcSeconds: Histogram<'method' | 'code'>;
   private readonly grpcChildren = new Map<string, { inc(): void; observe(v: number): void }>();
+  private readonly storeUp: Gauge;
+  private readonly storeEpisodes: Counter<'kind'>;
 
   constructor(@InjectConfig() config: AppConfig) {
     this.enabled = config.metrics.enabled;
@@ -156,6 +160,24 @@ export class MetricsService {
       }),
     });
     new Gauge({
+      name: `${METRIC_PREFIX}deliveries_stranded`,
+      help: 'Deliveries left sending past their lease (their instance died or lost the store before sending them); any instance claims them again, so a value that stays above 0 means none is claiming',
+      registers,
+      collect: this.collector(function (this: Gauge, figures) {
+        if (figures.deliveries) this.set(figures.deliveries.stranded.count);
+      }),
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}oldest_stranded_delivery_seconds`,
+      help: 'How long ago the lease of the oldest delivery left sending ran out; 0 when there is none',
+      registers,
+      collect: this.collector(function (this: Gauge, figures) {
+        if (!figures.deliveries) return;
+        const oldest = figures.deliveries.stranded.oldestLeaseUntil;
+        this.set(oldest === null ? 0 : Math.max(0, (Date.now() - Date.parse(oldest)) / 1000));
+      }),
+    });
+    new Gauge({
       name: `${METRIC_PREFIX}delivery_pool_queue_depth`,
       help: "Deliveries claimed by this instance's pool and waiting for a free exchange slot",
       registers,
@@ -196,6 +218,17 @@ export class MetricsService {
       help: 'gRPC calls, from their metadata arriving to their status sent, by method and status code name',
       labelNames: ['method', 'code'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300],
+      registers,
+    });
+    this.storeUp = new Gauge({
+      name: `${METRIC_PREFIX}store_up`,
+      help: 'Whether the store answers reads and has room for writes, as this instance last saw it (0 during an outage or while the disk is full)',
+      registers,
+    });
+    this.storeEpisodes = new Counter({
+      name: `${METRIC_PREFIX}store_faults_total`,
+      help: 'Episodes in which the store was unavailable (unreachable, connections cut, I/O errors) or full (no room to write), by kind',
+      labelNames: ['kind'],
       registers,
     });
     if (this.enabled) {
@@ -253,6 +286,13 @@ export class MetricsService {
       }
       throw err;
     }
+  }
+
+  /** The store's state as StoreHealth sees it: `ok`, or the kind of the episode that just began. */
+  storeStatus(status: 'ok' | 'unavailable' | 'full'): void {
+    if (!this.enabled) return;
+    this.storeUp.set(status === 'ok' ? 1 : 0);
+    if (status !== 'ok') this.storeEpisodes.labels(status).inc();
   }
 
   incidentTransition(from: string | null, to: string): void {

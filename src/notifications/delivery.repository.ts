@@ -229,6 +229,21 @@ export class DeliveryRepository {
     return (await query.execute()).map((row) => ({ seq: Number(row.seq), has_followers: Boolean(row.has_followers) }));
   }
 
+  /**
+   * Deliveries left `sending` past their lease: claimed by an instance that died or lost the
+   * store before it could send them or hand them back. Any instance claims them again, so a
+   * count that stays above 0 means no instance is claiming.
+   */
+  async expiredLeases(now: string): Promise<{ count: number; oldest_lease_until: string | null }> {
+    const row = await this.db
+      .selectFrom(TABLE)
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('lease_until').as('oldest')])
+      .where('status', '=', 'sending')
+      .where('lease_until', '<', now)
+      .executeTakeFirstOrThrow();
+    return { count: Number(row.n), oldest_lease_until: row.oldest ?? null };
+  }
+
   /** Keeps a claimed delivery leased; false if the lease was lost (another instance took it over). */
   async extendLease(id: string, owner: string, leaseUntil: string): Promise<boolean> {
     const result = await this.db

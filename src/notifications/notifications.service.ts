@@ -210,7 +210,20 @@ export class NotificationsService {
       if (c?.oldest_waiting_at && (oldest === null || c.oldest_waiting_at < oldest)) oldest = c.oldest_waiting_at;
     }
     const state = this.pool.state();
-    return { channels, oldestWaitingCreatedAt: oldest, pool: { queue_depth: state.queue_depth, in_flight: state.in_flight } };
+    const stranded = await this.deliveries.expiredLeases(this.clock.now().toISOString());
+    return {
+      channels,
+      oldestWaitingCreatedAt: oldest,
+      pool: { queue_depth: state.queue_depth, in_flight: state.in_flight },
+      stranded: { count: stranded.count, oldestLeaseUntil: stranded.oldest_lease_until },
+    };
+  }
+
+  /** For readiness: deliveries left `sending` past their lease, and how long the oldest has waited since. */
+  async strandedDeliveries(): Promise<{ count: number; oldest_expired_lease_secs: number }> {
+    const now = this.clock.now();
+    const { count, oldest_lease_until } = await this.deliveries.expiredLeases(now.toISOString());
+    return { count, oldest_expired_lease_secs: oldest_lease_until === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(oldest_lease_until)) / 1000)) };
   }
 
   /** Sends a test message through one configured channel now and reports what the target said. */

@@ -277,6 +277,22 @@ function consoleSessions(): Migration {
   };
 }
 
+/**
+ * A table that stays empty: readiness writes a row into it and rolls back, so a store that can
+ * answer reads but has no room to write (a full disk) is reported not ready.
+ */
+function storeProbe(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('store_probe')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('filler', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -289,6 +305,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0005_upstream_alerts': upstreamAlerts(),
       '0006_routing': routing(),
       '0007_console_sessions': consoleSessions(),
+      '0008_store_probe': storeProbe(),
     });
   }
 }

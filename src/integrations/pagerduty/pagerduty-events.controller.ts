@@ -18,11 +18,11 @@ export class PagerDutyErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const { error } = errorBodyOf(exception, http.getRequest<FastifyRequest>().id);
-    if (error.status >= 500)
+    if (error.code === 'INTERNAL')
       this.logger.error({ msg: 'unhandled error', request_id: error.request_id, err: exception instanceof Error ? exception.stack : String(exception) });
     const errors = exception instanceof ValidationFailed ? exception.issues.map((i) => `${i.field} ${i.message}`) : [error.message];
     const status = STATUS_TEXT[error.status] ?? (error.status >= 500 ? 'error' : 'invalid event');
-    const message = error.status === 400 ? 'Event object is invalid' : error.status >= 500 ? 'internal server error' : error.message;
+    const message = error.status === 400 ? 'Event object is invalid' : error.code === 'INTERNAL' ? 'internal server error' : error.message;
     sendError(http.getResponse<FastifyReply>(), error, {
       status,
       message,
