@@ -8,6 +8,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { applyHttpAuth } from './auth/http-auth';
 import { Clock } from './common/clock';
+import { ShutdownSignal } from './common/shutdown-signal';
 import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
 import { acceptOnlyJson } from './common/json-body';
 import { AppLogger } from './common/logger';
@@ -50,7 +51,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   applyRequestLogging(app, fastify, accessLog);
   await applyHttpHardening(app, config);
   acceptOnlyJson(fastify);
-  refuseWhileClosing(fastify);
+  refuseWhileClosing(fastify, app.get(ShutdownSignal).closing$);
   applyHttpAuth(app, config);
   applyHttpMetrics(app, config);
   app.useGlobalPipes(new DtoValidationPipe());

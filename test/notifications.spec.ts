@@ -352,7 +352,8 @@ describe.each(drivers())('notifications on %s', (driver) => {
   });
 
   it('re-drives a given-up PagerDuty trigger together with the resolve it had cancelled, and refuses a re-drive that would arrive out of order', async () => {
-    app = await start({ slack_enabled: false, email_enabled: false, retry_backoff_secs: 1, max_retries: 1 });
+    // Without a retry horizon, a page is given up after max_retries like any other delivery.
+    app = await start({ slack_enabled: false, email_enabled: false, retry_backoff_secs: 1, max_retries: 1, page_retry_horizon: '0' });
     pagerduty.script.push({ status: 500 }, { status: 500 });
     webhook.script.push({ status: 400, body: 'no' });
     const id = (

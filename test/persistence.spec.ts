@@ -195,7 +195,10 @@ describe('service surface', () => {
 
   it('answers liveness and readiness', async () => {
     expect((await running.http.get('/health/live').expect(200)).body).toEqual({ status: 'ok' });
-    expect((await running.http.get('/health/ready').expect(200)).body).toEqual({ status: 'ok', checks: { database: { status: 'ok', driver: 'sqlite' } } });
+    expect((await running.http.get('/health/ready').expect(200)).body).toEqual({
+      status: 'ok',
+      checks: { database: { status: 'ok', driver: 'sqlite' }, deliveries: { status: 'ok', stranded: 0, oldest_expired_lease_secs: 0 } },
+    });
   });
 
   it('serves Swagger UI at /docs and an OpenAPI document with every route, enum and error response', async () => {

@@ -41,14 +41,17 @@ const PG_CONNECTION_MESSAGES = [
 const SQLITE_UNAVAILABLE_PREFIXES = ['SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_READONLY'];
 
 export function storeFaultOf(err: unknown): StoreFault | null {
-  if (!(err instanceof Error)) return null;
+  // Duck-typed, not instanceof Error: errors raised by Node's own sockets come from another
+  // realm where the code runs in a VM context (as under Jest).
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return null;
   const given = (err as { code?: unknown }).code;
   const code = typeof given === 'string' ? given : '';
-  const cause = code ? `${code}: ${err.message}` : err.message;
+  const cause = code ? `${code}: ${message}` : message;
   if (code === 'SQLITE_FULL' || code === '53100') return { kind: 'full', cause };
   if (code.startsWith('SQLITE_')) return SQLITE_UNAVAILABLE_PREFIXES.some((p) => code.startsWith(p)) ? { kind: 'unavailable', cause } : null;
   if (NETWORK_CODES.has(code) || PG_UNAVAILABLE.has(code) || code.startsWith('08')) return { kind: 'unavailable', cause };
-  if (code === '' && PG_CONNECTION_MESSAGES.some((m) => err.message.includes(m))) return { kind: 'unavailable', cause };
+  if (code === '' && PG_CONNECTION_MESSAGES.some((m) => message.includes(m))) return { kind: 'unavailable', cause };
   return null;
 }
 

@@ -28,10 +28,20 @@ export class HealthController {
       '503 while the store is unreachable (`database.status: unavailable`) or has no room to write (`full`). `deliveries` reports deliveries left `sending` past their lease (informational: it does not fail readiness).',
   })
   @ApiOkResponse({
-    schema: { example: { status: 'ok', checks: { database: { status: 'ok', driver: 'sqlite' }, deliveries: { status: 'ok', stranded: 0, oldest_expired_lease_secs: 0 } } } },
+    schema: {
+      example: {
+        status: 'ok',
+        checks: { database: { status: 'ok', driver: 'sqlite' }, deliveries: { status: 'ok', stranded: 0, oldest_expired_lease_secs: 0 } },
+      },
+    },
   })
   @ApiServiceUnavailableResponse({
-    schema: { example: { status: 'unavailable', checks: { database: { status: 'full', driver: 'sqlite', error: 'SQLITE_FULL: database or disk is full', since: '…' } } } },
+    schema: {
+      example: {
+        status: 'unavailable',
+        checks: { database: { status: 'full', driver: 'sqlite', error: 'SQLITE_FULL: database or disk is full', since: '…' } },
+      },
+    },
   })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const result = await this.store.check();

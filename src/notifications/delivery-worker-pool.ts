@@ -5,6 +5,7 @@ import { Clock } from '../common/clock';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { DIALECT } from '../database/tokens';
+import { StoreHealth } from '../database/store-health';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
@@ -16,6 +17,8 @@ import { OutcomeRecorder } from './pool/outcome-recorder';
 import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome } from './notification';
 import type { DeliveryLease } from './notification-router';
 import { ReadyQueue, splitKey, targetKey } from './pool/ready-queue';
+import { nextAttemptDelay, ownerIsGone, probeDelay } from './pool/retry-schedule';
+import { parseDuration } from '../routing/duration';
 
 /** Rows claimed per round trip to the store. */
 const CLAIM_BATCH = 256;
@@ -66,8 +69,17 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   private readonly ready: ReadyQueue;
   private readonly slots: ExchangeSlots;
-  /** Lease expiry of each claimed delivery, in ms. */
+  /** Lease expiry of each claimed delivery waiting in the ready queue or in flight, in ms. */
   private readonly leaseUntil = new Map<string, number>();
+  /**
+   * Every delivery this pool holds: in the ready queue, in flight, or sent with its outcome not
+   * yet written. A claim that finds one of these again (its lease ran out meanwhile) keeps it
+   * instead of queueing it twice.
+   */
+  private readonly held = new Set<string>();
+  /** Deliveries to hand back that could not be written back yet (the store was away). */
+  private releaseLater: string[] = [];
+  private readonly pageHorizonMs: number;
   private readonly sends = new Set<Promise<void>>();
 
   private readonly outcomes: OutcomeRecorder;
@@ -94,12 +106,20 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     policy: DeliveryPolicy,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
+    private readonly store: StoreHealth,
   ) {
     this.outcomes = new OutcomeRecorder(
       (batch) => policy.record(this.owner, batch),
       (batch) => this.recorded(batch),
-      (err) => this.logger.error({ msg: 'Recording delivery outcomes failed; will try again', error: err.message }),
+      (err) => this.store.observe(err) || this.logger.error({ msg: 'Recording delivery outcomes failed; will try again', error: err.message }),
     );
+    // Validated by the config loader.
+    this.pageHorizonMs = parseDuration(config.notifications.page_retry_horizon) ?? 0;
+    // Claims paused while the store was away; what was held then is handed back first.
+    store.onRecovered(() => {
+      this.handBack([]);
+      this.wake();
+    });
     for (const provider of providers) this.providers.set(provider.channel, provider);
     const n = config.notifications;
     this.workerCount = n.worker_threads;
@@ -135,12 +155,27 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         });
       }
     }
-    if (this.dialect === 'sqlite') {
-      const resumed = await this.deliveries.releaseAllSending(this.nowIso());
-      if (resumed > 0) this.logger.warn({ msg: 'Resuming deliveries that were in flight when the service stopped', count: resumed });
-    }
+    const resumed = await this.releaseOwnOrphans();
+    if (resumed > 0) this.logger.warn({ msg: 'Resuming deliveries that were in flight when the service stopped', count: resumed });
     this.started = true;
     this.wake();
+  }
+
+  /**
+   * Deliveries a previous run of this service left `sending` are due again at once, not after
+   * their lease. SQLite is one process's store: every such row is one. On PostgreSQL, several
+   * instances share the store: a row is released when its owner ran on this host and its
+   * process is gone (owners are host:pid:random, so a restarted container, which is pid 1
+   * again, recognises its predecessor's rows). Other hosts' rows wait for their lease.
+   */
+  private async releaseOwnOrphans(): Promise<number> {
+    const now = this.nowIso();
+    if (this.dialect === 'sqlite') return this.deliveries.releaseAllSending(now);
+    let released = 0;
+    for (const owner of await this.deliveries.ownersSending(`${hostname()}:`)) {
+      if (owner !== this.owner && ownerIsGone(owner, hostname(), process.pid)) released += await this.deliveries.releaseOwner(owner, now);
+    }
+    return released;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -150,13 +185,16 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     while (this.claiming) await new Promise((resolve) => setTimeout(resolve, 5));
     // Claimed but not started: hand them back, they stay due for the next start.
     const unstarted = this.ready.drain().map((d) => d.id);
-    for (const id of unstarted) this.leaseUntil.delete(id);
+    for (const id of unstarted) {
+      this.leaseUntil.delete(id);
+      this.held.delete(id);
+    }
     this.followers.clear();
     const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.allSettled([...this.sends]), deadline]);
     try {
       this.outcomes.stop();
-      await this.deliveries.release(this.owner, unstarted, this.nowIso());
+      await this.deliveries.release(this.owner, [...this.releaseLater, ...unstarted], this.nowIso());
       await this.outcomes.flush();
     } catch (err) {
       this.logger.error({ msg: 'Could not save delivery state at shutdown; leases will expire and the deliveries resume', error: (err as Error).message });
@@ -225,18 +263,28 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.dispatch();
   }
 
-  /** Returns claimed deliveries to the store as pending (in one statement per turn), then claims again. */
+  /**
+   * Returns claimed deliveries to the store as pending (in one statement per turn), then claims
+   * again. If the store is away, they are kept and handed back once it is back (or, should the
+   * process die first, they are due again when their lease runs out).
+   */
   private handBack(ids: string[]): void {
-    if (ids.length === 0) return;
-    this.backlog = true;
+    for (const id of ids) this.held.delete(id);
+    if (ids.length === 0 && this.releaseLater.length === 0) return;
+    if (ids.length > 0) this.backlog = true;
     if (this.handingBack.length === 0) {
       setImmediate(() => {
-        const batch = this.handingBack;
+        const batch = [...this.releaseLater, ...this.handingBack].filter((id) => !this.held.has(id));
+        this.releaseLater = [];
         this.handingBack = [];
+        if (batch.length === 0) return;
         this.deliveries
           .release(this.owner, batch, this.nowIso())
           .then(() => this.wake())
-          .catch((err) => this.logger.error({ msg: 'Could not hand deliveries back; they resume when their lease expires', error: (err as Error).message }));
+          .catch((err) => {
+            this.releaseLater.push(...batch);
+            if (!this.store.observe(err)) this.logger.error({ msg: 'Could not hand deliveries back; will try again', error: (err as Error).message });
+          });
       });
     }
     this.handingBack.push(...ids);
@@ -259,6 +307,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   /** Puts a claimed delivery in the ready queue. */
   private take(d: Delivery, leaseUntilMs: number, hasFollowers: boolean): void {
     this.leaseUntil.set(d.id, leaseUntilMs);
+    this.held.add(d.id);
     this.followers.entered(d.incident_id, hasFollowers);
     this.ready.push(d);
   }
@@ -281,6 +330,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async claim(): Promise<void> {
+    // While the store is down or full, claims wait: StoreHealth wakes the pool when it is back.
+    if (!this.store.healthy) return;
     if (this.claiming) {
       this.claimAgain = true;
       return;
@@ -296,7 +347,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         await this.claimRounds(incidents);
       }
     } catch (err) {
-      this.logger.error({ msg: 'Claiming deliveries failed; will try again', error: (err as Error).message });
+      if (!this.store.observe(err)) this.logger.error({ msg: 'Claiming deliveries failed; will try again', error: (err as Error).message });
     } finally {
       this.claiming = false;
       if (this.claimAgain || this.fullClaimWanted || this.followers.hasWanted) {
@@ -326,7 +377,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       const full = this.ready.fullTargets().map(splitKey);
       const now = this.clock.now().getTime();
       const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents, maxPriority);
-      for (const d of claimed) this.take(d, now + this.leaseMs, d.has_followers);
+      for (const d of claimed) {
+        if (!this.held.has(d.id)) this.take(d, now + this.leaseMs, d.has_followers);
+        // Still ours (its lease ran out while it waited, or its outcome is not written yet): the claim renewed it.
+        else if (this.leaseUntil.has(d.id)) this.leaseUntil.set(d.id, now + this.leaseMs);
+      }
       this.dispatch();
       if (claimed.length < limit) {
         // Rows of full targets (or below the reserve's priority) stay in the store; claim again
@@ -367,7 +422,12 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private start(workerId: number, key: string, d: Delivery): void {
     this.slots.start(workerId, key);
     const send = this.attempt(workerId, key, d)
-      .catch((err) => this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message }))
+      .catch((err) => {
+        // Its row stays `sending` until the lease runs out; then any instance, this one too, claims it again.
+        this.leaseUntil.delete(d.id);
+        this.held.delete(d.id);
+        this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message });
+      })
       .finally(() => {
         this.sends.delete(send);
         this.slots.end(workerId, key);
@@ -380,9 +440,21 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const now = this.clock.now().getTime();
     if ((this.leaseUntil.get(d.id) ?? 0) - now < this.attemptBudgetMs() + 5_000) {
       // Waited long in the ready queue: renew the lease, or drop the delivery if another
-      // instance has taken it over meanwhile.
-      if (!(await this.deliveries.extendLease(d.id, this.owner, iso(now + this.leaseMs)))) {
+      // instance has taken it over meanwhile. If the store cannot be asked, the delivery is
+      // not sent (another instance may take it once the lease runs out) and is handed back.
+      let renewed: boolean;
+      try {
+        renewed = await this.deliveries.extendLease(d.id, this.owner, iso(now + this.leaseMs));
+      } catch (err) {
+        if (!this.store.observe(err))
+          this.logger.error({ msg: 'Could not renew a delivery lease; handing it back', notification_id: d.id, error: (err as Error).message });
+        renewed = false;
+        this.releaseLater.push(d.id);
+        this.handBack([]);
+      }
+      if (!renewed) {
         this.leaseUntil.delete(d.id);
+        this.held.delete(d.id);
         this.followers.left(d.incident_id);
         return;
       }
@@ -425,39 +497,60 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     if (outcome.kind === 'delivered') {
       this.metrics.deliverySettled(d.channel, 'sent');
       this.metrics.deliverySent(d.channel, d.created_at, now);
-      this.slots.succeeded(key);
+      if (this.slots.succeeded(key)) this.targetRecovered(d.channel, d.target, at);
       this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
-    } else {
-      if (outcome.kind === 'retry') {
-        this.slots.failed(key);
-        this.shrinkQueueOf(key);
-        // The target asked for a pause: nothing goes to it until then, whichever incident.
-        if (outcome.retryAfterMs) this.pause(key, now + Math.min(outcome.retryAfterMs, MAX_RETRY_DELAY_MS));
-      }
-      if (outcome.kind === 'retry' && attempts < d.max_attempts) {
-        const backoff = this.config.notifications.retry_backoff_secs * 1000 * 2 ** (attempts - 1) * (0.8 + Math.random() * 0.4);
-        const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(backoff, outcome.retryAfterMs ?? 0));
-        const next = iso(now + delay);
-        this.metrics.deliverySettled(d.channel, 'retried');
-        this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
-        this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
-      } else {
-        this.metrics.deliverySettled(d.channel, 'failed');
-        this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
-        this.logger.error(
-          outcome.kind === 'permanent'
-            ? { msg: 'Notification failed permanently', ...fields, attempts, error: outcome.error }
-            : { msg: 'Notification failed after all retries', ...fields, total_attempts: attempts, error: outcome.error },
-        );
-      }
+      return;
     }
+    if (outcome.kind === 'retry') {
+      // The target is failing: one delivery at a time probes it, after a pause that doubles
+      // with each failure; the rest of its queue waits without spending attempts.
+      const failures = this.slots.failed(key);
+      this.shrinkQueueOf(key);
+      const pause = Math.max(probeDelay(this.config.notifications.retry_backoff_secs * 1000, failures), outcome.retryAfterMs ?? 0);
+      this.pause(key, now + Math.min(pause, MAX_RETRY_DELAY_MS));
+    }
+    // Pages keep trying for the horizon, however many attempts that takes.
+    const pageInHorizon = d.priority === 0 && now - Date.parse(d.created_at) < this.pageHorizonMs;
+    if (outcome.kind === 'retry' && (attempts < d.max_attempts || pageInHorizon)) {
+      const delay = nextAttemptDelay(this.config.notifications.retry_backoff_secs * 1000, attempts, d.priority === 0, outcome.retryAfterMs);
+      const next = iso(now + Math.min(MAX_RETRY_DELAY_MS, delay));
+      this.metrics.deliverySettled(d.channel, 'retried');
+      this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
+      this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
+      return;
+    }
+    this.metrics.deliverySettled(d.channel, 'failed');
+    this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
+    this.logger.error(
+      outcome.kind === 'permanent'
+        ? { msg: 'Notification failed permanently', ...fields, attempts, error: outcome.error }
+        : { msg: 'Notification failed after all retries', ...fields, total_attempts: attempts, error: outcome.error },
+    );
+  }
+
+  /**
+   * A probe got through to a target that was failing: whatever waits for it in the store,
+   * retries scheduled minutes ahead included, is due now.
+   */
+  private targetRecovered(channel: Channel, target: string, at: string): void {
+    this.deliveries.makeTargetDue(channel, target, at).then(
+      (due) => {
+        this.logger.log({ msg: 'Notification target answers again; its queue is due now', channel, target, due });
+        this.wake();
+      },
+      (err: unknown) => {
+        // The rows stay due at their own retry times.
+        if (!this.store.observe(err)) this.logger.error({ msg: "Could not make a recovered target's queue due", channel, error: (err as Error).message });
+      },
+    );
   }
 
   /** Outcomes are written: what waited behind the settled deliveries may go now. */
   private recorded(batch: AttemptResult[]): void {
     let unblocked = false;
     for (const r of batch) {
+      this.held.delete(r.id);
       this.followers.left(r.incident_id);
       if (r.kind !== 'retry' && this.followers.settled(r.incident_id)) unblocked = true;
     }

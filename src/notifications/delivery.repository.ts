@@ -168,12 +168,12 @@ export class DeliveryRepository {
           )),
         );
       }
-      // Then rows whose lease ran out.
+      // Then rows whose lease ran out, whoever held them: another instance that died, or this
+      // one, if it lost track of them (a lease it could not renew while the store was away).
+      // The pool keeps a row it still holds instead of taking it twice.
       const expired = await this.firstInLine(tx, skipTargets, limit, (q) =>
-        // Not this pool's own rows: those wait in its ready queue and renew their lease first.
         urgentOnly(q.where('d.status', '=', 'sending'))
           .where('d.lease_until', '<', now)
-          .where('d.lease_owner', '<>', owner)
           .orderBy('d.seq'),
       );
       return this.lease(tx, [...pending, ...expired].slice(0, limit), owner, now, leaseUntil);
@@ -377,6 +377,46 @@ export class DeliveryRepository {
         .where('status', '=', 'sending')
         .execute();
     }
+  }
+
+  /**
+   * A target answered again after failing: its deliveries that wait for a later retry are due
+   * now, so the queue behind an outage goes as soon as the target is back. Answers how many.
+   */
+  async makeTargetDue(channel: Channel, target: string, now: string): Promise<number> {
+    const result = await this.db
+      .updateTable(TABLE)
+      .set({ next_attempt_at: now })
+      .where('status', '=', 'pending')
+      .where('channel', '=', channel)
+      .where('target', '=', target)
+      .where('next_attempt_at', '>', now)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** The instances (lease owners) holding deliveries `sending` whose names start with `prefix`. */
+  async ownersSending(prefix: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom(TABLE)
+      .select('lease_owner')
+      .distinct()
+      .where('status', '=', 'sending')
+      // A prefix compared as text, not LIKE: a host name may hold _ (a LIKE wildcard).
+      .where(sql<string>`substr(lease_owner, 1, ${prefix.length})`, '=', prefix)
+      .execute();
+    return rows.map((row) => row.lease_owner).filter((owner): owner is string => owner !== null);
+  }
+
+  /** Makes every delivery one owner holds due again at once (that owner is known to be gone). */
+  async releaseOwner(owner: string, now: string): Promise<number> {
+    const result = await this.db
+      .updateTable(TABLE)
+      .set({ status: 'pending', lease_owner: null, lease_until: null, updated_at: now })
+      .where('status', '=', 'sending')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /**

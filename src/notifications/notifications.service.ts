@@ -223,7 +223,10 @@ export class NotificationsService {
   async strandedDeliveries(): Promise<{ count: number; oldest_expired_lease_secs: number }> {
     const now = this.clock.now();
     const { count, oldest_lease_until } = await this.deliveries.expiredLeases(now.toISOString());
-    return { count, oldest_expired_lease_secs: oldest_lease_until === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(oldest_lease_until)) / 1000)) };
+    return {
+      count,
+      oldest_expired_lease_secs: oldest_lease_until === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(oldest_lease_until)) / 1000)),
+    };
   }
 
   /** Sends a test message through one configured channel now and reports what the target said. */

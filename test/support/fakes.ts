@@ -81,11 +81,32 @@ export class FakeTarget {
   async listen(): Promise<this> {
     this.server.listen(0, '127.0.0.1');
     await once(this.server, 'listening');
+    this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private port = 0;
+
+  /**
+   * The target goes away: its connections are cut and its port refuses new ones (ECONNREFUSED),
+   * as a stopped receiver's would, until up().
+   */
+  async down(): Promise<void> {
+    this.port = (this.server.address() as AddressInfo).port;
+    for (const res of this.hanging) res.destroy();
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  /** Back on the same port. */
+  async up(): Promise<void> {
+    this.server.listen(this.port, '127.0.0.1');
+    await once(this.server, 'listening');
   }
 
   /** Waits until `count` requests have been accepted (or fails after `ms`). */

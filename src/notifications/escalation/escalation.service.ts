@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { newId } from '../../common/ids';
+import { StoreHealth } from '../../database/store-health';
 import { Transactor, Tx } from '../../database/transactor';
 import { IncidentEvent, IncidentEventName, IncidentStateEvent, IncidentUpdatedEvent } from '../../incidents/domain/events';
 import type { Incident } from '../../incidents/domain/incident';
@@ -50,6 +51,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     private readonly transactor: Transactor,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
+    private readonly store: StoreHealth,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -69,8 +71,12 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
    */
   async tick(): Promise<void> {
     while (this.running) await this.running;
+    // While the store is down or full, ticks wait; steps due meanwhile fire at the first tick after.
+    if (!this.store.healthy) return;
     const run: Promise<void> = this.runDue()
-      .catch((err: unknown) => this.logger.error({ msg: 'escalation tick failed', err: String(err) }))
+      .catch((err: unknown) => {
+        if (!this.store.observe(err)) this.logger.error({ msg: 'escalation tick failed', err: String(err) });
+      })
       .finally(() => {
         if (this.running === run) this.running = null;
       });

@@ -6,7 +6,8 @@
 export class ExchangeSlots {
   private readonly byWorker: number[];
   private readonly byTarget = new Map<string, number>();
-  private readonly failing = new Set<string>();
+  /** Failing targets and their consecutive failed attempts. */
+  private readonly failing = new Map<string, number>();
   private readonly pausedUntil = new Map<string, number>();
   private total = 0;
   /** Exchanges a healthy target may hold. */
@@ -27,7 +28,7 @@ export class ExchangeSlots {
   }
 
   get failingTargets(): string[] {
-    return [...this.failing];
+    return [...this.failing.keys()];
   }
 
   isFailing(key: string): boolean {
@@ -62,12 +63,16 @@ export class ExchangeSlots {
     else this.byTarget.set(key, left);
   }
 
-  succeeded(key: string): void {
-    this.failing.delete(key);
+  /** An attempt got through; answers whether the target was failing until now. */
+  succeeded(key: string): boolean {
+    return this.failing.delete(key);
   }
 
-  failed(key: string): void {
-    this.failing.add(key);
+  /** An attempt failed in a way worth retrying; answers the target's consecutive failures. */
+  failed(key: string): number {
+    const failures = (this.failing.get(key) ?? 0) + 1;
+    this.failing.set(key, failures);
+    return failures;
   }
 
   /** Nothing starts on this target before `untilMs`; answers whether that moved the pause later. */
