@@ -9,7 +9,8 @@ import { AppModule } from './app.module';
 import { applyHttpAuth } from './auth/http-auth';
 import { Clock } from './common/clock';
 import { ShutdownSignal } from './common/shutdown-signal';
-import { answerClientError, answerFrameworkError, HttpExceptionFilter, refuseWhileClosing } from './common/http-exception.filter';
+import { answerClientError, answerFrameworkError, HttpExceptionFilter } from './common/http-exception.filter';
+import { answerShutdownOverHttp } from './common/http-shutdown';
 import { acceptOnlyJson } from './common/json-body';
 import { AppLogger } from './common/logger';
 import { DtoValidationPipe } from './common/pipes';
@@ -38,7 +39,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     ...REQUEST_ID_OPTIONS,
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
-    return503OnClosing: false, // refuseWhileClosing answers in the envelope instead
+    return503OnClosing: false, // answerShutdownOverHttp answers in the envelope instead
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config, options.clock, options.configSource), adapter, {
     logger: options.logger ?? false,
@@ -51,7 +52,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   applyRequestLogging(app, fastify, accessLog);
   await applyHttpHardening(app, config);
   acceptOnlyJson(fastify);
-  refuseWhileClosing(fastify, app.get(ShutdownSignal).closing$);
+  answerShutdownOverHttp(fastify, app.get(ShutdownSignal));
   applyHttpAuth(app, config);
   applyHttpMetrics(app, config);
   app.useGlobalPipes(new DtoValidationPipe());

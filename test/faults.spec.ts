@@ -21,7 +21,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T> | T, ms = 20_000
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await probe();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,8 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Observable } from 'rxjs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { asDomainError } from '../database/store-faults';
 import { DomainError, ErrorCode } from './domain-error';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
@@ -135,32 +134,6 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
 }
 
 const CLIENT_ERROR_LINGER_MS = 2000;
-
-/**
- * Shutdown, as HTTP clients see it. From the moment shutdown begins (`closing$`, the first
- * shutdown hook; Fastify's own close comes only after the delivery pool has drained, up to 10 s
- * later): a request not yet started is answered 503 SHUTTING_DOWN, and every answer, those of
- * requests already read included, carries `connection: close`, so a client on a kept-alive
- * connection reads its answer and then closes, instead of having the connection cut under a
- * request it is sending when Fastify closes the idle ones.
- */
-export function refuseWhileClosing(fastify: FastifyInstance, closing$: Observable<void>): void {
-  let closing = false;
-  closing$.subscribe({ complete: () => (closing = true), next: () => (closing = true) });
-  fastify.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (!closing) return done();
-    const body: ErrorBody = { error: { code: 'SHUTTING_DOWN', message: 'the service is shutting down', status: 503, details: {}, request_id: request.id } };
-    void reply.status(503).header('connection', 'close').header('retry-after', '1').header('content-type', 'application/json; charset=utf-8').send(body);
-  });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing && !reply.raw.headersSent) void reply.header('connection', 'close');
-    done(null, payload);
-  });
-}
 
 /** Every HTTP error leaves in one envelope: {"error": {code, message, status, details, request_id}}. */
 @Catch()

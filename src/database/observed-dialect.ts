@@ -16,7 +16,7 @@ export function observedDialect(dialect: Dialect, sink: StoreErrorSink): Dialect
     createAdapter: () => dialect.createAdapter(),
     createDriver: () => new ObservedDriver(dialect.createDriver(), sink),
     createQueryCompiler: () => dialect.createQueryCompiler(),
-    createIntrospector: (db: Kysely<any>) => dialect.createIntrospector(db),
+    createIntrospector: (db: Kysely<unknown>) => dialect.createIntrospector(db),
   };
 }
 
