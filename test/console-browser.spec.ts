@@ -100,8 +100,9 @@ describe('web console in headless Chromium', () => {
     sink = await webhookSink();
     running = await startApp(store, {
       overrides: {
-        // One webhook, no retries: a target that fails once leaves a failed delivery to re-drive.
-        notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, max_retries: 0, retry_backoff_secs: 0 },
+        // One webhook, no retries (pages included: no retry horizon): a target that fails once
+        // leaves a failed delivery to re-drive.
+        notifications: { webhook_enabled: true, default_webhook_url: `${sink.url}/hook`, max_retries: 0, retry_backoff_secs: 0, page_retry_horizon: '0' },
         outbound: { allow_cidrs: ['127.0.0.1/32'] },
       },
       env: { ...WEBHOOK_SIGNING_ENV },

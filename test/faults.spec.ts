@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { Kysely, sql } from 'kysely';
 import { Client } from 'pg';
 import { DomainError } from '../src/common/domain-error';
@@ -13,7 +15,7 @@ import { DATABASE } from '../src/database/tokens';
 import { grpcErrorOf } from '../src/grpc/grpc-exception.filter';
 import { DeliveryWorkerPool } from '../src/notifications/delivery-worker-pool';
 import { FakeTarget, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
-import { alert, drivers, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, drivers, grpcKeyInterceptor, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
 import { TcpProxy } from './support/tcp-proxy';
 
 /** Polls `probe` until it answers something truthy; fails naming `what` after `ms`. */
@@ -39,6 +41,19 @@ function capturedLogger(): { logger: AppLogger; lines: () => Array<Record<string
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as Record<string, any>),
   };
+}
+
+/** A gRPC call's answer, or its error. */
+function grpcCall(address: string, service: 'AlertIngestion' | 'Health', method: string, request: object): Promise<{ value?: any; error?: grpc.ServiceError }> {
+  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync([INCIDENT_MANAGER_PROTO, HEALTH_PROTO], PROTO_LOADER_OPTIONS)) as any;
+  const Client = service === 'Health' ? loaded.grpc.health.v1.Health : loaded.llm_incident_manager.v1[service];
+  const client = new Client(address, grpc.credentials.createInsecure(), { interceptors: [grpcKeyInterceptor(ADMIN_KEY)] });
+  return new Promise((resolve) =>
+    client[method](request, { deadline: Date.now() + 10_000 }, (error: grpc.ServiceError | null, value: unknown) => {
+      client.close();
+      resolve(error ? { error } : { value });
+    }),
+  );
 }
 
 function storeDb(app: RunningApp): Kysely<any> {
@@ -72,7 +87,7 @@ describe('store errors as clients see them', () => {
     expect(storeFaultOf(withCode(code))).toEqual({ kind, cause: `${code}: boom` });
     const body = errorBodyOf(withCode(code), 'r1');
     expect(body.error).toMatchObject({ code: kind === 'full' ? 'STORE_FULL' : 'STORE_UNAVAILABLE', status: 503, details: { retry_after_secs: 5 } });
-    expect(grpcErrorOf(withCode(code)).code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(grpcErrorOf(withCode(code)).code).toBe(grpc.status.UNAVAILABLE);
   });
 
   it('knows pg’s own connection errors, which carry no code, and leaves everything else an internal error', () => {
@@ -181,6 +196,7 @@ pgOnly('PostgreSQL lost under a steady stream of alerts', () => {
     url.port = String(proxy.port);
     url.searchParams.set('application_name', appName);
     app = await startApp(store, {
+      grpc: true,
       logger: process.env.DEBUG_LOGS ? new AppLogger('info', undefined, 'json') : undefined,
       env: { ...WEBHOOK_SIGNING_ENV, TEST_PG_URL: url.toString() },
       overrides: webhookOn(sink),
@@ -222,6 +238,12 @@ pgOnly('PostgreSQL lost under a steady stream of alerts', () => {
     await waitFor('a 503 during the outage', () => refusals.length > 0);
     const ready = await running.http.get('/health/ready').expect(503);
     expect(ready.body.checks.database).toMatchObject({ status: 'unavailable', driver: 'postgres' });
+    expect((await grpcCall(running.grpcAddress, 'Health', 'Check', { service: '' })).value).toEqual({ status: 'NOT_SERVING' });
+    const submitted = await grpcCall(running.grpcAddress, 'AlertIngestion', 'SubmitAlert', {
+      alert: { source: 'grpc', title: 'during the outage', description: 'x', severity: 'P2', alert_type: 'APPLICATION' },
+    });
+    expect(submitted.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(submitted.error?.metadata.get('error-code')).toEqual(['STORE_UNAVAILABLE']);
     // The outage lasts 5 s, whatever happens meanwhile.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 5000 - (Date.now() - cutAt))));
     const beforeRestore = accepted.length;
@@ -234,6 +256,7 @@ pgOnly('PostgreSQL lost under a steady stream of alerts', () => {
     expect(refusals.length).toBeGreaterThan(0);
     for (const r of refusals) expect(r).toEqual({ code: 'STORE_UNAVAILABLE', retryAfter: '5' });
     await waitFor('readiness', async () => (await running.http.get('/health/ready')).status === 200);
+    expect((await grpcCall(running.grpcAddress, 'Health', 'Check', { service: '' })).value).toEqual({ status: 'SERVING' });
 
     // Nothing answered 2xx was lost, and every one of them was notified, none left `sending`.
     const stored = new Set((await storeDb(running).selectFrom('incidents').select('id').execute()).map((r) => r.id as string));
