@@ -129,7 +129,7 @@ const alertOf = (i, tag) => ({
   source: 'bench-faults',
   title: `${tag} ${i}`,
   description: 'fault benchmark',
-  // A third are pages (the first notification of a P1); PagerDuty pages every one.
+  // A third are pages: the first notification of a P1 (PagerDuty is paged for P0/P1 only).
   severity: i % 3 === 0 ? 'P1' : 'P3',
   alert_type: 'Application',
   labels: { n: String(i) },
@@ -139,6 +139,21 @@ const alertOf = (i, tag) => ({
 function alertNumber(body, tag) {
   const match = new RegExp(`${tag} (\\d+)`).exec(body);
   return match ? Number(match[1]) : -1;
+}
+
+/** Failed attempts (result retry or permanent) the service made on the channel so far, from its metrics. */
+async function failedAttempts(service, agent) {
+  const res = await new Promise((resolve) => {
+    http.get(`${service.url}/metrics`, { agent, headers: { authorization: `Bearer ${service.key}` } }, (r) => {
+      let text = '';
+      r.on('data', (d) => (text += d));
+      r.on('end', () => resolve(text));
+    });
+  });
+  let total = 0;
+  for (const m of res.matchAll(new RegExp(`^llm_im_delivery_attempts_total\\{channel="${opts.channel}",result="(retry|permanent)"\\} (\\d+)$`, 'gm')))
+    total += Number(m[2]);
+  return total;
 }
 
 async function deliveryCounts(service, agent) {
@@ -179,6 +194,7 @@ async function receiverScenario() {
     while (Date.now() - downAt < opts.outage * 1000) await sleep(1000);
     const during = await deliveryCounts(service, agent);
     const attemptsDuring = receiver.attempts();
+    const failedDuring = await failedAttempts(service, agent);
     const upAt = Date.now();
     await receiver.up();
     // Until nothing waits any more (or --settle seconds).
@@ -196,7 +212,7 @@ async function receiverScenario() {
       if (firstArrival.has(i)) duplicates += 1;
       else firstArrival.set(i, at);
     }
-    const pages = [...Array(opts.n).keys()].filter((i) => opts.channel === 'pagerduty' || i % 3 === 0);
+    const pages = [...Array(opts.n).keys()].filter((i) => i % 3 === 0);
     const pageDelays = pages.filter((i) => firstArrival.has(i)).map((i) => (firstArrival.get(i) - upAt) / 1000);
     console.log(
       JSON.stringify({
@@ -206,7 +222,8 @@ async function receiverScenario() {
         alerts: opts.n,
         refused_alerts: refused.length,
         burst_secs: burstSecs,
-        attempts_during_outage: attemptsDuring,
+        requests_reaching_receiver_during_outage: attemptsDuring,
+        failed_attempts_during_outage: failedDuring,
         delivered: firstArrival.size,
         dead_letters: counts.failed,
         still_waiting: counts.pending + counts.sending,

@@ -38,7 +38,8 @@ async function startService(extraEnv = {}) {
   const grpcPort = await freePort();
   const child = spawn(
     process.execPath,
-    [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(__dirname, '..', 'dist', 'main.js')],
+    // BENCH_MAIN: another build's dist/main.js (bench/build-ab.js compares two builds).
+    [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), process.env.BENCH_MAIN || join(__dirname, '..', 'dist', 'main.js')],
     {
       env: {
         CONFIG_PATH: join(__dirname, '..', 'config', 'default.toml'),
