@@ -58,7 +58,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   // Not SIGHUP (Nest's default list has it): SIGHUP reloads the routing (main.ts).
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT', 'SIGQUIT']);
+  const shutdownSignals = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
+  app.get(ShutdownSignal).listenTo(shutdownSignals);
+  app.enableShutdownHooks(shutdownSignals);
 
   const document = SwaggerModule.createDocument(
     app,

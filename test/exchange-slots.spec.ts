@@ -1,3 +1,4 @@
+import { nextAttemptDelay, ownerIsGone, probeDelay } from '../src/notifications/pool/retry-schedule';
 import { ExchangeSlots } from '../src/notifications/pool/exchange-slots';
 
 describe('ExchangeSlots', () => {
@@ -32,7 +33,7 @@ describe('ExchangeSlots', () => {
 
   it('allows one exchange to a failing target until it succeeds again', () => {
     const slots = new ExchangeSlots(4, 64, () => 0);
-    slots.failed('flaky');
+    slots.failed('flaky', 0, 0);
     expect(slots.failingTargets).toEqual(['flaky']);
     slots.start(1, 'flaky');
     expect(slots.mayStart('flaky')).toBe(false);
@@ -40,6 +41,17 @@ describe('ExchangeSlots', () => {
     slots.succeeded('flaky');
     slots.start(1, 'flaky');
     expect(slots.mayStart('flaky')).toBe(true);
+  });
+
+  it('counts the attempts in flight when a target began to fail as one failure, and each probe after that', () => {
+    const slots = new ExchangeSlots(4, 64, () => 0);
+    // 32 attempts started at 100 fail from 150 on: one failure.
+    for (let i = 0; i < 32; i++) expect(slots.failed('down', 100, 150 + i)).toBe(1);
+    expect(slots.failed('down', 1200, 1250)).toBe(2); // the first probe
+    expect(slots.failed('down', 3300, 3310)).toBe(3);
+    expect(slots.succeeded('down')).toBe(3);
+    expect(slots.succeeded('down')).toBe(0);
+    expect(slots.failingTargets).toEqual([]);
   });
 
   it('starts nothing on a paused target until the pause has passed', () => {
@@ -52,5 +64,33 @@ describe('ExchangeSlots', () => {
     expect(slots.mayStart('limited')).toBe(false);
     now = 3000;
     expect(slots.mayStart('limited')).toBe(true);
+  });
+});
+
+describe('retry schedule', () => {
+  it('rests a failing target 1 s (less when the backoff is shorter, never under 250 ms), doubling up to 30 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => probeDelay(5000, n))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect(probeDelay(0, 1)).toBe(250);
+    expect(probeDelay(500, 2)).toBe(1000);
+  });
+
+  it('backs a page off at most a minute, and past its attempts at least 1 s, doubling, even with no backoff', () => {
+    expect(nextAttemptDelay(5000, 8, 4, true)).toBe(60_000);
+    expect(nextAttemptDelay(0, 4, 4, true)).toBe(1000);
+    expect(nextAttemptDelay(0, 6, 4, true)).toBe(4000);
+    expect(nextAttemptDelay(0, 2, 4, true)).toBe(0); // within its attempts, the backoff as configured
+    expect(nextAttemptDelay(0, 9, 4, false)).toBe(0);
+    expect(nextAttemptDelay(0, 1, 4, false, 7000)).toBe(7000); // Retry-After wins
+    const delay = nextAttemptDelay(5000, 3, 4, false); // 20 s ± 20 %
+    expect(delay).toBeGreaterThanOrEqual(16000);
+    expect(delay).toBeLessThanOrEqual(24000);
+  });
+
+  it('knows a lease owner of this host whose process is gone: its own pid (a restarted container) or none', () => {
+    expect(ownerIsGone(`box:${process.pid}:abc`, 'box', process.pid)).toBe(true);
+    expect(ownerIsGone(`box:${process.ppid}:abc`, 'box', process.pid)).toBe(false); // alive
+    expect(ownerIsGone('box:2147483000:abc', 'box', process.pid)).toBe(true);
+    expect(ownerIsGone(`other:${process.pid}:abc`, 'box', process.pid)).toBe(false);
+    expect(ownerIsGone('box:x:abc', 'box', process.pid)).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { DomainError } from '../src/common/domain-error';
 import { AppLogger } from '../src/common/logger';
 import { errorBodyOf } from '../src/common/http-exception.filter';
-import { storeFaultOf } from '../src/database/store-faults';
+import { StoreErrorSink, storeFaultOf } from '../src/database/store-faults';
 import { DATABASE } from '../src/database/tokens';
 import { grpcErrorOf } from '../src/grpc/grpc-exception.filter';
 import { DeliveryWorkerPool } from '../src/notifications/delivery-worker-pool';
@@ -74,7 +74,12 @@ const webhookOn = (sink: FakeTarget, extra: Record<string, unknown> = {}) => ({
 });
 
 describe('store errors as clients see them', () => {
-  const withCode = (code: string, message = 'boom') => Object.assign(new Error(message), { code });
+  /** An error as the store's connections raise it: reported to the store's sink on its way. */
+  const withCode = (code: string, message = 'boom') => {
+    const err = Object.assign(new Error(message), { code });
+    new StoreErrorSink().report(err);
+    return err;
+  };
 
   it.each([
     ['SQLITE_FULL', 'full'],
@@ -98,6 +103,9 @@ describe('store errors as clients see them', () => {
     expect(storeFaultOf(new TypeError('x is undefined'))).toBeNull();
     expect(errorBodyOf(new TypeError('x'), 'r').error.code).toBe('INTERNAL');
     expect(errorBodyOf(new DomainError('OVERLOADED', 'busy'), 'r').error.status).toBe(503);
+    // The same code from anywhere but the store (the client's own aborted request) is not the store's fault.
+    expect(errorBodyOf(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }), 'r').error.code).toBe('INTERNAL');
+    expect(errorBodyOf(Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 }), 'r').error).toMatchObject({ status: 400 });
   });
 });
 
@@ -379,7 +387,11 @@ describe('pages keep trying for the retry horizon', () => {
     ).body.incident_id;
     const deliveryOf = async (incidentId: string) => (await app!.http.get(`/v1/incidents/${incidentId}/notifications`).expect(200)).body[0];
 
-    await waitFor('the P3 notification given up', async () => (await deliveryOf(minor)).status === 'failed');
+    // The clock moves as the test polls: the target's rests and the retries fall due by it.
+    await waitFor('the P3 notification given up', async () => {
+      clock.advance(2);
+      return (await deliveryOf(minor)).status === 'failed';
+    });
     expect(await deliveryOf(minor)).toMatchObject({ status: 'failed', attempts: 2 });
     // The page goes on well past its 2 attempts; each retry falls due as the clock moves.
     await waitFor('the page tried 5 times', async () => {

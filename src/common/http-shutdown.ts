@@ -9,9 +9,8 @@ const DRAIN_MAX_MS = 2000;
 const QUIET_MS = 250;
 
 /**
- * Shutdown, as HTTP clients see it. From the moment shutdown begins (the first shutdown hook;
- * Fastify's own close comes only after the delivery pool has let its sends finish, up to 10 s
- * later):
+ * Shutdown, as HTTP clients see it. From the moment shutdown begins (the signal; Fastify's own
+ * close comes only after the delivery pool has let its sends finish, up to 10 s later):
  *
  * - the listener stops taking connections (a new one is refused, which every client retries);
  * - a request not yet started is answered 503 SHUTTING_DOWN, and every answer (those of the

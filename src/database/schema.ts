@@ -183,7 +183,7 @@ export interface ConsoleSessionRow {
   ended_at: string | null;
 }
 
-/** Never holds a row: the readiness check's write is rolled back. */
+/** The health probe's rows: only its heartbeat stays (its other write is rolled back). */
 export interface StoreProbeRow {
   id: string;
   filler: string;

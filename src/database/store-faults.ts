@@ -62,9 +62,17 @@ export function storeFaultError(fault: StoreFault): DomainError {
     : new DomainError(ErrorCode.STORE_UNAVAILABLE, 'the store is unavailable; retry later', { retry_after_secs: STORE_RETRY_AFTER_SECS });
 }
 
-/** The error as a domain error when it is one, or a store fault; null for anything else. */
+/**
+ * Errors the store's connections raised (StoreErrorSink.report marks them). Only these are ever
+ * answered as a store fault: a socket error of the client's own request (ECONNRESET on an
+ * aborted body) has the same code and is not the store's.
+ */
+const raisedByStore = new WeakSet<object>();
+
+/** The error as a domain error when it is one, or a fault the store raised; null for anything else. */
 export function asDomainError(err: unknown): DomainError | null {
   if (err instanceof DomainError) return err;
+  if (typeof err !== 'object' || err === null || !raisedByStore.has(err)) return null;
   const fault = storeFaultOf(err);
   return fault ? storeFaultError(fault) : null;
 }
@@ -82,6 +90,7 @@ export class StoreErrorSink {
   }
 
   report(err: unknown): void {
+    if (typeof err === 'object' && err !== null) raisedByStore.add(err);
     try {
       this.listener(err);
     } catch {

@@ -15,6 +15,8 @@ const CHECK_REUSE_MS = 1000;
 const PROBE_TIMEOUT_MS = 2000;
 /** The probe's row: big enough to need new pages wherever the store would, rolled back every time. */
 const PROBE_FILLER_BYTES = 8192;
+/** The one row the probe keeps, updated at each probe: a committed write. */
+const HEARTBEAT_ID = 'heartbeat';
 
 export type StoreStatus = 'ok' | StoreFaultKind;
 
@@ -38,10 +40,11 @@ class ProbeRollback extends Error {}
  *   is logged once with its cause, the metric llm_im_store_up drops to 0, and readiness fails.
  *   Requests meanwhile answer 503 STORE_UNAVAILABLE or STORE_FULL (the error filters), without
  *   a log line each.
- * - During an episode the store is probed every second (a read for an outage, a rolled-back
- *   write for a full disk); the first probe that succeeds ends it: logged, metric back to 1,
- *   and the background work that paused (the delivery pool, escalation) is told to resume.
- * - Readiness probes with a read and a rolled-back write, so a disk that fills up between two
+ * - During an episode the store is probed every second (a read, a write that needs new pages,
+ *   rolled back, and a committed write); the first probe that succeeds ends it: logged, metric
+ *   back to 1, and the background work that paused (the delivery pool, escalation) is told to
+ *   resume.
+ * - Readiness runs the same probe (at most once a second), so a disk that fills up between two
  *   requests is seen without waiting for one to fail.
  */
 @Injectable()
@@ -88,17 +91,23 @@ export class StoreHealth implements OnModuleDestroy {
     return true;
   }
 
-  /** Readiness: a read and a rolled-back write. Calls close together share one probe. */
+  /**
+   * Readiness: a read and two writes (see probe). Calls close together share one probe. A fault
+   * starts an episode; a failure that is not one (a timeout of a busy pool, a read-only
+   * replica) only fails readiness.
+   */
   check(): Promise<StoreCheck> {
     const now = Date.now();
     if (this.lastCheck && now - this.lastCheck.at < CHECK_REUSE_MS) return this.lastCheck.result;
-    const result = this.probe('full').then((failure) => {
+    const episode = this.episode;
+    const result = this.probe().then((failure) => {
       if (failure) {
-        this.begin(failure);
-        return { ok: false, status: failure.kind, error: failure.cause, since: this.episode?.since };
+        if (failure.fault) this.begin(failure.fault);
+        return { ok: false, status: failure.fault?.kind ?? 'unavailable', error: failure.cause, since: this.episode?.since };
       }
-      this.end();
-      return { ok: true, status: 'ok' as const };
+      // Only the episode this probe was started in ends: one that began meanwhile is newer news.
+      if (this.episode === episode) this.end();
+      return { ok: !this.episode, status: this.status, ...(this.episode ? { error: this.episode.cause, since: this.episode.since } : {}) };
     });
     this.lastCheck = { at: now, result };
     return result;
@@ -154,11 +163,12 @@ export class StoreHealth implements OnModuleDestroy {
       this.probeTimer = undefined;
       const episode = this.episode;
       if (!episode) return;
-      void this.probe(episode.kind).then((failure) => {
+      void this.probe().then((failure) => {
+        if (this.episode !== episode) return; // ended or replaced meanwhile
         if (!failure) this.end();
         else {
           // Still down (perhaps for another reason now: a restarted server with a full disk).
-          if (failure.kind !== episode.kind) this.begin(failure);
+          if (failure.fault && failure.fault.kind !== episode.kind) this.begin(failure.fault);
           this.scheduleProbe();
         }
       });
@@ -167,35 +177,43 @@ export class StoreHealth implements OnModuleDestroy {
   }
 
   /**
-   * A read, then (for `full`) a write of a row that needs new pages, rolled back. Answers the
-   * fault, or null when the store did what was asked. An error that is not a store fault (a
-   * bug) counts as unavailable too: the store did not do it.
+   * What the store must do for the service to work: answer a read; allocate new pages (a row
+   * of 8 KiB inserted and rolled back: fails when the file may not grow, SQLITE_FULL under
+   * max_page_count, or PostgreSQL cannot extend the table); and commit a write (a heartbeat row
+   * updated: the commit appends to the WAL, which fails when the disk has no room for it).
+   * Answers null when all three succeed, else the failure and, when it is one, the fault.
    */
-  private async probe(depth: StoreFaultKind): Promise<StoreFault | null> {
+  private async probe(): Promise<{ fault: StoreFault | null; cause: string } | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the store gave no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
     });
+    const work = async () => {
+      await sql`select 1`.execute(this.db);
+      await this.db
+        .transaction()
+        .execute(async (trx) => {
+          await trx
+            .insertInto('store_probe')
+            .values({ id: newId(), filler: randomBytes(PROBE_FILLER_BYTES / 2).toString('hex') })
+            .execute();
+          throw new ProbeRollback();
+        })
+        .catch((err: unknown) => {
+          if (!(err instanceof ProbeRollback)) throw err;
+        });
+      await this.db
+        .insertInto('store_probe')
+        .values({ id: HEARTBEAT_ID, filler: new Date().toISOString() })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ filler: new Date().toISOString() }))
+        .execute();
+    };
     try {
-      await Promise.race([sql`select 1`.execute(this.db), timeout]);
-      if (depth === 'full') {
-        const write = this.db
-          .transaction()
-          .execute(async (trx) => {
-            await trx
-              .insertInto('store_probe')
-              .values({ id: newId(), filler: randomBytes(PROBE_FILLER_BYTES / 2).toString('hex') })
-              .execute();
-            throw new ProbeRollback();
-          })
-          .catch((err: unknown) => {
-            if (!(err instanceof ProbeRollback)) throw err;
-          });
-        await Promise.race([write, timeout]);
-      }
+      await Promise.race([work(), timeout]);
       return null;
     } catch (err) {
-      return storeFaultOf(err) ?? { kind: 'unavailable', cause: (err as Error).message };
+      const fault = storeFaultOf(err);
+      return { fault, cause: fault?.cause ?? (err as Error).message };
     } finally {
       clearTimeout(timer);
     }

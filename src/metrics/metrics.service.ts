@@ -3,6 +3,7 @@ import { ACTIVE_STATES } from '../incidents/domain/state-machine';
 import { Injectable, Logger } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { InjectConfig } from '../config/config.module';
+import { storeFaultOf } from '../database/store-faults';
 import type { AppConfig } from '../config/config.schema';
 
 export const METRIC_PREFIX = 'llm_im_';
@@ -371,6 +372,8 @@ export class MetricsService {
     try {
       return (await source()) as Awaited<ReturnType<NonNullable<ScrapeSources[K]>>>;
     } catch (err) {
+      // A store outage is logged once by StoreHealth, not at every scrape.
+      if (storeFaultOf(err)) return undefined;
       this.logger.warn({
         msg: 'reading figures for the metrics failed; their gauges are left out of this scrape',
         figures: name,

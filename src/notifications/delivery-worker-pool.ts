@@ -30,6 +30,8 @@ const POLL_MS = 500;
 const MAX_RETRY_DELAY_MS = 3_600_000;
 /** How long in-flight sends may finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long shutdown waits for the store (a claim in progress, the last hand-back and outcomes). */
+const STORE_WAIT_AT_SHUTDOWN_MS = 5_000;
 
 export interface PoolState {
   owner: string;
@@ -77,8 +79,12 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    * instead of queueing it twice.
    */
   private readonly held = new Set<string>();
-  /** Deliveries to hand back that could not be written back yet (the store was away). */
-  private releaseLater: string[] = [];
+  /**
+   * Deliveries to hand back to the store as pending. They are written back by the claim, never
+   * beside it: a release racing this pool's own claim of the same (expired) row could otherwise
+   * make pending a row the claim had just taken back, and it would be sent twice.
+   */
+  private toRelease: string[] = [];
   private readonly pageHorizonMs: number;
   private readonly sends = new Set<Promise<void>>();
 
@@ -87,7 +93,6 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   /** Leases granted by leaseForNew since `grantsSince` (ms) and not yet adopted. */
   private grants = 0;
   private grantsSince = 0;
-  private handingBack: string[] = [];
   private fullClaimWanted = false;
   private readonly followers = new Followers();
   /** Due deliveries were left in the store because the ready queue (or a target's) was full. */
@@ -115,11 +120,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     );
     // Validated by the config loader.
     this.pageHorizonMs = parseDuration(config.notifications.page_retry_horizon) ?? 0;
-    // Claims paused while the store was away; what was held then is handed back first.
-    store.onRecovered(() => {
-      this.handBack([]);
-      this.wake();
-    });
+    // Claims paused while the store was away; the next one hands back what waits to be.
+    store.onRecovered(() => this.wake());
     for (const provider of providers) this.providers.set(provider.channel, provider);
     const n = config.notifications;
     this.workerCount = n.worker_threads;
@@ -182,7 +184,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     if (this.stopping) return;
     this.stopping = true;
     clearTimeout(this.pollTimer);
-    while (this.claiming) await new Promise((resolve) => setTimeout(resolve, 5));
+    // A claim in progress ends first (bounded: a store that stopped answering must not hold shutdown).
+    for (let waited = 0; this.claiming && waited < STORE_WAIT_AT_SHUTDOWN_MS; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
     // Claimed but not started: hand them back, they stay due for the next start.
     const unstarted = this.ready.drain().map((d) => d.id);
     for (const id of unstarted) {
@@ -194,8 +197,14 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     await Promise.race([Promise.allSettled([...this.sends]), deadline]);
     try {
       this.outcomes.stop();
-      await this.deliveries.release(this.owner, [...this.releaseLater, ...unstarted], this.nowIso());
-      await this.outcomes.flush();
+      const handBack = [...this.toRelease.filter((id) => !this.held.has(id)), ...unstarted];
+      await withDeadline(
+        (async () => {
+          await this.deliveries.release(this.owner, handBack, this.nowIso());
+          await this.outcomes.flush();
+        })(),
+        STORE_WAIT_AT_SHUTDOWN_MS,
+      );
     } catch (err) {
       this.logger.error({ msg: 'Could not save delivery state at shutdown; leases will expire and the deliveries resume', error: (err as Error).message });
     }
@@ -264,30 +273,44 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   }
 
   /**
-   * Returns claimed deliveries to the store as pending (in one statement per turn), then claims
-   * again. If the store is away, they are kept and handed back once it is back (or, should the
-   * process die first, they are due again when their lease runs out).
+   * Returns claimed deliveries to the store as pending: the next claim writes them back (in one
+   * statement), then claims again. If the store is away they wait for it (should the process
+   * die first, they are due again when their lease runs out).
    */
   private handBack(ids: string[]): void {
+    if (ids.length === 0) return;
     for (const id of ids) this.held.delete(id);
-    if (ids.length === 0 && this.releaseLater.length === 0) return;
-    if (ids.length > 0) this.backlog = true;
-    if (this.handingBack.length === 0) {
-      setImmediate(() => {
-        const batch = [...this.releaseLater, ...this.handingBack].filter((id) => !this.held.has(id));
-        this.releaseLater = [];
-        this.handingBack = [];
-        if (batch.length === 0) return;
-        this.deliveries
-          .release(this.owner, batch, this.nowIso())
-          .then(() => this.wake())
-          .catch((err) => {
-            this.releaseLater.push(...batch);
-            if (!this.store.observe(err)) this.logger.error({ msg: 'Could not hand deliveries back; will try again', error: (err as Error).message });
-          });
-      });
+    this.toRelease.push(...ids);
+    this.backlog = true;
+    this.wake();
+  }
+
+  /** In the claim: writes back what was handed back, unless this pool has taken it again since. */
+  private async releaseHandedBack(): Promise<void> {
+    const batch = this.toRelease.filter((id) => !this.held.has(id));
+    this.toRelease = [];
+    if (batch.length === 0) return;
+    try {
+      await this.deliveries.release(this.owner, batch, this.nowIso());
+    } catch (err) {
+      this.toRelease.unshift(...batch);
+      throw err;
     }
-    this.handingBack.push(...ids);
+  }
+
+  /**
+   * Keeps the leases of the deliveries waiting in the ready queue: a target that is being
+   * probed holds its share for as long as its outage lasts, and a lease that ran out would
+   * report them stranded and let another instance send them past the probe.
+   */
+  private async renewLeases(): Promise<void> {
+    const now = this.clock.now().getTime();
+    const due = [...this.leaseUntil].filter(([, until]) => until - now < this.leaseMs / 2).map(([id]) => id);
+    if (due.length === 0) return;
+    const until = now + this.leaseMs;
+    for (const id of await this.deliveries.extendLeases(due, this.owner, iso(until))) {
+      if (this.leaseUntil.has(id)) this.leaseUntil.set(id, until);
+    }
   }
 
   /**
@@ -338,6 +361,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     }
     this.claiming = true;
     try {
+      await this.releaseHandedBack();
+      await this.renewLeases();
       if (this.fullClaimWanted) {
         this.fullClaimWanted = false;
         this.followers.clearWanted();
@@ -423,10 +448,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.slots.start(workerId, key);
     const send = this.attempt(workerId, key, d)
       .catch((err) => {
-        // Its row stays `sending` until the lease runs out; then any instance, this one too, claims it again.
+        // Nothing was sent (the store failed before the exchange): the delivery goes back.
         this.leaseUntil.delete(d.id);
-        this.held.delete(d.id);
-        this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message });
+        this.followers.left(d.incident_id);
+        this.handBack([d.id]);
+        if (!this.store.observe(err)) this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message });
       })
       .finally(() => {
         this.sends.delete(send);
@@ -438,6 +464,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   private async attempt(workerId: number, key: string, d: Delivery): Promise<void> {
     const now = this.clock.now().getTime();
+    const startedAt = now;
     if ((this.leaseUntil.get(d.id) ?? 0) - now < this.attemptBudgetMs() + 5_000) {
       // Waited long in the ready queue: renew the lease, or drop the delivery if another
       // instance has taken it over meanwhile. If the store cannot be asked, the delivery is
@@ -449,8 +476,10 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
         if (!this.store.observe(err))
           this.logger.error({ msg: 'Could not renew a delivery lease; handing it back', notification_id: d.id, error: (err as Error).message });
         renewed = false;
-        this.releaseLater.push(d.id);
-        this.handBack([]);
+        this.leaseUntil.delete(d.id);
+        this.followers.left(d.incident_id);
+        this.handBack([d.id]);
+        return;
       }
       if (!renewed) {
         this.leaseUntil.delete(d.id);
@@ -472,7 +501,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       anchor,
     });
     this.leaseUntil.delete(d.id);
-    this.settle(workerId, key, d, outcome);
+    this.settle(workerId, key, d, outcome, startedAt);
   }
 
   private async callProvider(message: OutboundMessage): Promise<SendOutcome> {
@@ -488,7 +517,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     }
   }
 
-  private settle(workerId: number, key: string, d: Delivery, outcome: SendOutcome): void {
+  private settle(workerId: number, key: string, d: Delivery, outcome: SendOutcome, startedAt: number): void {
     const attempts = d.attempts + 1;
     const now = this.clock.now().getTime();
     const at = iso(now);
@@ -497,7 +526,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     if (outcome.kind === 'delivered') {
       this.metrics.deliverySettled(d.channel, 'sent');
       this.metrics.deliverySent(d.channel, d.created_at, now);
-      if (this.slots.succeeded(key)) this.targetRecovered(d.channel, d.target, at);
+      // After an outage (two failures in a row at least, not one delivery the target refused).
+      if (this.slots.succeeded(key) >= 2) this.targetRecovered(d.channel, d.target, at);
       this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
       this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
       return;
@@ -505,7 +535,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     if (outcome.kind === 'retry') {
       // The target is failing: one delivery at a time probes it, after a pause that doubles
       // with each failure; the rest of its queue waits without spending attempts.
-      const failures = this.slots.failed(key);
+      const failures = this.slots.failed(key, startedAt, now);
       this.shrinkQueueOf(key);
       const pause = Math.max(probeDelay(this.config.notifications.retry_backoff_secs * 1000, failures), outcome.retryAfterMs ?? 0);
       this.pause(key, now + Math.min(pause, MAX_RETRY_DELAY_MS));
@@ -513,7 +543,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     // Pages keep trying for the horizon, however many attempts that takes.
     const pageInHorizon = d.priority === 0 && now - Date.parse(d.created_at) < this.pageHorizonMs;
     if (outcome.kind === 'retry' && (attempts < d.max_attempts || pageInHorizon)) {
-      const delay = nextAttemptDelay(this.config.notifications.retry_backoff_secs * 1000, attempts, d.priority === 0, outcome.retryAfterMs);
+      const delay = nextAttemptDelay(this.config.notifications.retry_backoff_secs * 1000, attempts, d.max_attempts, d.priority === 0, outcome.retryAfterMs);
       const next = iso(now + Math.min(MAX_RETRY_DELAY_MS, delay));
       this.metrics.deliverySettled(d.channel, 'retried');
       this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
@@ -567,6 +597,15 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private nowIso(): string {
     return this.clock.now().toISOString();
   }
+}
+
+/** `work`, or a rejection once `ms` have passed. */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 function iso(ms: number): string {

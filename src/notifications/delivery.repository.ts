@@ -244,6 +244,23 @@ export class DeliveryRepository {
     return { count: Number(row.n), oldest_lease_until: row.oldest ?? null };
   }
 
+  /** Renews the leases this owner still holds among `ids`; answers the ids renewed (the others were taken over). */
+  async extendLeases(ids: string[], owner: string, leaseUntil: string): Promise<string[]> {
+    const renewed: string[] = [];
+    for (let start = 0; start < ids.length; start += 1000) {
+      const rows = await this.db
+        .updateTable(TABLE)
+        .set({ lease_until: leaseUntil })
+        .where('id', 'in', ids.slice(start, start + 1000))
+        .where('lease_owner', '=', owner)
+        .where('status', '=', 'sending')
+        .returning('id')
+        .execute();
+      renewed.push(...rows.map((r) => r.id));
+    }
+    return renewed;
+  }
+
   /** Keeps a claimed delivery leased; false if the lease was lost (another instance took it over). */
   async extendLease(id: string, owner: string, leaseUntil: string): Promise<boolean> {
     const result = await this.db

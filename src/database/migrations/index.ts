@@ -278,8 +278,9 @@ function consoleSessions(): Migration {
 }
 
 /**
- * A table that stays empty: readiness writes a row into it and rolls back, so a store that can
- * answer reads but has no room to write (a full disk) is reported not ready.
+ * The store's health probe writes here: a row it inserts and rolls back (it needs new pages) and
+ * a heartbeat row it updates, so a store that answers reads but has no room to write (a full
+ * disk) is reported not ready.
  */
 function storeProbe(): Migration {
   return {

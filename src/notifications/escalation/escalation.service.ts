@@ -62,7 +62,8 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
-    await this.running;
+    // A tick in progress ends first, unless the store stopped answering it.
+    await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
   }
 
   /**

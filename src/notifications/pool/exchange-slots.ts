@@ -6,8 +6,8 @@
 export class ExchangeSlots {
   private readonly byWorker: number[];
   private readonly byTarget = new Map<string, number>();
-  /** Failing targets and their consecutive failed attempts. */
-  private readonly failing = new Map<string, number>();
+  /** Failing targets: their failures in a row, and since when they fail. */
+  private readonly failing = new Map<string, { failures: number; since: number }>();
   private readonly pausedUntil = new Map<string, number>();
   private total = 0;
   /** Exchanges a healthy target may hold. */
@@ -63,16 +63,26 @@ export class ExchangeSlots {
     else this.byTarget.set(key, left);
   }
 
-  /** An attempt got through; answers whether the target was failing until now. */
-  succeeded(key: string): boolean {
-    return this.failing.delete(key);
+  /** An attempt got through; answers how many failures in a row the target had until now (0: it was not failing). */
+  succeeded(key: string): number {
+    const failures = this.failing.get(key)?.failures ?? 0;
+    this.failing.delete(key);
+    return failures;
   }
 
-  /** An attempt failed in a way worth retrying; answers the target's consecutive failures. */
-  failed(key: string): number {
-    const failures = (this.failing.get(key) ?? 0) + 1;
-    this.failing.set(key, failures);
-    return failures;
+  /**
+   * An attempt started at `startedAtMs` failed at `nowMs` in a way worth retrying; answers the
+   * target's failures in a row. The attempts already in flight when the target began to fail
+   * count as that one failure: only the probes started after it add to the count.
+   */
+  failed(key: string, startedAtMs: number, nowMs: number): number {
+    const state = this.failing.get(key);
+    if (!state) {
+      this.failing.set(key, { failures: 1, since: nowMs });
+      return 1;
+    }
+    if (startedAtMs >= state.since) state.failures += 1;
+    return state.failures;
   }
 
   /** Nothing starts on this target before `untilMs`; answers whether that moved the pause later. */
