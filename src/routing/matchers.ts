@@ -1,7 +1,12 @@
+import RE2 from 're2';
+
 /**
  * Label matchers as Alertmanager writes them: `name="value"`, `name!="value"`, `name=~"regex"`,
  * `name!~"regex"`, alone or several in `{a="b", c=~"d"}`. Values may be unquoted when they hold
- * no comma, brace or quote. Regexes are anchored at both ends, as in Alertmanager.
+ * no comma, brace or quote. Regexes are anchored at both ends, as in Alertmanager, and have
+ * Alertmanager's semantics too: RE2 (Go's regexp), which matches in time linear in the input.
+ * V8's backtracking engine took seconds on `(a+)+` against thirty a's and a `!`, holding the
+ * event loop; RE2 has no backreferences or lookaround, so a pattern with them is refused.
  */
 
 export const MATCH_OPERATORS = ['=', '!=', '=~', '!~'] as const;
@@ -11,9 +16,12 @@ export interface Matcher {
   name: string;
   operator: MatchOperator;
   value: string;
-  /** Set for =~ and !~. */
-  regex?: RegExp;
+  /** Set for =~ and !~: the anchored pattern, compiled by RE2. */
+  regex?: { test(value: string): boolean };
 }
+
+/** Longest value (or pattern) one matcher may have. */
+export const MAX_MATCHER_VALUE_LENGTH = 1024;
 
 /** What routes and silences match on: the incident's fields and its labels. */
 export interface MatchSubject {
@@ -32,15 +40,15 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/;
 export function parseMatchers(text: string): Matcher[] {
   let body = text.trim();
   if (body.startsWith('{')) {
-    if (!body.endsWith('}')) throw new MatcherSyntaxError(`"${text}": missing closing }`);
+    if (!body.endsWith('}')) throw new MatcherSyntaxError(`"${shown(text)}": missing closing }`);
     body = body.slice(1, -1).trim();
   }
-  if (body === '') throw new MatcherSyntaxError(`"${text}": no matcher`);
+  if (body === '') throw new MatcherSyntaxError(`"${shown(text)}": no matcher`);
   const out: Matcher[] = [];
   let i = 0;
   while (i < body.length) {
     const nameMatch = /^\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*(=~|!~|!=|=)\s*/.exec(body.slice(i));
-    if (!nameMatch) throw new MatcherSyntaxError(`"${text}": expected name, an operator (=, !=, =~, !~) and a value at "${body.slice(i)}"`);
+    if (!nameMatch) throw new MatcherSyntaxError(`"${shown(text)}": expected name, an operator (=, !=, =~, !~) and a value at "${shown(body.slice(i))}"`);
     const [whole, name, operator] = nameMatch;
     i += whole.length;
     let value: string;
@@ -54,7 +62,7 @@ export function parseMatchers(text: string): Matcher[] {
           value += body[j] === 'n' ? '\n' : body[j];
         } else value += body[j];
       }
-      if (j >= body.length) throw new MatcherSyntaxError(`"${text}": unterminated quoted value`);
+      if (j >= body.length) throw new MatcherSyntaxError(`"${shown(text)}": unterminated quoted value`);
       i = j + 1;
     } else {
       const end = body.slice(i).search(/[,}"]/);
@@ -63,7 +71,7 @@ export function parseMatchers(text: string): Matcher[] {
     }
     out.push(matcher(name, operator as MatchOperator, value, text));
     const rest = /^\s*(,|$)\s*/.exec(body.slice(i));
-    if (!rest) throw new MatcherSyntaxError(`"${text}": expected a comma after ${name}${operator}"${value}"`);
+    if (!rest) throw new MatcherSyntaxError(`"${shown(text)}": expected a comma after ${name}${operator}"${shown(value)}"`);
     i += rest[0].length;
     if (rest[1] === '') break;
   }
@@ -71,15 +79,25 @@ export function parseMatchers(text: string): Matcher[] {
 }
 
 function matcher(name: string, operator: MatchOperator, value: string, text: string): Matcher {
-  if (!NAME.test(name)) throw new MatcherSyntaxError(`"${text}": "${name}" is not a label name`);
+  if (!NAME.test(name)) throw new MatcherSyntaxError(`"${shown(text)}": "${shown(name)}" is not a label name`);
+  if (value.length > MAX_MATCHER_VALUE_LENGTH) {
+    throw new MatcherSyntaxError(`"${shown(text)}": the value of ${name} is longer than ${MAX_MATCHER_VALUE_LENGTH} characters`);
+  }
   if (operator === '=~' || operator === '!~') {
     try {
-      return { name, operator, value, regex: new RegExp(`^(?:${value})$`, 'u') };
+      return { name, operator, value, regex: new RE2(`^(?:${value})$`, 'u') };
     } catch (err) {
-      throw new MatcherSyntaxError(`"${text}": bad regular expression: ${(err as Error).message}`);
+      throw new MatcherSyntaxError(
+        `"${shown(text)}": not a regular expression RE2 accepts (RE2 syntax, as Alertmanager's: no backreferences or lookaround): ${(err as Error).message}`,
+      );
     }
   }
   return { name, operator, value };
+}
+
+/** A matcher as quoted in an error message: long ones are cut. */
+function shown(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 /** The matcher as Alertmanager prints it. */

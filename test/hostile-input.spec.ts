@@ -1,0 +1,137 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildConfig, ConfigError } from '../src/config/config.loader';
+import { MAX_MATCHER_VALUE_LENGTH, matches, parseMatchers } from '../src/routing/matchers';
+import { alert, RunningApp, startApp, TestStore } from './support/harness';
+
+/**
+ * Times GET /health/live back to back on a connection of its own while `work` runs: the longest
+ * wait of one probe is how long the event loop was held.
+ */
+async function longestLivenessWait(app: RunningApp, work: () => Promise<unknown>): Promise<number> {
+  const port = (app.app.getHttpServer().address() as AddressInfo).port;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let running = true;
+  let longest = 0;
+  const probe = (async () => {
+    while (running) {
+      const started = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/health/live', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          })
+          .on('error', reject);
+      });
+      longest = Math.max(longest, Date.now() - started);
+    }
+  })();
+  try {
+    await work();
+  } finally {
+    running = false;
+    await probe;
+    agent.destroy();
+  }
+  return longest;
+}
+
+describe('matchers are RE2, as Alertmanager’s', () => {
+  const subject = (labels: Record<string, string>) => ({ severity: 'P2', source: 'prometheus', incident_type: 'Application', affected_resources: [], labels });
+
+  it('match catastrophic patterns in linear time', () => {
+    for (const [pattern, value] of [
+      ['(a+)+', `${'a'.repeat(1024)}!`],
+      ['(.|.|.|.|.)*Z', 'x'.repeat(1024)],
+      ['(a|aa)*b', 'a'.repeat(1024)],
+      ['(x+x+)+y', 'x'.repeat(1024)],
+    ]) {
+      const [m] = parseMatchers(`label=~"${pattern}"`);
+      const started = process.hrtime.bigint();
+      expect(matches(m, subject({ label: value }))).toBe(false);
+      // Backtracking took seconds on 30 characters; RE2 takes microseconds on 1,024. The bound
+      // is loose so that a busy machine cannot fail it; the figures are in bench/matchers.js.
+      expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(50);
+    }
+  });
+
+  it('keep Alertmanager’s meaning: anchored, alternation, classes, case-insensitive flag', () => {
+    const [m] = parseMatchers('env=~"prod|staging"');
+    expect(matches(m, subject({ env: 'prod' }))).toBe(true);
+    expect(matches(m, subject({ env: 'production' }))).toBe(false); // anchored at both ends
+    expect(matches(parseMatchers('host=~"db-[0-9]+"')[0], subject({ host: 'db-12' }))).toBe(true);
+    expect(matches(parseMatchers('team=~"(?i)payments"')[0], subject({ team: 'PAYMENTS' }))).toBe(true);
+    expect(matches(parseMatchers('team!~"pay.*"')[0], subject({ team: 'ads' }))).toBe(true);
+  });
+
+  it('refuse what RE2 cannot express (backreferences, lookaround) and over-long values, naming the matcher', () => {
+    expect(() => parseMatchers('x=~"(a)\\\\1"')).toThrow(/RE2/);
+    expect(() => parseMatchers('x=~"(?=a)a"')).toThrow(/RE2/);
+    expect(() => parseMatchers('x=~"(?<!a)b"')).toThrow(/RE2/);
+    expect(() => parseMatchers(`x="${'v'.repeat(MAX_MATCHER_VALUE_LENGTH + 1)}"`)).toThrow(/longer than 1024 characters/);
+    let error: ConfigError | undefined;
+    try {
+      buildConfig({ route: { routes: [{ matchers: ['team=~"(a)\\\\1"'], receiver: 'default' }] } }, {});
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems).toEqual([expect.objectContaining({ key: 'route.routes[0].matchers[0]', message: expect.stringContaining('RE2') })]);
+  });
+});
+
+describe('hostile matchers through the API', () => {
+  let store: TestStore;
+  let app: RunningApp;
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    app = await startApp(store);
+  });
+  afterAll(async () => {
+    await app.close();
+    await store.destroy();
+  });
+
+  it('a stored catastrophic silence, explain and preview answer without holding the event loop', async () => {
+    const longest = await longestLivenessWait(app, async () => {
+      await app.http
+        .post('/v1/silences')
+        .send({
+          matchers: ['x=~"(a+)+"', 'source=~"(.|.|.|.|.)*Z"'],
+          ends_at: new Date(Date.now() + 3_600_000).toISOString(),
+          comment: 'hostile',
+          created_by: 'test',
+        })
+        .expect(201);
+      for (let i = 0; i < 5; i++) {
+        await app.http
+          .post('/v1/routing/explain')
+          .send({ severity: 'P2', labels: { x: `${'a'.repeat(999)}!` } })
+          .expect(200);
+        await app.http
+          .post('/v1/silences/preview')
+          .send({ matchers: ['incident_type=~"(.|.|.|.|.)*Z"', `x=~"(a|aa)*b"`] })
+          .expect(200);
+        // An ordinary alert is checked against the stored silence.
+        await app.http
+          .post('/v1/alerts')
+          .send(alert({ title: `ordinary ${i}`, source: 'prometheus', labels: { x: `${'a'.repeat(1000)}!` } }))
+          .expect(200);
+      }
+    });
+    expect(longest).toBeLessThan(250);
+  });
+
+  it('refuses a pattern RE2 cannot express with 400 naming the matcher, in silences and in the preview', async () => {
+    const refused = await app.http
+      .post('/v1/silences')
+      .send({ matchers: ['team="a"', 'x=~"(a)\\\\1"'], ends_at: new Date(Date.now() + 3_600_000).toISOString(), comment: 'bad', created_by: 'test' })
+      .expect(400);
+    expect(refused.body.error.details.fields).toEqual([expect.objectContaining({ field: 'matchers[1]', message: expect.stringContaining('RE2') })]);
+    const preview = await app.http
+      .post('/v1/silences/preview')
+      .send({ matchers: ['x=~"(?=a)a"'] })
+      .expect(400);
+    expect(preview.body.error.details.fields[0].field).toBe('matchers[0]');
+  });
+});
