@@ -135,3 +135,74 @@ describe('hostile matchers through the API', () => {
     expect(preview.body.error.details.fields[0].field).toBe('matchers[0]');
   });
 });
+
+describe('label names that are also JavaScript’s', () => {
+  let store: TestStore;
+  let app: RunningApp;
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    app = await startApp(store);
+  });
+  afterAll(async () => {
+    await app.close();
+    await store.destroy();
+  });
+
+  it.each(['constructor', 'toString', 'hasOwnProperty', 'valueOf'])('stores a label named %s as an ordinary label on every route', async (name) => {
+    const labels = JSON.parse(`{"${name}": "one", "team": "a"}`) as Record<string, string>;
+    const posted = await app.http
+      .post('/v1/alerts')
+      .send(alert({ title: `label ${name}`, labels, annotations: JSON.parse(`{"${name}": "note"}`) }))
+      .expect(200);
+    const id = posted.body.incident_id;
+    expect((await app.http.get(`/v1/incidents/${id}`).expect(200)).body.labels).toEqual({ [name]: 'one', team: 'a' });
+    const alerts = (await app.http.get(`/v1/incidents/${id}/alerts`).expect(200)).body;
+    expect(alerts[0].labels).toEqual({ [name]: 'one', team: 'a' });
+    expect(alerts[0].annotations).toEqual({ [name]: 'note' });
+    const patched = await app.http
+      .patch(`/v1/incidents/${id}`)
+      .send({ labels: JSON.parse(`{"${name}": "two"}`) })
+      .expect(200);
+    expect(patched.body.labels).toEqual({ [name]: 'two' });
+    const created = await app.http
+      .post('/v1/incidents')
+      .send({
+        title: `created ${name}`,
+        description: 'd',
+        severity: 'P3',
+        incident_type: 'Application',
+        source: 's',
+        labels: JSON.parse(`{"${name}": "three"}`),
+      })
+      .expect(201);
+    expect(created.body.labels).toEqual({ [name]: 'three' });
+    const explained = await app.http
+      .post('/v1/routing/explain')
+      .send({ severity: 'P2', labels: JSON.parse(`{"${name}": "four"}`) })
+      .expect(200);
+    expect(explained.body.subject.labels).toEqual({ [name]: 'four' });
+    const silenced = await app.http
+      .post('/v1/silences/preview')
+      .send({ matchers: [`${name}="one"`] })
+      .expect(200);
+    expect(silenced.body.total).toBeGreaterThanOrEqual(0);
+  });
+
+  it('refuses a key named __proto__ with 400 naming it, never dropping it silently', async () => {
+    const res = await app.http
+      .post('/v1/alerts')
+      .set('content-type', 'application/json')
+      .send('{"source":"p","title":"t","description":"d","severity":"P3","alert_type":"Application","labels":{"__proto__":"x"}}')
+      .expect(400);
+    expect(res.body.error.details.fields).toEqual([expect.objectContaining({ field: '__proto__' })]);
+  });
+
+  it('refuses a top-level field named constructor as an unknown field, not a 500', async () => {
+    const res = await app.http
+      .post('/v1/alerts')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ ...alert(), constructor: 'x' }))
+      .expect(400);
+    expect(res.body.error.details.fields).toEqual([expect.objectContaining({ field: 'constructor' })]);
+  });
+});

@@ -6,7 +6,9 @@ import { jsonShapeIssue } from './json-shape';
 /**
  * The only request body format: JSON (application/json or application/*+json). Other media
  * types get 415; a body that does not parse gets MALFORMED_JSON with the parser's reason.
- * secure-json-parse drops __proto__/constructor keys so a body cannot poison prototypes.
+ * secure-json-parse refuses __proto__ keys (400 naming it) and drops a constructor key that
+ * holds a prototype, so a body cannot poison prototypes; `constructor` holding a string (a
+ * legal label name) stays.
  */
 export function acceptOnlyJson(fastify: FastifyInstance): void {
   fastify.removeAllContentTypeParsers();
@@ -21,9 +23,14 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
     }
     let parsed: unknown;
     try {
-      parsed = secureJson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
+      parsed = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'remove' });
     } catch (err) {
       const reason = (err as Error).message;
+      if (/prototype property/.test(reason)) {
+        // Dropping it silently would lose a label; keeping it would set the object's prototype.
+        done(new ValidationFailed([{ field: '__proto__', message: 'a key named __proto__ is not accepted anywhere in a body (it would set an object’s prototype)' }]));
+        return;
+      }
       done(new DomainError(ErrorCode.MALFORMED_JSON, `request body is not valid JSON: ${reason}`, { fields: [{ field: 'body', message: reason }] }), undefined);
       return;
     }

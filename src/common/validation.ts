@@ -32,8 +32,46 @@ export function toValidDto<T extends object>(cls: ClassConstructor<T>, plain: un
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     throw new ValidationFailed([{ field: prefix || 'body', message: 'must be a JSON object' }]);
   }
-  const instance = plainToInstance(cls, plain);
+  // No DTO has a field named constructor; class-transformer reads it as the object's class.
+  if (Object.hasOwn(plain, 'constructor')) throw new ValidationFailed([{ field: join(prefix, 'constructor'), message: 'constructor is not a field of this object' }]);
+  // Maps (labels, annotations, a webhook payload) are kept as they were parsed, never walked by
+  // class-transformer: it cost superlinear time on large maps and failed on a key named
+  // "constructor", which is a legal label. Their checks (IsStringMap) run on them as they are.
+  const kept: Array<[string, unknown]> = [];
+  let source = plain as Record<string, unknown>;
+  const untransformed = untransformedFields(cls);
+  if (untransformed.length > 0) {
+    source = { ...source };
+    for (const field of untransformed) {
+      if (!Object.hasOwn(source, field)) continue;
+      kept.push([field, source[field]]);
+      delete source[field];
+    }
+  }
+  const instance = plainToInstance(cls, source);
+  for (const [field, value] of kept) (instance as Record<string, unknown>)[field] = value;
   const errors = validateSync(instance, VALIDATOR_OPTIONS);
   if (errors.length > 0) throw new ValidationFailed(fieldIssues(errors, prefix));
   return instance;
+}
+
+function join(prefix: string, field: string): string {
+  return prefix === '' ? field : `${prefix}.${field}`;
+}
+
+const UNTRANSFORMED = new WeakMap<object, string[]>();
+
+/** The field is taken as parsed (a map, a free-form object): class-transformer never walks it. */
+export function Untransformed(): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    const own = UNTRANSFORMED.get(target.constructor) ?? [];
+    UNTRANSFORMED.set(target.constructor, [...own, propertyName as string]);
+  };
+}
+
+/** The untransformed fields of a class and of the classes it extends. */
+function untransformedFields(cls: object): string[] {
+  const fields: string[] = [];
+  for (let c: object | null = cls; c && c !== Function.prototype; c = Object.getPrototypeOf(c) as object | null) fields.push(...(UNTRANSFORMED.get(c) ?? []));
+  return fields;
 }

@@ -1,10 +1,16 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { Untransformed } from './validation';
 
-/** A JSON object whose values are all strings (labels, annotations), with bounded size. */
+/**
+ * A JSON object whose values are all strings (labels, annotations), with bounded size. Kept as
+ * parsed (Untransformed): any key that is a legal label, `constructor` and `toString` included,
+ * is an ordinary key; the check stops at the first key over the limit.
+ */
 export function IsStringMap(opts: { maxKeys: number; maxLength: number }, options?: ValidationOptions): PropertyDecorator {
-  return (target: object, propertyName: string | symbol) =>
+  return (target: object, propertyName: string | symbol) => {
+    Untransformed()(target, propertyName);
     registerDecorator({
       name: 'isStringMap',
       target: target.constructor,
@@ -16,13 +22,17 @@ export function IsStringMap(opts: { maxKeys: number; maxLength: number }, option
       validator: {
         validate(value: unknown): boolean {
           if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-          const entries = Object.entries(value);
-          return (
-            entries.length <= opts.maxKeys && entries.every(([k, v]) => k.length > 0 && k.length <= 256 && typeof v === 'string' && v.length <= opts.maxLength)
-          );
+          let keys = 0;
+          for (const k in value) {
+            if (!Object.hasOwn(value, k)) continue;
+            const v = (value as Record<string, unknown>)[k];
+            if (++keys > opts.maxKeys || k.length === 0 || k.length > 256 || typeof v !== 'string' || v.length > opts.maxLength) return false;
+          }
+          return true;
         },
       },
     });
+  };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { Untransformed } from '../../common/validation';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsObject, IsOptional, IsString, Length, MaxLength } from 'class-validator';
 import { PageQuery } from '../../common/page.query';
@@ -81,6 +82,7 @@ export class WebhookChannelDto {
   })
   @IsOptional()
   @IsObject()
+  @Untransformed()
   payload?: Record<string, unknown>;
 }
 
