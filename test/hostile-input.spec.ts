@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildConfig, ConfigError } from '../src/config/config.loader';
 import { MAX_MATCHER_VALUE_LENGTH, matches, parseMatchers } from '../src/routing/matchers';
-import { alert, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, RunningApp, startApp, TestStore } from './support/harness';
 
 /**
  * Times GET /health/live back to back on a connection of its own while `work` runs: the longest
@@ -204,5 +204,42 @@ describe('label names that are also JavaScript’s', () => {
       .send(JSON.stringify({ ...alert(), constructor: 'x' }))
       .expect(400);
     expect(res.body.error.details.fields).toEqual([expect.objectContaining({ field: 'constructor' })]);
+  });
+});
+
+describe('the session cookie of the configured mode only', () => {
+  let store: TestStore;
+  let app: RunningApp;
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    app = await startApp(store, { overrides: { console: { secure_cookie: true } } });
+  });
+  afterAll(async () => {
+    await app.close();
+    await store.destroy();
+  });
+
+  async function tokenOf(apiKey: string): Promise<string> {
+    const res = await app.anon.post('/v1/session').send({ api_key: apiKey }).expect(201);
+    const setCookie = String(res.headers['set-cookie']);
+    expect(setCookie).toMatch(/^__Host-lim_session=[A-Za-z0-9_-]{43}; Path=\/;.*; Secure$/);
+    return /^__Host-lim_session=([^;]+)/.exec(setCookie)![1];
+  }
+
+  it('with a Secure cookie, never reads a plain lim_session, which anyone who can set a cookie for the domain could plant', async () => {
+    const reader = (
+      await app.http
+        .post('/v1/api-keys')
+        .send({ name: 'reader', scopes: ['incidents:read'] })
+        .expect(201)
+    ).body.key as string;
+    const victim = await tokenOf(ADMIN_KEY);
+    const planted = await tokenOf(reader);
+    // The victim's own cookie works; the planted plain one, alone or beside it, is not read.
+    expect((await app.anon.get('/v1/session').set('cookie', `__Host-lim_session=${victim}`).expect(200)).body.key_name).toBe('bootstrap');
+    await app.anon.get('/v1/session').set('cookie', `lim_session=${planted}`).expect(401);
+    await app.anon.get('/v1/incidents').set('cookie', `lim_session=${planted}`).expect(401);
+    const both = await app.anon.get('/v1/session').set('cookie', `lim_session=${planted}; __Host-lim_session=${victim}`).expect(200);
+    expect(both.body.key_name).toBe('bootstrap');
   });
 });

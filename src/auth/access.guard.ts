@@ -48,7 +48,7 @@ export class AccessGuard implements CanActivate {
       const authorization = authorizationOf(ctx, credential);
       // No key presented over HTTP: the console's session cookie, if there is one, stands in for it.
       const session =
-        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization' ? sessionOf(ctx) : undefined;
+        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization' ? sessionOf(this.config, ctx) : undefined;
       principal = session
         ? await this.sessions.authenticate(session.token, session.request.method, session.request.headers['x-csrf-token'])
         : await this.keys.authenticate(authorization);
@@ -90,9 +90,9 @@ function authorizationOf(ctx: ExecutionContext, source: CredentialSource = 'auth
   return typeof value === 'string' ? value : undefined;
 }
 
-function sessionOf(ctx: ExecutionContext): { token: string; request: FastifyRequest } | undefined {
+function sessionOf(config: AppConfig, ctx: ExecutionContext): { token: string; request: FastifyRequest } | undefined {
   const request = ctx.switchToHttp().getRequest<FastifyRequest>();
-  const token = sessionTokenOf(request.headers.cookie);
+  const token = sessionTokenOf(config, request.headers.cookie);
   return token ? { token, request } : undefined;
 }
 

@@ -78,7 +78,7 @@ export class ConsoleSessionsController {
       const now = new Date().toISOString();
       return { authentication: 'off', key_id: '', key_name: 'anonymous', scopes: [...SCOPES], created_at: now, expires_at: now, csrf_token: '' };
     }
-    const token = sessionTokenOf(request.headers.cookie);
+    const token = sessionTokenOf(this.config, request.headers.cookie);
     if (!token) throw new AuthenticationFailed('missing');
     try {
       const view = await this.sessions.describe(token);
@@ -96,7 +96,7 @@ export class ConsoleSessionsController {
   @ApiUnauthorizedResponse({ type: ErrorView, description: 'no session cookie' })
   @ApiForbiddenResponse({ type: ErrorView, description: 'CSRF_REJECTED: a live session without its x-csrf-token' })
   async signOut(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    const token = sessionTokenOf(request.headers.cookie);
+    const token = sessionTokenOf(this.config, request.headers.cookie);
     if (!token) throw new AuthenticationFailed('missing');
     // A session that is already over is simply cleared; a live one must prove the write is the console's.
     try {

@@ -21,14 +21,19 @@ export function clearedSessionCookie(config: AppConfig): string {
   return `${secure ? HOST_NAME : PLAIN_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
-/** The session token of a Cookie header, if it carries one of a well-formed shape. */
-export function sessionTokenOf(cookieHeader: string | undefined): string | undefined {
+/**
+ * The session token of a Cookie header, if it carries one of a well-formed shape, under the one
+ * name of the configured mode: with a Secure cookie only `__Host-lim_session`. A plain
+ * `lim_session` can be set by any subdomain or plain-HTTP page; read as well, it could swap a
+ * victim into the setter's session.
+ */
+export function sessionTokenOf(config: AppConfig, cookieHeader: string | undefined): string | undefined {
   if (!cookieHeader || !cookieHeader.includes('lim_session=')) return undefined;
+  const wanted = isSecureCookie(config) ? HOST_NAME : PLAIN_NAME;
   for (const part of cookieHeader.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (name !== PLAIN_NAME && name !== HOST_NAME) continue;
+    if (part.slice(0, eq).trim() !== wanted) continue;
     const value = part.slice(eq + 1).trim();
     if (/^[A-Za-z0-9_-]{43}$/.test(value)) return value;
   }
