@@ -18,6 +18,8 @@ import { applyRequestLogging, REQUEST_ID_OPTIONS } from './common/request-loggin
 import { readTlsFiles, TlsFiles } from './common/tls';
 import { ConfigError } from './config/config.loader';
 import { applyHttpMetrics } from './metrics/http-metrics';
+import { MetricsService } from './metrics/metrics.service';
+import { guardEventLoop } from './common/event-loop-guard';
 import { serveConsole } from './console/console-static';
 import type { AppConfig } from './config/config.schema';
 import type { ConfigSource } from './config/config.module';
@@ -55,6 +57,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   answerShutdownOverHttp(fastify, app.get(ShutdownSignal));
   applyHttpAuth(app, config);
   applyHttpMetrics(app, config);
+  const metrics = app.get(MetricsService);
+  guardEventLoop(fastify, () => metrics.eventLoopStall());
   app.useGlobalPipes(new DtoValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   // Not SIGHUP (Nest's default list has it): SIGHUP reloads the routing (main.ts).

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import { PassThrough } from 'node:stream';
+import { AppLogger } from '../src/common/logger';
 import type { AddressInfo } from 'node:net';
 import { buildConfig, ConfigError } from '../src/config/config.loader';
 import { MAX_MATCHER_VALUE_LENGTH, matches, parseMatchers } from '../src/routing/matchers';
@@ -241,5 +243,43 @@ describe('the session cookie of the configured mode only', () => {
     await app.anon.get('/v1/incidents').set('cookie', `lim_session=${planted}`).expect(401);
     const both = await app.anon.get('/v1/session').set('cookie', `lim_session=${planted}; __Host-lim_session=${victim}`).expect(200);
     expect(both.body.key_name).toBe('bootstrap');
+  });
+});
+
+describe('the event-loop guard', () => {
+  it('logs a task that held the loop over 200 ms with the routes in progress, and counts it', async () => {
+    const store = await TestStore.create('sqlite');
+    const sink = new PassThrough();
+    let text = '';
+    sink.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const app = await startApp(store, { logger: new AppLogger('info', sink, 'json') });
+    try {
+      const port = (app.app.getHttpServer().address() as AddressInfo).port;
+      // A request in progress: the live event stream stays open.
+      const stream = http.get({ host: '127.0.0.1', port, path: '/v1/incidents/events', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      await new Promise((resolve) => stream.once('response', resolve));
+      // The test holds the loop (it runs in the service's process): 400 ms of busy work.
+      const end = Date.now() + 400;
+      while (Date.now() < end);
+      const line = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          const found = text
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as Record<string, any>)
+            .find((l) => l.context === 'EventLoop');
+          if (found) return found;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        return undefined;
+      })();
+      expect(line).toMatchObject({ level: 40, msg: 'The event loop was held: every request waited', routes_in_progress: ['GET /v1/incidents/events'] });
+      expect(line!.held_ms).toBeGreaterThanOrEqual(300);
+      expect((await app.http.get('/metrics').expect(200)).text).toMatch(/^llm_im_event_loop_stalls_total [1-9]/m);
+      stream.destroy();
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
   });
 });

@@ -48,7 +48,9 @@ export class AccessGuard implements CanActivate {
       const authorization = authorizationOf(ctx, credential);
       // No key presented over HTTP: the console's session cookie, if there is one, stands in for it.
       const session =
-        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization' ? sessionOf(this.config, ctx) : undefined;
+        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization'
+          ? sessionOf(this.config, ctx)
+          : undefined;
       principal = session
         ? await this.sessions.authenticate(session.token, session.request.method, session.request.headers['x-csrf-token'])
         : await this.keys.authenticate(authorization);

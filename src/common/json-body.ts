@@ -28,7 +28,11 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
       const reason = (err as Error).message;
       if (/prototype property/.test(reason)) {
         // Dropping it silently would lose a label; keeping it would set the object's prototype.
-        done(new ValidationFailed([{ field: '__proto__', message: 'a key named __proto__ is not accepted anywhere in a body (it would set an object’s prototype)' }]));
+        done(
+          new ValidationFailed([
+            { field: '__proto__', message: 'a key named __proto__ is not accepted anywhere in a body (it would set an object’s prototype)' },
+          ]),
+        );
         return;
       }
       done(new DomainError(ErrorCode.MALFORMED_JSON, `request body is not valid JSON: ${reason}`, { fields: [{ field: 'body', message: reason }] }), undefined);

@@ -33,7 +33,8 @@ export function toValidDto<T extends object>(cls: ClassConstructor<T>, plain: un
     throw new ValidationFailed([{ field: prefix || 'body', message: 'must be a JSON object' }]);
   }
   // No DTO has a field named constructor; class-transformer reads it as the object's class.
-  if (Object.hasOwn(plain, 'constructor')) throw new ValidationFailed([{ field: join(prefix, 'constructor'), message: 'constructor is not a field of this object' }]);
+  if (Object.hasOwn(plain, 'constructor'))
+    throw new ValidationFailed([{ field: join(prefix, 'constructor'), message: 'constructor is not a field of this object' }]);
   // Maps (labels, annotations, a webhook payload) are kept as they were parsed, never walked by
   // class-transformer: it cost superlinear time on large maps and failed on a key named
   // "constructor", which is a legal label. Their checks (IsStringMap) run on them as they are.

@@ -83,6 +83,7 @@ export class MetricsService {
   private readonly grpcSeconds: Histogram<'method' | 'code'>;
   private readonly grpcChildren = new Map<string, { inc(): void; observe(v: number): void }>();
   private readonly storeUp: Gauge;
+  private readonly stalls: Counter;
   private readonly storeEpisodes: Counter<'kind'>;
 
   constructor(@InjectConfig() config: AppConfig) {
@@ -221,6 +222,11 @@ export class MetricsService {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300],
       registers,
     });
+    this.stalls = new Counter({
+      name: `${METRIC_PREFIX}event_loop_stalls_total`,
+      help: 'Times one task held the event loop for more than 200 ms (each is logged with the HTTP routes then in progress)',
+      registers,
+    });
     this.storeUp = new Gauge({
       name: `${METRIC_PREFIX}store_up`,
       help: 'Whether the store answers reads and has room for writes, as this instance last saw it (0 during an outage or while the disk is full)',
@@ -287,6 +293,10 @@ export class MetricsService {
       }
       throw err;
     }
+  }
+
+  eventLoopStall(): void {
+    if (this.enabled) this.stalls.inc();
   }
 
   /** The store's state as StoreHealth sees it: `ok`, or the kind of the episode that just began. */
