@@ -124,6 +124,22 @@ describe('hostile matchers through the API', () => {
     expect(longest).toBeLessThan(250);
   });
 
+  it('refuses bodies nested five million levels deep, four at once, with and without a key, without holding the event loop', async () => {
+    const deep = `{"labels":${'['.repeat(5_000_000)}`;
+    const longest = await longestLivenessWait(app, () =>
+      Promise.all(
+        [app.http, app.anon, app.http, app.anon].map((client) =>
+          client
+            .post('/v1/alerts')
+            .set('content-type', 'application/json')
+            .send(deep)
+            .then((res) => expect([400, 401]).toContain(res.status)),
+        ),
+      ),
+    );
+    expect(longest).toBeLessThan(250);
+  });
+
   it('refuses a pattern RE2 cannot express with 400 naming the matcher, in silences and in the preview', async () => {
     const refused = await app.http
       .post('/v1/silences')

@@ -1,7 +1,7 @@
 import { errorCodes, FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { DomainError, ErrorCode, ValidationFailed } from './domain-error';
-import { jsonShapeIssue } from './json-shape';
+import { jsonShapeIssue, MAX_JSON_DEPTH, nestsDeeperThan } from './json-shape';
 
 /**
  * The only request body format: JSON (application/json or application/*+json). Other media
@@ -19,6 +19,12 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
         new DomainError(ErrorCode.MALFORMED_JSON, 'request body is empty but content-type is JSON', { fields: [{ field: 'body', message: 'empty body' }] }),
         undefined,
       );
+      return;
+    }
+    // Far too deep: refused from the raw text, before parsing (5 MiB of "[" held the loop for
+    // seconds). A body a little too deep is parsed and refused naming the path (jsonShapeIssue).
+    if (nestsDeeperThan(text, RAW_DEPTH_CUTOFF)) {
+      done(new ValidationFailed([{ field: 'body', message: `nested more than ${MAX_JSON_DEPTH} levels deep` }]), undefined);
       return;
     }
     let parsed: unknown;
@@ -52,6 +58,9 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
     done(null, { raw: body.toString() });
   });
 }
+
+/** Nesting refused before parsing: four times what any request may have. */
+const RAW_DEPTH_CUTOFF = MAX_JSON_DEPTH * 4;
 
 /** The one route that takes a form body (Slack's interactions). */
 const FORM_ROUTE = '/v1/integrations/slack/interactions';

@@ -3,6 +3,28 @@ import type { FieldIssue } from './domain-error';
 /** Deeper than any request of this API; bounds the recursion of every later step. */
 export const MAX_JSON_DEPTH = 16;
 
+/**
+ * Whether raw JSON text nests deeper than `max`, found by one scan of its characters before it
+ * is parsed: brackets inside strings (and escaped quotes) do not count, and the scan stops at
+ * the first bracket too deep. Parsing 5 MiB of `[` first, and then walking the result, held the
+ * event loop for seconds; this refuses it after max + 1 characters.
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
+  }
+  return false;
+}
+
 function join(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return path === '' ? key : `${path}.${key}`;
