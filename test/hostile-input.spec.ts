@@ -1,10 +1,27 @@
 import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { PassThrough } from 'node:stream';
 import { AppLogger } from '../src/common/logger';
 import type { AddressInfo } from 'node:net';
 import { buildConfig, ConfigError } from '../src/config/config.loader';
 import { MAX_MATCHER_VALUE_LENGTH, matches, parseMatchers } from '../src/routing/matchers';
-import { ADMIN_KEY, alert, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, grpcKeyInterceptor, RunningApp, startApp, TestStore } from './support/harness';
+
+/** A gRPC AlertIngestion call's answer, or its error. */
+function grpcCall(address: string, method: string, request: object): Promise<{ value?: unknown; error?: grpc.ServiceError }> {
+  const loaded = grpc.loadPackageDefinition(protoLoader.loadSync([INCIDENT_MANAGER_PROTO], PROTO_LOADER_OPTIONS)) as any;
+  const client = new loaded.llm_incident_manager.v1.AlertIngestion(address, grpc.credentials.createInsecure(), {
+    interceptors: [grpcKeyInterceptor(ADMIN_KEY)],
+  });
+  return new Promise((resolve) =>
+    client[method](request, { deadline: Date.now() + 30_000 }, (error: grpc.ServiceError | null, value: unknown) => {
+      client.close();
+      resolve(error ? { error } : { value });
+    }),
+  );
+}
 
 /**
  * Times GET /health/live back to back on a connection of its own while `work` runs: the longest
@@ -138,6 +155,40 @@ describe('hostile matchers through the API', () => {
       ),
     );
     expect(longest).toBeLessThan(250);
+  });
+
+  it('refuses maps of 200,000 keys (REST) and 100,000 (gRPC) naming the field, without holding the event loop', async () => {
+    // Serialized before the probe starts: the client runs in the service's process here.
+    const huge = JSON.stringify(alert({ labels: Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 'v'])) }));
+    const hugeExplain = JSON.stringify({ labels: Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 'v'])) });
+    const grpcLabels = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 'v']));
+    const grpcApp = await startApp(store, { grpc: true });
+    try {
+      // Each exchange on its own: a gRPC client encodes its message in this (the service's) process.
+      const rest = await longestLivenessWait(grpcApp, async () => {
+        // Refused from the raw text, before it is parsed.
+        const alerted = await grpcApp.http.post('/v1/alerts').set('content-type', 'application/json').send(huge).expect(400);
+        expect(alerted.body.error.details.fields[0]).toEqual({ field: 'body', message: 'an object has more than 1000 members' });
+        const explained = await grpcApp.http.post('/v1/routing/explain').set('content-type', 'application/json').send(hugeExplain).expect(400);
+        expect(explained.body.error.details.fields[0].field).toBe('body');
+        // A map over its own limit but of ordinary size: parsed, and refused naming the field.
+        await grpcApp.http
+          .post('/v1/alerts')
+          .send(alert({ labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }))
+          .expect(400)
+          .expect((res) => expect(res.body.error.details.fields[0].field).toBe('labels'));
+      });
+      const submitted = await grpcCall(grpcApp.grpcAddress, 'SubmitAlert', {
+        alert: { source: 'grpc', title: 't', description: 'd', severity: 'P2', alert_type: 'APPLICATION', labels: grpcLabels },
+      });
+      expect(submitted.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(submitted.error?.metadata.get('error-fields')).toEqual(['alert.labels']);
+      process.stdout.write(`hostile maps: liveness waited at most ${rest} ms\n`);
+      const longest = rest;
+      expect(longest).toBeLessThan(250);
+    } finally {
+      await grpcApp.close();
+    }
   });
 
   it('refuses a pattern RE2 cannot express with 400 naming the matcher, in silences and in the preview', async () => {

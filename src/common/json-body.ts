@@ -1,7 +1,7 @@
 import { errorCodes, FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { DomainError, ErrorCode, ValidationFailed } from './domain-error';
-import { jsonShapeIssue, MAX_JSON_DEPTH, nestsDeeperThan } from './json-shape';
+import { jsonShapeIssue, MAX_JSON_DEPTH, MAX_OBJECT_MEMBERS, mayHaveShapeIssue, scanJson } from './json-shape';
 
 /**
  * The only request body format: JSON (application/json or application/*+json). Other media
@@ -23,8 +23,13 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
     }
     // Far too deep: refused from the raw text, before parsing (5 MiB of "[" held the loop for
     // seconds). A body a little too deep is parsed and refused naming the path (jsonShapeIssue).
-    if (nestsDeeperThan(text, RAW_DEPTH_CUTOFF)) {
+    const shape = scanJson(text, RAW_DEPTH_CUTOFF);
+    if (shape.depth > RAW_DEPTH_CUTOFF) {
       done(new ValidationFailed([{ field: 'body', message: `nested more than ${MAX_JSON_DEPTH} levels deep` }]), undefined);
+      return;
+    }
+    if (shape.tooWide) {
+      done(new ValidationFailed([{ field: 'body', message: `an object has more than ${MAX_OBJECT_MEMBERS} members` }]), undefined);
       return;
     }
     let parsed: unknown;
@@ -44,7 +49,7 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
       done(new DomainError(ErrorCode.MALFORMED_JSON, `request body is not valid JSON: ${reason}`, { fields: [{ field: 'body', message: reason }] }), undefined);
       return;
     }
-    const issue = jsonShapeIssue(parsed);
+    const issue = mayHaveShapeIssue(text, shape.depth) ? jsonShapeIssue(parsed) : null;
     done(issue ? new ValidationFailed([issue]) : null, parsed);
   };
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
