@@ -53,6 +53,70 @@ class CapturingLogger implements LoggerService {
   }
 }
 
+/**
+ * What each route must need, written by hand: the test above derives its expectations from the
+ * routes' own declarations, so a route declaring the wrong scope would pass it; this table
+ * would not.
+ */
+const REST_SCOPES: Record<string, string> = {
+  'GET /metrics': 'metrics:read',
+  'POST /v1/api-keys': 'admin',
+  'GET /v1/api-keys': 'admin',
+  'POST /v1/api-keys/{id}/revoke': 'admin',
+  'POST /v1/admin/config/reload': 'admin',
+  'POST /v1/session': 'none (the API key in the body, or the session cookie)',
+  'GET /v1/session': 'none (the API key in the body, or the session cookie)',
+  'DELETE /v1/session': 'none (the API key in the body, or the session cookie)',
+  'GET /v1/incidents/events': 'incidents:read',
+  'POST /v1/incidents': 'incidents:write',
+  'GET /v1/incidents': 'incidents:read',
+  'GET /v1/incidents/{id}': 'incidents:read',
+  'PATCH /v1/incidents/{id}': 'incidents:write',
+  'POST /v1/incidents/{id}/transition': 'incidents:write',
+  'POST /v1/incidents/{id}/acknowledge': 'incidents:write',
+  'POST /v1/incidents/{id}/resolve': 'incidents:write',
+  'POST /v1/incidents/{id}/close': 'incidents:write',
+  'POST /v1/incidents/{id}/notes': 'incidents:write',
+  'GET /v1/incidents/{id}/timeline': 'incidents:read',
+  'GET /v1/incidents/{id}/alerts': 'incidents:read',
+  'POST /v1/alerts': 'alerts:write',
+  'POST /v1/integrations/alertmanager': 'alerts:write',
+  'POST /v1/integrations/grafana': 'alerts:write',
+  'POST /v2/enqueue': 'alerts:write',
+  'POST /v1/integrations/pagerduty/enqueue': 'alerts:write',
+  'POST /v1/integrations/slack/interactions': 'credential:header.x-slack-signature',
+  'GET /v1/incidents/{id}/notifications': 'incidents:read',
+  'POST /v1/incidents/{id}/notifications': 'notifications:write',
+  'POST /v1/notifications/{id}/retry': 'notifications:write',
+  'GET /v1/notifications/dead-letters': 'incidents:read',
+  'GET /v1/notifications/stats': 'incidents:read',
+  'POST /v1/notifications/test': 'notifications:write',
+  'POST /v1/silences': 'incidents:write',
+  'GET /v1/silences': 'incidents:read',
+  'POST /v1/silences/preview': 'incidents:read',
+  'GET /v1/silences/{id}': 'incidents:read',
+  'POST /v1/silences/{id}/expire': 'incidents:write',
+  'GET /v1/routing': 'incidents:read',
+  'POST /v1/routing/explain': 'incidents:read',
+  'GET /health/live': 'public',
+  'GET /health/ready': 'public',
+};
+
+/** The same for gRPC: each RPC and the scope it must need (health is open). */
+const GRPC_SCOPES: Array<[service: string, method: string, scope: Scope]> = [
+  ['AlertIngestion', 'SubmitAlert', 'alerts:write'],
+  ['AlertIngestion', 'SubmitAlerts', 'alerts:write'],
+  ['IncidentService', 'CreateIncident', 'incidents:write'],
+  ['IncidentService', 'GetIncident', 'incidents:read'],
+  ['IncidentService', 'ListIncidents', 'incidents:read'],
+  ['IncidentService', 'UpdateIncident', 'incidents:write'],
+  ['IncidentService', 'TransitionIncident', 'incidents:write'],
+  ['IncidentService', 'ResolveIncident', 'incidents:write'],
+  ['IncidentService', 'CloseIncident', 'incidents:write'],
+  ['IncidentService', 'AcknowledgeIncident', 'incidents:write'],
+  ['IncidentService', 'AddNote', 'incidents:write'],
+];
+
 async function createKey(http: ReturnType<typeof request>, name: string, scopes: Scope[], extra: object = {}): Promise<{ key: string; id: string }> {
   const res = await http
     .post('/v1/api-keys')
@@ -93,6 +157,16 @@ for (const driver of drivers()) {
     afterEach(async () => {
       await running.close();
       await store.destroy();
+    });
+
+    it('declares on every route the scope this hand-written table says, and no route is missing from it or extra', async () => {
+      const declared = Object.fromEntries(
+        (await routesOf(running)).map((r) => [
+          `${r.method.toUpperCase()} ${r.path.replace('00000000-0000-4000-8000-000000000000', '{id}')}`,
+          r.scope ?? (r.credential ? `credential:${r.credential}` : 'public'),
+        ]),
+      );
+      expect(declared).toEqual(REST_SCOPES);
     });
 
     it('states a scope on every route but health, and refuses each without a key (401) and with a key lacking the scope (403)', async () => {
@@ -409,6 +483,19 @@ describe.each(drivers())('gRPC access on %s', (driver) => {
   function call(c: any, method: string, req: object): Promise<{ err: grpc.ServiceError | null; res: any }> {
     return new Promise((resolve) => c[method](req, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: any) => resolve({ err, res })));
   }
+
+  it('needs on every unary RPC the scope the hand-written table says: PERMISSION_DENIED with every other scope', async () => {
+    const keys = new Map<Scope, string>();
+    for (const scope of SCOPES) keys.set(scope, (await createKey(running.http, `grpc-${scope}`, [scope])).key);
+    for (const [service, method, needed] of GRPC_SCOPES) {
+      for (const scope of SCOPES) {
+        const { err } = await call(client(service as 'IncidentService' | 'AlertIngestion', keys.get(scope)), method, {});
+        // With the scope the call gets past the guard (and fails on its empty request, or succeeds).
+        if (grants([scope], needed)) expect({ method, scope, denied: err?.code === grpc.status.PERMISSION_DENIED }).toEqual({ method, scope, denied: false });
+        else expect({ method, scope, code: err?.code }).toEqual({ method, scope, code: grpc.status.PERMISSION_DENIED });
+      }
+    }
+  });
 
   it('answers UNAUTHENTICATED without a key, PERMISSION_DENIED without the scope, and keeps the health service open', async () => {
     const { key } = await createKey(running.http, 'reader', ['incidents:read']);
