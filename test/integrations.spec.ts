@@ -445,3 +445,48 @@ describe('PagerDuty Events API v2 through @pagerduty/pdjs', () => {
     expect((await get(`/v1/incidents/${incident.id}`)).state).toBe('Resolved');
   });
 });
+
+describe('the ingest rate limit on every ingest route', () => {
+  let store: TestStore;
+  let running: RunningApp;
+  beforeEach(async () => {
+    store = await TestStore.create('sqlite');
+    // A bucket of 3 alerts, refilled at 1 a second.
+    running = await startApp(store, { overrides: { limits: { ingest_rate_per_sec: 1, ingest_burst: 3 } } });
+  });
+  afterEach(async () => {
+    await running.close();
+    await store.destroy();
+  });
+
+  it.each(['/v1/integrations/alertmanager', '/v1/integrations/grafana'])('counts each alert of a notification to %s, not each notification', async (path) => {
+    const key = await keyWith(running, ['alerts:write']);
+    const send = (instances: string[]) =>
+      running.anon
+        .post(path)
+        .set('authorization', `Bearer ${key}`)
+        .send(notification(instances.map((i) => amAlert(i, 'firing'))));
+    // Two alerts leave one in the bucket of three; two more are one too many.
+    expect((await send(['a', 'b'])).status).toBe(200);
+    const refused = await send(['c', 'd']);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Nothing of the refused one was written: only the first notification's incident exists.
+    expect((await running.http.get('/v1/incidents').expect(200)).body.total).toBe(1);
+  });
+
+  it('counts each event sent to /v2/enqueue, answering in PagerDuty’s shape', async () => {
+    const key = await keyWith(running, ['alerts:write']);
+    const event = (n: number) => ({
+      routing_key: key,
+      event_action: 'trigger',
+      dedup_key: `rate-${n}`,
+      payload: { summary: `s${n}`, source: 'h', severity: 'error' },
+    });
+    for (let n = 0; n < 3; n++) await running.anon.post('/v2/enqueue').send(event(n)).expect(202);
+    const refused = await running.anon.post('/v2/enqueue').send(event(3)).expect(429);
+    expect(refused.body).toMatchObject({ status: 'throttle event' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
