@@ -346,6 +346,22 @@ describe.each(drivers())('routing, escalation, acknowledgement and silences on %
     expect(timeline.filter((t: string) => t === 'escalated')).toHaveLength(2);
   });
 
+  it('fires no escalation step after an acknowledgement, with the escalation ticks run past every step', async () => {
+    const id = await raise({ severity: 'P1', labels: { team: 'payments' }, title: 'acknowledged before the first step' });
+    await settled(id, 3);
+    await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'alice' }).expect(200);
+    const before = (await settled(id, 4)).length;
+    // Past the first step (300 s) and the second (900 s), before the hourly repeat: each tick runs what is due.
+    await tick(300);
+    await tick(600);
+    await tick(60);
+    const log = await deliveries(id);
+    expect(log.filter((d) => d.event === 'incident.escalated')).toEqual([]);
+    expect(log.length).toBe(before);
+    const timeline = (await app.http.get(`/v1/incidents/${id}/timeline`).expect(200)).body.map((e: any) => e.event_type);
+    expect(timeline).not.toContain('escalated');
+  });
+
   it('stops escalation when the incident is resolved, and repeats an open one at repeat_interval without PagerDuty', async () => {
     const resolved = await raise({ severity: 'P1', labels: { team: 'payments' }, title: 'resolved soon' });
     const open = await raise({ severity: 'P2', labels: { team: 'payments' }, title: 'stays open' });
