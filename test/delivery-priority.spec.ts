@@ -111,4 +111,36 @@ describe.each(drivers())('delivery priority on %s', (driver) => {
     await sink.waitFor(waiting + 2);
     expect(new Set(sink.order).size).toBe(waiting + 2);
   });
+
+  it('claims what a restart left in the store most urgent class first, then by due time', async () => {
+    const url = await sink.listen();
+    // One exchange and a ready queue of one: what is claimed next is what is sent next.
+    const overrides = {
+      notifications: { webhook_enabled: true, default_webhook_url: url, worker_threads: 1, worker_max_in_flight: 1, queue_size: 1, webhook_timeout_secs: 60 },
+    };
+    app = await startApp(store, { overrides, env: WEBHOOK_SIGNING_ENV });
+    await app.http
+      .post('/v1/alerts')
+      .send(alert({ title: 'first', severity: 'P4' }))
+      .expect(200);
+    await sink.waitFor(1); // held: the only exchange is taken
+    for (const [title, severity] of [
+      ['p4 early', 'P4'],
+      ['p3', 'P3'],
+      ['p2', 'P2'],
+      ['p1', 'P1'],
+    ]) {
+      await app.http.post('/v1/alerts').send(alert({ title, severity })).expect(200);
+    }
+    // Shut down with the rest waiting in the store (the held send is let go so that shutdown ends).
+    const closing = app.close();
+    sink.release();
+    await closing;
+    const before = sink.order.length;
+
+    app = await startApp(store, { overrides, env: WEBHOOK_SIGNING_ENV });
+    await sink.waitFor(before + 4);
+    // Class 0 (a P1's first notification), class 1 (P2), then class 2 (P3 and P4) in the order they fell due.
+    expect(sink.order.slice(before).filter((t) => t !== 'first')).toEqual(['p1', 'p2', 'p4 early', 'p3']);
+  });
 });
