@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { HelmetOptions } from 'helmet';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
-import { applyHttpAuth } from './auth/http-auth';
+import { applyHttpAuth, authenticateBeforeBody, limitCredentialBodies } from './auth/http-auth';
 import { Clock } from './common/clock';
 import { ShutdownSignal } from './common/shutdown-signal';
 import { answerClientError, answerFrameworkError, HttpExceptionFilter } from './common/http-exception.filter';
@@ -56,6 +56,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   acceptOnlyJson(fastify);
   answerShutdownOverHttp(fastify, app.get(ShutdownSignal));
   applyHttpAuth(app, config);
+  limitCredentialBodies(fastify);
   applyHttpMetrics(app, config);
   const metrics = app.get(MetricsService);
   guardEventLoop(fastify, () => metrics.eventLoopStall());
@@ -77,6 +78,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key: lim_<id>_<secret> (see docs/security.md)' })
       .build(),
   );
+  authenticateBeforeBody(app, config, document);
   await serveConsole(app, config);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: OPENAPI_JSON_PATH.slice(1), yamlDocumentUrl: 'docs/openapi.yaml' });
   await app.init();

@@ -350,3 +350,43 @@ describe('the event-loop guard', () => {
     }
   });
 });
+
+describe('authentication before the body', () => {
+  let store: TestStore;
+  let app: RunningApp;
+  beforeAll(async () => {
+    store = await TestStore.create('sqlite');
+    app = await startApp(store);
+  });
+  afterAll(async () => {
+    await app.close();
+    await store.destroy();
+  });
+
+  it('answers 401 without reading the body: a body that is not even JSON gets 401, not 400', async () => {
+    const res = await app.anon.post('/v1/alerts').set('content-type', 'application/json').send('{not json').expect(401);
+    expect(res.body.error.code).toBe('UNAUTHENTICATED');
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+    const wrongKey = await app.anon
+      .post('/v1/alerts')
+      .set('authorization', 'Bearer lim_0123456789abcdef_nope')
+      .set('content-type', 'application/json')
+      .send('{not json');
+    expect(wrongKey.status).toBe(401);
+    // With a key, the same body is read and refused for what it is.
+    expect((await app.http.post('/v1/alerts').set('content-type', 'application/json').send('{not json').expect(400)).body.error.code).toBe('MALFORMED_JSON');
+  });
+
+  it('keeps the routes whose credential is in the body to small bodies', async () => {
+    await app.anon
+      .post('/v1/session')
+      .send({ api_key: 'x'.repeat(5000) })
+      .expect(413);
+    await app.anon
+      .post('/v2/enqueue')
+      .send({ routing_key: 'k', event_action: 'trigger', payload: { summary: 'x'.repeat(600_000), source: 's', severity: 'error' } })
+      .expect(413);
+    // An ordinary sign-in still works.
+    await app.anon.post('/v1/session').send({ api_key: ADMIN_KEY }).expect(201);
+  });
+});

@@ -42,23 +42,9 @@ export class AccessGuard implements CanActivate {
       if (needed === 'admin') throw new DomainError(ErrorCode.FORBIDDEN, 'API keys are managed only while authentication is on ([auth] enabled = true)');
       return true;
     }
-    let principal: Principal;
-    try {
-      const credential = access?.public ? undefined : access?.credential;
-      const authorization = authorizationOf(ctx, credential);
-      // No key presented over HTTP: the console's session cookie, if there is one, stands in for it.
-      const session =
-        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization'
-          ? sessionOf(this.config, ctx)
-          : undefined;
-      principal = session
-        ? await this.sessions.authenticate(session.token, session.request.method, session.request.headers['x-csrf-token'])
-        : await this.keys.authenticate(authorization);
-    } catch (err) {
-      // The presented value is never logged; its id part (not secret) is, when it parsed.
-      if (err instanceof AuthenticationFailed) this.logger.warn({ msg: 'authentication failed', reason: err.reason, key_id: err.keyId, ...whereFrom(ctx) });
-      throw err;
-    }
+    // Authenticated before the body was read (authenticateBeforeBody): only the scope is left.
+    const early = ctx.getType() === 'http' && (access?.credential ?? 'authorization') === 'authorization' ? principalOf(ctx) : undefined;
+    const principal = early ?? (await this.authenticate(ctx, access));
     if (!grants(principal.scopes, needed)) {
       this.logger.warn({ msg: 'permission denied', key_id: principal.keyId, api_key_name: principal.name, required_scope: needed, ...whereFrom(ctx) });
       throw new DomainError(ErrorCode.FORBIDDEN, `this API key lacks the scope ${needed}`, { required_scope: needed });
@@ -76,6 +62,26 @@ export class AccessGuard implements CanActivate {
       else response.once('close', release);
     }
     return true;
+  }
+
+  /** The caller's key (or console session), from where the route takes it; logs a refusal. */
+  private async authenticate(ctx: ExecutionContext, access: Access | undefined): Promise<Principal> {
+    try {
+      const credential = access?.public ? undefined : access?.credential;
+      const authorization = authorizationOf(ctx, credential);
+      // No key presented over HTTP: the console's session cookie, if there is one, stands in for it.
+      const session =
+        authorization === undefined && ctx.getType() === 'http' && (credential ?? 'authorization') === 'authorization'
+          ? sessionOf(this.config, ctx)
+          : undefined;
+      return session
+        ? await this.sessions.authenticate(session.token, session.request.method, session.request.headers['x-csrf-token'])
+        : await this.keys.authenticate(authorization);
+    } catch (err) {
+      // The presented value is never logged; its id part (not secret) is, when it parsed.
+      if (err instanceof AuthenticationFailed) this.logger.warn({ msg: 'authentication failed', reason: err.reason, key_id: err.keyId, ...whereFrom(ctx) });
+      throw err;
+    }
   }
 }
 

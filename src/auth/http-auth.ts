@@ -1,9 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import type { FastifyInstance } from 'fastify';
+import { ConsoleSessionsService } from './sessions/console-sessions.service';
+import { sessionTokenOf } from './sessions/session-cookie';
 import type { AppConfig } from '../config/config.schema';
 import { errorBodyOf } from '../common/http-exception.filter';
 import { ApiKeysService, AuthenticationFailed } from './api-keys.service';
-import { declarePrincipalSlot } from './request-principal';
+import { declarePrincipalSlot, setRequestPrincipal } from './request-principal';
 
 /**
  * What the access guard needs from Fastify: the request property it puts the caller's key on.
@@ -39,6 +43,79 @@ export function applyHttpAuth(app: NestFastifyApplication, config: AppConfig): v
           });
         const body = errorBodyOf(err, request.id);
         return reply.status(body.error.status).header('www-authenticate', 'Bearer').header('content-type', 'application/json; charset=utf-8').send(body);
+      }
+    });
+}
+
+/** Bodies of the routes that take their credential in the body (read before anyone is known). */
+const CREDENTIAL_IN_BODY_LIMITS: Record<string, number> = {
+  '/v1/session': 4096, // {"api_key": "lim_…"}
+  '/v2/enqueue': 524_288, // PagerDuty's own limit for an event: 512 KB
+  '/v1/integrations/pagerduty/enqueue': 524_288,
+};
+
+/**
+ * Small body limits for the routes whose credential is in the body: nobody is known until their
+ * body is read, so it must be small. Call before the routes are registered (before app.init()).
+ */
+export function limitCredentialBodies(fastify: FastifyInstance): void {
+  fastify.addHook('onRoute', (route) => {
+    const limit = CREDENTIAL_IN_BODY_LIMITS[route.url];
+    if (limit !== undefined && route.method === 'POST') route.bodyLimit = Math.min(route.bodyLimit ?? limit, limit);
+  });
+}
+
+/**
+ * Authentication before the body. For every route whose key comes in the Authorization header
+ * (or the console's session cookie), the credential is checked in an onRequest hook, before a
+ * byte of the body is read or parsed: a request without a valid one is answered 401 (403 for a
+ * session write without its CSRF token) and its body is discarded unread. The access guard then
+ * takes the principal found here and checks the scope. The routes are those the OpenAPI
+ * document gives a scope without another credential (x-credential: the PagerDuty routing key
+ * in the body, Slack's signature, the session routes); the rest (health, docs, the console's
+ * pages, unknown paths) are left to their own checks.
+ */
+export function authenticateBeforeBody(app: NestFastifyApplication, config: AppConfig, document: OpenAPIObject): void {
+  if (!config.auth.enabled) return;
+  const guarded = new Set<string>();
+  for (const [path, operations] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(operations as Record<string, Record<string, unknown>>)) {
+      if (typeof operation?.['x-required-scope'] !== 'string' || operation['x-credential'] !== undefined) continue;
+      guarded.add(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`);
+    }
+  }
+  const keys = app.get(ApiKeysService);
+  const sessions = app.get(ConsoleSessionsService);
+  const logger = new Logger('Auth');
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request, reply) => {
+      const route = request.routeOptions.url;
+      if (route === undefined || !guarded.has(`${request.method} ${route}`)) return;
+      try {
+        const authorization = request.headers.authorization;
+        // No key presented: the console's session cookie, if there is one, stands in for it.
+        const token = authorization === undefined ? sessionTokenOf(config, request.headers.cookie) : undefined;
+        const principal = token
+          ? await sessions.authenticate(token, request.method, request.headers['x-csrf-token'])
+          : await keys.authenticate(typeof authorization === 'string' ? authorization : undefined);
+        setRequestPrincipal(request, principal);
+      } catch (err) {
+        if (err instanceof AuthenticationFailed)
+          logger.warn({
+            msg: 'authentication failed',
+            reason: err.reason,
+            key_id: err.keyId,
+            transport: 'http',
+            route: `${request.method} ${route}`,
+            remote: request.ip,
+            request_id: request.id,
+          });
+        const body = errorBodyOf(err, request.id);
+        if (body.error.status === 401) void reply.header('www-authenticate', 'Bearer');
+        // The body is not read: the connection closes after the answer rather than draining it.
+        return reply.status(body.error.status).header('connection', 'close').header('content-type', 'application/json; charset=utf-8').send(body);
       }
     });
 }

@@ -27,6 +27,11 @@ export function declarePrincipalSlot(fastify: FastifyInstance): void {
   fastify.decorateRequest(REQUEST_SLOT, null);
 }
 
+/** The principal found before the body was read (authenticateBeforeBody); the guard takes it from here. */
+export function setRequestPrincipal(request: FastifyRequest, principal: Principal): void {
+  (request as unknown as RequestCarrier)[REQUEST_SLOT] = principal;
+}
+
 export function attachPrincipal(ctx: ExecutionContext, principal: Principal): void {
   if (ctx.getType() === 'rpc') (ctx.switchToRpc().getContext<Metadata>() as unknown as MetadataCarrier)[METADATA_SLOT] = principal;
   else (ctx.switchToHttp().getRequest<FastifyRequest>() as unknown as RequestCarrier)[REQUEST_SLOT] = principal;
