@@ -390,3 +390,37 @@ describe('authentication before the body', () => {
     await app.anon.post('/v1/session').send({ api_key: ADMIN_KEY }).expect(201);
   });
 });
+
+describe('large reads per key', () => {
+  it('serves four pages of 500 incidents at once per key and answers the rest 429, so 200 at once do not hold the event loop', async () => {
+    const store = await TestStore.create('sqlite');
+    const app = await startApp(store, { overrides: { limits: { max_concurrent_requests_per_key: 1000, max_expensive_reads_per_key: 4 } } });
+    try {
+      for (let start = 0; start < 500; start += 250) {
+        const batch = Array.from({ length: 250 }, (_, i) =>
+          alert({ title: `load ${start + i}`, description: 'd'.repeat(2000), labels: { n: String(start + i) } }),
+        );
+        await app.http.post('/v1/alerts').send(batch).expect(200);
+      }
+      const statuses: number[] = [];
+      const longest = await longestLivenessWait(app, () =>
+        Promise.all(
+          Array.from({ length: 200 }, () =>
+            app.http.get('/v1/incidents?page_size=500').then((res) => {
+              statuses.push(res.status);
+              if (res.status === 429) expect(res.body.error.details.limit).toBe('limits.max_expensive_reads_per_key');
+            }),
+          ),
+        ),
+      );
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(4);
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+      expect(longest).toBeLessThan(250);
+      // A slot is given back when its answer is done.
+      await app.http.get('/v1/incidents?page_size=500').expect(200);
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
+  });
+});

@@ -54,8 +54,7 @@ export class AccessGuard implements CanActivate {
       // Here rather than in an interceptor: any global interceptor puts every REST request
       // through Nest's rxjs chain and two AsyncResource.bind calls, which measured about a
       // third more CPU per alert on the single-alert ingest benchmark.
-      const stream = access !== undefined && !access.public && access.stream === true;
-      const release = this.limits.enter(principal.keyId, stream ? 'stream' : 'request');
+      const release = enterLimits(this.limits, principal.keyId, access);
       const response = ctx.switchToHttp().getResponse<FastifyReply>().raw;
       // A client that hung up during the key lookup: its 'close' has already been emitted.
       if (response.closed || response.destroyed) release();
@@ -83,6 +82,24 @@ export class AccessGuard implements CanActivate {
       throw err;
     }
   }
+}
+
+/** Takes the key's slots for the call (a request or a stream, and a large read); the returned function gives them back. */
+function enterLimits(limits: KeyLimits, keyId: string, access: Access | undefined): () => void {
+  const open = access !== undefined && !access.public;
+  const release = limits.enter(keyId, open && access.stream === true ? 'stream' : 'request');
+  if (!open || access.expensive !== true) return release;
+  let releaseExpensive: () => void;
+  try {
+    releaseExpensive = limits.enter(keyId, 'expensive');
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return () => {
+    release();
+    releaseExpensive();
+  };
 }
 
 function authorizationOf(ctx: ExecutionContext, source: CredentialSource = 'authorization'): string | undefined {
@@ -138,7 +155,7 @@ export class AccessInterceptor implements NestInterceptor {
     if (call?.cancelled) return EMPTY;
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [ctx.getHandler(), ctx.getClass()]);
     const stream = access !== undefined && !access.public && access.stream === true;
-    const release = this.limits.enter(principal.keyId, stream ? 'stream' : 'request');
+    const release = enterLimits(this.limits, principal.keyId, access);
     call?.once?.('cancelled', release);
     const handled = next.handle().pipe(finalize(release));
     return stream ? this.endedWhenKeyStops(handled, principal) : handled;

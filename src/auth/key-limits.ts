@@ -8,6 +8,13 @@ interface Bucket {
   at: number;
 }
 
+/** Each kind of thing in progress: its key in [limits], its limit and what it counts. */
+const LIMITS = {
+  request: (c: AppConfig) => ({ key: 'max_concurrent_requests_per_key', limit: c.limits.max_concurrent_requests_per_key, what: 'requests in progress' }),
+  stream: (c: AppConfig) => ({ key: 'max_streams_per_key', limit: c.limits.max_streams_per_key, what: 'open streams' }),
+  expensive: (c: AppConfig) => ({ key: 'max_expensive_reads_per_key', limit: c.limits.max_expensive_reads_per_key, what: 'large reads in progress' }),
+} as const;
+
 /** Bucket of requests made without a key (only when auth is off): they share one budget. */
 const ANONYMOUS = '';
 
@@ -20,7 +27,7 @@ const ANONYMOUS = '';
 export class KeyLimits {
   private readonly buckets = new Map<string, Bucket>();
   /** In progress per key id; entries stay at 0 (only authenticated keys get here, so few). */
-  private readonly inProgress = { request: new Map<string, number>(), stream: new Map<string, number>() };
+  private readonly inProgress = { request: new Map<string, number>(), stream: new Map<string, number>(), expensive: new Map<string, number>() };
 
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
@@ -54,16 +61,14 @@ export class KeyLimits {
   }
 
   /** Counts a request (or stream) of `keyId` in progress; the returned function ends it. */
-  enter(keyId: string, kind: 'request' | 'stream'): () => void {
-    const limit = kind === 'stream' ? this.config.limits.max_streams_per_key : this.config.limits.max_concurrent_requests_per_key;
+  enter(keyId: string, kind: 'request' | 'stream' | 'expensive'): () => void {
+    const { key, limit, what } = LIMITS[kind](this.config);
     const counts = this.inProgress[kind];
     const current = counts.get(keyId) ?? 0;
     if (current >= limit) {
-      const what =
-        kind === 'stream' ? `${limit} open streams (limits.max_streams_per_key)` : `${limit} requests in progress (limits.max_concurrent_requests_per_key)`;
-      throw new DomainError(ErrorCode.RATE_LIMITED, `this API key already has ${what}`, {
+      throw new DomainError(ErrorCode.RATE_LIMITED, `this API key already has ${limit} ${what} (limits.${key})`, {
         retry_after_secs: 1,
-        limit: kind === 'stream' ? 'limits.max_streams_per_key' : 'limits.max_concurrent_requests_per_key',
+        limit: `limits.${key}`,
       });
     }
     counts.set(keyId, current + 1);

@@ -36,6 +36,7 @@ export const CONFIG_SCHEMA = {
     ingest_burst: { type: 'integer', default: 2000, min: 1, max: 10_000_000 },
     max_concurrent_requests_per_key: { type: 'integer', default: 64, min: 1, max: 100_000 },
     max_streams_per_key: { type: 'integer', default: 16, min: 1, max: 10_000 },
+    max_expensive_reads_per_key: { type: 'integer', default: 4, min: 1, max: 10_000 },
   },
   outbound: {
     allow_hosts: { type: 'list', default: [] },

@@ -35,7 +35,7 @@ export class IncidentsController {
     return this.incidents.create(dto, caller?.name);
   }
 
-  @RequireScope('incidents:read')
+  @RequireScope('incidents:read', { expensive: true })
   @Get()
   @ApiOperation({ summary: 'List incidents, newest first' })
   @ApiOkResponse({ type: IncidentPageView })

@@ -80,7 +80,7 @@ export class IncidentsGrpcController {
     return { incident: incidentToProto(incident), notes: notes.map(noteToProto), timeline: timeline.map(timelineEntryToProto) };
   }
 
-  @RequireScope('incidents:read')
+  @RequireScope('incidents:read', { expensive: true })
   @GrpcMethod('IncidentService', 'ListIncidents')
   async listIncidents(request: Request): Promise<object> {
     const query = toValidDto(

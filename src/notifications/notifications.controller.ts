@@ -56,7 +56,7 @@ export class NotificationsController {
     return this.notifications.retry(id);
   }
 
-  @RequireScope('incidents:read')
+  @RequireScope('incidents:read', { expensive: true })
   @Get('notifications/dead-letters')
   @ApiOperation({ summary: 'The dead letters: notifications that failed for good, most recent first (re-drive one with POST /v1/notifications/{id}/retry)' })
   @ApiOkResponse({ type: DeadLetterPageView })

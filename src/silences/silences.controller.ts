@@ -26,7 +26,7 @@ export class SilencesController {
     return this.silences.create(dto, caller?.name ?? 'system', caller?.name);
   }
 
-  @RequireScope('incidents:read')
+  @RequireScope('incidents:read', { expensive: true })
   @Post('preview')
   @HttpCode(200)
   @ApiJsonBodyErrors()

@@ -111,7 +111,13 @@ export const ADMIN_KEY = 'lim_00000000000000aa_' + 'a'.repeat(64);
  * The per-key limits are lifted for tests that are about something else (thousands of alerts,
  * hundreds of concurrent requests); the tests of the limits set their own.
  */
-const TEST_LIMITS = { ingest_rate_per_sec: 1_000_000, ingest_burst: 10_000_000, max_concurrent_requests_per_key: 100_000, max_streams_per_key: 10_000 };
+const TEST_LIMITS = {
+  ingest_rate_per_sec: 1_000_000,
+  ingest_burst: 10_000_000,
+  max_concurrent_requests_per_key: 100_000,
+  max_streams_per_key: 10_000,
+  max_expensive_reads_per_key: 10_000,
+};
 
 /** supertest on the app's server, sending `Authorization: Bearer <key>` with every request. */
 export function authedHttp(server: Parameters<typeof request>[0], key = ADMIN_KEY): ReturnType<typeof request> {
