@@ -12,7 +12,8 @@ import { DATABASE } from '../src/database/tokens';
 import type { Database } from '../src/database/schema';
 import { HEALTH_PROTO, INCIDENT_MANAGER_PROTO, PROTO_LOADER_OPTIONS } from '../src/grpc/grpc.server';
 import { WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
-import { ADMIN_KEY, alert, authedHttp, drivers, grpcKeyInterceptor, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, authedHttp, drivers, grpcKeyInterceptor, ManualClock, RunningApp, startApp, TestStore, waitUntil } from './support/harness';
+import { IncidentEventStream } from '../src/incidents/incident-event-stream';
 
 /** The status of a GET that may open a stream (the server-sent events route): it is read from the head, then the request ends. */
 function streamStatus(port: number, path: string, key: string): Promise<number> {
@@ -474,6 +475,9 @@ describe.each(drivers())('gRPC access on %s', (driver) => {
     await store.destroy();
   });
 
+  /** Live subscriptions to the incident events: a stream counts once the service has subscribed it. */
+  const streams = () => running.app.get(IncidentEventStream).subscriberCount();
+
   function client(service: 'IncidentService' | 'AlertIngestion' | 'Health', key?: string): any {
     const definition = protoLoader.loadSync([INCIDENT_MANAGER_PROTO, HEALTH_PROTO], PROTO_LOADER_OPTIONS);
     const loaded = grpc.loadPackageDefinition(definition) as any;
@@ -524,9 +528,10 @@ describe.each(drivers())('gRPC access on %s', (driver) => {
 
   it('ends an open stream with UNAUTHENTICATED once its key is revoked', async () => {
     const { key, id } = await createKey(running.http, 'soon-revoked', ['incidents:read']);
+    const subscribed = streams();
     const stream = client('IncidentService', key).StreamIncidents({});
     const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => streams() > subscribed, 'the stream subscribed');
     await running.http.post(`/v1/api-keys/${id}/revoke`).expect(200);
     const err = await Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 8_000))]);
     expect(err?.code).toBe(grpc.status.UNAUTHENTICATED);
@@ -534,14 +539,15 @@ describe.each(drivers())('gRPC access on %s', (driver) => {
 
   it('limits open streams per key', async () => {
     const { key } = await createKey(running.http, 'watcher', ['incidents:read']);
+    const subscribed = streams();
     const first = client('IncidentService', key).StreamIncidents({});
     first.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => streams() > subscribed, 'the first stream subscribed');
     const second = client('IncidentService', key).StreamIncidents({});
     const err = await new Promise<grpc.ServiceError>((resolve) => second.on('error', resolve));
     expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     first.cancel();
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => streams() === subscribed, 'the cancelled stream gone');
     const third = client('IncidentService', key).StreamIncidents({});
     const outcome = await Promise.race([new Promise((resolve) => third.on('error', resolve)), new Promise((r) => setTimeout(() => r('open'), 500))]);
     expect(outcome).toBe('open');

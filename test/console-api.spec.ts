@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { consoleSize } from '../scripts/console-size';
 import { IncidentUpdatedEvent } from '../src/incidents/domain/events';
-import { MAX_UNREAD_EVENTS } from '../src/incidents/incident-event-stream';
-import { ADMIN_KEY, alert, drivers, ManualClock, RunningApp, startApp, TestStore } from './support/harness';
+import { IncidentEventStream, MAX_UNREAD_EVENTS } from '../src/incidents/incident-event-stream';
+import { ADMIN_KEY, alert, drivers, ManualClock, RunningApp, startApp, TestStore, waitUntil } from './support/harness';
 
 /** The session cookie of a sign-in answer, as name=value. */
 function cookieOf(res: request.Response): string {
@@ -67,6 +67,8 @@ describe.each(drivers())('console API on %s', (driver) => {
     await running?.close();
     await store?.destroy();
   });
+  /** Live subscriptions to the incident events: a stream counts once the service has subscribed it. */
+  const streams = () => running.app.get(IncidentEventStream).subscriberCount();
 
   async function signIn(key = ADMIN_KEY): Promise<{ cookie: string; csrf: string; res: request.Response }> {
     const res = await running.anon.post('/v1/session').send({ api_key: key }).expect(201);
@@ -156,8 +158,8 @@ describe.each(drivers())('console API on %s', (driver) => {
     const forbidden = await running.anon.post('/v1/alerts').set('cookie', cookie).set('x-csrf-token', csrf).send(alert()).expect(403);
     expect(forbidden.body.error.code).toBe('FORBIDDEN');
     clock.advance(601);
-    await new Promise((r) => setTimeout(r, 2100)); // the session cache (auth.key_cache_secs)
-    await running.anon.get('/v1/incidents').set('cookie', cookie).expect(401);
+    // Refused once the session cache (auth.key_cache_secs) has let go of it.
+    await waitUntil(async () => (await running.anon.get('/v1/incidents').set('cookie', cookie)).status === 401, 'the expired session refused');
     await running.anon.get('/v1/session').set('cookie', cookie).expect(401);
   });
 
@@ -203,8 +205,9 @@ describe.each(drivers())('console API on %s', (driver) => {
     const bad = await running.http.get('/v1/incidents/events?severity=P9').expect(400);
     expect(JSON.stringify(bad.body)).toContain('severity');
     await running.anon.get('/v1/incidents/events').expect(401);
+    const subscribed = streams();
     const reading = readEvents(port, '/v1/incidents/events?severity=P1', { authorization: `Bearer ${ADMIN_KEY}` }, (events) => events.length >= 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => streams() > subscribed, 'the stream subscribed');
     await running.http
       .post('/v1/alerts')
       .send(alert({ title: 'not this one', severity: 'P3' }))
@@ -254,11 +257,12 @@ describe.each(drivers())('console API on %s', (driver) => {
       }),
     );
     const reading = counter();
+    const subscribed = streams();
     const readingReq = open((res) => {
       res.setEncoding('utf8');
       res.on('data', (c: string) => reading.feed(c));
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => streams() > subscribed, 'the reading stream subscribed');
     const emitter = running.app.get(EventEmitter2);
     for (let i = 0; i < total; i++) {
       emitter.emit('incident.updated', new IncidentUpdatedEvent(incident, new Date().toISOString(), 'test', { title: { from: 'a', to: `b${i}` } }));
@@ -277,8 +281,9 @@ describe.each(drivers())('console API on %s', (driver) => {
 
   it('streams to a console session too', async () => {
     const { cookie } = await signIn();
+    const subscribed = streams();
     const reading = readEvents(port, '/v1/incidents/events', { cookie }, (events) => events.some((e) => e.incident.title === 'Session stream'));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(() => streams() > subscribed, 'the session stream subscribed');
     await running.http
       .post('/v1/alerts')
       .send(alert({ title: 'Session stream' }))

@@ -221,3 +221,12 @@ export function onChangeInTransaction(app: NestFastifyApplication, listener: (tx
     .get(EventEmitter2)
     .on(INCIDENT_CHANGE_IN_TRANSACTION, ((change: IncidentChangeInTransaction) => listener(change.tx, change.event)) as (...args: unknown[]) => void);
 }
+
+/** Polls `check` until it holds; fails naming `what` after `ms`. For waits on a condition, never a fixed sleep. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
