@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { ConsoleSessionsService } from './sessions/console-sessions.service';
 import { sessionTokenOf } from './sessions/session-cookie';
 import type { AppConfig } from '../config/config.schema';
-import { errorBodyOf } from '../common/http-exception.filter';
+import { errorBodyOf, sendError } from '../common/http-exception.filter';
 import { ApiKeysService, AuthenticationFailed } from './api-keys.service';
 import { declarePrincipalSlot, setRequestPrincipal } from './request-principal';
 
@@ -42,7 +42,9 @@ export function applyHttpAuth(app: NestFastifyApplication, config: AppConfig): v
             request_id: request.id,
           });
         const body = errorBodyOf(err, request.id);
-        return reply.status(body.error.status).header('www-authenticate', 'Bearer').header('content-type', 'application/json; charset=utf-8').send(body);
+        // Status, Retry-After (a store outage) and WWW-Authenticate (401) as every error answer has them.
+        sendError(reply, body.error, body);
+        return reply;
       }
     });
 }
@@ -99,9 +101,9 @@ export function authenticateBeforeBody(app: NestFastifyApplication, config: AppC
         request_id: request.id,
       });
     const body = errorBodyOf(err, request.id);
-    if (body.error.status === 401) void reply.header('www-authenticate', 'Bearer');
     // The body is not read: the connection closes after the answer rather than draining it.
-    void reply.status(body.error.status).header('connection', 'close').header('content-type', 'application/json; charset=utf-8').send(body);
+    void reply.header('connection', 'close');
+    sendError(reply, body.error, body);
   };
   // A callback hook on the guarded routes only: no lookup, and no extra promise, on the others.
   const authenticate: onRequestHookHandler = (request, reply, done) => {
