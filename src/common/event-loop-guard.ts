@@ -16,32 +16,24 @@ export const STALL_THRESHOLD_MS = 200;
  */
 export function guardEventLoop(fastify: FastifyInstance, onStall?: (heldMs: number) => void): void {
   const logger = new Logger('EventLoop');
-  // The requests in progress; their routes are looked up only when a stall is logged.
-  const inProgress = new Set<FastifyRequest>();
-  const settled = (request: FastifyRequest, _reply: unknown, done: () => void) => {
-    inProgress.delete(request);
-    done();
-  };
+  // The requests in progress, until their connection's answer is done or the client goes.
+  const inProgress = new Map<FastifyRequest, string>();
   fastify.addHook('onRequest', (request, _reply, done) => {
-    inProgress.add(request);
+    inProgress.set(request, `${request.method} ${request.routeOptions.url ?? 'unmatched'}`);
+    request.raw.once('close', () => inProgress.delete(request));
     done();
   });
-  fastify.addHook('onResponse', settled);
-  fastify.addHook('onRequestAbort', (request, done) => settled(request, undefined, done));
   let last = performance.now();
-  let ticks = 0;
   const timer = setInterval(() => {
     const now = performance.now();
     const held = now - last - INTERVAL_MS;
     last = now;
-    // Now and then, forget a request whose connection went without either hook firing.
-    if (++ticks % 200 === 0) for (const request of inProgress) if (request.raw.destroyed && request.raw.socket?.destroyed !== false) inProgress.delete(request);
     if (held <= STALL_THRESHOLD_MS) return;
     onStall?.(held);
     logger.warn({
       msg: 'The event loop was held: every request waited',
       held_ms: Math.round(held),
-      routes_in_progress: [...new Set([...inProgress].map((r) => `${r.method} ${r.routeOptions.url ?? 'unmatched'}`))].slice(0, 10),
+      routes_in_progress: [...new Set(inProgress.values())].slice(0, 10),
       requests_in_progress: inProgress.size,
     });
   }, INTERVAL_MS);
