@@ -31,22 +31,30 @@ export function applyHttpAuth(app: NestFastifyApplication, config: AppConfig): v
       try {
         await keys.authenticate(request.headers.authorization);
       } catch (err) {
-        if (err instanceof AuthenticationFailed)
-          logger.warn({
-            msg: 'authentication failed',
-            reason: err.reason,
-            key_id: err.keyId,
-            transport: 'http',
-            route: `${request.method} ${route}`,
-            remote: request.ip,
-            request_id: request.id,
-          });
-        const body = errorBodyOf(err, request.id);
-        // Status, Retry-After (a store outage) and WWW-Authenticate (401) as every error answer has them.
-        sendError(reply, body.error, body);
+        refuse(logger, request, reply, err);
         return reply;
       }
     });
+}
+
+/**
+ * Answers a credential refused in an onRequest hook, as the access guard would: the log line
+ * (never the presented value) and the error envelope with its status, Retry-After (a store
+ * outage) and WWW-Authenticate (401).
+ */
+function refuse(logger: Logger, request: FastifyRequest, reply: FastifyReply, err: unknown): void {
+  if (err instanceof AuthenticationFailed)
+    logger.warn({
+      msg: 'authentication failed',
+      reason: err.reason,
+      key_id: err.keyId,
+      transport: 'http',
+      route: `${request.method} ${request.routeOptions.url}`,
+      remote: request.ip,
+      request_id: request.id,
+    });
+  const body = errorBodyOf(err, request.id);
+  sendError(reply, body.error, body);
 }
 
 /** Bodies of the routes that take their credential in the body (read before anyone is known). */
@@ -89,22 +97,6 @@ export function authenticateBeforeBody(app: NestFastifyApplication, config: AppC
   const keys = app.get(ApiKeysService);
   const sessions = app.get(ConsoleSessionsService);
   const logger = new Logger('Auth');
-  const refuse = (request: FastifyRequest, reply: FastifyReply, err: unknown): void => {
-    if (err instanceof AuthenticationFailed)
-      logger.warn({
-        msg: 'authentication failed',
-        reason: err.reason,
-        key_id: err.keyId,
-        transport: 'http',
-        route: `${request.method} ${request.routeOptions.url}`,
-        remote: request.ip,
-        request_id: request.id,
-      });
-    const body = errorBodyOf(err, request.id);
-    // The body is not read: the connection closes after the answer rather than draining it.
-    void reply.header('connection', 'close');
-    sendError(reply, body.error, body);
-  };
   // A callback hook on the guarded routes only: no lookup, and no extra promise, on the others.
   const authenticate: onRequestHookHandler = (request, reply, done) => {
     const authorization = request.headers.authorization;
@@ -116,7 +108,11 @@ export function authenticateBeforeBody(app: NestFastifyApplication, config: AppC
         setRequestPrincipal(request, principal);
         done();
       },
-      (err: unknown) => refuse(request, reply, err),
+      (err: unknown) => {
+        // The body is not read: the connection closes after the answer rather than draining it.
+        void reply.header('connection', 'close');
+        refuse(logger, request, reply, err);
+      },
     );
   };
   app
