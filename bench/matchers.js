@@ -41,6 +41,9 @@ const worst = [
   ['(.|.|.|.|.)*Z', 'x'.repeat(1024)],
   ['(a|aa)*b', 'a'.repeat(1024)],
   ['(x+x+)+y', 'x'.repeat(1024)],
+  // Counted repetitions at their limit (100 characters expanded): RE2's largest programs.
+  ['.*a.{0,100}', `${'a'.repeat(500)}${'b'.repeat(524)}`],
+  ['(.{0,10}){10}a', 'ab'.repeat(512)],
 ].map(([pattern, value]) => {
   const [m] = parseMatchers(`v=~"${pattern}"`);
   const s = subject(value);

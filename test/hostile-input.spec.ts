@@ -65,6 +65,10 @@ describe('matchers are RE2, as Alertmanager’s', () => {
       ['(.|.|.|.|.)*Z', 'x'.repeat(1024)],
       ['(a|aa)*b', 'a'.repeat(1024)],
       ['(x+x+)+y', 'x'.repeat(1024)],
+      // Counted repetitions at the limit (100 characters expanded): the program RE2 builds is
+      // at its largest.
+      ['.*a.{0,100}', `${'a'.repeat(500)}${'b'.repeat(524)}`],
+      ['(.{0,10}){10}a', 'ab'.repeat(512)],
     ]) {
       const [m] = parseMatchers(`label=~"${pattern}"`);
       const started = process.hrtime.bigint();
@@ -89,6 +93,13 @@ describe('matchers are RE2, as Alertmanager’s', () => {
     expect(() => parseMatchers('x=~"(?=a)a"')).toThrow(/RE2/);
     expect(() => parseMatchers('x=~"(?<!a)b"')).toThrow(/RE2/);
     expect(() => parseMatchers(`x="${'v'.repeat(MAX_MATCHER_VALUE_LENGTH + 1)}"`)).toThrow(/longer than 1024 characters/);
+    // `.*a.{0,1000}` compiles to a thousand states: 22 ms on one label. Nested counts multiply.
+    expect(() => parseMatchers('x=~".*a.{0,1000}"')).toThrow(/expand to 1000 characters, more than 100/);
+    expect(() => parseMatchers('x=~"((.*a){20}){10}"')).toThrow(/expand to 400 characters/);
+    expect(() => parseMatchers('x=~"(.{0,20}){11}a"')).toThrow(/expand to 220 characters/);
+    // What does not expand is not counted: long literals, classes, escaped braces, * + ?.
+    expect(() => parseMatchers(`x=~"${'literal|'.repeat(120)}end"`)).not.toThrow();
+    expect(() => parseMatchers('x=~"[a{]{100}\\\\{500}(b|c)*"')).not.toThrow();
     let error: ConfigError | undefined;
     try {
       buildConfig({ route: { routes: [{ matchers: ['team=~"(a)\\\\1"'], receiver: 'default' }] } }, {});

@@ -35,7 +35,10 @@ export class AlertsService {
     const receivedAt = this.clock.now().toISOString();
     return this.transactor.runGrouped(async (tx) => {
       const answers: AlertAnswer[] = [];
-      for (const dto of alerts) answers.push(await this.ingestWithin(tx, dto, receivedAt, caller, integration));
+      for (const dto of alerts) {
+        answers.push(await this.ingestWithin(tx, dto, receivedAt, caller, integration));
+        await tx.pace();
+      }
       return answers;
     }, alerts.length);
   }

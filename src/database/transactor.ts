@@ -4,6 +4,7 @@ import type { Tx } from './tx';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { MetricsService, TransactionKind } from '../metrics/metrics.service';
 import { insertRows } from './cached-queries';
+import { LoopPacer } from '../common/loop-pacer';
 import { DATABASE, DIALECT } from './tokens';
 import type { Database, Dialect } from './schema';
 
@@ -69,8 +70,10 @@ export class Transactor {
             if (!rows) pending.set(table, (rows = []));
             return rows;
           };
+          const pacer = new LoopPacer();
           const tx: Tx = {
             db: trx,
+            pace: () => pacer.pace(),
             dialect: this.dialect,
             afterCommit: (fn) => callbacks.push(fn),
             deferInsert: (table, row) => void rowsOf(table).push(row),
@@ -174,7 +177,10 @@ export class Transactor {
         unitFailed = false;
         const out: unknown[] = [];
         try {
-          for (const unit of group) out.push(await unit.work(tx));
+          for (const unit of group) {
+            out.push(await unit.work(tx));
+            await tx.pace();
+          }
           // The units' deferred rows: a failure here is one unit's data too.
           await tx.flush();
         } catch (err) {

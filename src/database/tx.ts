@@ -15,4 +15,9 @@ export interface Tx {
   deferred<T extends keyof Database>(table: T): readonly Insertable<Database[T]>[];
   /** Writes the deferred rows now (the transaction does so before it commits anyway). */
   flush(): Promise<void>;
+  /**
+   * Call once per item of a long loop: yields the event loop when the transaction has run a
+   * slice (see LoopPacer), so a batch of a thousand alerts does not hold it for its whole length.
+   */
+  pace(): Promise<void> | undefined;
 }

@@ -72,9 +72,13 @@ export class IntegrationsService {
         for (const item of upstream) {
           if (item.status === 'firing') answers.push(await this.firing(tx, item, integration, now, caller));
           else answers.push(await this.resolved(tx, item, integration, now, touched, caller));
+          await tx.pace();
         }
         const resolved_incidents: string[] = [];
-        for (const id of touched) if (await this.resolveIfQuiet(tx, id, integration, caller)) resolved_incidents.push(id);
+        for (const id of touched) {
+          if (await this.resolveIfQuiet(tx, id, integration, caller)) resolved_incidents.push(id);
+          await tx.pace();
+        }
         return { alerts: answers, resolved_incidents };
       },
       Math.max(1, upstream.length),

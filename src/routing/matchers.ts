@@ -1,4 +1,5 @@
 import RE2 from 're2';
+import { MAX_REPEATED_CHARACTERS, repeatedCharacters } from './regex-repetition';
 
 /**
  * Label matchers as Alertmanager writes them: `name="value"`, `name!="value"`, `name=~"regex"`,
@@ -84,6 +85,12 @@ function matcher(name: string, operator: MatchOperator, value: string, text: str
     throw new MatcherSyntaxError(`"${shown(text)}": the value of ${name} is longer than ${MAX_MATCHER_VALUE_LENGTH} characters`);
   }
   if (operator === '=~' || operator === '!~') {
+    const repeated = repeatedCharacters(value);
+    if (repeated > MAX_REPEATED_CHARACTERS) {
+      throw new MatcherSyntaxError(
+        `"${shown(text)}": its counted repetitions ({n}, {n,m}) expand to ${repeated} characters, more than ${MAX_REPEATED_CHARACTERS}; such patterns are slow to match`,
+      );
+    }
     try {
       return { name, operator, value, regex: new RE2(`^(?:${value})$`, 'u') };
     } catch (err) {

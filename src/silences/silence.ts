@@ -27,6 +27,23 @@ export function stateOf(silence: { starts_at: string; ends_at: string }, now: st
   return now < silence.ends_at ? 'active' : 'expired';
 }
 
+/**
+ * Matchers are parsed (and their patterns compiled by RE2) once per distinct text, not each time
+ * a silence is read: every transaction that takes alerts reads the silences in force, and 50
+ * silences of 50 long patterns cost a second to compile. Compiled matchers are immutable.
+ */
+const compiled = new Map<string, Matcher[]>();
+const MAX_COMPILED = 10_000;
+
 export function parsedMatchers(written: readonly string[]): Matcher[] {
-  return written.flatMap((m) => parseMatchers(m));
+  return written.flatMap((text) => {
+    let parsed = compiled.get(text);
+    if (!parsed) {
+      parsed = parseMatchers(text);
+      // Silences come and go; should their matchers ever overflow the cache, the oldest go first.
+      if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
+      compiled.set(text, parsed);
+    }
+    return parsed;
+  });
 }
