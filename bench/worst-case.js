@@ -201,8 +201,8 @@ async function main() {
     (b) => ok(post('/v2/enqueue', b)),
   );
   await measure(
-    'gRPC SubmitAlerts: 1,000 new incidents, 4.9 MB',
-    () => ({ alerts: Array.from({ length: 1000 }, () => ({ ...bigAlert(4900), alert_type: 'INFRASTRUCTURE' })) }),
+    'gRPC SubmitAlerts: 1,000 new incidents of 64 labels, 3.9 MB (the 4 MiB message limit)',
+    () => ({ alerts: Array.from({ length: 1000 }, () => ({ ...bigAlert(3900), alert_type: 'INFRASTRUCTURE' })) }),
     (r) => grpcOk(rpc.call(rpc.ingestion, 'SubmitAlerts', r)),
   );
   await measure(
@@ -252,8 +252,8 @@ async function main() {
     () => ok(get('/v1/incidents?page_size=500&q=zzz')),
   );
   await measure(
-    'gRPC ListIncidents: page_size 500',
-    () => ({ page_size: 500 }),
+    'gRPC ListIncidents: page_size 200 (its largest)',
+    () => ({ page_size: 200 }),
     (r) => grpcOk(rpc.call(rpc.incidents, 'ListIncidents', r)),
   );
   const matchers = Array.from({ length: 50 }, (_, i) => `k${i}=~"${'(v|w)*'.repeat(150)}[^v]"`);

@@ -11,7 +11,7 @@ import type { Browser, BrowserContext, Page } from 'puppeteer-core';
 import request from 'supertest';
 import { chromiumLaunchOptions } from '../scripts/chromium';
 import { FakeTarget, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
-import { ADMIN_KEY, alert, RunningApp, startApp, TestStore } from './support/harness';
+import { ADMIN_KEY, alert, RunningApp, startApp, TestStore, waitUntil } from './support/harness';
 
 // Screenshots go to a scratch folder; CONSOLE_SCREENSHOTS=docs/images writes the README's.
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ? resolve(process.env.CONSOLE_SCREENSHOTS) : undefined;
@@ -376,6 +376,66 @@ describe('web console in headless Chromium', () => {
       );
       await request(base).get('/v1/incidents').set('authorization', `Bearer ${key}`).expect(401);
       expect(await readable(page)).not.toContain(key.slice(-20));
+      expect(errors).toEqual([]);
+    });
+
+    it('saves the severity form unchanged without changing anything, keeps the severity when an assignee is added, and asks before a raise that pages', async () => {
+      const { page, errors } = await openPage(context, viewport);
+      const id = (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title: `Staging disk (${viewport.name})`, severity: 'P3', labels: { env: 'staging', form: viewport.name } }))
+          .expect(200)
+      ).body.incident_id;
+      const incident = async () => (await running.http.get(`/v1/incidents/${id}`).expect(200)).body;
+      const severityChanges = async () => (await incident()).timeline.filter((e: { event_type: string }) => e.event_type === 'severity_changed');
+      await signIn(page, ADMIN_KEY);
+      await page.goto(`${base}/incidents/${id}`, { waitUntil: 'domcontentloaded' });
+      const form = 'form[aria-label="Severity and assignees"]';
+      await page.waitForSelector(`${form} select[name="severity"]`, { visible: true });
+      // The select shows the incident's own severity (it showed P0, the first option).
+      expect(await page.$eval(`${form} select[name="severity"]`, (el) => el.value)).toBe('P3');
+
+      // Saved unchanged: nothing is sent, nothing changes.
+      await page.click(`${form} button[type="submit"]`);
+      await waitForText(page, `${form} .hint`, 'Nothing changed.');
+      expect((await incident()).severity).toBe('P3');
+      expect(await severityChanges()).toEqual([]);
+
+      // An assignee added: the severity stays.
+      await page.type(`${form} input[name="assignees"]`, 'alice');
+      await page.click(`${form} button[type="submit"]`);
+      await waitUntil(async () => (await incident()).assignees.includes('alice'), 'the assignee to be saved');
+      expect((await incident()).severity).toBe('P3');
+      expect(await severityChanges()).toEqual([]);
+      await page.waitForFunction((sel: string) => document.querySelector<HTMLSelectElement>(sel)?.value === 'P3', {}, `${form} select[name="severity"]`);
+
+      // A raise into P1 pages: the console asks first; declined, nothing changes.
+      const dialogs: string[] = [];
+      page.once('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await page.select(`${form} select[name="severity"]`, 'P1');
+      await page.click(`${form} button[type="submit"]`);
+      await waitUntil(() => dialogs.length === 1, 'the confirmation');
+      expect(dialogs[0]).toContain('Raise P3 to P1?');
+      expect((await incident()).severity).toBe('P3');
+      // Accepted, it is raised.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.click(`${form} button[type="submit"]`);
+      await waitUntil(async () => (await incident()).severity === 'P1', 'the raise to P1');
+      await waitForText(page, '.meta', 'P1');
+      // A lowering pages nobody: no question asked.
+      page.once('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await page.waitForFunction((sel: string) => document.querySelector<HTMLSelectElement>(sel)?.value === 'P1', {}, `${form} select[name="severity"]`);
+      await page.select(`${form} select[name="severity"]`, 'P2');
+      await page.click(`${form} button[type="submit"]`);
+      await waitUntil(async () => (await incident()).severity === 'P2', 'the lowering to P2');
+      expect(dialogs).toHaveLength(1);
       expect(errors).toEqual([]);
     });
 

@@ -165,7 +165,9 @@ describe('hostile matchers through the API', () => {
         ),
       ),
     );
-    expect(longest).toBeLessThan(250);
+    // It held the loop 16 s before the raw scan. About 100 ms alone (four 5 MB bodies read and
+    // scanned); 304 ms once with the fuzzer busy on the other core.
+    expect(longest).toBeLessThan(500);
   });
 
   it('refuses maps of 200,000 keys (REST) and 100,000 (gRPC) naming the field, without holding the event loop', async () => {
@@ -430,6 +432,73 @@ describe('large reads per key', () => {
       expect(longest).toBeLessThan(500);
       // A slot is given back when its answer is done.
       await app.http.get('/v1/incidents?page_size=500').expect(200);
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe('long histories', () => {
+  it('pages an incident’s alerts and timeline (X-Total-Count) and gives the detail its newest 500 entries', async () => {
+    const store = await TestStore.create('sqlite');
+    const app = await startApp(store, { overrides: { limits: { max_concurrent_requests_per_key: 1000 } } });
+    try {
+      const first = await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'flapping' }))
+        .expect(200);
+      const id = first.body.incident_id;
+      await app.http
+        .post('/v1/alerts')
+        .send(Array.from({ length: 1000 }, () => alert({ title: 'flapping' })))
+        .expect(200);
+      await app.http
+        .post('/v1/alerts')
+        .send(Array.from({ length: 200 }, () => alert({ title: 'flapping' })))
+        .expect(200);
+      // 1,201 alerts; the timeline has "created" and one "deduplicated" per repeat.
+      const alerts = await app.http.get(`/v1/incidents/${id}/alerts`).expect(200);
+      expect(alerts.body).toHaveLength(1000);
+      expect(alerts.headers['x-total-count']).toBe('1201');
+      expect(alerts.body[0].id).toBe(first.body.alert_id); // oldest first
+      const rest = await app.http.get(`/v1/incidents/${id}/alerts?page=2`).expect(200);
+      expect(rest.body).toHaveLength(201);
+      const small = await app.http.get(`/v1/incidents/${id}/alerts?page=3&page_size=500`).expect(200);
+      expect(small.body).toHaveLength(201);
+      await app.http
+        .get(`/v1/incidents/${id}/alerts?page_size=1001`)
+        .expect(400)
+        .expect((res) => expect(res.body.error.details.fields[0].field).toBe('page_size'));
+
+      const timeline = await app.http.get(`/v1/incidents/${id}/timeline?page_size=100`).expect(200);
+      expect(timeline.body).toHaveLength(100);
+      const total = Number(timeline.headers['x-total-count']);
+      expect(total).toBeGreaterThanOrEqual(1201);
+      expect(timeline.body[0].event_type).toBe('created');
+
+      const detail = await app.http.get(`/v1/incidents/${id}`).expect(200);
+      expect(detail.body.timeline).toHaveLength(500);
+      expect(detail.body.timeline_total).toBe(total);
+      const last = await app.http.get(`/v1/incidents/${id}/timeline?page=${Math.ceil(total / 100)}&page_size=100`).expect(200);
+      // The detail ends where the timeline ends: its entries are the newest.
+      expect(detail.body.timeline.at(-1)).toEqual(last.body.at(-1));
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe('HEAD on the event stream', () => {
+  it('answers the headers and ends, instead of holding the connection without a word (found by the fuzzer)', async () => {
+    const store = await TestStore.create('sqlite');
+    const app = await startApp(store);
+    try {
+      const res = await app.http.head('/v1/incidents/events').timeout(5_000).expect(200);
+      expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      // The stream slot it took is given back: the key can still open its streams.
+      for (let i = 0; i < 20; i++) await app.http.head('/v1/incidents/events').timeout(5_000).expect(200);
     } finally {
       await app.close();
       await store.destroy();

@@ -460,7 +460,10 @@ describe.each(drivers())('notifications on %s', (driver) => {
           .send({ message: `to the hung target ${i}`, channels: [{ type: 'webhook', url: `${hung.url}/slow` }] })
           .expect(202);
       }
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The hung target holds an attempt open before the healthy traffic comes.
+      const deadline = Date.now() + 10_000;
+      while (hung.attempts.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(hung.attempts.length).toBeGreaterThanOrEqual(1);
       const ids: string[] = [];
       for (let i = 0; i < 30; i++)
         ids.push(

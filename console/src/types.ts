@@ -44,7 +44,9 @@ export interface Note {
 }
 
 export interface IncidentDetail extends Incident {
+  /** The newest entries (500 at most), oldest first. */
   timeline: TimelineEntry[];
+  timeline_total: number;
   notes: Note[];
 }
 

@@ -46,8 +46,23 @@ export class AlertRepository {
     tx.deferInsert('alerts', alertMapper.toRow(alert));
   }
 
-  async listByIncident(incidentId: string): Promise<StoredAlert[]> {
-    const rows = await this.db.selectFrom('alerts').selectAll().where('incident_id', '=', incidentId).orderBy('received_at').orderBy('id').execute();
-    return rows.map(alertMapper.toDomain);
+  async listByIncident(incidentId: string, window: { limit: number; offset: number }): Promise<{ items: StoredAlert[]; total: number }> {
+    const [rows, count] = await Promise.all([
+      this.db
+        .selectFrom('alerts')
+        .selectAll()
+        .where('incident_id', '=', incidentId)
+        .orderBy('received_at')
+        .orderBy('id')
+        .limit(window.limit)
+        .offset(window.offset)
+        .execute(),
+      this.db
+        .selectFrom('alerts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('incident_id', '=', incidentId)
+        .executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(alertMapper.toDomain), total: Number(count.n) };
   }
 }

@@ -1,6 +1,8 @@
+import { HistoryPageQuery } from '../common/page.query';
+import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/access.decorators';
 import { Caller, Principal } from '../auth/request-principal';
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
@@ -42,7 +44,7 @@ export class AlertsController {
   })
   async submit(@Body() body: unknown, @Caller() caller?: Principal): Promise<AlertAnswer | AlertAnswer[]> {
     // Validation refusals are counted here: the service only ever sees valid alerts.
-    const alerts = this.metrics.rejectedIfThrows('api', Array.isArray(body) ? body : [body], () =>
+    const alerts = await this.metrics.rejectedIfThrows('api', Array.isArray(body) ? body : [body], () =>
       Array.isArray(body) ? toValidAlertBatch(body, 'body', (index) => `[${index}]`) : [toValidDto(AlertDto, body)],
     );
     const answers = await this.alerts.ingest(alerts, caller);
@@ -51,11 +53,17 @@ export class AlertsController {
 
   @RequireScope('incidents:read')
   @Get('incidents/:id/alerts')
-  @ApiOperation({ summary: 'The alerts folded into an incident, oldest first' })
+  @ApiOperation({ summary: 'The alerts folded into an incident, oldest first, a page at a time (up to 1,000; X-Total-Count has them all)' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: [AlertView] })
+  @ApiOkResponse({ type: [AlertView], headers: { 'X-Total-Count': { description: 'Alerts folded into the incident', schema: { type: 'integer' } } } })
   @ApiNotFoundResponse({ type: ErrorView })
-  list(@Param('id', UuidParamPipe) id: string): Promise<StoredAlert[]> {
-    return this.alerts.listForIncident(id);
+  async list(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() query: HistoryPageQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<StoredAlert[]> {
+    const page = await this.alerts.listForIncident(id, query);
+    reply.header('x-total-count', String(page.total));
+    return page.items;
   }
 }

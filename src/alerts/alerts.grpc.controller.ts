@@ -12,6 +12,7 @@ import { grpcErrorOf } from '../grpc/grpc-exception.filter';
 import type { ProtoMessage } from '../grpc/proto-mapping';
 import { alertAckToProto, alertFromProto } from './alert.proto-mapping';
 import { AlertsService } from './alerts.service';
+import { refusedShapeOf } from '../grpc/wire-shape';
 import { MetricsService } from '../metrics/metrics.service';
 import { AlertDto, toValidAlertBatch } from './dto/alert.dto';
 
@@ -44,7 +45,7 @@ export class AlertsGrpcController {
   async submitAlerts(request: Request, metadata: Metadata): Promise<object> {
     const items: unknown[] = Array.isArray(request.alerts) ? request.alerts.map((alert) => alertFromProto(alert)) : [];
     const answers = await this.alerts.ingest(
-      this.validated(() => toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`), items),
+      await this.validated(() => toValidAlertBatch(items, 'alerts', (index) => `alerts[${index}]`), items),
       callerOf(metadata),
     );
     return { acks: answers.map((answer, index) => alertAckToProto(answer, index)) };
@@ -117,6 +118,8 @@ export class AlertsGrpcController {
   /** Never rejects: started at once, its result is awaited in order (an early rejection would go unhandled). */
   private async ingestOne(request: Request, index: number, principal: Principal | undefined): Promise<Outcome> {
     try {
+      const refused = refusedShapeOf(request);
+      if (refused) throw new ValidationFailed([refused]);
       const dto = this.validated(() => toValidDto(AlertDto, alertFromProto(request.alert), 'alert'), [request.alert]);
       const [answer] = await this.alerts.ingest([dto], principal);
       return { ack: alertAckToProto(answer, index) };

@@ -1,3 +1,4 @@
+import { HistoryPage, HistoryPageQuery, historyWindow } from '../common/page.query';
 import { newId } from '../common/ids';
 import { Injectable } from '@nestjs/common';
 import { KeyLimits } from '../auth/key-limits';
@@ -81,9 +82,10 @@ export class AlertsService {
     tx.afterCommit(() => this.metrics.alertReceived(source, result, integration));
   }
 
-  async listForIncident(incidentId: string): Promise<StoredAlert[]> {
+  /** A page of the alerts folded into an incident, oldest first, and how many there are. */
+  async listForIncident(incidentId: string, query: HistoryPageQuery = {}): Promise<HistoryPage<StoredAlert>> {
     await this.incidents.assertExists(incidentId);
-    return this.repository.listByIncident(incidentId);
+    return this.repository.listByIncident(incidentId, historyWindow(query));
   }
 }
 

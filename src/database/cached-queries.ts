@@ -86,6 +86,8 @@ export async function insertRows<T extends Table>(tx: Tx, table: T, rows: readon
       ),
     );
     start += count;
+    // A batch's deferred rows run to thousands: the loop is shared between chunks.
+    await tx.pace();
   }
 }
 

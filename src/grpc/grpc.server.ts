@@ -13,6 +13,7 @@ import { grpcMetricsInterceptor } from '../metrics/grpc-metrics';
 import { MetricsService } from '../metrics/metrics.service';
 import { requestIdInterceptor } from './grpc-request-id';
 import { reflectionFor } from './reflection';
+import { guardWireShapes } from './wire-shape';
 
 export const PROTO_DIR = join(__dirname, '..', '..', 'proto');
 export const INCIDENT_MANAGER_PROTO = join(PROTO_DIR, 'incident_manager.proto');
@@ -53,6 +54,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
         credentials: tls ? ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false) : ServerCredentials.createInsecure(),
         onLoadPackageDefinition: (definition: PackageDefinition, grpcServer: Server) => {
           server = grpcServer;
+          guardWireShapes(definition);
           reflectionFor(definition).addToServer(grpcServer);
         },
       }),

@@ -70,6 +70,12 @@ export class IncidentEventsController implements OnModuleDestroy {
       vary: 'accept-encoding',
       ...(gzip ? { 'content-encoding': 'gzip' } : {}),
     });
+    // HEAD: the headers and nothing more. Node sends a HEAD answer's headers only at its end, so
+    // a stream left open would hold the connection (and a stream slot) without a word.
+    if (request.method === 'HEAD') {
+      raw.end();
+      return;
+    }
     const response = new EventStreamResponse(raw, gzip);
     response.write(SSE_OPENING);
     const state: OpenStream = { response, filterKey: filterKeyOf(query), pending: [] };

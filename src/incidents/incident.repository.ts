@@ -169,9 +169,31 @@ export class IncidentRepository {
     await insertRow(tx, 'incident_notes', { ...note, incident_id: incidentId });
   }
 
-  async timeline(id: string): Promise<TimelineEntry[]> {
-    const rows = await this.db.selectFrom('incident_timeline').selectAll().where('incident_id', '=', id).orderBy('seq').execute();
-    return rows.map(incidentMapper.timelineToDomain);
+  /** A window of the timeline, oldest first, and the number of entries in all. */
+  async timeline(id: string, window: { limit: number; offset: number }): Promise<{ items: TimelineEntry[]; total: number }> {
+    const [rows, total] = await Promise.all([
+      this.db.selectFrom('incident_timeline').selectAll().where('incident_id', '=', id).orderBy('seq').limit(window.limit).offset(window.offset).execute(),
+      this.timelineCount(id),
+    ]);
+    return { items: rows.map(incidentMapper.timelineToDomain), total };
+  }
+
+  /** The newest `limit` entries, oldest first, and the number of entries in all. */
+  async timelineTail(id: string, limit: number): Promise<{ items: TimelineEntry[]; total: number }> {
+    const [rows, total] = await Promise.all([
+      this.db.selectFrom('incident_timeline').selectAll().where('incident_id', '=', id).orderBy('seq', 'desc').limit(limit).execute(),
+      this.timelineCount(id),
+    ]);
+    return { items: rows.reverse().map(incidentMapper.timelineToDomain), total };
+  }
+
+  private async timelineCount(id: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('incident_timeline')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('incident_id', '=', id)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   async notes(id: string): Promise<Note[]> {

@@ -1,6 +1,8 @@
+import { HistoryPageQuery } from '../common/page.query';
+import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/access.decorators';
 import { Caller, Principal } from '../auth/request-principal';
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
@@ -135,11 +137,17 @@ export class IncidentsController {
 
   @RequireScope('incidents:read')
   @Get(':id/timeline')
-  @ApiOperation({ summary: 'The timeline, oldest first' })
+  @ApiOperation({ summary: 'The timeline, oldest first, a page at a time (up to 1,000 entries; X-Total-Count has them all)' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: [TimelineEntryView] })
+  @ApiOkResponse({ type: [TimelineEntryView], headers: { 'X-Total-Count': { description: 'Entries in the whole timeline', schema: { type: 'integer' } } } })
   @ApiNotFoundResponse({ type: ErrorView })
-  timeline(@Param('id', UuidParamPipe) id: string): Promise<TimelineEntry[]> {
-    return this.incidents.timeline(id);
+  async timeline(
+    @Param('id', UuidParamPipe) id: string,
+    @Query() query: HistoryPageQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TimelineEntry[]> {
+    const page = await this.incidents.timeline(id, query);
+    reply.header('x-total-count', String(page.total));
+    return page.items;
   }
 }

@@ -45,6 +45,9 @@ function resolutionFromProto(message: unknown): unknown {
 }
 
 /** The IncidentService of the proto: a thin adapter over IncidentsService, validated like REST. */
+/** The largest page of ListIncidents (REST allows 500: JSON costs less to write). */
+export const MAX_GRPC_PAGE_SIZE = 200;
+
 @Controller()
 @GrpcEndpoint()
 export class IncidentsGrpcController {
@@ -76,8 +79,8 @@ export class IncidentsGrpcController {
   @RequireScope('incidents:read')
   @GrpcMethod('IncidentService', 'GetIncident')
   async getIncident(request: Request): Promise<object> {
-    const { notes, timeline, ...incident } = await this.incidents.get(idOf(request));
-    return { incident: incidentToProto(incident), notes: notes.map(noteToProto), timeline: timeline.map(timelineEntryToProto) };
+    const { notes, timeline, timeline_total, ...incident } = await this.incidents.get(idOf(request));
+    return { incident: incidentToProto(incident), notes: notes.map(noteToProto), timeline: timeline.map(timelineEntryToProto), timeline_total };
   }
 
   @RequireScope('incidents:read', { expensive: true })
@@ -95,6 +98,10 @@ export class IncidentsGrpcController {
         page_size: request.page_size,
       }),
     );
+    // Encoding 500 incidents of 64 labels as protobuf is one task of 140 ms; 200 stay near 60.
+    if ((query.page_size ?? 0) > MAX_GRPC_PAGE_SIZE) {
+      throw new ValidationFailed([{ field: 'page_size', message: `page_size must not be greater than ${MAX_GRPC_PAGE_SIZE} on gRPC` }]);
+    }
     const page = await this.incidents.listPage(query);
     return { ...page, items: page.items.map(incidentToProto) };
   }

@@ -1,3 +1,4 @@
+import { HistoryPage, HistoryPageQuery, historyWindow } from '../common/page.query';
 import { newId } from '../common/ids';
 import { isDeepStrictEqual } from 'node:util';
 import { Injectable, Logger } from '@nestjs/common';
@@ -43,6 +44,8 @@ const SYSTEM_ACTOR = 'system';
 const PATCHABLE = ['title', 'description', 'severity', 'assignees', 'labels'] as const;
 
 const DEFAULT_PAGE_SIZE = 50;
+/** Timeline entries an incident's detail carries (the newest); GET .../timeline pages them all. */
+export const DETAIL_TIMELINE_ENTRIES = 500;
 
 export interface IncidentPage {
   items: Incident[];
@@ -160,8 +163,9 @@ export class IncidentsService {
   async get(id: string): Promise<IncidentDetail> {
     const incident = await this.repository.findById(id);
     if (!incident) throw notFound(id);
-    const [timeline, notes] = await Promise.all([this.repository.timeline(id), this.repository.notes(id)]);
-    return { ...incident, notes, timeline };
+    const [timeline, notes] = await Promise.all([this.repository.timelineTail(id, DETAIL_TIMELINE_ENTRIES), this.repository.notes(id)]);
+    // The newest entries only: a flapping alert adds one per repeat. timeline() pages the whole.
+    return { ...incident, notes, timeline: timeline.items, timeline_total: timeline.total };
   }
 
   async list(filter: IncidentFilter): Promise<{ items: Incident[]; total: number }> {
@@ -187,9 +191,10 @@ export class IncidentsService {
     return { items, total, page, page_size };
   }
 
-  async timeline(id: string): Promise<TimelineEntry[]> {
+  /** A page of the timeline, oldest first, and how many entries there are. */
+  async timeline(id: string, query: HistoryPageQuery = {}): Promise<HistoryPage<TimelineEntry>> {
     await this.assertExists(id);
-    return this.repository.timeline(id);
+    return this.repository.timeline(id, historyWindow(query));
   }
 
   async assertExists(id: string): Promise<void> {

@@ -282,15 +282,25 @@ export class MetricsService {
    * is a string, or `source` when given (the integrations, whose alerts all have theirs).
    */
   rejectedIfThrows<T>(integration: AlertIntegration, raw: readonly unknown[], check: () => T, source?: string): T {
-    try {
-      return check();
-    } catch (err) {
-      if (this.enabled) {
-        for (const item of raw) {
-          const given = source ?? (item as { source?: unknown } | null)?.source;
-          this.alertReceived(typeof given === 'string' && given.trim() !== '' ? given : 'unknown', 'rejected', integration);
-        }
+    const countRefused = () => {
+      if (!this.enabled) return;
+      for (const item of raw) {
+        const given = source ?? (item as { source?: unknown } | null)?.source;
+        this.alertReceived(typeof given === 'string' && given.trim() !== '' ? given : 'unknown', 'rejected', integration);
       }
+    };
+    try {
+      const checked = check();
+      // A check that runs in slices (a large batch) refuses by rejecting.
+      if (checked instanceof Promise) {
+        return checked.catch((err: unknown) => {
+          countRefused();
+          throw err;
+        }) as T;
+      }
+      return checked;
+    } catch (err) {
+      countRefused();
       throw err;
     }
   }

@@ -248,7 +248,24 @@ type Mutation =
   | { kind: 'drop' | 'retype' | 'odd' | 'nest' | 'null'; at: number; value: unknown }
   | { kind: 'extra'; key: string; value: unknown }
   | { kind: 'replace'; value: unknown }
-  | { kind: 'many' };
+  | { kind: 'many' }
+  // The shapes that once stalled the service or answered 500: a key that is also a name of
+  // JavaScript's objects, a map far wider than its limit, a pattern that backtracks or expands.
+  | { kind: 'jskey'; at: number; key: string }
+  | { kind: 'wide'; at: number; value: number }
+  | { kind: 'pattern'; at: number; value: string };
+
+const JS_KEYS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '__defineGetter__'];
+const HOSTILE_PATTERNS = [
+  'x=~"(a+)+"',
+  'source=~"(.|.|.|.|.)*Z"',
+  'x=~"(a|aa)*b"',
+  'x=~".*a.{0,1000}"',
+  'x=~"((.*a){100}){10}"',
+  'x=~"(a)\\1"',
+  'x=~"(?=a)a"',
+  `x=~"${'(v|w)*'.repeat(150)}"`,
+];
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 25, arbitrary: fc.constant<Mutation>({ kind: 'none' }) },
@@ -267,6 +284,9 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('replace' as const), value: fc.oneof(wrongType, oddString, fc.jsonValue({ maxDepth: 3 })) }) },
   { weight: 1, arbitrary: fc.constant<Mutation>({ kind: 'many' }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('jskey' as const), at: fc.nat(), key: fc.constantFrom(...JS_KEYS) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('wide' as const), at: fc.nat(), value: fc.constantFrom(65, 101, 1001, 20_000) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('pattern' as const), at: fc.nat(), value: fc.constantFrom(...HOSTILE_PATTERNS) }) },
 );
 
 function mutate(value: unknown, m: Mutation): unknown {
@@ -278,12 +298,24 @@ function mutate(value: unknown, m: Mutation): unknown {
     if (copy && typeof copy === 'object' && !Array.isArray(copy)) copy[m.key] = m.value;
     return copy;
   }
+  if (m.kind === 'jskey') {
+    // An own property even for __proto__ (JSON.stringify writes it as any other key).
+    const objects = [copy, ...pathsOf(copy).map((p) => p.reduce((o, k) => o[k], copy))].filter((o) => o && typeof o === 'object' && !Array.isArray(o));
+    const target = objects[m.at % Math.max(1, objects.length)];
+    if (target) Object.defineProperty(target, m.key, { value: 'v', enumerable: true, writable: true, configurable: true });
+    return copy;
+  }
   const paths = pathsOf(copy);
   if (paths.length === 0) return m.kind === 'drop' ? undefined : m.value;
   const path = paths[m.at % paths.length];
   const parent = path.slice(0, -1).reduce((o, k) => o[k], copy);
   const last = path[path.length - 1];
-  if (m.kind === 'drop') {
+  if (m.kind === 'wide') {
+    parent[last] = Object.fromEntries(Array.from({ length: m.value }, (_, i) => [`k${i}`, 'v']));
+  } else if (m.kind === 'pattern') {
+    // Where a matcher list is, one of its matchers; elsewhere the pattern as any string.
+    parent[last] = Array.isArray(parent[last]) ? [m.value] : m.value;
+  } else if (m.kind === 'drop') {
     if (Array.isArray(parent)) parent.splice(Number(last), 1);
     else delete parent[last];
   } else if (m.kind === 'nest') {
@@ -328,6 +360,8 @@ const BROKEN_JSON = [
   '['.repeat(100_000),
   '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000),
   '[' + '1,'.repeat(200_000) + '1]',
+  `{"labels":${'['.repeat(1_000_000)}`,
+  `{"labels":{${Array.from({ length: 5_000 }, (_, i) => `"k${i}":"v"`).join(',')}}}`,
 ];
 
 const encodingArb: fc.Arbitrary<Encoding> = fc.oneof(

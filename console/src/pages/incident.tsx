@@ -168,6 +168,11 @@ export function IncidentPage() {
       </Section>
 
       <Section title="Timeline" id="timeline">
+        {incident.timeline_total > incident.timeline.length && (
+          <p class="hint">
+            The newest {incident.timeline.length} of {incident.timeline_total} entries.
+          </p>
+        )}
         <ol class="timeline">
           {incident.timeline.map((entry, i) => (
             <li key={i}>
@@ -386,6 +391,9 @@ function CloseForm({ busy, onClose }: { busy: boolean; onClose: (note: string) =
   );
 }
 
+/** Severities that page: a raise into them reaches PagerDuty and whoever is on call. */
+const PAGING_SEVERITIES: readonly Severity[] = ['P0', 'P1'];
+
 function EditForm({
   incident,
   busy,
@@ -393,26 +401,46 @@ function EditForm({
 }: {
   incident: Incident;
   busy: boolean;
-  onSave: (patch: { severity: Severity; assignees: string[] }) => Promise<boolean>;
+  onSave: (patch: { severity?: Severity; assignees?: string[] }) => Promise<boolean>;
 }) {
+  // Controlled, from the incident's own values: Preact does not apply `defaultValue` to a
+  // <select>, which then showed its first option (P0), and saving an assignee raised the
+  // incident to P0 and paged.
+  const [severity, setSeverity] = useState<Severity>(incident.severity);
+  const [assigneesText, setAssigneesText] = useState(incident.assignees.join(', '));
+  const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    setSeverity(incident.severity);
+    setAssigneesText(incident.assignees.join(', '));
+  }, [incident.severity, incident.assignees.join(',')]);
   const submit = (e: Event) => {
     e.preventDefault();
-    const form = e.currentTarget as HTMLFormElement;
-    const severity = (form.elements.namedItem('severity') as HTMLSelectElement).value as Severity;
-    const assignees = (form.elements.namedItem('assignees') as HTMLInputElement).value
+    const assignees = assigneesText
       .split(',')
       .map((a) => a.trim())
       .filter(Boolean);
-    void onSave({ severity, assignees });
+    // Only what changed is sent: an unchanged form changes nothing.
+    const patch: { severity?: Severity; assignees?: string[] } = {};
+    if (severity !== incident.severity) patch.severity = severity;
+    if (assignees.join(',') !== incident.assignees.join(',')) patch.assignees = assignees;
+    if (Object.keys(patch).length === 0) {
+      setNote('Nothing changed.');
+      return;
+    }
+    const raisesToPage =
+      patch.severity !== undefined && PAGING_SEVERITIES.includes(patch.severity) && SEVERITIES.indexOf(patch.severity) < SEVERITIES.indexOf(incident.severity);
+    if (raisesToPage && !window.confirm(`Raise ${incident.severity} to ${patch.severity}? A ${patch.severity} pages whoever is on call.`)) return;
+    setNote(null);
+    void onSave(patch);
   };
   return (
-    <form class="subform" onSubmit={submit} aria-label="Severity and assignees" key={`${incident.severity}${incident.assignees.join(',')}`}>
+    <form class="subform" onSubmit={submit} aria-label="Severity and assignees">
       <h3>Severity and assignees</h3>
       <label>
         Severity
-        <select name="severity" defaultValue={incident.severity}>
+        <select name="severity" value={severity} onChange={(e) => setSeverity((e.currentTarget).value as Severity)}>
           {SEVERITIES.map((s) => (
-            <option key={s} value={s}>
+            <option key={s} value={s} selected={s === severity}>
               {s}
             </option>
           ))}
@@ -420,11 +448,12 @@ function EditForm({
       </label>
       <label>
         Assignees (comma-separated)
-        <input name="assignees" defaultValue={incident.assignees.join(', ')} />
+        <input name="assignees" value={assigneesText} onInput={(e) => setAssigneesText((e.currentTarget).value)} />
       </label>
       <button type="submit" disabled={busy}>
         Save
       </button>
+      {note && <p class="hint">{note}</p>}
     </form>
   );
 }

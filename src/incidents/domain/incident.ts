@@ -60,7 +60,10 @@ export interface Incident {
 
 export interface IncidentDetail extends Incident {
   notes: Note[];
+  /** The newest entries (at most DETAIL_TIMELINE_ENTRIES), oldest first. */
   timeline: TimelineEntry[];
+  /** Entries in the whole timeline; more than `timeline` holds when it is long. */
+  timeline_total: number;
 }
 
 /** P0 is the most severe; a lower rank is more severe. */

@@ -51,7 +51,9 @@ export class IncidentView {
 
 export class IncidentDetailView extends IncidentView {
   @ApiProperty({ type: [NoteView] }) notes!: NoteView[];
-  @ApiProperty({ type: [TimelineEntryView] }) timeline!: TimelineEntryView[];
+  @ApiProperty({ type: [TimelineEntryView], description: 'The newest 500 entries at most, oldest first; GET /v1/incidents/{id}/timeline pages the whole.' })
+  timeline!: TimelineEntryView[];
+  @ApiProperty({ description: 'Entries in the whole timeline.' }) timeline_total!: number;
 }
 
 export class IncidentPageView {
