@@ -182,6 +182,27 @@ describe.each(drivers())('console API on %s', (driver) => {
     await running.http.get('/v1/incidents?sort=sideways').expect(400);
   });
 
+  it('sorts urgent first (the console’s list): open before resolved, then the most severe, then the newest', async () => {
+    const post = async (title: string, severity: string) => {
+      clock.advance(1); // this suite's clock stands still otherwise
+      return (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title, severity, labels: { sorting: 'urgent' } }))
+          .expect(200)
+      ).body.incident_id;
+    };
+    await post('old P0', 'P0');
+    const resolvedP0 = await post('resolved P0', 'P0');
+    await post('P3', 'P3');
+    await post('new P0', 'P0');
+    await post('P1', 'P1');
+    await running.http.post(`/v1/incidents/${resolvedP0}/resolve`).send({ resolved_by: 'alice', method: 'Manual', notes: 'done' }).expect(200);
+    const list = await running.http.get('/v1/incidents?label=sorting=urgent&sort=urgent').expect(200);
+    // Created in this order a second apart; newest first within a severity.
+    expect(list.body.items.map((i: any) => i.title)).toEqual(['new P0', 'old P0', 'P1', 'P3', 'resolved P0']);
+  });
+
   it('previews the open incidents a silence would match', async () => {
     const res = await running.http
       .post('/v1/silences/preview')

@@ -303,6 +303,8 @@ describe('web console in headless Chromium', () => {
       await page.goto(`${base}/incidents/${silenced}`, { waitUntil: 'domcontentloaded' });
       await page.waitForSelector('table.deliveries tr[data-status="suppressed"]', { timeout: 15_000 });
       await waitForText(page, 'section[aria-labelledby="routing-h"]', 'Silenced by');
+      // Said at the top, not only in the routing section.
+      await waitForText(page, '.nobody', 'Nobody is notified: a silence');
 
       // Expire it early from the silences page.
       await page.click('nav a[href="/silences"]');
@@ -436,6 +438,123 @@ describe('web console in headless Chromium', () => {
       await page.click(`${form} button[type="submit"]`);
       await waitUntil(async () => (await incident()).severity === 'P2', 'the lowering to P2');
       expect(dialogs).toHaveLength(1);
+      expect(errors).toEqual([]);
+    });
+
+    it('silences an Alertmanager incident with matchers that match it as stored, says so when they would not, and the next alert of the kind is suppressed', async () => {
+      const { page, errors } = await openPage(context, viewport);
+      const alertname = `DiskFull${viewport.name}`;
+      const notify = (group: string, instance: string) =>
+        running.http
+          .post('/v1/integrations/alertmanager')
+          .send({
+            version: '4',
+            groupKey: `{}:{alertname="${alertname}",group="${group}"}`,
+            status: 'firing',
+            receiver: 'im',
+            groupLabels: { alertname },
+            commonLabels: { alertname, severity: 'critical' },
+            commonAnnotations: {},
+            externalURL: 'http://alertmanager.example:9093',
+            alerts: [
+              {
+                status: 'firing',
+                labels: { alertname, severity: 'critical', team: 'storage' },
+                annotations: { summary: `Disk full on ${instance}` },
+                startsAt: new Date().toISOString(),
+                endsAt: '0001-01-01T00:00:00Z',
+                generatorURL: 'http://prometheus.example:9090/graph',
+                fingerprint: `fp-${group}-${instance}`,
+              },
+            ],
+          })
+          .expect(200);
+      const id = (await notify('first', 'node-a')).body.alerts[0].incident_ids[0];
+      await signIn(page, ADMIN_KEY);
+      await page.goto(`${base}/incidents/${id}`, { waitUntil: 'domcontentloaded' });
+      await (await button(page, 'Silence…')).click();
+      await page.waitForFunction(
+        (name: string) => document.querySelector<HTMLTextAreaElement>('textarea[name="matchers"]')?.value.includes(`alertname="${name}"`),
+        {},
+        alertname,
+      );
+      // The upstream severity label is left out, and why is said: `severity` compares the P-level.
+      const prefilled = await page.$eval('textarea[name="matchers"]', (el) => el.value);
+      expect(prefilled).not.toContain('severity=');
+      await waitForText(page, 'form[aria-label="New silence"] .hint', 'Left out: the label severity');
+      await (await button(page, 'Preview matches')).click();
+      await waitForText(page, '.preview', 'It would match 1 open incident');
+
+      // Matchers that would not silence the incident: said plainly, and nothing created if declined.
+      const dialogs: string[] = [];
+      page.once('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await page.$eval('textarea[name="matchers"]', (el) => (el.value = ''));
+      await page.type('textarea[name="matchers"]', 'severity="critical"');
+      await (await button(page, 'Create silence')).click();
+      await waitForText(page, 'form[aria-label="New silence"] .error', 'Not created');
+      expect(dialogs[0]).toContain('do not match the incident you started from');
+      expect((await running.http.get('/v1/silences?state=active').expect(200)).body.filter((x: { comment: string }) => x.comment.includes(id))).toEqual([]);
+
+      // The prefilled matchers: created without a question, and they silence the next alert of the kind.
+      await page.$eval('textarea[name="matchers"]', (el) => (el.value = ''));
+      await page.type('textarea[name="matchers"]', prefilled);
+      await (await button(page, 'Create silence')).click();
+      await waitForText(page, '.ok', 'Silence created until');
+      expect(dialogs).toHaveLength(1);
+      const next = (await notify('second', 'node-b')).body.alerts[0].incident_ids[0];
+      expect(next).not.toBe(id);
+      await waitUntil(
+        async () => (await running.http.get(`/v1/incidents/${next}/notifications`).expect(200)).body.some((d: { status: string }) => d.status === 'suppressed'),
+        'the next alert’s notification to be suppressed',
+      );
+      expect(errors).toEqual([]);
+    });
+
+    it('lists the most urgent first, shows incidents before filters on a phone, counts the urgent ones in the tab title, and acknowledges from the list', async () => {
+      const { page, errors } = await openPage(context, viewport);
+      await running.http
+        .post('/v1/alerts')
+        .send(alert({ title: `Calm (${viewport.name})`, severity: 'P3', labels: { list: viewport.name } }))
+        .expect(200);
+      const fire = (
+        await running.http
+          .post('/v1/alerts')
+          .send(alert({ title: `Fire (${viewport.name})`, severity: 'P0', labels: { list: viewport.name } }))
+          .expect(200)
+      ).body.incident_id;
+      await signIn(page, ADMIN_KEY);
+      await page.waitForSelector(`li[data-id="${fire}"]`, { visible: true });
+      // The newest P0 heads the list, above every P1 to P4, whatever their age.
+      expect(await page.$eval('ul.incidents li.incident-row', (el) => el.getAttribute('data-id'))).toBe(fire);
+      const top = await page.$eval(`li[data-id="${fire}"]`, (el) => el.getBoundingClientRect().top);
+      expect(top).toBeLessThan(viewport.height);
+      // The filters: behind one tap on a phone, open on a desktop.
+      const filtersOpen = await page.$eval('details.filter-toggle', (el) => el.open);
+      expect(filtersOpen).toBe(viewport.name === 'desktop');
+      if (viewport.name === 'phone') {
+        await page.click('details.filter-toggle > summary');
+        await page.waitForSelector('form[aria-label="Filter incidents"] input[name="q"]', { visible: true });
+      }
+      // The tab says how many open P0/P1 there are, from the API's own count.
+      const urgent = (
+        await running.http
+          .get('/v1/incidents?state=Detected&state=Triaged&state=Investigating&state=Remediating&severity=P0&severity=P1&page_size=1')
+          .expect(200)
+      ).body.total;
+      await page.waitForFunction((n: number) => document.title.startsWith(`(${n}) urgent`), {}, urgent);
+      // One alert, in the singular; an age, with the absolute time and zone on hover.
+      expect(await textOf(page, `li[data-id="${fire}"] .alerts`)).toBe('1 alert');
+      expect(await textOf(page, `li[data-id="${fire}"] time`)).toMatch(/just now|min ago/);
+      expect(await page.$eval(`li[data-id="${fire}"] time`, (el) => el.getAttribute('title'))).toMatch(/\d{2}:\d{2}:\d{2}.*(UTC|GMT|[A-Z]{2,5})/);
+
+      // Acknowledged from the list: the row moves to Triaged and its button goes.
+      await page.click(`li[data-id="${fire}"] button.ack`);
+      await waitForText(page, `li[data-id="${fire}"] .meta`, 'Triaged');
+      expect(await page.$(`li[data-id="${fire}"] button.ack`)).toBeNull();
+      expect((await running.http.get(`/v1/incidents/${fire}`).expect(200)).body.acknowledged_by).toBeTruthy();
       expect(errors).toEqual([]);
     });
 

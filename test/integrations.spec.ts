@@ -69,7 +69,8 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
 
     const incident = (await running.http.get(`/v1/incidents/${id}`).expect(200)).body;
     expect(incident).toMatchObject({
-      title: '5xx above 5% on a',
+      // The group, not its first alert: b fires too, and their summaries differ.
+      title: 'HighErrorRate (2 alerts)',
       description: 'error ratio over 5 minutes',
       severity: 'P1',
       incident_type: 'Application',
@@ -168,6 +169,31 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
       ['Odd', 'P3', 'Unknown'],
       ['Alert from alertmanager', 'P0', 'Unknown'],
     ]);
+  });
+
+  it('titles a group after what its alerts share: the common summary, else the alert name and how many fire; one alert by its own summary', async () => {
+    const title = async (body: Record<string, unknown>) => {
+      const res = await running.http.post('/v1/integrations/alertmanager').send(body).expect(200);
+      return (await running.http.get(`/v1/incidents/${res.body.alerts[0].incident_ids[0]}`).expect(200)).body.title;
+    };
+    expect(
+      await title(
+        notification([amAlert('c', 'firing'), amAlert('d', 'firing')], {
+          groupKey: '{}:{g="shared"}',
+          commonAnnotations: { summary: 'Checkout 5xx above 5%' },
+        }),
+      ),
+    ).toBe('Checkout 5xx above 5%');
+    expect(
+      await title(
+        notification([amAlert('e', 'firing'), amAlert('f', 'firing'), amAlert('g', 'resolved')], {
+          groupKey: '{}:{g="named"}',
+          commonLabels: {},
+          groupLabels: { alertname: 'NodeNotReady' },
+        }),
+      ),
+    ).toBe('NodeNotReady (2 alerts)');
+    expect(await title(notification([amAlert('h', 'firing')], { groupKey: '{}:{g="one"}' }))).toBe('5xx above 5% on h');
   });
 
   it('refuses a notification with a bad alert whole, naming alerts[i].field, and stores nothing', async () => {

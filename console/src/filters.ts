@@ -71,7 +71,7 @@ export function toApiQuery(f: IncidentFilters): string {
   if (f.source.trim()) p.append('source', f.source.trim());
   parseLabels(f.labels).pairs.forEach(({ name, value }) => p.append('label', `${name}=${value}`));
   if (f.q.trim()) p.set('q', f.q.trim());
-  p.set('sort', 'open_first');
+  p.set('sort', 'urgent');
   p.set('page', String(f.page));
   p.set('page_size', String(PAGE_SIZE));
   return p.toString();
@@ -102,6 +102,20 @@ export function matchesFilters(f: IncidentFilters, incident: Incident): boolean 
  * filtered states. No request is made, so many open consoles cost the service nothing per
  * event but the event itself.
  */
+/**
+ * The list's order (the API's `sort=urgent`): open incidents first, then the most severe, then
+ * the newest. Severities compare as text (P0 < P4), as they do in the store.
+ */
+export function urgentOrder(a: Incident, b: Incident): number {
+  const closed = (i: Incident) => (i.state === 'Resolved' || i.state === 'Closed' ? 1 : 0);
+  return (
+    closed(a) - closed(b) ||
+    (a.severity < b.severity ? -1 : a.severity > b.severity ? 1 : 0) ||
+    (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0) ||
+    (a.id < b.id ? 1 : -1)
+  );
+}
+
 export function applyEvent(f: IncidentFilters, list: { items: Incident[]; total: number }, event: LiveEvent): { items: Incident[]; total: number } {
   const incident = event.incident;
   const at = list.items.findIndex((i) => i.id === incident.id);
@@ -110,12 +124,13 @@ export function applyEvent(f: IncidentFilters, list: { items: Incident[]; total:
     if (!matches) return { items: list.items.filter((i) => i.id !== incident.id), total: Math.max(0, list.total - 1) };
     const items = list.items.slice();
     items[at] = incident;
-    return { items, total: list.total };
+    // A change of severity or state moves it.
+    return { items: items.sort(urgentOrder), total: list.total };
   }
   const states = effectiveStates(f);
   const entered =
     event.event_type === 'incident.detected' || (event.previous_state !== undefined && states.length > 0 && !states.includes(event.previous_state));
   if (!matches || !entered) return list;
   if (f.page !== 1) return { items: list.items, total: list.total + 1 };
-  return { items: [incident, ...list.items].slice(0, PAGE_SIZE), total: list.total + 1 };
+  return { items: [incident, ...list.items].sort(urgentOrder).slice(0, PAGE_SIZE), total: list.total + 1 };
 }

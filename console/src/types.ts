@@ -58,6 +58,9 @@ export interface Alert {
   severity: string;
   received_at: string;
   labels: Record<string, string>;
+  runbook_url?: string | null;
+  /** Alertmanager's and Grafana's, with the links back: generatorURL (the rule's graph), externalURL. */
+  annotations?: Record<string, string>;
 }
 
 export interface Delivery {

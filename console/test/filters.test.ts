@@ -59,7 +59,7 @@ describe('the API query', () => {
   it('asks for the open states, open ones first, in the open view', () => {
     const q = new URLSearchParams(toApiQuery(DEFAULT_FILTERS));
     expect(q.getAll('state')).toEqual(['Detected', 'Triaged', 'Investigating', 'Remediating']);
-    expect(q.get('sort')).toBe('open_first');
+    expect(q.get('sort')).toBe('urgent');
     expect(q.get('page_size')).toBe(String(PAGE_SIZE));
   });
 
@@ -97,6 +97,23 @@ describe('what a live event does to the list', () => {
     const fresh = incident({ id: '22222222-2222-4222-8222-222222222222', title: 'New one' });
     expect(applyEvent(DEFAULT_FILTERS, shown, event('incident.detected', fresh))).toEqual({ items: [fresh, shown.items[0]], total: 2 });
     expect(applyEvent(filters({ page: 2 }), shown, event('incident.detected', fresh))).toEqual({ items: shown.items, total: 2 });
+  });
+
+  it('keeps the list in its order: open first, then the most severe, then the newest', () => {
+    const p3 = incident({ id: 'p3', severity: 'P3', created_at: '2026-12-01T12:00:00.000Z' });
+    const p0old = incident({ id: 'p0-old', severity: 'P0', created_at: '2026-12-01T08:00:00.000Z' });
+    const p0new = incident({ id: 'p0-new', severity: 'P0', created_at: '2026-12-01T09:00:00.000Z' });
+    let list = { items: [p3], total: 1 };
+    list = applyEvent(DEFAULT_FILTERS, list, event('incident.detected', p0old));
+    list = applyEvent(DEFAULT_FILTERS, list, event('incident.detected', p0new));
+    expect(list.items.map((i) => i.id)).toEqual(['p0-new', 'p0-old', 'p3']);
+    // Raised to P0, the P3 moves up among them by its age.
+    list = applyEvent(DEFAULT_FILTERS, list, event('incident.updated', { ...p3, severity: 'P0' }));
+    expect(list.items.map((i) => i.id)).toEqual(['p3', 'p0-new', 'p0-old']);
+    // In the whole view, a resolved one goes below the open ones, whatever its severity.
+    const all = filters({ view: 'all' });
+    const resolved = applyEvent(all, list, event('incident.resolved', { ...p0new, state: 'Resolved' }, 'Detected'));
+    expect(resolved.items.map((i) => i.id)).toEqual(['p3', 'p0-old', 'p0-new']);
   });
 
   it('keeps the first page to its size', () => {

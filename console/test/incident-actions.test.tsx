@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 // The service's own state machine: the buttons must offer exactly the moves it allows.
 import { canTransition } from '../../src/incidents/domain/state-machine';
 import { FilterBar } from '../src/pages/incidents';
-import { ActionButtons } from '../src/pages/incident';
+import { ActionButtons, nobodyNotifiedReason } from '../src/pages/incident';
 import { DEFAULT_FILTERS } from '../src/filters';
 import { actionsFor } from '../src/lifecycle';
 import { STATES, type Incident, type State } from '../src/types';
@@ -119,5 +119,36 @@ describe('the filter bar', () => {
     render(<FilterBar filters={DEFAULT_FILTERS} onChange={() => undefined} />);
     const states = screen.getByRole('group', { name: 'State' });
     expect([...states.querySelectorAll('label')].map((l) => l.textContent?.trim())).toEqual(['Detected', 'Triaged', 'Investigating', 'Remediating']);
+  });
+});
+
+describe('the nobody-notified warning', () => {
+  const receiver = (targets: Partial<Record<'slack_channels' | 'email_to' | 'pagerduty' | 'webhooks', string[]>>) => ({
+    name: 'default',
+    slack_channels: [],
+    email_to: [],
+    pagerduty: [],
+    webhooks: [],
+    ...targets,
+  });
+  const explanation = (targets: Parameters<typeof receiver>[0], silenced_by: { id: string; comment: string; ends_at: string }[] = []) => ({
+    routes: [{ route: 'root', path: '', receiver: receiver(targets), escalation: null }],
+    silenced_by,
+  });
+  const delivery = (status: string) => ({ status }) as never;
+
+  it('says why nobody is told: no channel on the route, a silence, every delivery failed', () => {
+    expect(nobodyNotifiedReason(explanation({}), [])).toMatch(/^Nobody will be notified: no receiver/);
+    expect(nobodyNotifiedReason(explanation({ webhooks: ['https://hooks.example/x'] }, [{ id: 's', comment: 'maintenance', ends_at: '' }]), [])).toMatch(
+      /^Nobody is notified: a silence \("maintenance"\)/,
+    );
+    expect(nobodyNotifiedReason(explanation({ slack_channels: ['#ops'] }), [delivery('failed'), delivery('cancelled')])).toMatch(/^Nobody has been notified/);
+  });
+
+  it('stays quiet when someone was or will be told', () => {
+    expect(nobodyNotifiedReason(explanation({ slack_channels: ['#ops'] }), [])).toBeNull();
+    expect(nobodyNotifiedReason(explanation({ slack_channels: ['#ops'] }), [delivery('failed'), delivery('sent')])).toBeNull();
+    expect(nobodyNotifiedReason(explanation({ slack_channels: ['#ops'] }), [delivery('pending')])).toBeNull();
+    expect(nobodyNotifiedReason(null, [])).toBeNull();
   });
 });

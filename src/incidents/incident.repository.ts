@@ -84,6 +84,8 @@ export interface IncidentFilter {
   text?: string;
   /** Open incidents (not Resolved or Closed) before the others, then newest first. */
   open_first?: boolean;
+  /** As open_first, with the most severe first within each part (severities sort as text: P0 < P4). */
+  urgent?: boolean;
   limit: number;
   offset: number;
 }
@@ -243,7 +245,8 @@ export class IncidentRepository {
       );
     }
     let ordered = base.selectAll();
-    if (filter.open_first) ordered = ordered.orderBy(sql`case when state in ('Resolved', 'Closed') then 1 else 0 end`);
+    if (filter.open_first || filter.urgent) ordered = ordered.orderBy(sql`case when state in ('Resolved', 'Closed') then 1 else 0 end`);
+    if (filter.urgent) ordered = ordered.orderBy('severity');
     const [rows, count] = await Promise.all([
       ordered.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset).execute(),
       base.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),

@@ -185,6 +185,7 @@ export class IncidentsService {
       labels: query.label?.map((pair) => ({ name: pair.slice(0, pair.indexOf('=')), value: pair.slice(pair.indexOf('=') + 1) })),
       text: query.q?.trim() || undefined,
       open_first: query.sort === 'open_first',
+      urgent: query.sort === 'urgent',
       limit: page_size,
       offset: (page - 1) * page_size,
     });

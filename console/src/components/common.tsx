@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
-import { useContext } from 'preact/hooks';
+import { useContext, useEffect, useState } from 'preact/hooks';
 import type { Session, Severity, State } from '../types';
 
 export const SessionContext = createContext<Session | null>(null);
@@ -29,12 +29,60 @@ export function ErrorText({ error }: { error: string | null | undefined }) {
   );
 }
 
+/** "12 min ago": the age an on-call engineer reads first. */
+export function ageOf(at: Date, now: number = Date.now()): string {
+  const seconds = Math.round((now - at.getTime()) / 1000);
+  if (seconds < 0) return 'in the future';
+  if (seconds < 60) return 'just now';
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
+}
+
+/** One format for every absolute time: local date and time with its zone ("Dec 5, 2026, 14:02:07 UTC"). */
+export function absoluteTime(at: Date): string {
+  return at.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+  });
+}
+
+/** One timer for every shown age (a timeline shows hundreds), so that "3 min ago" moves on. */
+const ageWatchers = new Set<() => void>();
+let ageTimer: ReturnType<typeof setInterval> | undefined;
+function useAgeTick(): void {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const watcher = () => setTick((n) => n + 1);
+    ageWatchers.add(watcher);
+    ageTimer ??= setInterval(() => ageWatchers.forEach((w) => w()), 30_000);
+    return () => {
+      ageWatchers.delete(watcher);
+      if (ageWatchers.size === 0 && ageTimer !== undefined) {
+        clearInterval(ageTimer);
+        ageTimer = undefined;
+      }
+    };
+  }, []);
+}
+
+/** A time shown as its age; the absolute time and zone on hover, or on a tap (phones have no hover). */
 export function Time({ at }: { at: string | null | undefined }) {
+  const [absolute, setAbsolute] = useState(false);
+  useAgeTick();
   if (!at) return <span>—</span>;
   const date = new Date(at);
+  const full = absoluteTime(date);
   return (
-    <time dateTime={at} title={at}>
-      {date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' })}
+    <time dateTime={at} title={full} onClick={() => setAbsolute((shown) => !shown)}>
+      {absolute ? full : ageOf(date)}
     </time>
   );
 }

@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { api, messageOf } from '../api';
@@ -91,15 +92,20 @@ export function IncidentPage() {
       <p class="meta">
         <SeverityBadge severity={incident.severity} />
         <StateBadge state={incident.state} />
+        <span class="age">
+          opened <Time at={incident.created_at} />
+        </span>
+        {notifiedChannels(deliveries).length > 0 && <span class="notified">Notified: {notifiedChannels(deliveries).join(', ')}</span>}
         {incident.acknowledged_at && (
           <span class="acked">
             Acknowledged by {incident.acknowledged_by} <Time at={incident.acknowledged_at} />
           </span>
         )}
       </p>
+      <NobodyNotified explanation={explanation} deliveries={deliveries} />
       <ErrorText error={error} />
 
-      {(actions.acknowledge || actions.moves.length > 0 || actions.resolve || actions.close || actions.silence) && (
+      {(actions.acknowledge || actions.moves.length > 0 || actions.silence) && (
         <Section title="Actions" id="actions">
           <ActionButtons
             incident={incident}
@@ -109,10 +115,10 @@ export function IncidentPage() {
             onMove={(to) => void act('POST', `/v1/incidents/${id}/transition`, { state: to, actor })}
           />
           <ErrorText error={actionError} />
-          {actions.resolve && <ResolveForm busy={busy} onResolve={(body) => act('POST', `/v1/incidents/${id}/resolve`, { ...body, resolved_by: actor })} />}
-          {actions.close && <CloseForm busy={busy} onClose={(note) => act('POST', `/v1/incidents/${id}/close`, { actor, ...(note ? { note } : {}) })} />}
         </Section>
       )}
+
+      <IncidentLinks alerts={alerts} />
 
       <Section title="Details" id="details">
         <dl class="fields">
@@ -164,7 +170,6 @@ export function IncidentPage() {
             ))}
           </ul>
         )}
-        {actions.edit && <EditForm incident={incident} busy={busy} onSave={(patch) => act('PATCH', `/v1/incidents/${id}`, { ...patch, actor })} />}
       </Section>
 
       <Section title="Timeline" id="timeline">
@@ -280,8 +285,96 @@ export function IncidentPage() {
           ))}
         </ul>
       </Section>
+      {(actions.resolve || actions.close || actions.edit) && (
+        <Section title="Resolve, close or change" id="more-actions">
+          {actions.resolve && <ResolveForm busy={busy} onResolve={(body) => act('POST', `/v1/incidents/${id}/resolve`, { ...body, resolved_by: actor })} />}
+          {actions.close && <CloseForm busy={busy} onClose={(note) => act('POST', `/v1/incidents/${id}/close`, { actor, ...(note ? { note } : {}) })} />}
+          {actions.edit && <EditForm incident={incident} busy={busy} onSave={(patch) => act('PATCH', `/v1/incidents/${id}`, { ...patch, actor })} />}
+          <ErrorText error={actionError} />
+        </Section>
+      )}
       {!hasScope(session.scopes, 'incidents:write') && <p class="hint">This key can read only: no action is offered.</p>}
     </div>
+  );
+}
+
+/** The channels that delivered something for the incident ("slack, webhook"). */
+function notifiedChannels(deliveries: Delivery[]): string[] {
+  return [...new Set(deliveries.filter((d) => d.status === 'sent').map((d) => d.channel))];
+}
+
+/** Annotations shown as links, in this order; the rest are shown as text. */
+const LINK_ANNOTATIONS: [key: string, label: string][] = [
+  ['runbook_url', 'Runbook'],
+  ['generatorURL', 'Graph'],
+  ['dashboard', 'Dashboard'],
+  ['externalURL', 'Alertmanager'],
+];
+const isHttp = (value: string) => /^https?:\/\//i.test(value);
+
+/**
+ * What the responder opens next: the runbook, the rule's graph, the dashboard, and the other
+ * annotations, from the newest alert that has any.
+ */
+function IncidentLinks({ alerts }: { alerts: Alert[] }) {
+  const newest = [...alerts].reverse().find((a) => a.runbook_url || (a.annotations && Object.keys(a.annotations).length > 0));
+  if (!newest) return null;
+  const annotations: Record<string, string> = { ...(newest.annotations ?? {}), ...(newest.runbook_url ? { runbook_url: newest.runbook_url } : {}) };
+  const links = LINK_ANNOTATIONS.filter(([key]) => annotations[key] && isHttp(annotations[key]));
+  const linked = new Set(links.map(([key]) => key));
+  const rest = Object.entries(annotations).filter(([key]) => !linked.has(key) && key !== 'runbook');
+  return (
+    <Section title="Runbook and links" id="links">
+      {links.length > 0 && (
+        <ul class="links">
+          {links.map(([key, label]) => (
+            <li key={key}>
+              <a href={annotations[key]} rel="noopener noreferrer" target="_blank">
+                {label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
+      {rest.length > 0 && (
+        <dl class="fields">
+          {rest.map(([key, value]) => (
+            <Fragment key={key}>
+              <dt>{key}</dt>
+              <dd class="pre">{value}</dd>
+            </Fragment>
+          ))}
+        </dl>
+      )}
+    </Section>
+  );
+}
+
+/**
+ * Said plainly at the top: nobody was or will be told of this incident (a fresh install with no
+ * channel, a silence, every delivery failed), with the way to the routing explanation.
+ */
+export function nobodyNotifiedReason(explanation: Explanation | null, deliveries: Delivery[]): string | null {
+  const silence = explanation?.silenced_by?.[0];
+  if (silence) return `Nobody is notified: a silence ("${silence.comment}") holds this incident's notifications.`;
+  const reached = deliveries.some((d) => d.status === 'sent' || d.status === 'pending' || d.status === 'sending');
+  if (deliveries.length > 0 && !reached) return 'Nobody has been notified: every notification for this incident failed or was stopped.';
+  if (deliveries.length === 0 && explanation !== null && explanation.routes.every((r) => describeReceiver(r.receiver) === '')) {
+    return "Nobody will be notified: no receiver on this incident's route has a channel configured.";
+  }
+  return null;
+}
+
+function NobodyNotified({ explanation, deliveries }: { explanation: Explanation | null; deliveries: Delivery[] }) {
+  const reason = nobodyNotifiedReason(explanation, deliveries);
+  if (!reason) return null;
+  return (
+    <p class="nobody" role="status">
+      {reason}{' '}
+      <button type="button" class="link" onClick={() => document.getElementById('routing-h')?.scrollIntoView()}>
+        See the routing
+      </button>
+    </p>
   );
 }
 
@@ -438,7 +531,7 @@ function EditForm({
       <h3>Severity and assignees</h3>
       <label>
         Severity
-        <select name="severity" value={severity} onChange={(e) => setSeverity((e.currentTarget).value as Severity)}>
+        <select name="severity" value={severity} onChange={(e) => setSeverity(e.currentTarget.value as Severity)}>
           {SEVERITIES.map((s) => (
             <option key={s} value={s} selected={s === severity}>
               {s}
@@ -448,7 +541,7 @@ function EditForm({
       </label>
       <label>
         Assignees (comma-separated)
-        <input name="assignees" value={assigneesText} onInput={(e) => setAssigneesText((e.currentTarget).value)} />
+        <input name="assignees" value={assigneesText} onInput={(e) => setAssigneesText(e.currentTarget.value)} />
       </label>
       <button type="submit" disabled={busy}>
         Save

@@ -1,13 +1,38 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, messageOf } from '../api';
-import { ErrorText, SeverityBadge, StateBadge, Time } from '../components/common';
+import { ErrorText, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
+import { actionsFor } from '../lifecycle';
 import { applyEvent, fromSearch, PAGE_SIZE, parseLabels, toApiQuery, toSearch, toStreamQuery, type IncidentFilters } from '../filters';
 import { useLiveEvents } from '../live';
 import { SEVERITIES, STATES, type Incident, type Page } from '../types';
 
+/** Open P0 and P1 incidents, counted for the tab's title: a background tab still says "2 urgent". */
+function useUrgentCount(): [number | null, () => void] {
+  const [count, setCount] = useState<number | null>(null);
+  const refresh = () =>
+    void api<Page<Incident>>(
+      'GET',
+      '/v1/incidents?state=Detected&state=Triaged&state=Investigating&state=Remediating&severity=P0&severity=P1&page_size=1',
+    ).then(
+      (page) => setCount(page.total),
+      () => undefined,
+    );
+  useEffect(refresh, []);
+  useEffect(() => {
+    document.title = count ? `(${count}) ${count === 1 ? 'urgent incident' : 'urgent incidents'} · LLM Incident Manager` : 'Incidents · LLM Incident Manager';
+  }, [count]);
+  return [count, refresh];
+}
+
+/** Phones: the first screen is for incidents; the filters open with one tap. */
+const narrow = () => typeof window !== 'undefined' && window.matchMedia?.('(max-width: 600px)').matches;
+
 export function IncidentsPage() {
   const location = useLocation();
+  const session = useSession();
+  const [, refreshUrgent] = useUrgentCount();
+  const [ackError, setAckError] = useState<string | null>(null);
   const filters = fromSearch(location.url.includes('?') ? location.url.slice(location.url.indexOf('?')) : '');
   const apiQuery = toApiQuery(filters);
   const [list, setList] = useState<{ items: Incident[]; total: number } | null>(null);
@@ -34,7 +59,20 @@ export function IncidentsPage() {
   const { connected } = useLiveEvents(toStreamQuery(filters), (event) => {
     setList((shown) => (shown ? applyEvent(filtersRef.current, shown, event) : shown));
     setFresh((ids) => new Set(ids).add(event.incident.id));
+    refreshUrgent();
   });
+
+  // From the list: the event that follows moves the row on (Detected to Triaged).
+  const acknowledge = async (incident: Incident) => {
+    setAckError(null);
+    try {
+      const updated = await api<Incident>('POST', `/v1/incidents/${incident.id}/acknowledge`, { actor: session.key_name });
+      setList((shown) => (shown ? { ...shown, items: shown.items.map((i) => (i.id === updated.id ? updated : i)) } : shown));
+    } catch (err) {
+      setAckError(`${incident.title}: ${messageOf(err)}`);
+    }
+  };
+  const activeFilters = filters.states.length + filters.severities.length + (filters.q ? 1 : 0) + (filters.source ? 1 : 0) + (filters.labels ? 1 : 0);
 
   const go = (next: Partial<IncidentFilters>) => location.route(`/${toSearch({ ...filters, page: 1, ...next })}`);
   const pages = list ? Math.max(1, Math.ceil(list.total / PAGE_SIZE)) : 1;
@@ -47,8 +85,12 @@ export function IncidentsPage() {
           {connected ? 'Live' : 'Not live: reconnecting…'}
         </span>
       </div>
-      <FilterBar key={`${filters.q}\u0000${filters.source}\u0000${filters.labels}`} filters={filters} onChange={go} />
+      <details class="filter-toggle" open={!narrow() || undefined}>
+        <summary>Filters{activeFilters > 0 ? ` (${activeFilters} set)` : ''}</summary>
+        <FilterBar key={`${filters.q}\u0000${filters.source}\u0000${filters.labels}`} filters={filters} onChange={go} />
+      </details>
       <ErrorText error={error} />
+      <ErrorText error={ackError} />
       {list === null && !error && <p>Loading…</p>}
       {list !== null && (
         <>
@@ -69,9 +111,16 @@ export function IncidentsPage() {
                     <SeverityBadge severity={incident.severity} />
                     <StateBadge state={incident.state} />
                     <span class="source">{incident.source}</span>
-                    <span class="alerts">{incident.alert_count} alerts</span>
+                    <span class="alerts">
+                      {incident.alert_count} {incident.alert_count === 1 ? 'alert' : 'alerts'}
+                    </span>
                     <Time at={incident.created_at} />
                   </span>
+                  {actionsFor(incident, session.scopes).acknowledge && (
+                    <button type="button" class="ack" onClick={() => void acknowledge(incident)} aria-label={`Acknowledge ${incident.title}`}>
+                      Acknowledge
+                    </button>
+                  )}
                 </li>
               ))}
             </ul>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, messageOf } from '../api';
-import { ErrorText, Section, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
+import { absoluteTime, ErrorText, Section, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
 import { hasScope } from '../lifecycle';
 import type { Incident, Silence } from '../types';
 
@@ -12,6 +12,21 @@ export function matchersOfLabels(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
 }
 
+/**
+ * Names a matcher reads from the incident's own fields, not from its labels: a label of the same
+ * name (Alertmanager's `severity="critical"`) can never match as written, since `severity`
+ * compares the P-level.
+ */
+const FIELD_NAMES = new Set(['severity', 'source', 'incident_type', 'affected_resources']);
+
+/** Matchers that match the incident as stored: its labels, but those the matcher reads as fields. */
+export function matchersOfIncident(incident: Incident): { matchers: string[]; left_out: string[] } {
+  const kept = Object.fromEntries(Object.entries(incident.labels).filter(([name]) => !FIELD_NAMES.has(name)));
+  return { matchers: matchersOfLabels(kept), left_out: Object.keys(incident.labels).filter((name) => FIELD_NAMES.has(name)) };
+}
+
+const isOpen = (incident: Incident) => incident.state !== 'Resolved' && incident.state !== 'Closed';
+
 export function SilencesPage() {
   const location = useLocation();
   const session = useSession();
@@ -21,6 +36,7 @@ export function SilencesPage() {
   const [error, setError] = useState<string | null>(null);
   const [draft, setDraft] = useState<string | null>(fromIncident ? null : '');
   const [source, setSource] = useState<Incident | null>(null);
+  const [leftOut, setLeftOut] = useState<string[]>([]);
   const write = hasScope(session.scopes, 'incidents:write');
 
   const load = () =>
@@ -37,7 +53,9 @@ export function SilencesPage() {
     api<Incident>('GET', `/v1/incidents/${fromIncident}`).then(
       (incident) => {
         setSource(incident);
-        setDraft(matchersOfLabels(incident.labels).join('\n'));
+        const prefill = matchersOfIncident(incident);
+        setLeftOut(prefill.left_out);
+        setDraft(prefill.matchers.join('\n'));
       },
       (err) => {
         setError(messageOf(err));
@@ -63,6 +81,7 @@ export function SilencesPage() {
           key={draft}
           initial={draft}
           source={source}
+          leftOut={leftOut}
           onCreated={() => {
             setTab('active');
             void load();
@@ -100,7 +119,7 @@ export function SilencesPage() {
   );
 }
 
-function NewSilence({ initial, source, onCreated }: { initial: string; source: Incident | null; onCreated: () => void }) {
+function NewSilence({ initial, source, leftOut, onCreated }: { initial: string; source: Incident | null; leftOut: string[]; onCreated: () => void }) {
   const session = useSession();
   const [matchers, setMatchers] = useState(initial);
   const [preview, setPreview] = useState<{ incidents: Incident[]; total: number; complete: boolean } | null>(null);
@@ -128,9 +147,23 @@ function NewSilence({ initial, source, onCreated }: { initial: string; source: I
     const comment = (form.elements.namedItem('comment') as HTMLInputElement).value;
     setError(null);
     try {
+      // Started from an open incident: a silence that would not silence it is almost surely a
+      // mistake, so it is said plainly before anything is created.
+      if (source && isOpen(source)) {
+        const check = await api<{ incidents: Incident[]; total: number; complete: boolean }>('POST', '/v1/silences/preview', { matchers: lines() });
+        setPreview(check);
+        const listed = check.incidents.length === check.total;
+        if (listed && !check.incidents.some((i) => i.id === source.id)) {
+          const ask = `These matchers do not match the incident you started from ("${source.title}"): the silence would not silence it. Create it anyway?`;
+          if (!window.confirm(ask)) {
+            setError(`Not created: these matchers do not match "${source.title}".`);
+            return;
+          }
+        }
+      }
       const ends_at = new Date(Date.now() + hours * 3_600_000).toISOString();
       const created = await api<Silence>('POST', '/v1/silences', { matchers: lines(), ends_at, comment, created_by: session.key_name });
-      setDone(`Silence created until ${new Date(created.ends_at).toLocaleString()}.`);
+      setDone(`Silence created until ${absoluteTime(new Date(created.ends_at))}.`);
       onCreated();
     } catch (err) {
       setError(messageOf(err));
@@ -143,6 +176,12 @@ function NewSilence({ initial, source, onCreated }: { initial: string; source: I
           Matchers (one per line, e.g. team="payments")
           <textarea name="matchers" rows={4} required value={matchers} onInput={(e) => setMatchers(e.currentTarget.value)} />
         </label>
+        {leftOut.length > 0 && (
+          <p class="hint">
+            Left out: the {leftOut.length === 1 ? 'label' : 'labels'} {leftOut.join(', ')}. A matcher on {leftOut.length === 1 ? 'that name' : 'those names'}{' '}
+            compares the incident&rsquo;s own field (for severity, its P-level), not the label.
+          </p>
+        )}
         <div class="row">
           <label>
             Hours

@@ -193,7 +193,7 @@ export class AddNoteDto {
   content!: string;
 }
 
-export const INCIDENT_SORTS = ['newest', 'open_first'] as const;
+export const INCIDENT_SORTS = ['newest', 'open_first', 'urgent'] as const;
 
 export class ListIncidentsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: INCIDENT_STATES, enumName: 'IncidentState', isArray: true, description: 'Repeat to match any of several.' })
@@ -248,7 +248,12 @@ export class ListIncidentsQuery extends PageQuery {
   @MaxLength(200)
   q?: string;
 
-  @ApiPropertyOptional({ enum: INCIDENT_SORTS, default: 'newest', description: 'open_first: incidents not Resolved or Closed first, each part newest first' })
+  @ApiPropertyOptional({
+    enum: INCIDENT_SORTS,
+    default: 'newest',
+    description:
+      'open_first: incidents not Resolved or Closed first, each part newest first; urgent (the console): open ones first, then by severity (P0 first), then newest first',
+  })
   @IsOptional()
   @IsIn(INCIDENT_SORTS)
   sort?: (typeof INCIDENT_SORTS)[number];

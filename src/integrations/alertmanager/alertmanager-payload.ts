@@ -37,6 +37,8 @@ export function parseNotification(body: unknown, integration: AlertmanagerIntegr
     throw new ValidationFailed(check.issues, 'notification rejected, nothing stored');
   }
   if (body.alerts.length > MAX_ALERTS_PER_BATCH) check.fail('alerts', `holds at most ${MAX_ALERTS_PER_BATCH} alerts, got ${body.alerts.length}`);
+  // Without a group key each alert is its own incident (see dedup_key), titled on its own.
+  const groupTitle = groupKey ? groupTitleOf(body, body.alerts) : undefined;
   const out: UpstreamAlert[] = [];
   body.alerts.forEach((raw: unknown, i: number) => {
     const at = `alerts[${i}]`;
@@ -51,7 +53,8 @@ export function parseNotification(body: unknown, integration: AlertmanagerIntegr
     const given = check.string(raw.fingerprint, `${at}.fingerprint`, { max: 128, nonEmpty: true });
     if (startsAt === undefined) return;
     const fingerprint = given ?? labelSetHash(labels);
-    const title = annotations.summary?.trim() || labels.alertname?.trim() || `Alert from ${integration}`;
+    // The group is one incident: it is titled after the group when several of its alerts fire.
+    const title = groupTitle ?? (annotations.summary?.trim() || labels.alertname?.trim() || `Alert from ${integration}`);
     const runbook = annotations.runbook_url ?? annotations.runbook;
     // The links back to the rule's graph and to the sender are kept with the annotations.
     const kept = { ...annotations, ...(generatorUrl ? { generatorURL: generatorUrl } : {}), ...(externalUrl ? { externalURL: externalUrl } : {}) };
@@ -84,6 +87,24 @@ export function parseNotification(body: unknown, integration: AlertmanagerIntegr
   });
   if (check.issues.length > 0) throw new ValidationFailed(check.issues, 'notification rejected, nothing stored');
   return out;
+}
+
+/**
+ * The title of a group of several firing alerts: the summary they share, else their alert name
+ * and how many fire ("NodeNotReady (2 alerts)"), instead of the first alert's own summary
+ * ("Node node-a not ready" while node-b fires too). Undefined for a group of one.
+ */
+function groupTitleOf(body: Record<string, unknown>, alerts: unknown[]): string | undefined {
+  const firing = alerts.filter((a) => (a as { status?: unknown } | null)?.status === 'firing').length;
+  if (firing < 2) return undefined;
+  const text = (map: unknown, key: string): string | undefined => {
+    const value = map !== null && typeof map === 'object' ? (map as Record<string, unknown>)[key] : undefined;
+    return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  };
+  const summary = text(body.commonAnnotations, 'summary');
+  if (summary) return summary;
+  const name = text(body.commonLabels, 'alertname') ?? text(body.groupLabels, 'alertname');
+  return name ? `${name} (${firing} alerts)` : undefined;
 }
 
 function sha256(text: string): string {
