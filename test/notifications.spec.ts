@@ -1,3 +1,4 @@
+import { buildConfig } from '../src/config/config.loader';
 import { openDatabase } from '../src/database/database';
 import { alert, drivers, RunningApp, startApp, TestStore } from './support/harness';
 import { FakeSmtp, FakeTarget, PAGERDUTY_KEY, pagerDutyFake, slackApiFake, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
@@ -224,6 +225,34 @@ describe.each(drivers())('notifications on %s', (driver) => {
     });
     expect(stats.body.channels.webhook).toMatchObject({ enabled: true, configured: true, sent: 6, failed: 0, retried: 0 });
     expect(stats.body.channels.pagerduty).toMatchObject({ sent: 3 });
+  });
+
+  it('links every channel to the incident in the console when server.public_url is set, and shows its labels in Slack and email', async () => {
+    app = await startApp(store, {
+      overrides: { notifications: notifications(), outbound: { allow_cidrs: ['127.0.0.1/32'] }, server: { public_url: 'https://incidents.example.com/' } },
+      env: env(),
+    });
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P0', title: 'Checkout down', labels: { team: 'payments', env: 'prod' } }))
+        .expect(200)
+    ).body.incident_id;
+    await until(app, id, (l) => l.length === 4 && settled(l) && l.every((d) => d.status === 'sent'));
+    const link = `https://incidents.example.com/incidents/${id}`;
+    const slackText = JSON.stringify(slack.received[0].body.attachments[0].blocks);
+    expect(slackText).toContain(`<${link}|Open in the console>`);
+    expect(slackText).toContain('*Labels:* team=payments, env=prod');
+    expect(pagerduty.received[0].body.links).toEqual([{ href: link, text: 'Open in LLM Incident Manager' }]);
+    expect(webhook.received[0].body.incident_url).toBe(link);
+    const [email] = await smtp.waitFor(1);
+    expect(email.mail.text).toContain(`Open in the console: ${link}`);
+    expect(email.mail.text).toContain('Labels: team=payments, env=prod');
+    expect(email.mail.html).toContain(`<a href="${link}">Open in the console</a>`);
+  });
+
+  it('refuses a public_url that is not an http(s) URL, naming the key', () => {
+    expect(() => buildConfig({ server: { public_url: 'incidents.example.com' } }, {})).toThrow(/server\.public_url/);
   });
 
   it('pages a P2 only once it is raised to P1, and resolves on PagerDuty only what was triggered', async () => {

@@ -24,6 +24,9 @@ export const CONFIG_SCHEMA = {
     tls_cert_path: { type: 'string', default: '' },
     tls_key_path: { type: 'string', default: '' },
     access_log: { type: 'boolean', default: true },
+    // Where people reach the console (https://incidents.example.com): notifications link to the
+    // incident there. Empty: no link.
+    public_url: { type: 'string', default: '' },
   },
   auth: {
     enabled: { type: 'boolean', default: true },

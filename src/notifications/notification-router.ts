@@ -16,7 +16,7 @@ import { emailMessage, emailSubject } from './channels/email/email.render';
 import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
 import { slackMessage } from './channels/slack/slack.render';
 import { webhookBody } from './channels/webhook/webhook.render';
-import { headline } from './render';
+import { headline, incidentLink } from './render';
 
 /** A claim written with the rows: the pool that owns them and until when. */
 export interface DeliveryLease {
@@ -277,8 +277,13 @@ export class NotificationRouter {
       action,
       target,
       target_ref: page.target_ref,
-      render: () => pagerdutyEvent(action, incident, at, { dedupKey: page.dedup_key, summary: page.summary ?? undefined }),
+      render: () => pagerdutyEvent(action, incident, at, { dedupKey: page.dedup_key, summary: page.summary ?? undefined, link: this.linkTo(incident) }),
     };
+  }
+
+  /** The incident in the console, for the messages to link to (server.public_url). */
+  linkTo(incident: Incident): string | undefined {
+    return incidentLink(this.config.server.public_url, incident.id);
   }
 
   slack(action: DeliveryAction, eventName: string, incident: Incident, channel?: string, message?: string): PlannedDelivery {
@@ -289,7 +294,7 @@ export class NotificationRouter {
       channel: 'slack',
       action,
       target: channel ?? this.config.notifications.slack_default_channel,
-      render: () => slackMessage(incident, text, { interactive }),
+      render: () => slackMessage(incident, text, { interactive, link: this.linkTo(incident) }),
     };
   }
 
@@ -309,7 +314,8 @@ export class NotificationRouter {
       action,
       target: custom ? `service-key#${shortHash(custom.serviceKey)}` : target,
       target_ref: custom?.serviceKey ?? null,
-      render: () => pagerdutyEvent(action, incident, at, custom ? { dedupKey: custom.dedupKey, summary: custom.summary } : {}),
+      render: () =>
+        pagerdutyEvent(action, incident, at, { ...(custom ? { dedupKey: custom.dedupKey, summary: custom.summary } : {}), link: this.linkTo(incident) }),
     };
   }
 
@@ -319,7 +325,8 @@ export class NotificationRouter {
       channel: 'email',
       action: 'send',
       target: emailTarget(to),
-      render: () => emailMessage(incident, to, custom?.subject ?? emailSubject(eventName, incident), custom?.body ?? headline(eventName, incident)),
+      render: () =>
+        emailMessage(incident, to, custom?.subject ?? emailSubject(eventName, incident), custom?.body ?? headline(eventName, incident), this.linkTo(incident)),
     };
   }
 
@@ -331,7 +338,7 @@ export class NotificationRouter {
       action: 'send',
       target: displayUrl(url),
       target_ref: url === this.config.notifications.default_webhook_url && !custom ? null : url,
-      render: (id) => (custom ? custom.payload : webhookBody(eventName, at, incident, id)),
+      render: (id) => (custom ? custom.payload : webhookBody(eventName, at, incident, id, this.linkTo(incident))),
     };
   }
 }

@@ -239,7 +239,12 @@ export class NotificationsService {
     let planned: PlannedDelivery;
     switch (channel) {
       case 'slack':
-        planned = { channel, action: 'post', target: n.slack_default_channel, render: () => slackMessage(incident, message) };
+        planned = {
+          channel,
+          action: 'post',
+          target: n.slack_default_channel,
+          render: () => slackMessage(incident, message, { link: this.router.linkTo(incident) }),
+        };
         break;
       case 'email':
         if (n.email_to.length === 0) {
@@ -314,7 +319,7 @@ export class NotificationsService {
       case 'webhook': {
         const payload = channel.payload;
         const planned = this.router.webhook(CUSTOM_EVENT, at, incident, { url: channel.url, payload: payload ?? null });
-        return payload ? planned : { ...planned, render: (id) => ({ ...webhookBody(CUSTOM_EVENT, at, incident, id), message }) };
+        return payload ? planned : { ...planned, render: (id) => ({ ...webhookBody(CUSTOM_EVENT, at, incident, id, this.router.linkTo(incident)), message }) };
       }
     }
   }

@@ -23,6 +23,18 @@ export const PAGERDUTY_SEVERITY: Record<Severity, 'critical' | 'error' | 'warnin
 };
 
 /** Cuts text to `max` characters (code points), marking the cut with an ellipsis. */
+/** The incident's page in the console, when `server.public_url` says where the console is. */
+export function incidentLink(publicUrl: string, incidentId: string): string | undefined {
+  return publicUrl ? `${publicUrl.replace(/\/+$/, '')}/incidents/${incidentId}` : undefined;
+}
+
+/** The labels a message shows, "name=value", at most `max` of them (the rest counted). */
+export function keyLabels(labels: Record<string, string>, max = 10): string {
+  const entries = Object.entries(labels);
+  const shown = entries.slice(0, max).map(([name, value]) => `${name}=${value}`);
+  return entries.length > max ? `${shown.join(', ')} (+${entries.length - max} more)` : shown.join(', ');
+}
+
 export function truncate(text: string, max: number): string {
   const chars = Array.from(text);
   if (chars.length <= max) return text;

@@ -203,6 +203,15 @@ export function pagerDutyFake(): Promise<FakeTarget> {
           if (!['critical', 'error', 'warning', 'info'].includes(p.severity)) errors.push('payload.severity is invalid');
         }
       } else if (typeof body.dedup_key !== 'string') errors.push('dedup_key is required');
+      if (
+        body.links !== undefined &&
+        (!Array.isArray(body.links) ||
+          body.links.some(
+            (l: any) => typeof l !== 'object' || l === null || typeof l.href !== 'string' || (l.text !== undefined && typeof l.text !== 'string'),
+          ))
+      ) {
+        errors.push('links must be a list of {href, text}');
+      }
       if (JSON.stringify(body).length > 512 * 1024) errors.push('event is too large');
     }
     if (errors.length > 0) return { status: 400, body: JSON.stringify({ status: 'invalid event', message: 'Event object is invalid', errors }) };

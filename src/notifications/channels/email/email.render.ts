@@ -1,5 +1,5 @@
 import type { Incident } from '../../../incidents/domain/incident';
-import { SEVERITY_COLOR, headline, humanTime, truncate } from '../../render';
+import { SEVERITY_COLOR, headline, humanTime, keyLabels, truncate } from '../../render';
 
 /** Email messages (HTML and text parts), rendered at the event (see ../../render.ts). */
 
@@ -24,11 +24,12 @@ function detailRows(incident: Incident): [string, string][] {
     ['Created', humanTime(incident.created_at)],
     ['Affected resources', incident.affected_resources.join(', ') || '—'],
     ['Assignees', incident.assignees.join(', ') || '—'],
+    ['Labels', keyLabels(incident.labels) || '—'],
   ];
 }
 
 /** The guide's email: a severity badge and title, the message, and a details table; plain text too. */
-export function emailMessage(incident: Incident, to: string[], subject: string, message: string): EmailMessage {
+export function emailMessage(incident: Incident, to: string[], subject: string, message: string, link?: string): EmailMessage {
   const rows = detailRows(incident);
   const color = SEVERITY_COLOR[incident.severity];
   const text = [
@@ -38,6 +39,7 @@ export function emailMessage(incident: Incident, to: string[], subject: string, 
     '',
     ...(incident.description ? [`Description: ${incident.description}`, ''] : []),
     ...rows.map(([k, v]) => `${k}: ${v}`),
+    ...(link ? ['', `Open in the console: ${link}`] : []),
   ].join('\n');
   const html = `<!doctype html>
 <html><body style="font-family:Arial,Helvetica,sans-serif;color:#222">
@@ -47,6 +49,7 @@ ${incident.description ? `<p><strong>Description:</strong> ${escapeHtml(incident
 <table cellpadding="6" cellspacing="0" style="border-collapse:collapse;border:1px solid #ddd">
 ${rows.map(([k, v]) => `<tr><th align="left" style="background:#f5f5f5;border:1px solid #ddd">${escapeHtml(k)}</th><td style="border:1px solid #ddd">${escapeHtml(v)}</td></tr>`).join('\n')}
 </table>
+${link ? `<p><a href="${escapeHtml(link)}">Open in the console</a></p>` : ''}
 </body></html>`;
   return { to, subject, text, html };
 }

@@ -11,7 +11,7 @@ export function pagerdutyEvent(
   action: 'trigger' | 'acknowledge' | 'resolve',
   incident: Incident,
   timestamp: string,
-  options: { dedupKey?: string; summary?: string } = {},
+  options: { dedupKey?: string; summary?: string; link?: string } = {},
 ): object {
   const dedup_key = truncate(options.dedupKey ?? incident.id, PAGERDUTY_DEDUP_KEY_MAX);
   if (action !== 'trigger') return { event_action: action, dedup_key, client: 'LLM Incident Manager' };
@@ -28,5 +28,7 @@ export function pagerdutyEvent(
       class: incident.incident_type,
       custom_details: { incident_id: incident.id, ...incidentSummary(incident) },
     },
+    // Shown on PagerDuty's incident as a link back (Events API v2 `links`).
+    ...(options.link ? { links: [{ href: options.link, text: 'Open in LLM Incident Manager' }] } : {}),
   };
 }

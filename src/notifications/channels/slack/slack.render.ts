@@ -1,5 +1,5 @@
 import type { Incident } from '../../../incidents/domain/incident';
-import { SEVERITY_COLOR, SEVERITY_EMOJI, humanTime, truncate } from '../../render';
+import { SEVERITY_COLOR, SEVERITY_EMOJI, humanTime, keyLabels, truncate } from '../../render';
 
 /** Slack messages (Block Kit), rendered at the event (see ../../render.ts). */
 
@@ -29,7 +29,7 @@ export interface SlackMessage {
  * description, Severity / State / Type / Source fields, id and creation time, in an attachment
  * whose colour bar shows the severity.
  */
-export function slackMessage(incident: Incident, message: string, options: { interactive?: boolean } = {}): SlackMessage {
+export function slackMessage(incident: Incident, message: string, options: { interactive?: boolean; link?: string } = {}): SlackMessage {
   const emoji = SEVERITY_EMOJI[incident.severity];
   const title = `${emoji} Incident: ${incident.title}`;
   const details: object[] = [{ type: 'section', text: mrkdwn(message, SLACK_SECTION_MAX) }];
@@ -45,9 +45,15 @@ export function slackMessage(incident: Incident, message: string, options: { int
       mrkdwn(`*Source:* ${incident.source}`, SLACK_FIELD_MAX),
     ],
   });
+  if (Object.keys(incident.labels).length > 0) details.push({ type: 'section', text: mrkdwn(`*Labels:* ${keyLabels(incident.labels)}`, SLACK_SECTION_MAX) });
   details.push({
     type: 'context',
-    elements: [mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX), mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX)],
+    elements: [
+      mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX),
+      mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX),
+      // A link is written <url|text>: only & needs escaping in a URL that has no < or >.
+      ...(options.link ? [{ type: 'mrkdwn', text: `<${options.link.replace(/&/g, '&amp;')}|Open in the console>` }] : []),
+    ],
   });
   if (incident.acknowledged_at !== null && incident.state !== 'Resolved' && incident.state !== 'Closed') {
     details.push({

@@ -4,11 +4,13 @@ import { incidentSummary } from '../../render';
 /** The webhook channel's payloads, rendered at the event (see ../../render.ts). */
 
 /** The guide's default webhook payload, field for field. */
-export function webhookBody(eventType: string, timestamp: string, incident: Incident, notificationId: string): object {
+export function webhookBody(eventType: string, timestamp: string, incident: Incident, notificationId: string, link?: string): object {
   return {
     event_type: eventType,
     timestamp,
     incident: incidentSummary(incident),
     notification_id: notificationId,
+    // The incident in the console, when server.public_url is set.
+    ...(link ? { incident_url: link } : {}),
   };
 }
