@@ -118,6 +118,26 @@ describe.each(drivers())('console API on %s', (driver) => {
     expect(JSON.stringify(missing.body)).toContain('api_key');
   });
 
+  it('keeps a remembered session for remember_ttl_secs, never past its key’s expiry, and still ends it on sign-out', async () => {
+    const remembered = await running.anon.post('/v1/session').send({ api_key: ADMIN_KEY, remember: true }).expect(201);
+    // The default remember_ttl_secs: 30 days (this suite's plain sessions last 600 s).
+    expect(([] as string[]).concat(remembered.headers['set-cookie'])[0]).toContain('Max-Age=2592000;');
+    expect(Date.parse(remembered.body.expires_at) - clock.now().getTime()).toBe(2_592_000_000);
+    const expiring = (
+      await running.http
+        .post('/v1/api-keys')
+        .send({ name: 'two-days', scopes: ['incidents:read'], expires_at: new Date(clock.now().getTime() + 2 * 86_400_000).toISOString() })
+        .expect(201)
+    ).body;
+    const capped = await running.anon.post('/v1/session').send({ api_key: expiring.key, remember: true }).expect(201);
+    expect(capped.body.expires_at).toBe(expiring.expires_at);
+    const cookie = ([] as string[]).concat(remembered.headers['set-cookie'])[0].split(';')[0];
+    await running.anon.get('/v1/session').set('cookie', cookie).expect(200);
+    await running.anon.delete('/v1/session').set('cookie', cookie).set('x-csrf-token', remembered.body.csrf_token).expect(204);
+    await running.anon.get('/v1/session').set('cookie', cookie).expect(401);
+    await running.anon.post('/v1/session').send({ api_key: ADMIN_KEY, remember: 'yes' }).expect(400);
+  });
+
   it('reads with the cookie alone, writes only with the CSRF token, and signing out ends the session on the server', async () => {
     const { cookie, csrf } = await signIn();
     await running.anon.get('/v1/incidents').set('cookie', cookie).expect(200);

@@ -3,7 +3,7 @@
 // an on-call engineer runs, at desktop and at phone width, against the real service and a real
 // webhook target.
 import puppeteer from 'puppeteer-core';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +47,28 @@ async function waitForText(page: Page, selector: string, text: string, timeout =
       `${selector} never showed ${JSON.stringify(text)}: it showed ${JSON.stringify(shown)}; errors on the page: ${JSON.stringify(errors)} (${String(err)})`,
     );
   }
+}
+
+/** axe-core, evaluated into the page through DevTools (the console's CSP forbids injected scripts). */
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical findings on the page as it is now (WCAG 2.x A and AA rules). */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    type Violation = { id: string; impact: string | null; nodes: { target: string[] }[] };
+    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: Violation[] }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'], runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id} (${v.impact}): ${v.nodes
+            .map((n) => n.target.join(' '))
+            .slice(0, 3)
+            .join('; ')}`,
+      );
+  });
 }
 
 /** Text that the page would show with too little contrast for WCAG AA (4.5:1, 3:1 for large text). */
@@ -171,6 +193,12 @@ describe('web console in headless Chromium', () => {
     expect(statSync(path).size).toBeGreaterThan(5_000);
   }
 
+  /** Every page, at each width: no serious or critical axe-core finding, and its screenshot. */
+  async function checkPage(page: Page, name: string, viewport: (typeof VIEWPORTS)[number]): Promise<void> {
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await screenshot(page, `console-${name}-${viewport.name}`);
+  }
+
   async function noHorizontalScroll(page: Page, width: number): Promise<void> {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
   }
@@ -220,7 +248,7 @@ describe('web console in headless Chromium', () => {
       expect(await lowContrast(page)).toEqual(['faint: 2.32 (rgb(170, 170, 170))']);
       await page.evaluate(() => document.getElementById('probe')!.remove());
       await noHorizontalScroll(page, viewport.width);
-      if (viewport.name === 'desktop') await screenshot(page, 'console-incidents');
+      await checkPage(page, 'incidents', viewport);
       process.stdout.write(`console (${viewport.name}): the new incident appeared in the list ${appearedMs} ms after the alert was posted\n`);
 
       // The incident page: every field, the failed first delivery, re-driven.
@@ -280,7 +308,7 @@ describe('web console in headless Chromium', () => {
       for (const event of ['incident.detected', 'incident.triaged', 'incident.resolved', 'incident.closed']) expect(log).toContain(event);
       expect(await lowContrast(page)).toEqual([]);
       await noHorizontalScroll(page, viewport.width);
-      if (viewport.name === 'desktop') await screenshot(page, 'console-incident');
+      await checkPage(page, 'incident', viewport);
 
       // A silence from the incident's labels, previewed, then a new matching alert is suppressed.
       await (await button(page, 'Silence…')).click();
@@ -294,6 +322,7 @@ describe('web console in headless Chromium', () => {
       await (await button(page, 'Create silence')).click();
       await waitForText(page, '.ok', 'Silence created until');
       await waitForText(page, '.silences', `team="${team}"`);
+      await checkPage(page, 'silences', viewport);
       const silenced = (
         await running.http
           .post('/v1/alerts')
@@ -344,6 +373,7 @@ describe('web console in headless Chromium', () => {
       await page.click('nav a[href="/notifications"]');
       await waitForText(page, 'section[aria-labelledby="channels-h"]', 'webhook');
       await waitForText(page, '.dead', `HTTP 500`);
+      await checkPage(page, 'notifications', viewport);
       await (await button(page, 'Re-drive')).click();
       await page.waitForFunction(() => !document.querySelector('.dead'), { timeout: 10_000 });
       for (let i = 0; i < 100; i++) {
@@ -358,6 +388,8 @@ describe('web console in headless Chromium', () => {
 
       // A key: the secret shown once with a copy button, listed without it, revoked.
       await page.click('nav a[href="/keys"]');
+      await page.waitForSelector('input[name="name"]', { visible: true });
+      await checkPage(page, 'keys', viewport);
       await page.type('input[name="name"]', `pager-${viewport.name}`);
       await page.click('input[name="scope-incidents:read"]');
       await (await button(page, 'Create key')).click();

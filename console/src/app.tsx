@@ -108,10 +108,11 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (s:
     e.preventDefault();
     const form = e.currentTarget as HTMLFormElement;
     const input = form.elements.namedItem('api_key') as HTMLInputElement;
+    const remember = (form.elements.namedItem('remember') as HTMLInputElement).checked;
     setBusy(true);
     setError(null);
     try {
-      const session = await api<Session>('POST', '/v1/session', { api_key: input.value.trim() });
+      const session = await api<Session>('POST', '/v1/session', { api_key: input.value.trim(), ...(remember ? { remember: true } : {}) });
       input.value = '';
       onSignedIn(session);
     } catch (err) {
@@ -128,6 +129,9 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (s:
         <label for="api_key">API key</label>
         <input id="api_key" name="api_key" type="password" required autoComplete="off" spellcheck={false} placeholder="lim_…" />
         <p class="hint">The key is exchanged for a session and not kept by the browser.</p>
+        <label class="check">
+          <input name="remember" type="checkbox" /> Keep me signed in on this device
+        </label>
         <ErrorText error={error} />
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}

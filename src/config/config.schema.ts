@@ -101,6 +101,8 @@ export const CONFIG_SCHEMA = {
   console: {
     enabled: { type: 'boolean', default: true },
     session_ttl_secs: { type: 'integer', default: 28_800, min: 60, max: 2_592_000 },
+    // "Keep me signed in on this device": the session lasts this long (never past its key's expiry).
+    remember_ttl_secs: { type: 'integer', default: 2_592_000, min: 60, max: 31_536_000 },
     secure_cookie: { type: 'boolean', default: false },
   },
 } as const satisfies Record<string, Record<string, KeySpec>>;

@@ -206,7 +206,7 @@ export function IncidentPage() {
           <p>No notification yet.</p>
         ) : (
           <div class="table-wrap">
-            <table class="deliveries">
+            <table class="deliveries stack">
               <thead>
                 <tr>
                   <th scope="col">Channel</th>
@@ -221,18 +221,22 @@ export function IncidentPage() {
               <tbody>
                 {deliveries.map((d) => (
                   <tr key={d.notification_id} data-status={d.status}>
-                    <td>{d.channel}</td>
-                    <td class="wrap">{d.target}</td>
-                    <td>
+                    <td data-label="Channel">{d.channel}</td>
+                    <td data-label="Target" class="wrap">
+                      {d.target}
+                    </td>
+                    <td data-label="Event">
                       {d.event} ({d.action})
                     </td>
-                    <td>
+                    <td data-label="Status">
                       <span class={`status status-${d.status}`}>{d.status}</span>
                     </td>
-                    <td>{d.attempts}</td>
-                    <td class="wrap">{d.last_error ?? ''}</td>
+                    <td data-label="Attempts">{d.attempts}</td>
+                    <td data-label="Last error" class="wrap">
+                      {d.last_error ?? ''}
+                    </td>
                     {actions.redrive && (
-                      <td>
+                      <td data-label="Re-drive">
                         {(d.status === 'failed' || d.status === 'cancelled') && (
                           <button type="button" disabled={busy} onClick={() => void act('POST', `/v1/notifications/${d.notification_id}/retry`, {})}>
                             Re-drive
@@ -281,6 +285,20 @@ export function IncidentPage() {
           {alerts.map((a) => (
             <li key={a.id}>
               <Time at={a.received_at} /> <strong>{a.status}</strong> {a.title} ({a.source}, {a.severity})
+              {Object.keys(a.labels).length > 0 && (
+                <ul class="labels">
+                  {Object.entries(a.labels).map(([k, v]) => (
+                    <li key={k} class="label">
+                      {k}={v}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {a.annotations?.generatorURL && isHttp(a.annotations.generatorURL) && (
+                <a href={a.annotations.generatorURL} rel="noopener noreferrer" target="_blank">
+                  Graph
+                </a>
+              )}
             </li>
           ))}
         </ul>

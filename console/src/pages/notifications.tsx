@@ -75,7 +75,7 @@ export function NotificationsPage() {
             {stats.degraded_targets.length > 0 && <> · degraded: {stats.degraded_targets.join(', ')}</>}
           </p>
           <div class="table-wrap">
-            <table>
+            <table class="stack">
               <thead>
                 <tr>
                   <th scope="col">Channel</th>
@@ -90,14 +90,14 @@ export function NotificationsPage() {
               <tbody>
                 {Object.entries(stats.channels).map(([channel, c]) => (
                   <tr key={channel}>
-                    <td>{channel}</td>
-                    <td>{c.enabled === false ? 'off' : c.configured === false ? 'not configured' : 'yes'}</td>
-                    <td>{c.sent}</td>
-                    <td>{c.pending + c.sending}</td>
-                    <td>{c.failed}</td>
-                    <td>{c.suppressed}</td>
+                    <td data-label="Channel">{channel}</td>
+                    <td data-label="Ready">{c.enabled === false ? 'off' : c.configured === false ? 'not configured' : 'yes'}</td>
+                    <td data-label="Sent">{c.sent}</td>
+                    <td data-label="Pending">{c.pending + c.sending}</td>
+                    <td data-label="Failed">{c.failed}</td>
+                    <td data-label="Suppressed">{c.suppressed}</td>
                     {write && (
-                      <td>
+                      <td data-label="Test">
                         <button type="button" onClick={() => void test(channel)} aria-describedby={`test-${channel}`}>
                           Send test
                         </button>

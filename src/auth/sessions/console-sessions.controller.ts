@@ -6,12 +6,13 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProperty,
+  ApiPropertyOptional,
   ApiTags,
   ApiUnauthorizedResponse,
   ApiExtension,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../../common/error.view';
 import { AuthenticationFailed } from '../api-keys.service';
 import { InjectConfig } from '../../config/config.module';
@@ -27,6 +28,13 @@ export class SignInDto {
   @MinLength(1)
   @MaxLength(200)
   api_key!: string;
+
+  @ApiPropertyOptional({
+    description: 'Keep me signed in on this device: the session lasts [console] remember_ttl_secs (30 days), never past the key’s expiry',
+  })
+  @IsOptional()
+  @IsBoolean()
+  remember?: boolean;
 }
 
 export class SessionViewDto {
@@ -63,7 +71,7 @@ export class ConsoleSessionsController {
   @ApiUnauthorizedResponse({ type: ErrorView })
   @ApiForbiddenResponse({ type: ErrorView, description: 'authentication is off ([auth] enabled = false): there is nothing to sign in to' })
   async signIn(@Body() dto: SignInDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<SessionView & { authentication: 'session' }> {
-    const { token, view, maxAgeSecs } = await this.sessions.signIn(dto.api_key);
+    const { token, view, maxAgeSecs } = await this.sessions.signIn(dto.api_key, dto.remember === true);
     void reply.header('set-cookie', sessionCookie(this.config, token, maxAgeSecs)).header('cache-control', 'no-store');
     return { authentication: 'session', ...view };
   }

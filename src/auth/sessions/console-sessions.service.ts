@@ -46,13 +46,15 @@ export class ConsoleSessionsService {
   ) {}
 
   /** Signs in with an API key: the new session's cookie token and what the console may know of it. */
-  async signIn(apiKey: unknown): Promise<{ token: string; view: SessionView; maxAgeSecs: number }> {
+  async signIn(apiKey: unknown, remember = false): Promise<{ token: string; view: SessionView; maxAgeSecs: number }> {
     if (!this.config.console.enabled) throw new DomainError(ErrorCode.NOT_CONFIGURED, 'the console is off ([console] enabled = false)');
     if (!this.config.auth.enabled) throw new DomainError(ErrorCode.FORBIDDEN, 'console sign-in needs authentication on ([auth] enabled = true)');
     const principal = await this.keys.authenticate(typeof apiKey === 'string' ? `Bearer ${apiKey}` : undefined);
     const key = await this.keys.principalOfId(principal.keyId);
     const now = this.clock.now();
-    let expires = now.getTime() + this.config.console.session_ttl_secs * 1000;
+    // Remembered on this device: longer, still ended by signing out or revoking the key.
+    const ttlSecs = remember ? this.config.console.remember_ttl_secs : this.config.console.session_ttl_secs;
+    let expires = now.getTime() + ttlSecs * 1000;
     if (key.expiresAt !== null) expires = Math.min(expires, Date.parse(key.expiresAt));
     const token = randomBytes(32).toString('base64url');
     const record: ConsoleSessionRecord = {
@@ -65,7 +67,7 @@ export class ConsoleSessionsService {
     // Sign-ins are rare: a good moment to forget sessions that expired a day ago or more.
     await this.sessions.deleteExpired(new Date(now.getTime() - 86_400_000).toISOString());
     await this.sessions.insert(record);
-    this.logger.log({ msg: 'console session started', key_id: key.keyId, api_key_name: key.name, expires_at: record.expires_at });
+    this.logger.log({ msg: 'console session started', key_id: key.keyId, api_key_name: key.name, expires_at: record.expires_at, remembered: remember });
     return { token, view: this.view(token, record, key), maxAgeSecs: Math.max(1, Math.floor((expires - now.getTime()) / 1000)) };
   }
 
