@@ -1,3 +1,5 @@
+import { AlertMapping } from '../src/integrations/alert-mapping';
+import { buildConfig } from '../src/config/config.loader';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -165,7 +167,8 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
       res.body.alerts.map(async (a: { incident_ids: string[] }) => (await running.http.get(`/v1/incidents/${a.incident_ids[0]}`)).body),
     );
     expect(got.map((i) => [i.title, i.severity, i.incident_type])).toEqual([
-      ['DiskFilling', 'P3', 'Unknown'],
+      // No type label: the alert's name says it (disk: Infrastructure).
+      ['DiskFilling', 'P3', 'Infrastructure'],
       ['Odd', 'P3', 'Unknown'],
       ['Alert from alertmanager', 'P0', 'Unknown'],
     ]);
@@ -194,6 +197,31 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
       ),
     ).toBe('NodeNotReady (2 alerts)');
     expect(await title(notification([amAlert('h', 'firing')], { groupKey: '{}:{g="one"}' }))).toBe('5xx above 5% on h');
+  });
+
+  it('takes the type from type_map, else from words of the alert name, else default_type', () => {
+    const mapping = new AlertMapping(
+      buildConfig({ integrations: { type_map: ['node=Infrastructure', 'payments-api=Application'], default_type: 'Unknown' } }, {}).integrations,
+    );
+    expect(mapping.typeOf({ incident_type: 'Security' })).toBe('Security');
+    expect(mapping.typeOf({ incident_type: 'NODE' })).toBe('Infrastructure');
+    expect(mapping.typeOf({ incident_type: 'payments-api', alertname: 'CertExpiring' })).toBe('Application'); // the label wins
+    expect(mapping.typeOf({ incident_type: 'nonsense', alertname: 'NodeDown' })).toBe('Unknown'); // a label that says nothing known
+    for (const [alertname, type] of [
+      ['NodeFilesystemSpaceFillingUp', 'Infrastructure'],
+      ['KubePodCrashLooping', 'Application'],
+      ['HighRequestLatency', 'Performance'],
+      ['TargetDown', 'Availability'],
+      ['CertificateExpiringSoon', 'Security'],
+      ['PostgresReplicationLagging', 'Performance'],
+      ['MysqlReplicaBroken', 'Data'],
+      ['Watchdog', 'Unknown'],
+    ]) {
+      expect([alertname, mapping.typeOf({ alertname })]).toEqual([alertname, type]);
+    }
+    const plain = new AlertMapping(buildConfig({ integrations: { type_from_alertname: false } }, {}).integrations);
+    expect(plain.typeOf({ alertname: 'NodeDown' })).toBe('Unknown');
+    expect(() => buildConfig({ integrations: { type_map: ['node=Hardware'] } }, {})).toThrow(/integrations\.type_map\[0\]/);
   });
 
   it('refuses a notification with a bad alert whole, naming alerts[i].field, and stores nothing', async () => {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { LOG_FORMATS, LOG_LEVELS } from '../common/logger';
 import { AppConfig, CONFIG_SCHEMA, KeySpec, NotificationSecrets } from './config.schema';
+import { INCIDENT_TYPES } from '../incidents/domain/incident';
 import { parseRouting, ROUTING_SECTIONS } from '../routing/routing-config';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.toml';
@@ -292,6 +293,19 @@ function crossKeyProblems(config: AppConfig, env: Env): ConfigProblem[] {
   (config.integrations?.severity_map ?? []).forEach((entry, i) => {
     if (!/^[^=]+=P[0-4]$/.test(entry)) {
       problems.push({ key: `integrations.severity_map[${i}]`, message: `"${entry}" is not label value=severity, such as critical=P1` });
+    }
+  });
+  (config.integrations?.type_map ?? []).forEach((entry, i) => {
+    const at = entry.lastIndexOf('=');
+    const type = entry
+      .slice(at + 1)
+      .trim()
+      .toLowerCase();
+    if (at <= 0 || !INCIDENT_TYPES.some((t) => t.toLowerCase() === type)) {
+      problems.push({
+        key: `integrations.type_map[${i}]`,
+        message: `"${entry}" is not label value=type, such as node=Infrastructure (types: ${INCIDENT_TYPES.join(', ')})`,
+      });
     }
   });
   const metricsPort = config.metrics?.port;

@@ -60,6 +60,10 @@ export const CONFIG_SCHEMA = {
     severity_map: { type: 'list', default: ['critical=P1', 'high=P2', 'error=P2', 'warning=P3', 'info=P4', 'low=P4'] },
     default_severity: { type: 'string', default: 'P3', oneOf: SEVERITIES },
     type_label: { type: 'string', default: 'incident_type', nonEmpty: true },
+    // Values of the type label that name a type in other words: "node=Infrastructure".
+    type_map: { type: 'list', default: [] },
+    // Without a type label: the type from words of the alert's name (DiskFull: Infrastructure).
+    type_from_alertname: { type: 'boolean', default: true },
     default_type: { type: 'string', default: 'Unknown', oneOf: INCIDENT_TYPES },
   },
   notifications: {
