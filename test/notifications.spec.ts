@@ -227,7 +227,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
     expect(stats.body.channels.pagerduty).toMatchObject({ sent: 3 });
   });
 
-  it('links every channel to the incident in the console when server.public_url is set, and shows its labels in Slack and email', async () => {
+  it('links every channel to the incident in the console when server.public_url is set and to its runbook, and shows its labels in Slack and email', async () => {
     app = await startApp(store, {
       overrides: { notifications: notifications(), outbound: { allow_cidrs: ['127.0.0.1/32'] }, server: { public_url: 'https://incidents.example.com/' } },
       env: env(),
@@ -235,7 +235,14 @@ describe.each(drivers())('notifications on %s', (driver) => {
     const id = (
       await app.http
         .post('/v1/alerts')
-        .send(alert({ severity: 'P0', title: 'Checkout down', labels: { team: 'payments', env: 'prod' } }))
+        .send(
+          alert({
+            severity: 'P0',
+            title: 'Checkout down',
+            labels: { team: 'payments', env: 'prod' },
+            runbook_url: 'https://runbooks.example/checkout?step=1&x=2',
+          }),
+        )
         .expect(200)
     ).body.incident_id;
     await until(app, id, (l) => l.length === 4 && settled(l) && l.every((d) => d.status === 'sent'));
@@ -243,11 +250,19 @@ describe.each(drivers())('notifications on %s', (driver) => {
     const slackText = JSON.stringify(slack.received[0].body.attachments[0].blocks);
     expect(slackText).toContain(`<${link}|Open in the console>`);
     expect(slackText).toContain('*Labels:* team=payments, env=prod');
-    expect(pagerduty.received[0].body.links).toEqual([{ href: link, text: 'Open in LLM Incident Manager' }]);
+    // The incident's runbook (its alert's) too.
+    expect(slackText).toContain('<https://runbooks.example/checkout?step=1&amp;x=2|Runbook>');
+    expect(pagerduty.received[0].body.links).toEqual([
+      { href: link, text: 'Open in LLM Incident Manager' },
+      { href: 'https://runbooks.example/checkout?step=1&x=2', text: 'Runbook' },
+    ]);
+    expect((await app.http.get(`/v1/incidents/${id}`).expect(200)).body.runbook_url).toBe('https://runbooks.example/checkout?step=1&x=2');
     expect(webhook.received[0].body.incident_url).toBe(link);
     const [email] = await smtp.waitFor(1);
     expect(email.mail.text).toContain(`Open in the console: ${link}`);
     expect(email.mail.text).toContain('Labels: team=payments, env=prod');
+    expect(email.mail.text).toContain('Runbook: https://runbooks.example/checkout?step=1&x=2');
+    expect(email.mail.html).toContain('<a href="https://runbooks.example/checkout?step=1&amp;x=2">Runbook</a>');
     expect(email.mail.html).toContain(`<a href="${link}">Open in the console</a>`);
   });
 

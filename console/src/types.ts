@@ -25,6 +25,8 @@ export interface Incident {
   last_seen_at: string;
   acknowledged_at: string | null;
   acknowledged_by: string | null;
+  /** The runbook of the first alert that named one. */
+  runbook_url?: string | null;
   resolution: { resolved_by: string; method: string; notes: string; root_cause: string | null } | null;
 }
 

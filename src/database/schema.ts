@@ -26,6 +26,7 @@ export interface IncidentRow {
   resolution: string | null;
   acknowledged_at: string | null;
   acknowledged_by: string | null;
+  runbook_url: string | null;
 }
 
 export interface TimelineRow {

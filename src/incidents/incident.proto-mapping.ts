@@ -30,6 +30,7 @@ export function incidentToProto(incident: Incident): object {
       : undefined,
     acknowledged_at: maybeTimestamp(incident.acknowledged_at),
     acknowledged_by: incident.acknowledged_by ?? '',
+    runbook_url: incident.runbook_url ?? '',
   };
 }
 

@@ -31,6 +31,7 @@ export const incidentMapper = {
       resolution: row.resolution === null ? null : (JSON.parse(row.resolution) as Incident['resolution']),
       acknowledged_at: row.acknowledged_at ?? null,
       acknowledged_by: row.acknowledged_by ?? null,
+      runbook_url: row.runbook_url ?? null,
     };
   },
   toRow(incident: Incident, openFingerprint: string | null): IncidentRow {
@@ -55,6 +56,7 @@ export const incidentMapper = {
       resolution: incident.resolution === null ? null : JSON.stringify(incident.resolution),
       acknowledged_at: incident.acknowledged_at,
       acknowledged_by: incident.acknowledged_by,
+      runbook_url: incident.runbook_url,
     };
   },
   timelineToDomain(row: Selectable<TimelineRow>): TimelineEntry {
@@ -139,6 +141,7 @@ export class IncidentRepository {
       severity: incident.severity,
       labels: JSON.stringify(incident.labels),
       affected_resources: JSON.stringify(incident.affected_resources),
+      runbook_url: incident.runbook_url,
     });
   }
 

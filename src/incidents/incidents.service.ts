@@ -26,6 +26,7 @@ export interface NewIncident {
   affected_resources?: string[];
   assignees?: string[];
   labels?: Record<string, string>;
+  runbook_url?: string | null;
   actor?: string;
 }
 
@@ -35,6 +36,7 @@ export interface IncidentPatch {
   severity?: Severity;
   assignees?: string[];
   labels?: Record<string, string>;
+  runbook_url?: string | null;
   actor?: string;
 }
 
@@ -118,6 +120,8 @@ export class IncidentsService {
         // A duplicate adds labels and affected services it brings; it never overwrites.
         labels: { ...target.labels, ...withoutKeysOf(alert.labels, target.labels) },
         affected_resources: union(target.affected_resources, alert.affected_services),
+        // The first runbook named stays: a responder may already have it open.
+        runbook_url: target.runbook_url ?? alert.runbook_url,
       };
       const changes = changedFields(target, updated, ['severity', 'labels', 'affected_resources']);
       const timeline = [
@@ -143,6 +147,7 @@ export class IncidentsService {
         source: alert.source,
         affected_resources: alert.affected_services,
         labels: alert.labels,
+        runbook_url: alert.runbook_url,
       },
       alert.fingerprint,
       now,
@@ -388,6 +393,7 @@ export class IncidentsService {
       resolution: null,
       acknowledged_at: null,
       acknowledged_by: null,
+      runbook_url: input.runbook_url ?? null,
     };
   }
 

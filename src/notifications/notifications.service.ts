@@ -346,5 +346,6 @@ function sampleIncident(at: string): Incident {
     resolution: null,
     acknowledged_at: null,
     acknowledged_by: null,
+    runbook_url: null,
   };
 }

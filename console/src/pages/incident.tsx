@@ -118,7 +118,7 @@ export function IncidentPage() {
         </Section>
       )}
 
-      <IncidentLinks alerts={alerts} />
+      <IncidentLinks alerts={alerts} runbook={incident.runbook_url ?? null} />
 
       <Section title="Details" id="details">
         <dl class="fields">
@@ -334,10 +334,15 @@ const isHttp = (value: string) => /^https?:\/\//i.test(value);
  * What the responder opens next: the runbook, the rule's graph, the dashboard, and the other
  * annotations, from the newest alert that has any.
  */
-function IncidentLinks({ alerts }: { alerts: Alert[] }) {
+function IncidentLinks({ alerts, runbook }: { alerts: Alert[]; runbook: string | null }) {
   const newest = [...alerts].reverse().find((a) => a.runbook_url || (a.annotations && Object.keys(a.annotations).length > 0));
-  if (!newest) return null;
-  const annotations: Record<string, string> = { ...(newest.annotations ?? {}), ...(newest.runbook_url ? { runbook_url: newest.runbook_url } : {}) };
+  if (!newest && !runbook) return null;
+  const annotations: Record<string, string> = {
+    ...(newest?.annotations ?? {}),
+    ...(newest?.runbook_url ? { runbook_url: newest.runbook_url } : {}),
+    // The incident's own runbook (its first alert's) wins: it is what the messages linked to.
+    ...(runbook ? { runbook_url: runbook } : {}),
+  };
   const links = LINK_ANNOTATIONS.filter(([key]) => annotations[key] && isHttp(annotations[key]));
   const linked = new Set(links.map(([key]) => key));
   const rest = Object.entries(annotations).filter(([key]) => !linked.has(key) && key !== 'runbook');

@@ -294,6 +294,15 @@ function storeProbe(): Migration {
   };
 }
 
+/** An incident's runbook: the first alert folded into it that named one (messages link to it). */
+function incidentRunbook(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('incidents').addColumn('runbook_url', 'text').execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -307,6 +316,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0006_routing': routing(),
       '0007_console_sessions': consoleSessions(),
       '0008_store_probe': storeProbe(),
+      '0009_incident_runbook': incidentRunbook(),
     });
   }
 }

@@ -53,6 +53,8 @@ export interface Incident {
   alert_count: number;
   last_seen_at: string;
   resolution: Resolution | null;
+  /** The runbook of the first alert folded into it that named one; messages link to it. */
+  runbook_url: string | null;
   /** When someone first took the incident on (acknowledge, or any move past Detected), and who. */
   acknowledged_at: string | null;
   acknowledged_by: string | null;

@@ -47,6 +47,8 @@ export class IncidentView {
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When someone took the incident on: acknowledge, or any move past Detected' })
   acknowledged_at!: string | null;
   @ApiProperty({ type: String, nullable: true, example: 'alice' }) acknowledged_by!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The runbook of the first alert folded into the incident that named one' })
+  runbook_url!: string | null;
 }
 
 export class IncidentDetailView extends IncidentView {

@@ -39,6 +39,7 @@ export function emailMessage(incident: Incident, to: string[], subject: string, 
     '',
     ...(incident.description ? [`Description: ${incident.description}`, ''] : []),
     ...rows.map(([k, v]) => `${k}: ${v}`),
+    ...(incident.runbook_url ? ['', `Runbook: ${incident.runbook_url}`] : []),
     ...(link ? ['', `Open in the console: ${link}`] : []),
   ].join('\n');
   const html = `<!doctype html>
@@ -49,6 +50,7 @@ ${incident.description ? `<p><strong>Description:</strong> ${escapeHtml(incident
 <table cellpadding="6" cellspacing="0" style="border-collapse:collapse;border:1px solid #ddd">
 ${rows.map(([k, v]) => `<tr><th align="left" style="background:#f5f5f5;border:1px solid #ddd">${escapeHtml(k)}</th><td style="border:1px solid #ddd">${escapeHtml(v)}</td></tr>`).join('\n')}
 </table>
+${incident.runbook_url && /^https?:\/\//i.test(incident.runbook_url) ? `<p><a href="${escapeHtml(incident.runbook_url)}">Runbook</a></p>` : ''}
 ${link ? `<p><a href="${escapeHtml(link)}">Open in the console</a></p>` : ''}
 </body></html>`;
   return { to, subject, text, html };

@@ -15,6 +15,10 @@ export function pagerdutyEvent(
 ): object {
   const dedup_key = truncate(options.dedupKey ?? incident.id, PAGERDUTY_DEDUP_KEY_MAX);
   if (action !== 'trigger') return { event_action: action, dedup_key, client: 'LLM Incident Manager' };
+  const links = [
+    ...(options.link ? [{ href: options.link, text: 'Open in LLM Incident Manager' }] : []),
+    ...(incident.runbook_url ? [{ href: incident.runbook_url, text: 'Runbook' }] : []),
+  ];
   return {
     event_action: 'trigger',
     dedup_key,
@@ -29,6 +33,6 @@ export function pagerdutyEvent(
       custom_details: { incident_id: incident.id, ...incidentSummary(incident) },
     },
     // Shown on PagerDuty's incident as a link back (Events API v2 `links`).
-    ...(options.link ? { links: [{ href: options.link, text: 'Open in LLM Incident Manager' }] } : {}),
+    ...(links.length > 0 ? { links } : {}),
   };
 }

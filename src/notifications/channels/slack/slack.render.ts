@@ -53,6 +53,9 @@ export function slackMessage(incident: Incident, message: string, options: { int
       mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX),
       // A link is written <url|text>: only & needs escaping in a URL that has no < or >.
       ...(options.link ? [{ type: 'mrkdwn', text: `<${options.link.replace(/&/g, '&amp;')}|Open in the console>` }] : []),
+      ...(incident.runbook_url && /^https?:\/\/[^\s<>|]+$/i.test(incident.runbook_url)
+        ? [{ type: 'mrkdwn', text: `<${incident.runbook_url.replace(/&/g, '&amp;')}|Runbook>` }]
+        : []),
     ],
   });
   if (incident.acknowledged_at !== null && incident.state !== 'Resolved' && incident.state !== 'Closed') {
