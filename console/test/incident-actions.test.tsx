@@ -3,7 +3,7 @@ import { LocationProvider } from 'preact-iso';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 // The service's own state machine: the buttons must offer exactly the moves it allows.
 import { canTransition } from '../../src/incidents/domain/state-machine';
-import { FilterBar } from '../src/pages/incidents';
+import { FilterBar, noChannelWarning } from '../src/pages/incidents';
 import { ActionButtons, nobodyNotifiedReason } from '../src/pages/incident';
 import { DEFAULT_FILTERS } from '../src/filters';
 import { actionsFor } from '../src/lifecycle';
@@ -150,5 +150,16 @@ describe('the nobody-notified warning', () => {
     expect(nobodyNotifiedReason(explanation({ slack_channels: ['#ops'] }), [delivery('failed'), delivery('sent')])).toBeNull();
     expect(nobodyNotifiedReason(explanation({ slack_channels: ['#ops'] }), [delivery('pending')])).toBeNull();
     expect(nobodyNotifiedReason(null, [])).toBeNull();
+  });
+});
+
+describe('the list’s warning when no channel can notify anyone', () => {
+  it('speaks when every channel is off or unconfigured, and only then', () => {
+    expect(noChannelWarning({ channels: { slack: { enabled: false }, email: { enabled: false }, webhook: { enabled: true, configured: false } } })).toMatch(
+      /^No notification channel is on and configured: nobody is notified/,
+    );
+    expect(noChannelWarning({ channels: { slack: { enabled: false }, webhook: { enabled: true, configured: true } } })).toBeNull();
+    expect(noChannelWarning({ channels: { webhook: {} } })).toBeNull();
+    expect(noChannelWarning(null)).toBeNull();
   });
 });

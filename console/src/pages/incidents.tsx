@@ -25,6 +25,20 @@ function useUrgentCount(): [number | null, () => void] {
   return [count, refresh];
 }
 
+/** The channels as GET /v1/notifications/stats reports them. */
+interface ChannelsState {
+  channels: Record<string, { enabled?: boolean; configured?: boolean }>;
+}
+
+/** Said on the list when no channel can deliver anything: nobody is told of any incident. */
+export function noChannelWarning(stats: ChannelsState | null): string | null {
+  if (!stats) return null;
+  const usable = Object.values(stats.channels).filter((c) => c.enabled !== false && c.configured !== false);
+  return usable.length === 0
+    ? 'No notification channel is on and configured: nobody is notified of any incident. Switch one on in [notifications] (see the Notifications page).'
+    : null;
+}
+
 /** Phones: the first screen is for incidents; the filters open with one tap. */
 const narrow = () => typeof window !== 'undefined' && window.matchMedia?.('(max-width: 600px)').matches;
 
@@ -33,6 +47,11 @@ export function IncidentsPage() {
   const session = useSession();
   const [, refreshUrgent] = useUrgentCount();
   const [ackError, setAckError] = useState<string | null>(null);
+  const [channels, setChannels] = useState<ChannelsState | null>(null);
+  useEffect(() => {
+    api<ChannelsState>('GET', '/v1/notifications/stats').then(setChannels, () => setChannels(null));
+  }, []);
+  const nobody = noChannelWarning(channels);
   const filters = fromSearch(location.url.includes('?') ? location.url.slice(location.url.indexOf('?')) : '');
   const apiQuery = toApiQuery(filters);
   const [list, setList] = useState<{ items: Incident[]; total: number } | null>(null);
@@ -89,6 +108,11 @@ export function IncidentsPage() {
         <summary>Filters{activeFilters > 0 ? ` (${activeFilters} set)` : ''}</summary>
         <FilterBar key={`${filters.q}\u0000${filters.source}\u0000${filters.labels}`} filters={filters} onChange={go} />
       </details>
+      {nobody && (
+        <p class="nobody" role="status">
+          {nobody}
+        </p>
+      )}
       <ErrorText error={error} />
       <ErrorText error={ackError} />
       {list === null && !error && <p>Loading…</p>}
