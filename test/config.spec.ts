@@ -32,6 +32,7 @@ describe('configuration', () => {
       tls_cert_path: '',
       tls_key_path: '',
       access_log: true,
+      public_url: '',
     });
     expect(config.auth).toEqual({ enabled: true, bootstrap_key_env: 'LLM_IM_BOOTSTRAP_KEY', key_cache_secs: 2, docs_public: true });
     expect(config.outbound).toEqual({ allow_hosts: [], allow_cidrs: [] });
@@ -43,6 +44,8 @@ describe('configuration', () => {
       severity_map: ['critical=P1', 'high=P2', 'error=P2', 'warning=P3', 'info=P4', 'low=P4'],
       default_severity: 'P3',
       type_label: 'incident_type',
+      type_map: [],
+      type_from_alertname: true,
       default_type: 'Unknown',
     });
     expect(config.notifications).toMatchObject({

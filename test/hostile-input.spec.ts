@@ -1,3 +1,4 @@
+import { openDatabase } from '../src/database/database';
 import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -94,12 +95,15 @@ describe('matchers are RE2, as Alertmanager’s', () => {
     expect(() => parseMatchers('x=~"(?<!a)b"')).toThrow(/RE2/);
     expect(() => parseMatchers(`x="${'v'.repeat(MAX_MATCHER_VALUE_LENGTH + 1)}"`)).toThrow(/longer than 1024 characters/);
     // `.*a.{0,1000}` compiles to a thousand states: 22 ms on one label. Nested counts multiply.
-    expect(() => parseMatchers('x=~".*a.{0,1000}"')).toThrow(/expand to 1000 characters, more than 100/);
-    expect(() => parseMatchers('x=~"((.*a){20}){10}"')).toThrow(/expand to 400 characters/);
-    expect(() => parseMatchers('x=~"(.{0,20}){11}a"')).toThrow(/expand to 220 characters/);
+    expect(() => parseMatchers('x=~".*a.{0,1000}"', { limitRepetition: true })).toThrow(/expand to 1000 characters, more than 100/);
+    expect(() => parseMatchers('x=~"((.*a){20}){10}"', { limitRepetition: true })).toThrow(/expand to 400 characters/);
+    expect(() => parseMatchers('x=~"(.{0,20}){11}a"', { limitRepetition: true })).toThrow(/expand to 220 characters/);
+    // Only a request's patterns are held to it: the operator's config file, and silences stored
+    // before the limit, are read as written.
+    expect(() => parseMatchers('x=~".*a.{0,1000}"')).not.toThrow();
     // What does not expand is not counted: long literals, classes, escaped braces, * + ?.
-    expect(() => parseMatchers(`x=~"${'literal|'.repeat(120)}end"`)).not.toThrow();
-    expect(() => parseMatchers('x=~"[a{]{100}\\\\{500}(b|c)*"')).not.toThrow();
+    expect(() => parseMatchers(`x=~"${'literal|'.repeat(120)}end"`, { limitRepetition: true })).not.toThrow();
+    expect(() => parseMatchers('x=~"[a{]{100}\\\\{500}(b|c)*"', { limitRepetition: true })).not.toThrow();
     let error: ConfigError | undefined;
     try {
       buildConfig({ route: { routes: [{ matchers: ['team=~"(a)\\\\1"'], receiver: 'default' }] } }, {});
@@ -149,7 +153,9 @@ describe('hostile matchers through the API', () => {
           .expect(200);
       }
     });
-    expect(longest).toBeLessThan(250);
+    // Backtracking held it 1.9–8.5 s per request. Under 100 ms alone; the bound leaves room for
+    // the other test worker taking the cores in CI.
+    expect(longest).toBeLessThan(1_000);
   });
 
   it('refuses bodies nested five million levels deep, four at once, with and without a key, without holding the event loop', async () => {
@@ -166,8 +172,9 @@ describe('hostile matchers through the API', () => {
       ),
     );
     // It held the loop 16 s before the raw scan. About 100 ms alone (four 5 MB bodies read and
-    // scanned); 304 ms once with the fuzzer busy on the other core.
-    expect(longest).toBeLessThan(500);
+    // scanned); 304 and 648 ms in CI runs with the other test worker (the fuzzer, Chromium)
+    // taking both cores: the bound is ten times under what it guards against.
+    expect(longest).toBeLessThan(1_500);
   });
 
   it('refuses maps of 200,000 keys (REST) and 100,000 (gRPC) naming the field, without holding the event loop', async () => {
@@ -196,9 +203,49 @@ describe('hostile matchers through the API', () => {
       });
       expect(submitted.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(submitted.error?.metadata.get('error-fields')).toEqual(['alert.labels']);
+
+      // Hand-made on the wire: a group first (protobufjs would skip it and decode the rest
+      // unchecked), and a packed list of 5,000 enum values in one record.
+      const varint = (n: number) => {
+        const out: number[] = [];
+        for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+        out.push(n);
+        return Buffer.from(out);
+      };
+      const record = (field: number, payload: Buffer) => Buffer.concat([varint((field << 3) | 2), varint(payload.length), payload]);
+      const text = (field: number, value: string) => record(field, Buffer.from(value));
+      const raw = (path: string, body: Buffer) =>
+        new Promise<grpc.ServiceError | null>((resolve) => {
+          const client = new grpc.Client(grpcApp.grpcAddress, grpc.credentials.createInsecure());
+          const metadata = new grpc.Metadata();
+          metadata.set('authorization', `Bearer ${ADMIN_KEY}`);
+          client.makeUnaryRequest(
+            path,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            body,
+            metadata,
+            (error) => {
+              client.close();
+              resolve(error);
+            },
+          );
+        });
+      const grouped = Buffer.concat([
+        Buffer.from([0x7b, 0x7c]),
+        text(1, 'grpc'),
+        text(2, 't'),
+        ...Array.from({ length: 5_000 }, (_, i) => record(8, Buffer.concat([text(1, `k${i}`), text(2, 'v')]))),
+      ]);
+      const groupError = await raw('/llm_incident_manager.v1.AlertIngestion/SubmitAlert', record(1, grouped));
+      expect(groupError?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(groupError?.metadata.get('error-fields')).toEqual(['alert']);
+      const packedError = await raw('/llm_incident_manager.v1.IncidentService/ListIncidents', record(1, Buffer.alloc(5_000, 1)));
+      expect(packedError?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(packedError?.metadata.get('error-fields')).toEqual(['state']);
       process.stdout.write(`hostile maps: liveness waited at most ${rest} ms\n`);
-      const longest = rest;
-      expect(longest).toBeLessThan(250);
+      // 2.6–50 s before; 34–72 ms alone; room for the other test worker in CI (277 ms seen).
+      expect(rest).toBeLessThan(1_000);
     } finally {
       await grpcApp.close();
     }
@@ -428,8 +475,9 @@ describe('large reads per key', () => {
       );
       expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(4);
       expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
-      // Under 250 ms run alone; 410 ms once in CI, with the other test worker busy on the second core.
-      expect(longest).toBeLessThan(500);
+      // Under 250 ms run alone; 410 and 520 ms in CI runs, with the other test worker busy on
+      // the cores (it held the loop 7.4 s before the cap).
+      expect(longest).toBeLessThan(1_500);
       // A slot is given back when its answer is done.
       await app.http.get('/v1/incidents?page_size=500').expect(200);
     } finally {
@@ -499,6 +547,64 @@ describe('HEAD on the event stream', () => {
       expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
       // The stream slot it took is given back: the key can still open its streams.
       for (let i = 0; i < 20; i++) await app.http.head('/v1/incidents/events').timeout(5_000).expect(200);
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
+  });
+});
+
+describe('silences stored before the matcher limits', () => {
+  it('are still read: one past the repetition limit still silences, one RE2 refuses matches nothing, and neither fails a request', async () => {
+    const store = await TestStore.create('sqlite');
+    const app = await startApp(store);
+    try {
+      const create = async (team: string) =>
+        (
+          await app.http
+            .post('/v1/silences')
+            .send({ matchers: [`team="${team}"`], ends_at: new Date(Date.now() + 3_600_000).toISOString(), comment: team, created_by: 'test' })
+            .expect(201)
+        ).body.id;
+      const long = await create('old-long');
+      const refused = await create('old-refused');
+      // As an older version stored them: a hostname pattern past today's request limit, a lookahead.
+      const opened = openDatabase(store.config());
+      try {
+        await opened.db
+          .updateTable('silences')
+          .set({ matchers: JSON.stringify(['team="old-long"', 'host=~".*[a-z0-9-]{1,253}"']) })
+          .where('id', '=', long)
+          .execute();
+        await opened.db
+          .updateTable('silences')
+          .set({ matchers: JSON.stringify(['team="old-refused"', 'x=~"(?=a)a"']) })
+          .where('id', '=', refused)
+          .execute();
+      } finally {
+        await opened.close();
+      }
+      // A new one with the same pattern is refused, naming it.
+      const now = await app.http
+        .post('/v1/silences')
+        .send({ matchers: ['host=~".*[a-z0-9-]{1,253}"'], ends_at: new Date(Date.now() + 3_600_000).toISOString(), comment: 'new', created_by: 'test' })
+        .expect(400);
+      expect(now.body.error.details.fields[0].field).toBe('matchers[0]');
+
+      const silenced = await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'old long', labels: { team: 'old-long', host: 'db-1' } }))
+        .expect(200);
+      const notSilenced = await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'old refused', labels: { team: 'old-refused', x: 'a' } }))
+        .expect(200);
+      const explain = async (id: string) =>
+        (await app.http.post('/v1/routing/explain').send({ incident_id: id }).expect(200)).body.silenced_by.map((s: { id: string }) => s.id);
+      expect(await explain(silenced.body.incident_id)).toEqual([long]);
+      expect(await explain(notSilenced.body.incident_id)).toEqual([]);
+      expect((await app.http.get('/v1/silences').expect(200)).body.map((s: { id: string }) => s.id).sort()).toEqual([long, refused].sort());
+      await app.http.post(`/v1/silences/${refused}/expire`).send({}).expect(200);
     } finally {
       await app.close();
       await store.destroy();

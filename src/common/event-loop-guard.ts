@@ -18,9 +18,11 @@ export function guardEventLoop(fastify: FastifyInstance, onStall?: (heldMs: numb
   const logger = new Logger('EventLoop');
   // The requests in progress, until their connection's answer is done or the client goes.
   const inProgress = new Map<FastifyRequest, string>();
-  fastify.addHook('onRequest', (request, _reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     inProgress.set(request, `${request.method} ${request.routeOptions.url ?? 'unmatched'}`);
-    request.raw.once('close', () => inProgress.delete(request));
+    // The response's close, not the request's: a request without a body may close as soon as
+    // its (empty) body is read, while its answer (an event stream) goes on for hours.
+    reply.raw.once('close', () => inProgress.delete(request));
     done();
   });
   let last = performance.now();

@@ -255,8 +255,9 @@ function isSigningSecret(value: string): boolean {
 function crossKeyProblems(config: AppConfig, env: Env): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const { server, auth, notifications: n, outbound } = config;
-  if (server?.public_url && !/^https?:\/\/[^/\s]+(\/[^\s]*)?$/i.test(server.public_url)) {
-    problems.push({ key: 'server.public_url', message: 'must be an http(s) URL, such as https://incidents.example.com' });
+  // The incident's path is appended: no query or fragment, nothing Slack's <url|text> would break on.
+  if (server?.public_url && !/^https?:\/\/[^/\s<>|?#]+(\/[^\s<>|?#]*)?$/i.test(server.public_url)) {
+    problems.push({ key: 'server.public_url', message: 'must be an http(s) URL without query or fragment, such as https://incidents.example.com' });
   }
   if (n?.webhook_enabled && n.default_webhook_url === '') {
     problems.push({ key: 'notifications.default_webhook_url', message: 'webhook_enabled is true but no default_webhook_url is set' });

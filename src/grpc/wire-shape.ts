@@ -24,6 +24,8 @@ interface MessageShape {
   name: string;
   /** Field numbers of repeated fields (maps are repeated entry messages on the wire). */
   repeated: Map<number, string>;
+  /** Of those, the scalar ones (enums, numbers) that proto3 packs into one record of many values. */
+  packed: Set<number>;
   /** Fields that are sub-messages to walk into (not map entries: their key and value are scalars). */
   messages: Map<number, { field: string; shape: MessageShape }>;
 }
@@ -66,11 +68,12 @@ export function guardWireShapes(definition: PackageDefinition): void {
     if (known) return known;
     const descriptor = descriptors.get(fullName);
     if (!descriptor) return undefined;
-    const shape: MessageShape = { name: fullName, repeated: new Map(), messages: new Map() };
+    const shape: MessageShape = { name: fullName, repeated: new Map(), packed: new Set(), messages: new Map() };
     shapes.set(fullName, shape); // before the fields: messages may nest themselves
     const pkg = fullName.slice(0, fullName.lastIndexOf('.'));
     for (const field of descriptor.field) {
       if (field.label === 'LABEL_REPEATED') shape.repeated.set(field.number, field.name);
+      if (field.label === 'LABEL_REPEATED' && !['TYPE_MESSAGE', 'TYPE_STRING', 'TYPE_BYTES', 'TYPE_GROUP'].includes(field.type)) shape.packed.add(field.number);
       if (field.type !== 'TYPE_MESSAGE') continue;
       const typeName = field.typeName.replace(/^\./, '');
       const target = [`${fullName}.${typeName}`, `${pkg}.${typeName}`, typeName].find((candidate) => descriptors.has(candidate));
@@ -131,14 +134,23 @@ function walk(buffer: Uint8Array, start: number, end: number, shape: MessageShap
     else if (wireType === 1) pos += 8;
     else if (wireType === 5) pos += 4;
     else if (wireType === 2) length = varint();
-    else return undefined; // groups, or garbage: left to the decoder
+    // proto3 has no groups; protobufjs would skip one and decode what follows unchecked.
+    else return { field: path === '' ? 'request' : path.slice(0, -1), message: 'holds a group or an unknown wire type, which no message of this service has' };
+    if (pos > end || (wireType === 2 && pos + length > end)) return undefined; // truncated: the decoder says so
     const name = shape.repeated.get(field);
     if (name !== undefined) {
-      const count = (counts.get(field) ?? 0) + 1;
+      // A packed record holds one varint per byte whose top bit is clear.
+      let entries = 1;
+      if (wireType === 2 && shape.packed.has(field)) {
+        entries = 0;
+        for (let k = pos; k < pos + length; k++) if (buffer[k] < 0x80) entries++;
+      }
+      const count = (counts.get(field) ?? 0) + entries;
       counts.set(field, count);
       const at = `${path}${name}`;
       if (count > MAX_REPEATED_ENTRIES) return { field: at, message: `holds more than ${MAX_REPEATED_ENTRIES} entries` };
-      if (++budget.total > MAX_TOTAL_ENTRIES) {
+      budget.total += entries;
+      if (budget.total > MAX_TOTAL_ENTRIES) {
         return { field: at, message: `the request holds more than ${MAX_TOTAL_ENTRIES} list and map entries in all; send it in parts` };
       }
     }

@@ -37,8 +37,13 @@ export class MatcherSyntaxError extends Error {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/;
 
-/** Parses one matcher string (which may hold several, in braces or separated by commas). */
-export function parseMatchers(text: string): Matcher[] {
+/**
+ * Parses one matcher string (which may hold several, in braces or separated by commas).
+ * `limitRepetition`: refuse patterns whose counted repetitions expand past
+ * MAX_REPEATED_CHARACTERS. Only for patterns a request brings (silences, the preview): the
+ * operator's config file is trusted, and a silence stored before the limit must still be read.
+ */
+export function parseMatchers(text: string, options: { limitRepetition?: boolean } = {}): Matcher[] {
   let body = text.trim();
   if (body.startsWith('{')) {
     if (!body.endsWith('}')) throw new MatcherSyntaxError(`"${shown(text)}": missing closing }`);
@@ -70,7 +75,7 @@ export function parseMatchers(text: string): Matcher[] {
       value = (end === -1 ? body.slice(i) : body.slice(i, i + end)).trim();
       i += end === -1 ? body.length - i : end;
     }
-    out.push(matcher(name, operator as MatchOperator, value, text));
+    out.push(matcher(name, operator as MatchOperator, value, text, options.limitRepetition === true));
     const rest = /^\s*(,|$)\s*/.exec(body.slice(i));
     if (!rest) throw new MatcherSyntaxError(`"${shown(text)}": expected a comma after ${name}${operator}"${shown(value)}"`);
     i += rest[0].length;
@@ -79,13 +84,13 @@ export function parseMatchers(text: string): Matcher[] {
   return out;
 }
 
-function matcher(name: string, operator: MatchOperator, value: string, text: string): Matcher {
+function matcher(name: string, operator: MatchOperator, value: string, text: string, limitRepetition: boolean): Matcher {
   if (!NAME.test(name)) throw new MatcherSyntaxError(`"${shown(text)}": "${shown(name)}" is not a label name`);
   if (value.length > MAX_MATCHER_VALUE_LENGTH) {
     throw new MatcherSyntaxError(`"${shown(text)}": the value of ${name} is longer than ${MAX_MATCHER_VALUE_LENGTH} characters`);
   }
   if (operator === '=~' || operator === '!~') {
-    const repeated = repeatedCharacters(value);
+    const repeated = limitRepetition ? repeatedCharacters(value) : 0;
     if (repeated > MAX_REPEATED_CHARACTERS) {
       throw new MatcherSyntaxError(
         `"${shown(text)}": its counted repetitions ({n}, {n,m}) expand to ${repeated} characters, more than ${MAX_REPEATED_CHARACTERS}; such patterns are slow to match`,

@@ -1,4 +1,5 @@
-import { Matcher, parseMatchers } from '../routing/matchers';
+import { Logger } from '@nestjs/common';
+import { Matcher, MatcherSyntaxError, parseMatchers } from '../routing/matchers';
 
 export const SILENCE_STATES = ['pending', 'active', 'expired'] as const;
 export type SilenceState = (typeof SILENCE_STATES)[number];
@@ -35,11 +36,30 @@ export function stateOf(silence: { starts_at: string; ends_at: string }, now: st
 const compiled = new Map<string, Matcher[]>();
 const MAX_COMPILED = 10_000;
 
+/**
+ * A stored matcher, parsed as written when it was accepted. One that no longer parses (stored
+ * before matchers became RE2, say) must not fail every transaction that reads the silences in
+ * force: it matches nothing, and says so in the log once.
+ */
+function storedMatchers(text: string): Matcher[] {
+  try {
+    return parseMatchers(text);
+  } catch (err) {
+    if (!(err instanceof MatcherSyntaxError)) throw err;
+    logger.warn({ msg: 'a stored silence matcher no longer parses; the silence matches nothing', matcher: text, err: err.message });
+    return [NEVER];
+  }
+}
+
+/** Compares the label named "" (which no incident has, so it reads as "") with a value it cannot be. */
+const NEVER: Matcher = { name: '', operator: '=', value: '\u0000never' };
+const logger = new Logger('Silences');
+
 export function parsedMatchers(written: readonly string[]): Matcher[] {
   return written.flatMap((text) => {
     let parsed = compiled.get(text);
     if (!parsed) {
-      parsed = parseMatchers(text);
+      parsed = storedMatchers(text);
       // Silences come and go; should their matchers ever overflow the cache, the oldest go first.
       if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
       compiled.set(text, parsed);

@@ -151,7 +151,8 @@ const PREVIEW_PAGE = 200;
 function parsedOrIssues(written: readonly string[], issues: FieldIssue[]): Matcher[] {
   return written.flatMap((text, i) => {
     try {
-      return parseMatchers(text);
+      // A request's patterns: the repetition limit applies (stored ones are read without it).
+      return parseMatchers(text, { limitRepetition: true });
     } catch (err) {
       if (!(err instanceof MatcherSyntaxError)) throw err;
       issues.push({ field: `matchers[${i}]`, message: err.message });

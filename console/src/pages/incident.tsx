@@ -86,12 +86,15 @@ export function IncidentPage() {
 
   return (
     <div class="incident">
+      {/* Severity and state first: what a responder reads before the title. */}
+      <p class="meta">
+        <SeverityBadge severity={incident.severity} />
+        <StateBadge state={incident.state} />
+      </p>
       <div class="title-row">
         <h1>{incident.title}</h1>
       </div>
       <p class="meta">
-        <SeverityBadge severity={incident.severity} />
-        <StateBadge state={incident.state} />
         <span class="age">
           opened <Time at={incident.created_at} />
         </span>

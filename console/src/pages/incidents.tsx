@@ -10,7 +10,7 @@ import { SEVERITIES, STATES, type Incident, type Page } from '../types';
 /** Open P0 and P1 incidents, counted for the tab's title: a background tab still says "2 urgent". */
 function useUrgentCount(): [number | null, () => void] {
   const [count, setCount] = useState<number | null>(null);
-  const refresh = () =>
+  const read = () =>
     void api<Page<Incident>>(
       'GET',
       '/v1/incidents?state=Detected&state=Triaged&state=Investigating&state=Remediating&severity=P0&severity=P1&page_size=1',
@@ -18,7 +18,20 @@ function useUrgentCount(): [number | null, () => void] {
       (page) => setCount(page.total),
       () => undefined,
     );
-  useEffect(refresh, []);
+  // Events come in storms: the count is read again at most every 5 s, once after the last one.
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refresh = () => {
+    pending.current ??= setTimeout(() => {
+      pending.current = null;
+      read();
+    }, URGENT_REFRESH_MS);
+  };
+  useEffect(() => {
+    read();
+    return () => {
+      if (pending.current) clearTimeout(pending.current);
+    };
+  }, []);
   useEffect(() => {
     document.title = count ? `(${count}) ${count === 1 ? 'urgent incident' : 'urgent incidents'} · LLM Incident Manager` : 'Incidents · LLM Incident Manager';
   }, [count]);
@@ -38,6 +51,8 @@ export function noChannelWarning(stats: ChannelsState | null): string | null {
     ? 'No notification channel is on and configured: nobody is notified of any incident. Switch one on in [notifications] (see the Notifications page).'
     : null;
 }
+
+const URGENT_REFRESH_MS = 5_000;
 
 /** Phones: the first screen is for incidents; the filters open with one tap. */
 const narrow = () => typeof window !== 'undefined' && window.matchMedia?.('(max-width: 600px)').matches;

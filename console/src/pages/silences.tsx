@@ -152,7 +152,8 @@ function NewSilence({ initial, source, leftOut, onCreated }: { initial: string; 
       if (source && isOpen(source)) {
         const check = await api<{ incidents: Incident[]; total: number; complete: boolean }>('POST', '/v1/silences/preview', { matchers: lines() });
         setPreview(check);
-        const listed = check.incidents.length === check.total;
+        // Only a whole answer can say the incident is not among the matches.
+        const listed = check.complete && check.incidents.length === check.total;
         if (listed && !check.incidents.some((i) => i.id === source.id)) {
           const ask = `These matchers do not match the incident you started from ("${source.title}"): the silence would not silence it. Create it anyway?`;
           if (!window.confirm(ask)) {

@@ -51,11 +51,8 @@ export function slackMessage(incident: Incident, message: string, options: { int
     elements: [
       mrkdwn(`*Incident ID:* ${incident.id}`, SLACK_FIELD_MAX),
       mrkdwn(`*Created:* ${humanTime(incident.created_at)}`, SLACK_FIELD_MAX),
-      // A link is written <url|text>: only & needs escaping in a URL that has no < or >.
-      ...(options.link ? [{ type: 'mrkdwn', text: `<${options.link.replace(/&/g, '&amp;')}|Open in the console>` }] : []),
-      ...(incident.runbook_url && /^https?:\/\/[^\s<>|]+$/i.test(incident.runbook_url)
-        ? [{ type: 'mrkdwn', text: `<${incident.runbook_url.replace(/&/g, '&amp;')}|Runbook>` }]
-        : []),
+      ...slackLink(options.link, 'Open in the console'),
+      ...slackLink(incident.runbook_url, 'Runbook'),
     ],
   });
   if (incident.acknowledged_at !== null && incident.state !== 'Resolved' && incident.state !== 'Closed') {
@@ -76,6 +73,16 @@ export function slackMessage(incident: Incident, message: string, options: { int
     blocks,
     attachments: [{ color: SEVERITY_COLOR[incident.severity], blocks: details }],
   };
+}
+
+/**
+ * A link as mrkdwn, `<url|text>`: only & needs escaping in a URL without <, > or |; one that has
+ * them, or too long for a field once escaped, is left out rather than have Slack refuse the message.
+ */
+function slackLink(url: string | null | undefined, text: string): { type: 'mrkdwn'; text: string }[] {
+  if (!url || !/^https?:\/\/[^\s<>|]+$/i.test(url)) return [];
+  const written = `<${url.replace(/&/g, '&amp;')}|${text}>`;
+  return written.length <= SLACK_FIELD_MAX ? [{ type: 'mrkdwn', text: written }] : [];
 }
 
 /** The action_id of each button; POST /v1/integrations/slack/interactions applies them. */
