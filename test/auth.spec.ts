@@ -80,6 +80,7 @@ const REST_SCOPES: Record<string, string> = {
   'POST /v1/incidents/{id}/notes': 'incidents:write',
   'GET /v1/incidents/{id}/timeline': 'incidents:read',
   'GET /v1/incidents/{id}/alerts': 'incidents:read',
+  'GET /v1/incidents/{id}/upstream-alerts': 'incidents:read',
   'POST /v1/alerts': 'alerts:write',
   'POST /v1/integrations/alertmanager': 'alerts:write',
   'POST /v1/integrations/grafana': 'alerts:write',

@@ -504,6 +504,9 @@ describe('web console in headless Chromium', () => {
       const id = (await notify('first', 'node-a')).body.alerts[0].incident_ids[0];
       await signIn(page, ADMIN_KEY);
       await page.goto(`${base}/incidents/${id}`, { waitUntil: 'domcontentloaded' });
+      // Each upstream alert with its state there and its own labels.
+      await waitForText(page, 'ul.upstream li[data-status="firing"]', alertname);
+      await waitForText(page, 'ul.upstream li[data-status="firing"] .labels', 'team=storage');
       await (await button(page, 'Silence…')).click();
       await page.waitForFunction(
         (name: string) => document.querySelector<HTMLTextAreaElement>('textarea[name="matchers"]')?.value.includes(`alertname="${name}"`),

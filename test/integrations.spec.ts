@@ -103,6 +103,14 @@ describe.each(drivers())('Alertmanager and Grafana notifications on %s', (driver
     expect(half.body.resolved_incidents).toEqual([]);
     expect(half.body.alerts[0]).toMatchObject({ status: 'resolved', result: 'Resolved', incident_ids: [id] });
     expect((await running.http.get(`/v1/incidents/${id}`)).body.state).toBe('Detected');
+    // Each upstream alert with its own state there, the firing one first.
+    const upstream = (await running.http.get(`/v1/incidents/${id}/upstream-alerts`).expect(200)).body;
+    expect(upstream.map((u: { fingerprint: string; status: string; name: string }) => [u.fingerprint, u.status, u.name])).toEqual([
+      ['fp-b', 'firing', 'HighErrorRate'],
+      ['fp-a', 'resolved', 'HighErrorRate'],
+    ]);
+    expect(upstream[1].ends_at).toBe('2026-01-15T14:40:00.000Z');
+    await running.http.get('/v1/incidents/00000000-0000-4000-8000-000000000000/upstream-alerts').expect(404);
 
     const all = await running.http.post('/v1/integrations/alertmanager').send(notification([amAlert('a', 'resolved'), amAlert('b', 'resolved')]));
     expect(all.body.resolved_incidents).toEqual([id]);

@@ -60,9 +60,22 @@ export interface Alert {
   severity: string;
   received_at: string;
   labels: Record<string, string>;
+  /** Alertmanager's and Grafana's: `<fingerprint>@<startsAt>`. */
+  external_id?: string | null;
   runbook_url?: string | null;
   /** Alertmanager's and Grafana's, with the links back: generatorURL (the rule's graph), externalURL. */
   annotations?: Record<string, string>;
+}
+
+/** An Alertmanager or Grafana alert of an incident, with its state upstream. */
+export interface UpstreamAlert {
+  integration: string;
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  name: string;
+  starts_at: string;
+  ends_at: string | null;
+  updated_at: string;
 }
 
 export interface Delivery {

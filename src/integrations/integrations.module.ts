@@ -1,3 +1,4 @@
+import { UpstreamAlertsController } from './upstream-alerts.controller';
 import { Module } from '@nestjs/common';
 import { AlertsModule } from '../alerts/alerts.module';
 import { IncidentsModule } from '../incidents/incidents.module';
@@ -11,7 +12,7 @@ import { SlackInteractionsService } from './slack/slack-interactions.service';
 /** Alerts in the senders' own formats: Alertmanager, Grafana, PagerDuty Events API v2. */
 @Module({
   imports: [AlertsModule, IncidentsModule],
-  controllers: [AlertmanagerController, PagerDutyEventsController, SlackInteractionsController],
+  controllers: [AlertmanagerController, PagerDutyEventsController, SlackInteractionsController, UpstreamAlertsController],
   providers: [IntegrationsService, UpstreamAlertRepository, SlackInteractionsService],
 })
 export class IntegrationsModule {}

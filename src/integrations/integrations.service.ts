@@ -31,6 +31,17 @@ export interface NotificationAnswer {
   resolved_incidents: string[];
 }
 
+/** One upstream alert of an incident, as GET /v1/incidents/{id}/upstream-alerts answers it. */
+export interface UpstreamAlertView {
+  integration: string;
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  name: string;
+  starts_at: string;
+  ends_at: string | null;
+  updated_at: string;
+}
+
 /**
  * Alerts in the senders' own formats: Alertmanager and Grafana webhook notifications, and
  * PagerDuty Events API v2 events. Each request is one transaction: its alerts, the upstream state
@@ -51,6 +62,12 @@ export class IntegrationsService {
     @InjectConfig() private readonly config: AppConfig,
   ) {
     this.mapping = new AlertMapping(config.integrations);
+  }
+
+  /** The Alertmanager and Grafana alerts folded into an incident, with their upstream state. */
+  async upstreamAlertsOf(incidentId: string): Promise<UpstreamAlertView[]> {
+    await this.incidents.assertExists(incidentId);
+    return (await this.upstream.listFor(incidentId)).map(({ incident_id: _incident, ...row }) => ({ ...row, status: row.status as 'firing' | 'resolved' }));
   }
 
   async receiveNotification(body: unknown, integration: AlertmanagerIntegration, caller?: Principal): Promise<NotificationAnswer> {

@@ -1,9 +1,29 @@
-import { Injectable } from '@nestjs/common';
-import type { UpstreamAlertRow } from '../database/schema';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Kysely } from 'kysely';
+import type { Database, UpstreamAlertRow } from '../database/schema';
+import { DATABASE } from '../database/tokens';
 import type { Tx } from '../database/transactor';
+
+/** An incident's upstream alerts shown at most (a group rarely holds more than a few dozen). */
+export const MAX_UPSTREAM_ALERTS = 1000;
 
 @Injectable()
 export class UpstreamAlertRepository {
+  constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
+
+  /** The incident's upstream alerts, firing ones first, then by when they started. */
+  async listFor(incidentId: string): Promise<UpstreamAlertRow[]> {
+    return this.db
+      .selectFrom('upstream_alerts')
+      .selectAll()
+      .where('incident_id', '=', incidentId)
+      .orderBy('status')
+      .orderBy('starts_at')
+      .orderBy('fingerprint')
+      .limit(MAX_UPSTREAM_ALERTS)
+      .execute();
+  }
+
   /**
    * Records the alert as firing in the incident it folded into (again firing, after a flap). A
    * late repeat of an older firing does not overwrite a newer one.

@@ -5,7 +5,17 @@ import { api, messageOf } from '../api';
 import { ErrorText, Section, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
 import { actionsFor, hasScope, type IncidentActions } from '../lifecycle';
 import { useLiveEvents } from '../live';
-import { RESOLUTION_METHODS, SEVERITIES, type Alert, type Delivery, type Incident, type IncidentDetail, type Severity, type State } from '../types';
+import {
+  RESOLUTION_METHODS,
+  SEVERITIES,
+  type Alert,
+  type Delivery,
+  type Incident,
+  type IncidentDetail,
+  type Severity,
+  type State,
+  type UpstreamAlert,
+} from '../types';
 
 interface Explanation {
   routes: {
@@ -24,6 +34,7 @@ export function IncidentPage() {
   const [incident, setIncident] = useState<IncidentDetail | null>(null);
   const [alerts, setAlerts] = useState<Alert[]>([]);
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
+  const [upstream, setUpstream] = useState<UpstreamAlert[]>([]);
   const [explanation, setExplanation] = useState<Explanation | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -37,6 +48,10 @@ export function IncidentPage() {
         api<Delivery[]>('GET', `/v1/incidents/${id}/notifications`),
       ]);
       setIncident(detail);
+      // Alertmanager's and Grafana's incidents: each alert's own state upstream.
+      if (detail.source === 'alertmanager' || detail.source === 'grafana') {
+        setUpstream(await api<UpstreamAlert[]>('GET', `/v1/incidents/${id}/upstream-alerts`));
+      }
       setAlerts(alertList);
       setDeliveries(deliveryList);
       setError(null);
@@ -283,6 +298,8 @@ export function IncidentPage() {
         )}
       </Section>
 
+      {upstream.length > 0 && <UpstreamAlerts upstream={upstream} alerts={alerts} />}
+
       <Section title={`Alerts (${alerts.length})`} id="alerts">
         <ul class="alerts-list">
           {alerts.map((a) => (
@@ -316,6 +333,49 @@ export function IncidentPage() {
       )}
       {!hasScope(session.scopes, 'incidents:write') && <p class="hint">This key can read only: no action is offered.</p>}
     </div>
+  );
+}
+
+/**
+ * Each Alertmanager or Grafana alert of the incident: its state upstream, when it started and
+ * ended, and the labels and graph link of its newest stored firing.
+ */
+function UpstreamAlerts({ upstream, alerts }: { upstream: UpstreamAlert[]; alerts: Alert[] }) {
+  const firing = upstream.filter((u) => u.status === 'firing').length;
+  return (
+    <Section title={`Upstream alerts (${firing} of ${upstream.length} firing)`} id="upstream">
+      <ul class="upstream">
+        {upstream.map((u) => {
+          const stored = [...alerts].reverse().find((a) => a.external_id?.startsWith(`${u.fingerprint}@`));
+          const graph = stored?.annotations?.generatorURL;
+          return (
+            <li key={`${u.integration}:${u.fingerprint}`} data-status={u.status}>
+              <span class={`status status-${u.status === 'firing' ? 'failed' : 'sent'}`}>{u.status}</span> <strong>{u.name}</strong> since{' '}
+              <Time at={u.starts_at} />
+              {u.ends_at && (
+                <>
+                  , ended <Time at={u.ends_at} />
+                </>
+              )}
+              {stored && Object.keys(stored.labels).length > 0 && (
+                <ul class="labels">
+                  {Object.entries(stored.labels).map(([k, v]) => (
+                    <li key={k} class="label">
+                      {k}={v}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {graph && isHttp(graph) && (
+                <a href={graph} rel="noopener noreferrer" target="_blank">
+                  Graph
+                </a>
+              )}
+            </li>
+          );
+        })}
+      </ul>
+    </Section>
   );
 }
 
