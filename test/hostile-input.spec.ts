@@ -326,6 +326,30 @@ describe('label names that are also JavaScript’s', () => {
     expect(res.body.error.details.fields).toEqual([expect.objectContaining({ field: '__proto__' })]);
   });
 
+  it('refuses a nested field named constructor naming its path, and keeps one inside a webhook payload (found by the fuzzer)', async () => {
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ title: 'nested constructor' }))
+        .expect(200)
+    ).body.incident_id;
+    const channel = JSON.stringify({ message: 'm', channels: [{ type: 'webhook', url: 'https://hooks.example.com/x', constructor: 'v' }] });
+    const refused = await app.http.post(`/v1/incidents/${id}/notifications`).set('content-type', 'application/json').send(channel).expect(400);
+    expect(refused.body.error.details.fields).toEqual([expect.objectContaining({ field: 'channels[0].constructor' })]);
+    const resolution = JSON.stringify({ state: 'Resolved', actor: 'a', resolution: { resolved_by: 'a', method: 'Manual', notes: 'n', constructor: 'v' } });
+    const nested = await app.http.post(`/v1/incidents/${id}/transition`).set('content-type', 'application/json').send(resolution).expect(400);
+    expect(nested.body.error.details.fields).toEqual([expect.objectContaining({ field: 'resolution.constructor' })]);
+    // A webhook payload is the sender's own JSON: any key goes (the webhook channel is off in
+    // this service, which is what its answer says).
+    const payload = JSON.stringify({
+      message: 'm',
+      channels: [{ type: 'webhook', url: 'https://hooks.example.com/x', payload: { constructor: 'v', nested: { constructor: 1 } } }],
+    });
+    const accepted = await app.http.post(`/v1/incidents/${id}/notifications`).set('content-type', 'application/json').send(payload);
+    expect(accepted.status).not.toBe(500);
+    expect([accepted.status, accepted.body.error?.details?.fields?.[0]?.field]).not.toEqual([400, expect.stringContaining('constructor')]);
+  });
+
   it('refuses a top-level field named constructor as an unknown field, not a 500', async () => {
     const res = await app.http
       .post('/v1/alerts')

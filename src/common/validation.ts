@@ -49,11 +49,43 @@ export function toValidDto<T extends object>(cls: ClassConstructor<T>, plain: un
       delete source[field];
     }
   }
-  const instance = plainToInstance(cls, source);
+  // No DTO has a field named constructor, at any depth; class-transformer would read it as the
+  // object's class (failing, or dropping it silently). Maps were set aside above: a label may be
+  // named so.
+  const constructorKey = constructorKeyIn(source, prefix);
+  if (constructorKey !== undefined) throw new ValidationFailed([{ field: constructorKey, message: 'constructor is not a field of this object' }]);
+  let instance: T;
+  try {
+    instance = plainToInstance(cls, source);
+  } catch (err) {
+    // class-transformer reads an own "constructor" key of a nested object as that object's
+    // class and fails; a field of that name is never part of a DTO here.
+    const at = err instanceof TypeError ? constructorKeyIn(source, prefix) : undefined;
+    if (at === undefined) throw err;
+    throw new ValidationFailed([{ field: at, message: 'constructor is not a field of this object' }]);
+  }
   for (const [field, value] of kept) (instance as Record<string, unknown>)[field] = value;
   const errors = validateSync(instance, VALIDATOR_OPTIONS);
   if (errors.length > 0) throw new ValidationFailed(fieldIssues(errors, prefix));
   return instance;
+}
+
+/** The path of the first own key named "constructor" in a parsed JSON value, depth first. */
+function constructorKeyIn(value: unknown, path: string): string | undefined {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = constructorKeyIn(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Object.hasOwn(value, 'constructor')) return join(path, 'constructor');
+  for (const [key, child] of Object.entries(value)) {
+    const found = constructorKeyIn(child, join(path, key));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function join(prefix: string, field: string): string {

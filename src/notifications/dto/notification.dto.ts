@@ -105,6 +105,9 @@ export class CustomNotificationDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(20)
   @IsObject({ each: true })
+  // Each channel is validated by its own DTO (with a webhook's payload kept as parsed), so
+  // class-transformer must not walk them here: it fails on a key named "constructor".
+  @Untransformed()
   channels!: object[];
 
   @ApiPropertyOptional({ maxLength: 255, example: 'alice' })
