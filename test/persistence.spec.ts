@@ -229,6 +229,7 @@ describe('service surface', () => {
         'POST /v1/incidents/{id}/close',
         'POST /v1/incidents/{id}/notes',
         'GET /v1/incidents/{id}/timeline',
+        'GET /v1/incidents/{id}/upstream-alerts',
         'GET /v1/incidents/{id}/alerts',
         'GET /v1/incidents/{id}/notifications',
         'POST /v1/incidents/{id}/notifications',
