@@ -2,8 +2,8 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { ToInt } from './validators';
 
-/** `page` and `page_size` of a paged list: the query a paged route extends. */
-export class PageQuery {
+/** `page`, from 1: what every paged query has. */
+class PageNumberQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, default: 1 })
   @IsOptional()
   @ToInt()
@@ -11,7 +11,10 @@ export class PageQuery {
   @Min(1)
   @Max(1_000_000)
   page?: number;
+}
 
+/** `page` and `page_size` of a paged list: the query a paged route extends. */
+export class PageQuery extends PageNumberQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @ToInt()
@@ -28,15 +31,7 @@ export const MAX_HISTORY_PAGE_SIZE = 1000;
  * folds thousands into one incident, and all of them at once held the event loop 200 ms.
  * The whole count is in the X-Total-Count header.
  */
-export class HistoryPageQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 1_000_000, default: 1 })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
-  page?: number;
-
+export class HistoryPageQuery extends PageNumberQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_HISTORY_PAGE_SIZE, default: MAX_HISTORY_PAGE_SIZE })
   @IsOptional()
   @ToInt()

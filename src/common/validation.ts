@@ -32,9 +32,6 @@ export function toValidDto<T extends object>(cls: ClassConstructor<T>, plain: un
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     throw new ValidationFailed([{ field: prefix || 'body', message: 'must be a JSON object' }]);
   }
-  // No DTO has a field named constructor; class-transformer reads it as the object's class.
-  if (Object.hasOwn(plain, 'constructor'))
-    throw new ValidationFailed([{ field: join(prefix, 'constructor'), message: 'constructor is not a field of this object' }]);
   // Maps (labels, annotations, a webhook payload) are kept as they were parsed, never walked by
   // class-transformer: it cost superlinear time on large maps and failed on a key named
   // "constructor", which is a legal label. Their checks (IsStringMap) run on them as they are.
@@ -54,16 +51,7 @@ export function toValidDto<T extends object>(cls: ClassConstructor<T>, plain: un
   // named so.
   const constructorKey = constructorKeyIn(source, prefix);
   if (constructorKey !== undefined) throw new ValidationFailed([{ field: constructorKey, message: 'constructor is not a field of this object' }]);
-  let instance: T;
-  try {
-    instance = plainToInstance(cls, source);
-  } catch (err) {
-    // class-transformer reads an own "constructor" key of a nested object as that object's
-    // class and fails; a field of that name is never part of a DTO here.
-    const at = err instanceof TypeError ? constructorKeyIn(source, prefix) : undefined;
-    if (at === undefined) throw err;
-    throw new ValidationFailed([{ field: at, message: 'constructor is not a field of this object' }]);
-  }
+  const instance = plainToInstance(cls, source);
   for (const [field, value] of kept) (instance as Record<string, unknown>)[field] = value;
   const errors = validateSync(instance, VALIDATOR_OPTIONS);
   if (errors.length > 0) throw new ValidationFailed(fieldIssues(errors, prefix));

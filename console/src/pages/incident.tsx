@@ -177,17 +177,7 @@ export function IncidentPage() {
           )}
         </dl>
         <h3>Labels</h3>
-        {Object.keys(incident.labels).length === 0 ? (
-          <p>None.</p>
-        ) : (
-          <ul class="labels">
-            {Object.entries(incident.labels).map(([k, v]) => (
-              <li key={k} class="label">
-                {k}={v}
-              </li>
-            ))}
-          </ul>
-        )}
+        {Object.keys(incident.labels).length === 0 ? <p>None.</p> : <LabelList labels={incident.labels} />}
       </Section>
 
       <Section title="Timeline" id="timeline">
@@ -305,15 +295,7 @@ export function IncidentPage() {
           {alerts.map((a) => (
             <li key={a.id}>
               <Time at={a.received_at} /> <strong>{a.status}</strong> {a.title} ({a.source}, {a.severity})
-              {Object.keys(a.labels).length > 0 && (
-                <ul class="labels">
-                  {Object.entries(a.labels).map(([k, v]) => (
-                    <li key={k} class="label">
-                      {k}={v}
-                    </li>
-                  ))}
-                </ul>
-              )}
+              {Object.keys(a.labels).length > 0 && <LabelList labels={a.labels} />}
               {a.annotations?.generatorURL && isHttp(a.annotations.generatorURL) && (
                 <a href={a.annotations.generatorURL} rel="noopener noreferrer" target="_blank">
                   Graph
@@ -357,15 +339,7 @@ function UpstreamAlerts({ upstream, alerts }: { upstream: UpstreamAlert[]; alert
                   , ended <Time at={u.ends_at} />
                 </>
               )}
-              {stored && Object.keys(stored.labels).length > 0 && (
-                <ul class="labels">
-                  {Object.entries(stored.labels).map(([k, v]) => (
-                    <li key={k} class="label">
-                      {k}={v}
-                    </li>
-                  ))}
-                </ul>
-              )}
+              {stored && Object.keys(stored.labels).length > 0 && <LabelList labels={stored.labels} />}
               {graph && isHttp(graph) && (
                 <a href={graph} rel="noopener noreferrer" target="_blank">
                   Graph
@@ -376,6 +350,19 @@ function UpstreamAlerts({ upstream, alerts }: { upstream: UpstreamAlert[]; alert
         })}
       </ul>
     </Section>
+  );
+}
+
+/** Labels as `name=value` chips. */
+function LabelList({ labels }: { labels: Record<string, string> }) {
+  return (
+    <ul class="labels">
+      {Object.entries(labels).map(([k, v]) => (
+        <li key={k} class="label">
+          {k}={v}
+        </li>
+      ))}
+    </ul>
   );
 }
 
