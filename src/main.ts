@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { type AddressInfo, isIPv6 } from 'node:net';
 import { createApp, OPENAPI_JSON_PATH } from './app';
 import { AppLogger } from './common/logger';
 import { ConfigError, readConfig } from './config/config.loader';
@@ -14,7 +16,7 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, { logger });
   await app.listen({ port: config.server.http_port, host: config.server.host });
   // gRPC starts once HTTP has finished bootstrapping; it shares the services and the database.
-  await startGrpc(app, config);
+  const grpc = await startGrpc(app, config);
   // SIGHUP reloads the routing (receivers, escalation policies, routes), as amtool users expect;
   // a bad file is refused and logged with its problems, and the running routing stays.
   const routing = app.get(RoutingService);
@@ -25,19 +27,33 @@ async function bootstrap(): Promise<void> {
       // already logged with the reason by RoutingService.reload
     }
   });
+  const tls = config.server.tls_cert_path !== '';
   logger.log(
     {
       msg: 'LLM Incident Manager listening',
-      // Nest's getUrl says http unless Nest itself was given httpsOptions; TLS is set on Fastify.
-      url: config.server.tls_cert_path ? (await app.getUrl()).replace(/^http:/, 'https:') : await app.getUrl(),
+      // What the sockets hold, not a guess: 0.0.0.0 (the default) is every IPv4 interface.
+      http: boundHttpUrl(app.getHttpServer(), tls),
+      grpc: grpc.address,
+      grpc_tls: tls,
+      ...(isWildcard(config.server.host) && {
+        reachable_on: 'every interface of this host (server.host); set server.host = "127.0.0.1" to serve this host only',
+      }),
       docs: '/docs',
       openapi: OPENAPI_JSON_PATH,
-      grpc: `${config.server.host}:${config.server.grpc_port}`,
-      grpc_tls: config.server.tls_cert_path !== '',
       storage: config.storage.driver,
     },
     'Bootstrap',
   );
+}
+
+/** The HTTP listener's own address, as a URL (brackets around an IPv6 literal). */
+function boundHttpUrl(server: Server, tls: boolean): string {
+  const { address, port } = server.address() as AddressInfo;
+  return `${tls ? 'https' : 'http'}://${isIPv6(address) ? `[${address}]` : address}:${port}`;
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
 }
 
 bootstrap().catch((err: unknown) => {

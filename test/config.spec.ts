@@ -202,6 +202,28 @@ describe('configuration', () => {
     expect(err.message).toMatch(/not valid TOML/);
   });
 
+  it('reads a secret from the file NAME_FILE names when NAME is not set (container secrets), the variable itself first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const key = `lim_${'a'.repeat(16)}_${'b'.repeat(64)}`;
+    writeFileSync(join(dir, 'key'), `${key}\n`);
+    writeFileSync(join(dir, 'url'), 'postgres://u@db:5432/x');
+    const fromFiles = loadConfig({
+      LLM_IM_BOOTSTRAP_KEY_FILE: join(dir, 'key'),
+      DATABASE_URL_FILE: join(dir, 'url'),
+      LLM_IM__STORAGE__DRIVER: 'postgres',
+    });
+    expect(fromFiles.secrets.bootstrap_api_key).toBe(key);
+    expect(fromFiles.database_url).toBe('postgres://u@db:5432/x');
+    const other = `lim_${'c'.repeat(16)}_${'d'.repeat(64)}`;
+    expect(loadConfig({ LLM_IM_BOOTSTRAP_KEY: other, LLM_IM_BOOTSTRAP_KEY_FILE: join(dir, 'key') }).secrets.bootstrap_api_key).toBe(other);
+    // A file that cannot be read stops startup, naming the variable and the path, never a content.
+    const err = configError(() => loadConfig({ SLACK_BOT_TOKEN_FILE: join(dir, 'missing') }));
+    expect(err.key).toBe('SLACK_BOT_TOKEN_FILE');
+    expect(err.message).toBe(
+      `invalid configuration: SLACK_BOT_TOKEN_FILE: SLACK_BOT_TOKEN is to be read from ${join(dir, 'missing')}, which cannot be read (ENOENT)`,
+    );
+  });
+
   it('reads a custom file from CONFIG_PATH', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'c.toml'), '[processing]\ndeduplication_window_secs = 60\n');

@@ -243,6 +243,30 @@ describe('HTTP hardening', () => {
     });
     afterAll(() => running.close());
 
+    it("the container's health check (dist/health/healthcheck.js) follows the configuration: HTTPS with TLS on, its port, and fails when nothing is ready", async () => {
+      const healthcheck = (env: Record<string, string>) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, ['-r', './scripts/ts-register.js', 'src/health/healthcheck.ts'], {
+            cwd: ROOT,
+            env: { PATH: process.env.PATH ?? '', LLM_IM__SERVER__HOST: '127.0.0.1', ...store.processEnv(), ...env },
+          });
+          let stderr = '';
+          child.stderr.on('data', (d) => (stderr += d));
+          child.on('exit', (code) => resolve({ code, stderr }));
+        });
+      const port = new URL(running.url).port;
+      const withTls = { LLM_IM__SERVER__HTTP_PORT: port, LLM_IM__SERVER__TLS_CERT_PATH: tls.certPath, LLM_IM__SERVER__TLS_KEY_PATH: tls.keyPath };
+      expect(await healthcheck(withTls)).toEqual({ code: 0, stderr: '' });
+      // Plain HTTP against the TLS port is no answer: the check must have used HTTPS above.
+      const plain = await healthcheck({ LLM_IM__SERVER__HTTP_PORT: port });
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toContain(`http://127.0.0.1:${port}/health/ready`);
+      // Nothing listening on the port: down.
+      const down = await healthcheck({ ...withTls, LLM_IM__SERVER__HTTP_PORT: String(await freePort()) });
+      expect(down.code).toBe(1);
+      expect(down.stderr).toMatch(/ECONNREFUSED/);
+    });
+
     it('serves HTTPS with the configured certificate, and no plain HTTP on that port', async () => {
       expect(running.url).toMatch(/^https:/);
       const live = await fetchRaw(`${running.url}/health/live`, { ca: tls.cert });
@@ -324,7 +348,7 @@ describe('HTTP hardening', () => {
       expect((err as ConfigError).message).toMatch(/is not the key of the certificate/);
     });
 
-    it('the service process: logs https with TLS, and stops with a message naming the key when a file cannot be read', async () => {
+    it('the service process: logs the addresses it bound (https with TLS), and stops with a message naming the key when a file cannot be read', async () => {
       const run = (env: Record<string, string>) => {
         const child = spawn(process.execPath, ['-r', './scripts/ts-register.js', 'src/main.ts'], {
           cwd: ROOT,
@@ -347,10 +371,28 @@ describe('HTTP hardening', () => {
       };
       const ports = async () => ({ LLM_IM__SERVER__HTTP_PORT: String(await freePort()), LLM_IM__SERVER__GRPC_PORT: String(await freePort()) });
 
-      const good = await run({ ...(await ports()), LLM_IM__SERVER__TLS_CERT_PATH: tls.certPath, LLM_IM__SERVER__TLS_KEY_PATH: tls.keyPath });
+      const bound = await ports();
+      const good = await run({ ...bound, LLM_IM__SERVER__TLS_CERT_PATH: tls.certPath, LLM_IM__SERVER__TLS_KEY_PATH: tls.keyPath });
       const line = good.stdout.split('\n').find((l) => l.includes('LLM Incident Manager listening'));
       expect(line).toBeDefined();
-      expect(JSON.parse(line as string)).toMatchObject({ url: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/), grpc_tls: true });
+      // The addresses the sockets hold: server.host is 127.0.0.1 here, so no word about every interface.
+      expect(JSON.parse(line as string)).toMatchObject({
+        http: `https://127.0.0.1:${bound.LLM_IM__SERVER__HTTP_PORT}`,
+        grpc: `127.0.0.1:${bound.LLM_IM__SERVER__GRPC_PORT}`,
+        grpc_tls: true,
+      });
+      expect(JSON.parse(line as string)).not.toHaveProperty('reachable_on');
+
+      // The default host, 0.0.0.0, is printed as bound (every IPv4 interface), not as 127.0.0.1.
+      const everywhere = await ports();
+      const open = await run({ ...everywhere, LLM_IM__SERVER__HOST: '0.0.0.0' });
+      const openLine = JSON.parse(open.stdout.split('\n').find((l) => l.includes('LLM Incident Manager listening')) as string);
+      expect(openLine).toMatchObject({
+        http: `http://0.0.0.0:${everywhere.LLM_IM__SERVER__HTTP_PORT}`,
+        grpc: `0.0.0.0:${everywhere.LLM_IM__SERVER__GRPC_PORT}`,
+        grpc_tls: false,
+        reachable_on: expect.stringContaining('every interface'),
+      });
 
       const bad = await run({ ...(await ports()), LLM_IM__SERVER__TLS_CERT_PATH: join(dir, 'missing.pem'), LLM_IM__SERVER__TLS_KEY_PATH: tls.keyPath });
       expect(bad.code).toBe(2);

@@ -1,5 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { AppLogger } from '../src/common/logger';
 import { buildConfig, ConfigError } from '../src/config/config.loader';
 import { EscalationService } from '../src/notifications/escalation/escalation.service';
 import { matches, parseMatchers, MatchSubject } from '../src/routing/matchers';
@@ -87,7 +92,7 @@ describe('routing configuration', () => {
     expect(reach(subject({ severity: 'P0', labels: {} }))).toEqual(['a:a']);
   });
 
-  it('keeps the guide keys as the default receiver when there is no [route]', () => {
+  it('keeps the [notifications] single-target keys as the default receiver when there is no [route]', () => {
     const config = buildConfig({ notifications: { slack_enabled: true, slack_default_channel: '#ops' } }, {});
     expect(config.routing.root.receiver).toBe('default');
     expect(config.routing.receivers.get('default')).toMatchObject({ slack_channels: ['#ops'], pagerduty: [], email_to: [], webhook_urls: [] });
@@ -576,13 +581,169 @@ describe('the routes CLI and the worked example', () => {
     expect(run(['test', 'team=infra', 'env=prod']).stdout.trim().split('\n').at(-1)).toBe('platform-oncall');
   });
 
-  it('refuses the example without its keys, naming the variable', () => {
-    const missing = spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/routing/routes.cli.ts', 'show'], {
-      encoding: 'utf8',
-      env: { ...process.env, CONFIG_PATH: 'examples/routing/teams.toml' },
+  // As a person runs it from README.md: the routing keys are the service's, not theirs.
+  const withoutKeys = (args: string[], configPath = 'examples/routing/teams.toml') => {
+    const env: Record<string, string | undefined> = { ...process.env, CONFIG_PATH: configPath };
+    for (const name of ['PAYMENTS_PAGERDUTY_KEY', 'PLATFORM_PAGERDUTY_KEY', 'MANAGERS_PAGERDUTY_KEY', 'PAGERDUTY_INTEGRATION_KEY']) delete env[name];
+    return spawnSync(process.execPath, ['-r', './scripts/ts-register.js', 'src/routing/routes.cli.ts', ...args], { encoding: 'utf8', env });
+  };
+
+  it('shows the example without its keys, naming each variable and marking it unset', () => {
+    const shown = withoutKeys(['show']);
+    expect(shown.stderr).not.toMatch(/invalid configuration/);
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toMatch(/^root {2}\(every incident\) {2}receiver: default {2}repeat: 4h$/m);
+    expect(shown.stdout).toContain('  payments-oncall  slack #payments-oncall  pagerduty env:PAYMENTS_PAGERDUTY_KEY (unset)\n');
+    expect(shown.stdout).toContain('  engineering-managers  email eng-managers@example.com  pagerduty env:MANAGERS_PAGERDUTY_KEY (unset)\n');
+    expect(shown.stderr).toContain(
+      'unset: receivers[0].pagerduty_keys_env[0]: the environment variable PAYMENTS_PAGERDUTY_KEY is not set (the service does not start without it)\n',
+    );
+    // With the keys set, nothing is marked.
+    const keyed = run(['show']);
+    expect(keyed.stdout).toContain('  payments-oncall  slack #payments-oncall  pagerduty env:PAYMENTS_PAGERDUTY_KEY\n');
+    expect(keyed.stderr).toBe('');
+  });
+
+  it('tests the example without its keys', () => {
+    const tested = withoutKeys(['test', 'severity=P0', 'team=payments']);
+    expect(tested.stderr).not.toMatch(/invalid configuration/);
+    expect(tested.status).toBe(0);
+    expect(tested.stdout).toContain('match  payments: team="payments" holds (saw ["payments"])\n');
+    expect(tested.stdout).toContain('payments → payments-oncall  slack #payments-oncall  pagerduty env:PAYMENTS_PAGERDUTY_KEY (unset)\n');
+    expect(tested.stdout).toContain('  escalation payments: after 10m payments-leads, after 20m engineering-managers, repeated 1×\n');
+    expect(tested.stdout.trim().split('\n').at(-1)).toBe('payments-oncall');
+  });
+
+  it("warns of a severity matcher in Alertmanager's words, naming its key, and still answers", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'routes-cli-'));
+    try {
+      const path = join(dir, 'config.toml');
+      writeFileSync(
+        path,
+        [
+          '[notifications]',
+          'slack_enabled = true',
+          '[[receivers]]',
+          'name = "oncall"',
+          'slack_channels = ["#oncall"]',
+          '[route]',
+          '[[route.routes]]',
+          'matchers = [\'team="payments"\', \'severity="critical"\']',
+          'receiver = "oncall"',
+          '[[route.routes]]',
+          'matchers = [\'severity=~"P[01]"\']',
+          'receiver = "oncall"',
+        ].join('\n'),
+      );
+      const tested = withoutKeys(['test', 'severity=P1', 'team=payments'], path);
+      expect(tested.status).toBe(0);
+      expect(tested.stderr).toBe(
+        'warning: route.routes[0].matchers[1]: severity="critical" matches no incident: severity is the incident\'s severity, one of P0 to P4, ' +
+          "not Alertmanager's severity label, which integrations.severity_map turns into P0–P4 " +
+          "(critical→P1, high→P2, error→P2, warning→P3, info→P4, low→P4); the label is kept among the incident's labels, " +
+          'but a matcher named severity reads the incident\'s severity. Use severity="P1"\n',
+      );
+      expect(tested.stdout.trim().split('\n').at(-1)).toBe('oncall');
+      expect(withoutKeys(['show'], path).stderr).toMatch(/^warning: route\.routes\[0\]\.matchers\[1\]: severity="critical" matches no incident/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('severity matchers in the configuration', () => {
+  const withMatchers = (matchers: string[], extra: object = {}) =>
+    buildConfig(
+      {
+        notifications: { slack_enabled: true },
+        receivers: [{ name: 'a', slack_channels: ['#a'] }],
+        route: { routes: [{ matchers, receiver: 'a' }] },
+        ...extra,
+      } as never,
+      {},
+    ).routing.warnings;
+
+  it('warns (and does not refuse) when severity is compared with a word of Alertmanager, naming the key, the value and what to write', () => {
+    expect(withMatchers(['team="payments"', 'severity="critical"'])).toEqual([
+      {
+        key: 'route.routes[0].matchers[1]',
+        message:
+          'severity="critical" matches no incident: severity is the incident\'s severity, one of P0 to P4, ' +
+          "not Alertmanager's severity label, which integrations.severity_map turns into P0–P4 " +
+          "(critical→P1, high→P2, error→P2, warning→P3, info→P4, low→P4); the label is kept among the incident's labels, " +
+          'but a matcher named severity reads the incident\'s severity. Use severity="P1"',
+      },
+    ]);
+  });
+
+  it.each([
+    ['severity="warning"', 'severity="warning" matches no incident', 'Use severity="P3"'],
+    ['severity="info"', 'severity="info" matches no incident', 'Use severity="P4"'],
+    ['severity!="critical"', 'severity!="critical" holds for every incident', 'Use severity!="P1"'],
+    ['severity=~"crit.*"', 'severity=~"crit.*" matches no incident', 'Use severity=~"P1"'],
+    ['severity=~"critical|warning"', 'severity=~"critical|warning" matches no incident', 'Use severity=~"P1|P3"'],
+    ['{severity="p1"}', 'severity="p1" matches no incident', 'Use severity="P1"'],
+    ['severity="sev1"', 'severity="sev1" matches no incident', 'Compare it with P0 to P4, such as severity="P1"'],
+  ])('%s warns: %s', (matcher, start, advice) => {
+    const warnings = withMatchers([matcher]);
+    expect(warnings.map((w) => w.key)).toEqual(['route.routes[0].matchers[0]']);
+    expect(warnings[0].message.startsWith(`${start}: severity is the incident's severity, one of P0 to P4`)).toBe(true);
+    expect(warnings[0].message.endsWith(advice)).toBe(true);
+  });
+
+  it.each(['severity="P1"', 'severity=~"P[01]"', 'severity!~"P3|P4"', 'severity=~"P.*|critical"', 'team="critical"'])('%s: no warning', (matcher) => {
+    expect(withMatchers([matcher])).toEqual([]);
+  });
+
+  it('names the mapping the configuration has, and nested routes by their key', () => {
+    const warnings = buildConfig(
+      {
+        integrations: { severity_map: ['page=P0', 'ticket=P3'] },
+        notifications: { slack_enabled: true },
+        receivers: [{ name: 'a', slack_channels: ['#a'] }],
+        route: { routes: [{ matchers: ['team="x"'], receiver: 'a', routes: [{ matchers: ['severity="page"'] }] }] },
+      } as never,
+      {},
+    ).routing.warnings;
+    expect(warnings.map((w) => w.key)).toEqual(['route.routes[0].routes[0].matchers[0]']);
+    expect(warnings[0].message).toContain('turns into P0–P4 (page→P0, ticket→P3);');
+    expect(warnings[0].message.endsWith('Use severity="P0"')).toBe(true);
+  });
+
+  it('still refuses, for the service, a routing key whose variable is not set', () => {
+    const build = () =>
+      buildConfig({ notifications: { pagerduty_enabled: true }, receivers: [{ name: 'a', pagerduty_keys_env: ['UNSET_FOR_THIS_TEST'] }] } as never, {});
+    expect(build).toThrow('invalid configuration: receivers[0].pagerduty_keys_env[0]: the environment variable UNSET_FOR_THIS_TEST is not set');
+  });
+
+  it('is logged at startup, with the key', async () => {
+    const sink = new PassThrough();
+    let text = '';
+    sink.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const store = await TestStore.create('sqlite');
+    const app = await startApp(store, {
+      overrides: {
+        notifications: { slack_enabled: true },
+        receivers: [{ name: 'a', slack_channels: ['#a'] }],
+        route: { routes: [{ matchers: ['severity="critical"'], receiver: 'a' }] },
+      } as never,
+      logger: new AppLogger('info', sink, 'json'),
     });
-    expect(missing.status).toBe(2);
-    expect(missing.stderr).toMatch(/receivers\[0\]\.pagerduty_keys_env\[0\]: the environment variable PAYMENTS_PAGERDUTY_KEY is not set/);
+    try {
+      const lines = text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const warned = lines.filter((l) => l.context === 'Config' && l.level === 40);
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatchObject({ key: 'route.routes[0].matchers[0]' });
+      expect(warned[0].msg).toMatch(
+        /^configuration warning: route\.routes\[0\]\.matchers\[0\]: severity="critical" matches no incident: .* Use severity="P1"$/,
+      );
+    } finally {
+      await app.close();
+      await store.destroy();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Email over SMTP: the guide's HTML and plain-text message to several recipients, for a new
+ * Email over SMTP: the HTML and plain-text incident message to several recipients, for a new
  * incident and its resolution, plus a custom email. With SMTP_SERVER set it sends through that
  * server (SMTP_PORT, default 587 with STARTTLS; SMTP_USERNAME / SMTP_PASSWORD; EMAIL_FROM;
  * EMAIL_TO, comma-separated). Otherwise a local SMTP server (STARTTLS and authentication, as a

@@ -1,5 +1,5 @@
 /**
- * Slack: the guide's Block Kit message for a new P0, a custom message, and the resolution.
+ * Slack: the Block Kit incident message for a new P0, a custom message, and the resolution.
  * With SLACK_BOT_TOKEN set it posts through chat.postMessage to SLACK_CHANNEL (default
  * #incidents), keeps the incident in one thread and edits the first message on resolution; with
  * SLACK_WEBHOOK_URL it posts to that incoming webhook. With neither, a local stand-in that

@@ -1,5 +1,5 @@
 /**
- * Webhooks: the guide's default payload for lifecycle events, and a custom payload sent to a
+ * Webhooks: the default payload (event_type, timestamp, incident, notification_id) for lifecycle events, and a custom payload sent to a
  * URL of your choice, each signed per Standard Webhooks and verified here as a receiver would.
  * Sends to WEBHOOK_URL when it is set, otherwise to a local receiver that prints what it gets.
  * The signing secrets come from WEBHOOK_SIGNING_SECRETS (whsec_<base64>); without it the example

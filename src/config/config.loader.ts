@@ -7,6 +7,7 @@ import { LOG_FORMATS, LOG_LEVELS } from '../common/logger';
 import { AppConfig, CONFIG_SCHEMA, KeySpec, NotificationSecrets } from './config.schema';
 import { INCIDENT_TYPES } from '../incidents/domain/incident';
 import { parseRouting, ROUTING_SECTIONS } from '../routing/routing-config';
+import { withFileSecrets } from './file-secrets';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.toml';
 export const ENV_PREFIX = 'LLM_IM__';
@@ -153,12 +154,26 @@ function readToml(path: string): RawSections {
   }
 }
 
+export interface ConfigOptions {
+  /**
+   * `required` (the service): a variable that a key names for a secret (routing keys, webhook
+   * signing secrets, the PostgreSQL URL) and that is not set is a problem. `optional` (the routes
+   * CLI, which shows and tests the routing without the secrets): it is listed in `unset` instead.
+   */
+  secrets?: 'required' | 'optional';
+}
+
 /**
  * Validates raw sections (as parsed from TOML) plus env overrides into an AppConfig.
  * Keys absent from the file take the documented defaults of config/default.toml; anything
  * present but unknown or mistyped is an error, never ignored.
  */
-export function buildConfig(raw: RawSections, env: Env): AppConfig {
+export function buildConfig(raw: RawSections, env: Env, options: ConfigOptions = {}): AppConfig {
+  return checkConfig(raw, env, options).config;
+}
+
+/** buildConfig, and the secrets' variables that are not set (only with secrets: 'optional'). */
+function checkConfig(raw: RawSections, env: Env, options: ConfigOptions): { config: AppConfig; unset: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const check = <T>(fn: () => T): T | undefined => {
     try {
@@ -212,17 +227,24 @@ export function buildConfig(raw: RawSections, env: Env): AppConfig {
   }
   const storage = out.storage as { driver?: string; postgres_url_env?: string };
   const databaseUrl = storage.driver === 'postgres' && storage.postgres_url_env ? env[storage.postgres_url_env] : undefined;
+  // A secret's variable that is not set: a problem, or (secrets: 'optional') listed in unset.
+  const unset: ConfigProblem[] = [];
+  const optional = options.secrets === 'optional' ? unset : undefined;
   if (storage.driver === 'postgres' && storage.postgres_url_env && !databaseUrl) {
-    problems.push({ key: 'storage.postgres_url_env', message: `driver is postgres but the environment variable ${storage.postgres_url_env} is not set` });
+    (optional ?? problems).push({
+      key: 'storage.postgres_url_env',
+      message: `driver is postgres but the environment variable ${storage.postgres_url_env} is not set`,
+    });
   }
-  problems.push(...crossKeyProblems(out as unknown as AppConfig, env));
-  const notifications = (out as unknown as AppConfig).notifications;
-  const routed = parseRouting(raw, env, notifications);
+  problems.push(...crossKeyProblems(out as unknown as AppConfig, env, optional));
+  const { notifications, integrations } = out as unknown as AppConfig;
+  const routed = parseRouting(raw, env, notifications, { secrets: options.secrets, severity_map: integrations.severity_map });
   problems.push(...routed.problems);
+  unset.push(...routed.unset);
   if (problems.length > 0 || !routed.routing) throw new ConfigError(problems);
 
   const config = { ...(out as unknown as AppConfig), routing: routed.routing, secrets: secretsFrom(out as unknown as AppConfig, env) };
-  return databaseUrl ? { ...config, database_url: databaseUrl } : config;
+  return { config: databaseUrl ? { ...config, database_url: databaseUrl } : config, unset };
 }
 
 function secretsFrom(config: AppConfig, env: Env): NotificationSecrets {
@@ -251,8 +273,8 @@ function isSigningSecret(value: string): boolean {
   return m !== null && Buffer.from(m[1], 'base64').length >= 24;
 }
 
-/** Rules that span keys, or a key and the variable it names. Never echoes a secret's value. */
-function crossKeyProblems(config: AppConfig, env: Env): ConfigProblem[] {
+/** Rules that span keys, or a key and the variable it names; given `unset`, a secret's variable that is not set goes there. Never echoes a secret's value. */
+function crossKeyProblems(config: AppConfig, env: Env, unset?: ConfigProblem[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const { server, auth, notifications: n, outbound } = config;
   // The incident's path is appended: no query or fragment, nothing Slack's <url|text> would break on.
@@ -268,7 +290,7 @@ function crossKeyProblems(config: AppConfig, env: Env): ConfigProblem[] {
   if (n?.webhook_enabled && n.webhook_signing_secrets_env !== undefined) {
     const secrets = signingSecretsIn(env[n.webhook_signing_secrets_env]);
     if (secrets.length === 0) {
-      problems.push({
+      (unset ?? problems).push({
         key: 'notifications.webhook_signing_secrets_env',
         message: `webhook_enabled is true but the environment variable ${n.webhook_signing_secrets_env} (webhook signing secrets) is not set`,
       });
@@ -339,13 +361,19 @@ export interface LoadedConfig {
   path: string;
   /** Reported at startup, so that no default is taken silently. */
   defaulted: string[];
+  /** Secrets' variables that are not set: always empty unless read with secrets: 'optional'. */
+  unset: ConfigProblem[];
 }
 
 /** Loads CONFIG_PATH (default config/default.toml) and applies LLM_IM__* overrides. */
-export function readConfig(env: Env = process.env): LoadedConfig {
+export function readConfig(given: Env = process.env, options: ConfigOptions = {}): LoadedConfig {
+  // NAME_FILE gives NAME from a file (container secrets) before anything reads the variables.
+  const { env, problems } = withFileSecrets(given);
+  if (problems.length > 0) throw new ConfigError(problems);
   const path = env.CONFIG_PATH || DEFAULT_CONFIG_PATH;
   const raw = readToml(path);
-  return { config: buildConfig(raw, env), path, defaulted: defaultedKeys(raw, env) };
+  const { config, unset } = checkConfig(raw, env, options);
+  return { config, path, defaulted: defaultedKeys(raw, env), unset };
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {

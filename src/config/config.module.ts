@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Module } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Logger, Module } from '@nestjs/common';
 import { ConfigModule as NestConfigModule, registerAs } from '@nestjs/config';
 import { loadConfig } from './config.loader';
 import type { AppConfig } from './config.schema';
@@ -32,10 +32,22 @@ export class ConfigModule {
       imports: [NestConfigModule.forRoot({ ignoreEnvFile: true, load: [appConfig] })],
       // The registered namespace's own provider: resolved once @nestjs/config has loaded it.
       providers: [
-        { provide: APP_CONFIG, inject: [appConfig.KEY], useFactory: (loaded: AppConfig) => loaded },
+        {
+          provide: APP_CONFIG,
+          inject: [appConfig.KEY],
+          useFactory: (loaded: AppConfig) => {
+            logConfigWarnings(loaded, new Logger('Config'));
+            return loaded;
+          },
+        },
         { provide: CONFIG_SOURCE, useValue: source },
       ],
       exports: [APP_CONFIG, CONFIG_SOURCE, NestConfigModule],
     };
   }
+}
+
+/** What the configuration allows but is surely a mistake (a severity matcher that can't match P0–P4): one warning each, at startup and reload. */
+export function logConfigWarnings(config: AppConfig, logger: Pick<Logger, 'warn'>): void {
+  for (const warning of config.routing.warnings) logger.warn({ msg: `configuration warning: ${warning.key}: ${warning.message}`, key: warning.key });
 }

@@ -34,7 +34,7 @@ export const PROTO_LOADER_OPTIONS = {
  * services, grpc.health.v1.Health, and server reflection (so grpcurl works without the proto
  * file). Call after the HTTP server listens.
  */
-export async function startGrpc(app: INestApplication, config: AppConfig): Promise<void> {
+export async function startGrpc(app: INestApplication, config: AppConfig): Promise<{ address: string }> {
   const tls = readTlsFiles(config.server);
   let server: Server | undefined;
   const metrics = app.get(MetricsService);
@@ -62,6 +62,19 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
     { inheritAppConfig: false },
   );
   await app.startAllMicroservices();
+  return { address: `${hostForUrl(config.server.host)}:${boundPort(server) ?? config.server.grpc_port}` };
+}
+
+/**
+ * The port the gRPC server holds: the configured one, or the one the system chose for port 0.
+ * grpc-js keeps it in a private map (Nest drops what bindAsync answers), so this reads it
+ * defensively and falls back to the configured port.
+ */
+function boundPort(server: Server | undefined): number | undefined {
+  const ports = (server as unknown as { boundPorts?: Map<string, { portNumber?: number }> } | undefined)?.boundPorts;
+  if (!(ports instanceof Map)) return undefined;
+  for (const port of ports.values()) if (typeof port.portNumber === 'number' && port.portNumber > 0) return port.portNumber;
+  return undefined;
 }
 
 /** How long calls in flight may take to finish once shutdown begins. */

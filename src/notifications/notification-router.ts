@@ -63,7 +63,7 @@ export interface RoutedWrite {
 }
 
 /**
- * Decides which event notifies whom (the table in the README) and writes the outbox rows in
+ * Decides which event notifies whom (the table in docs/notifications.md) and writes the outbox rows in
  * the incident's own transaction, rendered from the incident as the event left it.
  */
 @Injectable()
@@ -213,7 +213,7 @@ export class NotificationRouter {
 
   /**
    * What a receiver is sent when it first hears of an incident: a Slack post per channel, a page
-   * per PagerDuty integration (P0/P1 only, as the guide says), one email, one webhook per URL.
+   * per PagerDuty integration (P0/P1 only), one email, one webhook per URL.
    * Also used by escalation steps, repeats and a silence's end.
    */
   firstNotification(
@@ -299,7 +299,7 @@ export class NotificationRouter {
   }
 
   /**
-   * A PagerDuty event. `target`: `integration` (the guide's key) or `env:<VARIABLE>` (a
+   * A PagerDuty event. `target`: `integration` (the key in pagerduty_integration_key_env) or `env:<VARIABLE>` (a
    * receiver's); `custom`: a page asked for through the API, with its own service key.
    */
   pagerduty(

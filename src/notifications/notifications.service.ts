@@ -135,7 +135,7 @@ export class NotificationsService {
     return { items: items.map(deliveryRecord), total, page, page_size: pageSize };
   }
 
-  /** The guide's custom notification: explicit channels and a message, for one incident. */
+  /** A custom notification: explicit channels and a message, for one incident. */
   async notify(incidentId: string, request: CustomNotificationDto): Promise<string[]> {
     const channels = request.channels.map((plain, i) => this.validChannel(plain, `channels[${i}]`));
     const { notes: _notes, timeline: _timeline, ...incident } = await this.incidents.get(incidentId);

@@ -41,7 +41,7 @@ export function truncate(text: string, max: number): string {
   return chars.slice(0, max - 1).join('') + '…';
 }
 
-/** "2024-01-15 14:32:00 UTC", as in the guide's examples. */
+/** "2024-01-15 14:32:00 UTC": the time as notifications show it. */
 export function humanTime(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
@@ -68,7 +68,7 @@ export function headline(event: string, incident: Incident): string {
   }
 }
 
-/** The incident as notifications show it: the guide's webhook `incident` object, field for field. */
+/** The incident as notifications show it: the webhook payload's `incident` object, field for field. */
 export function incidentSummary(incident: Incident): object {
   return {
     id: incident.id,

@@ -8,7 +8,7 @@ export interface ReceiverView {
   name: string;
   slack_channels: string[];
   email_to: string[];
-  /** `integration` (the guide's key) or `env:<VARIABLE>`: the variable's name, never the key. */
+  /** `integration` (the key in notifications.pagerduty_integration_key_env) or `env:<VARIABLE>`: the variable's name, never the key. */
   pagerduty: string[];
   webhooks: string[];
 }

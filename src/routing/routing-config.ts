@@ -1,5 +1,6 @@
+import { SEVERITIES } from '../incidents/domain/incident';
 import { formatDuration, parseDuration } from './duration';
-import { Matcher, MatcherSyntaxError, parseMatchers } from './matchers';
+import { formatMatcher, Matcher, MatcherSyntaxError, parseMatchers } from './matchers';
 
 /**
  * The routing part of the configuration: named receivers, escalation policies and the routing
@@ -7,14 +8,14 @@ import { Matcher, MatcherSyntaxError, parseMatchers } from './matchers';
  * each problem naming its key, and compiled once into the form the router walks.
  */
 
-/** The receiver made of the guide's single-target keys; the root route's receiver unless [route] names another. */
+/** The receiver made of the [notifications] single-target keys (slack_default_channel, email_to, pagerduty_integration_key_env, default_webhook_url); the root route's receiver unless [route] names another. */
 export const DEFAULT_RECEIVER = 'default';
-/** The PagerDuty target of the guide's pagerduty_integration_key_env (as stored before receivers existed). */
+/** The PagerDuty target of notifications.pagerduty_integration_key_env (as stored before receivers existed). */
 export const DEFAULT_PAGERDUTY_TARGET = 'integration';
 export const ROUTING_SECTIONS = ['receivers', 'escalation_policies', 'route'] as const;
 
 export interface PagerDutyTarget {
-  /** As stored and shown: `integration` for the guide's key, else `env:<VARIABLE>`. */
+  /** As stored and shown: `integration` for the pagerduty_integration_key_env key, else `env:<VARIABLE>`. */
   target: string;
   env: string;
 }
@@ -62,6 +63,8 @@ export interface Routing {
   root: Route;
   /** Routing keys by variable name, read at load (and reload). Never shown. */
   pagerduty_keys: Map<string, string>;
+  /** What is allowed but surely a mistake (a severity matcher that can't match P0–P4): logged, never refused. */
+  warnings: RoutingProblem[];
 }
 
 export interface RoutingProblem {
@@ -98,9 +101,27 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v;
 }
 
-export function parseRouting(raw: Raw, env: Env, defaults: DefaultTargets): { routing?: Routing; problems: RoutingProblem[] } {
+export interface RoutingOptions {
+  /**
+   * `optional`: a routing key's variable that is not set is no problem; the target is kept (its
+   * key absent from pagerduty_keys) and the variable listed in `unset`. For the routes CLI, which
+   * shows and tests the routing without the secrets; the service requires them.
+   */
+  secrets?: 'required' | 'optional';
+  /** integrations.severity_map (`critical=P1`), for the warnings about severity matchers. */
+  severity_map?: readonly string[];
+}
+
+export function parseRouting(
+  raw: Raw,
+  env: Env,
+  defaults: DefaultTargets,
+  options: RoutingOptions = {},
+): { routing?: Routing; problems: RoutingProblem[]; unset: RoutingProblem[] } {
   const problems: RoutingProblem[] = [];
   const problem = (key: string, message: string) => problems.push({ key, message });
+  const unset: RoutingProblem[] = [];
+  const warnings: RoutingProblem[] = [];
   const unknownKeys = (table: Raw, allowed: string[], prefix: string) => {
     for (const key of Object.keys(table)) if (!allowed.includes(key)) problem(`${prefix}.${key}`, `unknown key (known: ${allowed.join(', ')})`);
   };
@@ -163,8 +184,11 @@ export function parseRouting(raw: Raw, env: Env, defaults: DefaultTargets): { ro
       const pagerduty: PagerDutyTarget[] = [];
       pdEnv.forEach((variable, j) => {
         const value = env[variable]?.trim();
-        if (!value) return problem(`${at}.pagerduty_keys_env[${j}]`, `the environment variable ${variable} is not set`);
-        pagerdutyKeys.set(variable, value);
+        if (!value) {
+          const missing = { key: `${at}.pagerduty_keys_env[${j}]`, message: `the environment variable ${variable} is not set` };
+          if (options.secrets !== 'optional') return problems.push(missing);
+          unset.push(missing);
+        } else pagerdutyKeys.set(variable, value);
         pagerduty.push({ target: variable === defaultPd ? DEFAULT_PAGERDUTY_TARGET : `env:${variable}`, env: variable });
       });
       if (webhooks.length > 0 && !defaults.webhook_enabled) problem(`${at}.webhook_urls`, 'notifications.webhook_enabled is false');
@@ -238,7 +262,12 @@ export function parseRouting(raw: Raw, env: Env, defaults: DefaultTargets): { ro
     const matchers: Matcher[] = [];
     matcherText.forEach((written, j) => {
       try {
-        matchers.push(...parseMatchers(written));
+        const parsed = parseMatchers(written);
+        matchers.push(...parsed);
+        for (const m of parsed) {
+          const warning = severityMatcherWarning(m, options.severity_map ?? []);
+          if (warning) warnings.push({ key: `${at}.matchers[${j}]`, message: warning });
+        }
       } catch (err) {
         if (!(err instanceof MatcherSyntaxError)) throw err;
         problem(`${at}.matchers[${j}]`, err.message);
@@ -292,6 +321,42 @@ export function parseRouting(raw: Raw, env: Env, defaults: DefaultTargets): { ro
   if (raw.route !== undefined && !isTable(raw.route)) problem('route', 'expected a table ([route])');
   else if (raw.route !== undefined) rootTable = raw.route;
   const root = compile(rootTable, 'route', 'root', null, 0);
-  if (problems.length > 0) return { problems };
-  return { routing: { receivers, policies, root, pagerduty_keys: pagerdutyKeys }, problems };
+  if (problems.length > 0) return { problems, unset };
+  return { routing: { receivers, policies, root, pagerduty_keys: pagerdutyKeys, warnings }, problems, unset };
+}
+
+/**
+ * A matcher on `severity` that no incident's severity (P0–P4) can satisfy: usually Alertmanager's
+ * words (`severity="critical"`), which the integrations turn into P0–P4 through
+ * integrations.severity_map. The sender's label stays among the incident's labels under its own
+ * name, but a matcher named severity reads the field, so the label cannot be matched. Undefined
+ * when the matcher can match (or, for != and !~, fail) some severity.
+ */
+export function severityMatcherWarning(m: Matcher, severityMap: readonly string[]): string | undefined {
+  if (m.name !== 'severity') return undefined;
+  const test = (value: string) => (m.regex ? m.regex.test(value) : value === m.value);
+  if (SEVERITIES.some(test)) return undefined;
+  // As AlertMapping reads it: the label's value, lower-cased, and its severity.
+  const mapping = severityMap.flatMap((entry): [string, string][] => {
+    const at = entry.lastIndexOf('=');
+    const severity = entry.slice(at + 1).trim();
+    return at > 0 && (SEVERITIES as readonly string[]).includes(severity) ? [[entry.slice(0, at).trim().toLowerCase(), severity]] : [];
+  });
+  // What it meant, read as the mapping reads a label's value: one of its words, or p0–p4, in any case.
+  const candidates = [...mapping, ...SEVERITIES.map((s): [string, string] => [s.toLowerCase(), s])];
+  const meant = (word: string) => (m.regex ? m.regex.test(word) || m.regex.test(word.toUpperCase()) : m.value.trim().toLowerCase() === word);
+  const targets = SEVERITIES.filter((s) => candidates.some(([word, severity]) => severity === s && meant(word)));
+  const positive = m.operator === '=' || m.operator === '=~';
+  const instead =
+    targets.length === 0
+      ? `compare it with P0 to P4, such as severity${positive ? '=' : '!='}"P1"`
+      : targets.length === 1 && !m.regex
+        ? `use severity${m.operator}"${targets[0]}"`
+        : `use severity${positive ? '=~' : '!~'}"${targets.join('|')}"`;
+  const words = mapping.length > 0 ? ` (${mapping.map(([word, severity]) => `${word}→${severity}`).join(', ')})` : '';
+  return (
+    `${formatMatcher(m)} ${positive ? 'matches no incident' : 'holds for every incident'}: severity is the incident's severity, one of P0 to P4, ` +
+    `not Alertmanager's severity label, which integrations.severity_map turns into P0–P4${words}; ` +
+    `the label is kept among the incident's labels, but a matcher named severity reads the incident's severity. ${instead[0].toUpperCase()}${instead.slice(1)}`
+  );
 }

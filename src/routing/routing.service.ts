@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { ConfigError } from '../config/config.loader';
-import { CONFIG_SOURCE, ConfigSource, InjectConfig } from '../config/config.module';
+import { CONFIG_SOURCE, ConfigSource, InjectConfig, logConfigWarnings } from '../config/config.module';
 import { AppConfig, CONFIG_SCHEMA } from '../config/config.schema';
 import type { Incident } from '../incidents/domain/incident';
 import type { MatchSubject } from './matchers';
@@ -108,6 +108,7 @@ export class RoutingService {
         if (!isDeepStrictEqual(before, after)) restartRequired.push(`${section}.${key}`);
       }
     }
+    logConfigWarnings(next, new Logger('Config'));
     this.current = next.routing;
     // The running default_webhook_url stays (it takes a restart), with the new receivers' URLs.
     this.configuredWebhooks = webhooksOf({ ...next, notifications: this.config.notifications });

@@ -78,7 +78,8 @@ export class WebhookChannelDto {
     type: 'object',
     additionalProperties: true,
     example: { custom_field: 'custom_value' },
-    description: 'Sent as the body, as given. Defaults to the guide\'s payload with event_type "notification.custom".',
+    description:
+      'Sent as the body, as given. Defaults to the default webhook payload (event_type, timestamp, incident, notification_id) with event_type "notification.custom".',
   })
   @IsOptional()
   @IsObject()

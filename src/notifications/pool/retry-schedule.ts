@@ -15,7 +15,7 @@ export function probeDelay(backoffMs: number, failures: number): number {
 }
 
 /**
- * When a delivery whose attempt failed is tried again: the guide's exponential backoff
+ * When a delivery whose attempt failed is tried again: exponential backoff
  * (backoff × 2^(attempts-1), ±20 % so that deliveries that failed together do not come back
  * together), at most a minute for a page, and never before the target's Retry-After. A page
  * retried past its attempts (within its horizon) waits at least 1 s, doubling, whatever the

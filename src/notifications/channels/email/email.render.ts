@@ -28,7 +28,7 @@ function detailRows(incident: Incident): [string, string][] {
   ];
 }
 
-/** The guide's email: a severity badge and title, the message, and a details table; plain text too. */
+/** The incident email: a severity badge and title, the message, and a details table; plain text too. */
 export function emailMessage(incident: Incident, to: string[], subject: string, message: string, link?: string): EmailMessage {
   const rows = detailRows(incident);
   const color = SEVERITY_COLOR[incident.severity];

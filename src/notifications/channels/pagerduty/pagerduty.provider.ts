@@ -29,7 +29,7 @@ export class PagerDutyProvider implements ChannelProvider {
   send(message: OutboundMessage): Promise<SendOutcome> {
     // A custom notification carries its own service key; automatic ones use the configured one.
     // A custom page carries its own service key; a receiver's names its variable (env:NAME); the
-    // guide's integration uses pagerduty_integration_key_env.
+    // default receiver's integration uses pagerduty_integration_key_env.
     const routingKey =
       message.target_ref ??
       (message.target.startsWith('env:') ? this.routing.pagerdutyKey(message.target.slice(4)) : this.config.secrets.pagerduty_integration_key);

@@ -25,7 +25,7 @@ export interface SlackMessage {
 }
 
 /**
- * The guide's Slack message: severity emoji and title in a header, the message line, the
+ * The Slack message: severity emoji and title in a header, the message line, the
  * description, Severity / State / Type / Source fields, id and creation time, in an attachment
  * whose colour bar shows the severity.
  */

@@ -8,7 +8,7 @@ import { signatureHeaders, signingKeys } from './webhook-signature';
 import { RoutingService } from '../../../routing/routing.service';
 
 /**
- * POSTs the stored JSON payload (the guide's default body, or a custom one) to the target URL,
+ * POSTs the stored JSON payload (the default body: event_type, timestamp, incident, notification_id; or a custom one) to the target URL,
  * signed per Standard Webhooks. A custom URL (from an API request) goes through the outbound
  * policy again at send time; the configured one is trusted.
  */

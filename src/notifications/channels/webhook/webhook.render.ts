@@ -3,7 +3,7 @@ import { incidentSummary } from '../../render';
 
 /** The webhook channel's payloads, rendered at the event (see ../../render.ts). */
 
-/** The guide's default webhook payload, field for field. */
+/** The default webhook payload: event_type, timestamp, incident, notification_id (and incident_url with a link). */
 export function webhookBody(eventType: string, timestamp: string, incident: Incident, notificationId: string, link?: string): object {
   return {
     event_type: eventType,
