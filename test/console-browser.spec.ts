@@ -13,7 +13,7 @@ import { chromiumLaunchOptions } from '../scripts/chromium';
 import { FakeTarget, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 import { ADMIN_KEY, alert, RunningApp, startApp, TestStore, waitUntil } from './support/harness';
 
-// Screenshots go to a scratch folder; CONSOLE_SCREENSHOTS=docs/images writes the README's.
+// Screenshots go to a scratch folder; CONSOLE_SCREENSHOTS=docs/images writes the ones the README and docs/console.md show.
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ? resolve(process.env.CONSOLE_SCREENSHOTS) : undefined;
 
 const VIEWPORTS = [

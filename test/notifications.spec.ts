@@ -102,7 +102,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
     await store.destroy();
   });
 
-  it('notifies every channel of a new P0 through its lifecycle, as the README table says', async () => {
+  it('notifies every channel of a new P0 through its lifecycle, as the table in docs/notifications.md says', async () => {
     app = await start();
     const posted = await app.http
       .post('/v1/alerts')
@@ -137,7 +137,7 @@ describe.each(drivers())('notifications on %s', (driver) => {
 
     const hook = webhook.received[0];
     expect(hook.headers['content-type']).toMatch(/^application\/json/);
-    expect(hook.headers['user-agent']).toBe('llm-incident-manager/1.0'); // as the README's channel table says
+    expect(hook.headers['user-agent']).toBe('llm-incident-manager/1.0'); // as the channel table in docs/notifications.md says
     expect(Object.keys(hook.body).sort()).toEqual(['event_type', 'incident', 'notification_id', 'timestamp']);
     expect(hook.body.event_type).toBe('incident.detected');
     expect(Object.keys(hook.body.incident).sort()).toEqual(

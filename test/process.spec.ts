@@ -315,7 +315,7 @@ describe.each(drivers())('a crash (SIGKILL) with deliveries pending and in fligh
   });
 });
 
-/** Runs an example the way the README says, with nothing from this environment but PATH. */
+/** Runs an example the way docs/notifications.md says, with nothing from this environment but PATH. */
 async function runExample(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['-r', './scripts/ts-register.js', file], {
     cwd: ROOT,

@@ -581,7 +581,7 @@ describe('the routes CLI and the worked example', () => {
     expect(run(['test', 'team=infra', 'env=prod']).stdout.trim().split('\n').at(-1)).toBe('platform-oncall');
   });
 
-  // As a person runs it from README.md: the routing keys are the service's, not theirs.
+  // As a person runs it from docs/routing.md: the routing keys are the service's, not theirs.
   const withoutKeys = (args: string[], configPath = 'examples/routing/teams.toml') => {
     const env: Record<string, string | undefined> = { ...process.env, CONFIG_PATH: configPath };
     for (const name of ['PAYMENTS_PAGERDUTY_KEY', 'PLATFORM_PAGERDUTY_KEY', 'MANAGERS_PAGERDUTY_KEY', 'PAGERDUTY_INTEGRATION_KEY']) delete env[name];

@@ -40,7 +40,7 @@ export class IncidentView {
   @ApiProperty({ type: [String] }) affected_resources!: string[];
   @ApiProperty({ type: [String] }) assignees!: string[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Record<string, string>;
-  @ApiProperty({ description: 'SHA-256 fingerprint used for deduplication (see README).' }) fingerprint!: string;
+  @ApiProperty({ description: 'SHA-256 fingerprint used for deduplication (docs/api.md: the deduplication rule).' }) fingerprint!: string;
   @ApiProperty({ description: 'Alerts folded into this incident, the first included.' }) alert_count!: number;
   @ApiProperty({ format: 'date-time' }) last_seen_at!: string;
   @ApiPropertyOptional({ type: ResolutionView, nullable: true }) resolution!: ResolutionView | null;

@@ -137,7 +137,7 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
 }
 
 /**
- * The classification of PROTOCOLS.md for HTTP targets: 2xx delivered (decided by the caller);
+ * How an HTTP target's answer is classified: 2xx delivered (decided by the caller);
  * 408, 429 and 5xx retry, honouring Retry-After; any other status is permanent.
  */
 export function classifyFailure(answer: HttpAnswer, what: string): SendOutcome {

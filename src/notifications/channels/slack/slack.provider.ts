@@ -6,7 +6,7 @@ import type { SlackMessage } from './slack.render';
 import { ChannelProvider, ChannelReadiness } from '../channel-provider';
 import { classifyFailure, exchange, HttpAnswer, HttpClient, retryAfterMs } from '../http-client';
 
-/** Web API errors worth another attempt (PROTOCOLS.md); every other `ok:false` is permanent. */
+/** Slack Web API errors worth another attempt (rate limits and Slack's own failures); every other `ok:false` is permanent. */
 const RETRYABLE_API_ERRORS = new Set(['rate_limited', 'ratelimited', 'fatal_error', 'request_timeout', 'internal_error', 'service_unavailable']);
 
 /**

@@ -3,7 +3,7 @@ import { SEVERITY_COLOR, SEVERITY_EMOJI, humanTime, keyLabels, truncate } from '
 
 /** Slack messages (Block Kit), rendered at the event (see ../../render.ts). */
 
-/** Block Kit limits (PROTOCOLS.md): long text is cut with a marker, never refused. */
+/** Block Kit limits (Slack: 50 blocks, 3,000 characters of text in a section, 150 in a header): long text is cut with a marker, never refused. */
 const SLACK_HEADER_MAX = 150;
 const SLACK_SECTION_MAX = 3000;
 const SLACK_FIELD_MAX = 2000;
