@@ -34,8 +34,9 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root proto ./proto
 COPY --chown=root:root config/default.toml /etc/llm-incident-manager/config.toml
 RUN mkdir -p /var/lib/llm-incident-manager && chown node:node /var/lib/llm-incident-manager
-# Config (mount your own config.toml here) and the SQLite data folder.
-VOLUME ["/etc/llm-incident-manager", "/var/lib/llm-incident-manager"]
+# The SQLite data folder. The configuration is a file, not a volume, so a new image's default
+# reaches a container recreated from it: mount your own over /etc/llm-incident-manager/config.toml.
+VOLUME ["/var/lib/llm-incident-manager"]
 USER node
 # 8080: REST, Swagger UI at /docs, the console at /; 9000: gRPC.
 EXPOSE 8080 9000

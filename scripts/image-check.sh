@@ -100,10 +100,9 @@ fi
 mnt=''
 server_pid=''
 cleanup() {
-  [ -z "$server_pid" ] || kill "$server_pid" 2> /dev/null || true
-  if [ -n "$mnt" ]; then
-    umount "$mnt/proc" 2> /dev/null || true
-    umount "$mnt/dev" 2> /dev/null || true
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2> /dev/null || true
+    wait "$server_pid" 2> /dev/null || true
   fi
   pm umount "$container" > /dev/null 2>&1 || true
   pm rm -f "$container" > /dev/null 2>&1 || true
@@ -116,8 +115,6 @@ pm image inspect "$image" --format '{{json .}}' > "$work/inspect.json"
 pm rm -f "$container" > /dev/null 2>&1 || true
 pm create --name "$container" "$image" > /dev/null
 mnt=$(pm mount "$container")
-mount --bind /proc "$mnt/proc"
-mount --bind /dev "$mnt/dev"
 
 # What the image says about itself: size, user, workdir, environment, command, health check.
 node scripts/image-smoke.js describe "$work/inspect.json" "$mnt" > "$work/image.env"
@@ -126,12 +123,15 @@ source "$work/image.env"
 log "image $IMAGE_SIZE_MB MB (the base: $(pm image inspect "$base_ref" --format '{{.Size}}' | awk '{ printf "%.0f", $1 / 1e6 }') MB), user $IMAGE_USER, workdir $IMAGE_WORKDIR"
 
 # Sets image_cmd: the chroot call that runs "$@" in the image's file system as its user, in its
-# WORKDIR, with its environment plus the leading VAR=value words.
+# WORKDIR, with its environment plus the leading VAR=value words. /proc and /dev are mounted in
+# a mount namespace of the command's own, so they vanish with it: none is ever left mounted
+# inside the container's directory, where removing the container would walk into the host's.
 image_command() {
   local vars=() arg
   while [ $# -gt 0 ] && [[ $1 == *=* ]]; do vars+=("$1"); shift; done
   arg=$(printf '%q ' "$@")
-  image_cmd=(chroot --userspec="$IMAGE_USER" "$mnt" /usr/bin/env -i "${IMAGE_ENV[@]}" "${vars[@]}" sh -c "cd '$IMAGE_WORKDIR' && exec $arg")
+  image_cmd=(unshare --mount --propagation private sh -c 'mount --bind /proc "$0/proc" && mount --bind /dev "$0/dev" && exec "$@"' "$mnt"
+    chroot --userspec="$IMAGE_USER" "$mnt" /usr/bin/env -i "${IMAGE_ENV[@]}" "${vars[@]}" sh -c "cd '$IMAGE_WORKDIR' && exec $arg")
 }
 in_image() { image_command "$@" && "${image_cmd[@]}"; }
 
@@ -168,8 +168,11 @@ run_once() { # $1: plain or tls
   log "HEALTHCHECK (${IMAGE_HEALTHCHECK[*]}) while up"
   in_image "${vars[@]}" "${IMAGE_HEALTHCHECK[@]}" || { log "the HEALTHCHECK failed against a ready service"; exit 1; }
   kill -TERM "$server_pid"
-  wait "$server_pid" || true
+  local status=0
+  wait "$server_pid" || status=$?
   server_pid=''
+  # SIGTERM is a clean shutdown: exit 0, not a crash on the way out.
+  [ "$status" -eq 0 ] || { log "the service exited with $status on SIGTERM"; tail -20 "$work/server-$mode.log" >&2; exit 1; }
   log "HEALTHCHECK while down"
   local down
   if down=$(in_image "${vars[@]}" "${IMAGE_HEALTHCHECK[@]}" 2>&1); then

@@ -40,13 +40,19 @@ restore() {
   rm -rf "$saved"
 }
 trap restore EXIT
+# Only builds that load on the machine's Node.js are saved: after a run killed before it could
+# put them back, the other version's builds are there, and saving those would keep them.
+node -e 'for (const m of process.argv.slice(1)) require(`./node_modules/${m}`)' "${addons[@]}" 2> /dev/null \
+  || { log "node_modules' addons do not load on $(node --version): run npm rebuild ${addons[*]} (or npm ci) first"; exit 1; }
 for addon in "${addons[@]}"; do
-  [ -d "node_modules/$addon/build/Release" ] || { log "node_modules/$addon is not built: run npm ci first"; exit 1; }
   cp -a "node_modules/$addon/build/Release" "$saved/$addon"
 done
 
 export PATH="$home/bin:$PATH"
 export npm_config_nodedir="$home"
+# Compile, never fetch a prebuilt binary (better-sqlite3's prebuild-install, re2's
+# install-from-cache): nothing but the npm registry is reached, and what runs is built here.
+export npm_config_build_from_source=true DOWNLOAD_FORCE_BUILD=1
 for addon in "${addons[@]}"; do
   addon_version=$(node -p "require('./node_modules/$addon/package.json').version")
   built="$home/addons/$addon-$addon_version"
@@ -56,6 +62,7 @@ for addon in "${addons[@]}"; do
     rm -rf "$built.tmp" && mkdir -p "$home/addons"
     # Only what is loaded at run time: the .node files.
     mkdir -p "$built.tmp" && find "node_modules/$addon/build/Release" -maxdepth 1 -name '*.node' -exec cp {} "$built.tmp/" \;
+    compgen -G "$built.tmp/*.node" > /dev/null || { log "the build of $addon left no .node file"; exit 1; }
     mv "$built.tmp" "$built"
   fi
   rm -rf "node_modules/$addon/build/Release" && mkdir -p "node_modules/$addon/build/Release"

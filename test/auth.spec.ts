@@ -461,6 +461,31 @@ describe('first start', () => {
   });
 });
 
+describe.each(drivers())('a bootstrap key on %s', (driver) => {
+  it('is stored once when two instances start with it on the same store at the same moment, and both start', async () => {
+    const store = await TestStore.create(driver);
+    // The schema first (two instances migrating one store at once is another matter), without the key.
+    await (await createApp(store.config({}, { LLM_IM_BOOTSTRAP_KEY: '' }), { logger: new CapturingLogger() })).close();
+    const key = `lim_${'e'.repeat(16)}_${'f'.repeat(64)}`;
+    const config = store.config({}, { LLM_IM_BOOTSTRAP_KEY: key });
+    // Both look the key up, find nothing, and insert it: the second insert used to fail its start.
+    const apps = await Promise.all([createApp(config, { logger: new CapturingLogger() }), createApp(config, { logger: new CapturingLogger() })]);
+    try {
+      for (const app of apps) await app.listen({ port: 0, host: '127.0.0.1' });
+      for (const app of apps) {
+        const listed = await authedHttp(app.getHttpServer(), key).get('/v1/api-keys').expect(200);
+        expect(listed.body.map((k: any) => [k.id, k.name]).sort((a: string[], b: string[]) => a[1].localeCompare(b[1]))).toEqual([
+          ['e'.repeat(16), 'bootstrap'],
+          [expect.any(String), 'initial-admin'],
+        ]);
+      }
+    } finally {
+      for (const app of apps) await app.close();
+      await store.destroy();
+    }
+  });
+});
+
 describe.each(drivers())('gRPC access on %s', (driver) => {
   let store: TestStore;
   let running: RunningApp;

@@ -5,10 +5,13 @@
  * exists, the ports agree with the Dockerfile and the default configuration, and the
  * Prometheus and Alertmanager files it mounts point at the names and ports compose gives.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { parse as parseToml } from 'smol-toml';
+import { loadConfig } from '../src/config/config.loader';
 
 const ROOT = join(__dirname, '..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -102,8 +105,23 @@ describe('compose.yaml', () => {
     expect(read('.gitignore').split('\n')).toEqual(expect.arrayContaining(['llm-im.key', '.env']));
     expect(read('.dockerignore').split('\n')).toEqual(expect.arrayContaining(['llm-im.key', '.env']));
     expect(read('.env.example')).toMatch(/^POSTGRES_PASSWORD=$/m);
-    expect(read('.env.example')).toContain('generate > llm-im.key');
+    expect(read('.env.example')).toContain('npm run --silent keys -- generate > llm-im.key');
   });
+
+  it('makes a key file with the documented command that the service reads as its bootstrap key (LLM_IM_BOOTSTRAP_KEY_FILE)', () => {
+    const command = /^#\s+(npm run --silent keys -- generate) > llm-im\.key$/m.exec(read('.env.example'))![1];
+    const dir = mkdtempSync(join(tmpdir(), 'compose-key-'));
+    try {
+      const file = join(dir, 'llm-im.key');
+      execFileSync('sh', ['-c', `${command} > '${file}'`], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' } });
+      // The key alone, on one line: npm's banner would make it no key at all.
+      expect(readFileSync(file, 'utf8')).toMatch(/^lim_[0-9a-f]{16}_[0-9a-f]{64}\n$/);
+      const config = loadConfig({ LLM_IM_BOOTSTRAP_KEY_FILE: file });
+      expect(config.secrets.bootstrap_api_key).toBe(readFileSync(file, 'utf8').trim());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("publishes the service's ports as the Dockerfile exposes them and the default configuration binds them, each host port once", () => {
     const defaults = parseToml(read('config/default.toml')) as { server: { http_port: number; grpc_port: number } };

@@ -216,6 +216,8 @@ describe('configuration', () => {
     expect(fromFiles.database_url).toBe('postgres://u@db:5432/x');
     const other = `lim_${'c'.repeat(16)}_${'d'.repeat(64)}`;
     expect(loadConfig({ LLM_IM_BOOTSTRAP_KEY: other, LLM_IM_BOOTSTRAP_KEY_FILE: join(dir, 'key') }).secrets.bootstrap_api_key).toBe(other);
+    // Only the variables the configuration reads: another program's *_FILE variable is left alone.
+    expect(loadConfig({ TF_CLI_CONFIG_FILE: join(dir, 'missing') }).secrets.bootstrap_api_key).toBeUndefined();
     // A file that cannot be read stops startup, naming the variable and the path, never a content.
     const err = configError(() => loadConfig({ SLACK_BOT_TOKEN_FILE: join(dir, 'missing') }));
     expect(err.key).toBe('SLACK_BOT_TOKEN_FILE');

@@ -22,6 +22,16 @@ export class ApiKeyRepository {
       .execute();
   }
 
+  /** Inserts the key unless one with its id is stored already (another instance was first); whether it did. */
+  async insertIfAbsent(key: ApiKeyRecord): Promise<boolean> {
+    const result = await this.db
+      .insertInto('api_keys')
+      .values({ ...key, scopes: JSON.stringify(key.scopes) })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
   async find(id: string): Promise<ApiKeyRecord | undefined> {
     const row = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toRecord(row);

@@ -162,7 +162,8 @@ export class ApiKeysService implements OnApplicationBootstrap {
       }
       return; // revoked stays revoked: a bootstrap variable left behind must not bring a key back
     }
-    await this.keys.insert({
+    // Instances starting together on one empty store (compose) each find nothing: the first insert wins.
+    const inserted = await this.keys.insertIfAbsent({
       id: parsed.id,
       name: 'bootstrap',
       scopes: ['admin'],
@@ -173,7 +174,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
       expires_at: null,
       revoked_at: null,
     });
-    this.logger.log({ msg: `admin key "bootstrap" created from ${this.config.auth.bootstrap_key_env}`, key_id: parsed.id });
+    if (inserted) this.logger.log({ msg: `admin key "bootstrap" created from ${this.config.auth.bootstrap_key_env}`, key_id: parsed.id });
   }
 
   private view(record: ApiKeyRecord): ApiKeyView {

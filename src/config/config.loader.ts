@@ -7,7 +7,6 @@ import { LOG_FORMATS, LOG_LEVELS } from '../common/logger';
 import { AppConfig, CONFIG_SCHEMA, KeySpec, NotificationSecrets } from './config.schema';
 import { INCIDENT_TYPES } from '../incidents/domain/incident';
 import { parseRouting, ROUTING_SECTIONS } from '../routing/routing-config';
-import { withFileSecrets } from './file-secrets';
 
 export const DEFAULT_CONFIG_PATH = 'config/default.toml';
 export const ENV_PREFIX = 'LLM_IM__';
@@ -367,13 +366,40 @@ export interface LoadedConfig {
 
 /** Loads CONFIG_PATH (default config/default.toml) and applies LLM_IM__* overrides. */
 export function readConfig(given: Env = process.env, options: ConfigOptions = {}): LoadedConfig {
-  // NAME_FILE gives NAME from a file (container secrets) before anything reads the variables.
-  const { env, problems } = withFileSecrets(given);
-  if (problems.length > 0) throw new ConfigError(problems);
+  const env = withFileSecrets(given);
   const path = env.CONFIG_PATH || DEFAULT_CONFIG_PATH;
   const raw = readToml(path);
   const { config, unset } = checkConfig(raw, env, options);
   return { config, path, defaulted: defaultedKeys(raw, env), unset };
+}
+
+/**
+ * Secrets from files, as container platforms hand them over (Docker and Compose secrets under
+ * /run/secrets, Kubernetes secret volumes): when the configuration reads a variable NAME that is
+ * not set and NAME_FILE is, NAME is the file's content without its trailing newline. Only the
+ * variables the configuration asks for are looked up, so an unrelated *_FILE variable of the
+ * environment (TF_CLI_CONFIG_FILE, …) is never read. A variable set directly wins; a file that
+ * cannot be read stops startup naming the variable, never the content.
+ */
+function withFileSecrets(env: Env): Env {
+  const fromFiles = new Map<string, string>();
+  return new Proxy(env, {
+    get(target, name, receiver): unknown {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof name !== 'string' || (value !== undefined && value !== '')) return value;
+      const path = target[`${name}_FILE`];
+      if (!path) return value;
+      if (!fromFiles.has(name)) {
+        try {
+          fromFiles.set(name, readFileSync(path, 'utf8').replace(/\r?\n$/, ''));
+        } catch (err) {
+          const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          throw new ConfigError([{ key: `${name}_FILE`, message: `${name} is to be read from ${path}, which cannot be read (${reason})` }]);
+        }
+      }
+      return fromFiles.get(name);
+    },
+  });
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {

@@ -3,13 +3,14 @@
  * GET /health/ready answers 200, else 1. It reads the same configuration as the service (file and
  * LLM_IM__ variables), so it follows a changed port and asks over HTTPS when TLS is on.
  *
- * The certificate is not verified: the check talks to its own process over loopback, and a
- * certificate is issued for the name clients use, which is rarely 127.0.0.1.
+ * The certificate is not verified: the check talks to its own process (over loopback unless
+ * server.host names one address), and a certificate is issued for the name clients use, which is
+ * rarely the address the check asks. It sends no credential.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIPv6 } from 'node:net';
-import { loadConfig } from '../config/config.loader';
+import { readConfig } from '../config/config.loader';
 import type { AppConfig } from '../config/config.schema';
 
 const TIMEOUT_MS = 4_000;
@@ -38,8 +39,10 @@ export function probe(url: string, timeoutMs = TIMEOUT_MS): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const url = healthcheckUrl(loadConfig().server);
+  let url = '/health/ready';
   try {
+    // Only [server] matters here: a secret the service needs is its business, not the check's.
+    url = healthcheckUrl(readConfig(process.env, { secrets: 'optional' }).config.server);
     const status = await probe(url);
     if (status === 200) process.exit(0);
     process.stderr.write(`${url} answered ${status}\n`);

@@ -6,7 +6,7 @@ import { SMTPServer } from 'smtp-server';
 
 /**
  * Real HTTP servers standing in for Slack, PagerDuty and webhook targets. Each enforces the
- * limits of PROTOCOLS.md (so a test fails where the real service would refuse) and can be
+ * limits of the real providers (so a test fails where the real service would refuse) and can be
  * scripted to answer 429 with Retry-After, 5xx, 4xx, or to hang past the client's timeout.
  */
 
