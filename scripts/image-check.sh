@@ -171,8 +171,9 @@ run_once() { # $1: plain or tls
   local status=0
   wait "$server_pid" || status=$?
   server_pid=''
-  # SIGTERM is a clean shutdown: exit 0, not a crash on the way out.
-  [ "$status" -eq 0 ] || { log "the service exited with $status on SIGTERM"; tail -20 "$work/server-$mode.log" >&2; exit 1; }
+  # A clean shutdown ends with the signal itself (Nest raises it again once the application has
+  # closed: 128 + 15) or exit 0; anything else is a crash on the way out.
+  [ "$status" -eq 143 ] || [ "$status" -eq 0 ] || { log "the service exited with $status on SIGTERM"; tail -20 "$work/server-$mode.log" >&2; exit 1; }
   log "HEALTHCHECK while down"
   local down
   if down=$(in_image "${vars[@]}" "${IMAGE_HEALTHCHECK[@]}" 2>&1); then
