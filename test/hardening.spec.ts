@@ -383,6 +383,12 @@ describe('HTTP hardening', () => {
       });
       expect(JSON.parse(line as string)).not.toHaveProperty('reachable_on');
 
+      // Port 0: the system chooses, and the log says which ports it chose.
+      const chosen = await run({ LLM_IM__SERVER__HTTP_PORT: '0', LLM_IM__SERVER__GRPC_PORT: '0' });
+      const chosenLine = JSON.parse(chosen.stdout.split('\n').find((l) => l.includes('LLM Incident Manager listening')) as string);
+      expect(chosenLine.http).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+      expect(chosenLine.grpc).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+
       // The default host, 0.0.0.0, is printed as bound (every IPv4 interface), not as 127.0.0.1.
       const everywhere = await ports();
       const open = await run({ ...everywhere, LLM_IM__SERVER__HOST: '0.0.0.0' });

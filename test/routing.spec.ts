@@ -571,6 +571,9 @@ describe('the routes CLI and the worked example', () => {
     expect(shown.status).toBe(0);
     expect(shown.stdout).toMatch(/^root {2}\(every incident\) {2}receiver: default {2}repeat: 4h$/m);
     expect(shown.stdout).toMatch(/^ {4}payments-database {2}\{affected_resources=~"db-\.\*"\} {2}receiver: platform-oncall {2}escalation: payments/m);
+    // A matcher list written in braces is shown in one pair of them, not two.
+    expect(shown.stdout).toContain('{team=~"platform|infra", env!="staging"}  receiver: platform-oncall');
+    expect(shown.stdout).not.toContain('{{');
   });
 
   it('answers which receivers a set of labels reaches, and why', () => {

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, Server } from 'node:http';
+import { type AddressInfo, isIPv6 } from 'node:net';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
@@ -41,7 +42,8 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
     server.listen(this.config.metrics.port, this.config.server.host);
     await once(server, 'listening');
     this.server = server;
-    this.logger.log({ msg: 'metrics listening', address: `${this.config.server.host}:${this.config.metrics.port}`, path: '/metrics' });
+    const bound = server.address() as AddressInfo;
+    this.logger.log({ msg: 'metrics listening', address: `${isIPv6(bound.address) ? `[${bound.address}]` : bound.address}:${bound.port}`, path: '/metrics' });
   }
 
   async onApplicationShutdown(): Promise<void> {

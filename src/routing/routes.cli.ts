@@ -33,7 +33,19 @@ function subjectFrom(args: string[]): MatchSubject {
 function printTree(route: Route, depth = 0): void {
   const pad = '  '.repeat(depth);
   const parts = [
-    route.matcher_text.length > 0 ? `{${route.matcher_text.join(', ')}}` : depth === 0 ? '(every incident)' : '',
+    // One pair of braces around them all, also when an entry is written in braces itself.
+    route.matcher_text.length > 0
+      ? `{${route.matcher_text
+          .map((text) =>
+            text
+              .trim()
+              .replace(/^\{([^]*)\}$/, '$1')
+              .trim(),
+          )
+          .join(', ')}}`
+      : depth === 0
+        ? '(every incident)'
+        : '',
     `receiver: ${route.receiver}`,
     route.escalation ? `escalation: ${route.escalation}` : '',
     route.repeat_interval_ms ? `repeat: ${formatDuration(route.repeat_interval_ms)}` : '',
