@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
-import { type AddressInfo, isIPv6 } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { boundHostPort, isEveryInterface } from './common/listen-address';
 import { createApp, OPENAPI_JSON_PATH } from './app';
 import { AppLogger } from './common/logger';
 import { ConfigError, readConfig } from './config/config.loader';
@@ -32,10 +32,10 @@ async function bootstrap(): Promise<void> {
     {
       msg: 'LLM Incident Manager listening',
       // What the sockets hold, not a guess: 0.0.0.0 (the default) is every IPv4 interface.
-      http: boundHttpUrl(app.getHttpServer(), tls),
+      http: `${tls ? 'https' : 'http'}://${boundHostPort(app.getHttpServer().address() as AddressInfo)}`,
       grpc: grpc.address,
       grpc_tls: tls,
-      ...(isWildcard(config.server.host) && {
+      ...(isEveryInterface(config.server.host) && {
         reachable_on: 'every interface of this host (server.host); set server.host = "127.0.0.1" to serve this host only',
       }),
       docs: '/docs',
@@ -44,16 +44,6 @@ async function bootstrap(): Promise<void> {
     },
     'Bootstrap',
   );
-}
-
-/** The HTTP listener's own address, as a URL (brackets around an IPv6 literal). */
-function boundHttpUrl(server: Server, tls: boolean): string {
-  const { address, port } = server.address() as AddressInfo;
-  return `${tls ? 'https' : 'http'}://${isIPv6(address) ? `[${address}]` : address}:${port}`;
-}
-
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::' || host === '';
 }
 
 bootstrap().catch((err: unknown) => {

@@ -1,4 +1,3 @@
-import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { type Server, ServerCredentials } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
@@ -8,6 +7,7 @@ import { grpcServerWithStreamBuffer } from './stream-buffer';
 import { ShutdownSignal } from '../common/shutdown-signal';
 import { accessLogOf } from '../common/request-logging';
 import { readTlsFiles } from '../common/tls';
+import { hostPort } from '../common/listen-address';
 import type { AppConfig } from '../config/config.schema';
 import { grpcMetricsInterceptor } from '../metrics/grpc-metrics';
 import { MetricsService } from '../metrics/metrics.service';
@@ -43,7 +43,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
   app.connectMicroservice<MicroserviceOptions>(
     {
       strategy: grpcServerWithStreamBuffer({
-        url: `${hostForUrl(config.server.host)}:${config.server.grpc_port}`,
+        url: hostPort(config.server.host, config.server.grpc_port),
         package: ['llm_incident_manager.v1', 'grpc.health.v1'],
         protoPath: [INCIDENT_MANAGER_PROTO, HEALTH_PROTO],
         loader: PROTO_LOADER_OPTIONS,
@@ -62,7 +62,7 @@ export async function startGrpc(app: INestApplication, config: AppConfig): Promi
     { inheritAppConfig: false },
   );
   await app.startAllMicroservices();
-  return { address: `${hostForUrl(config.server.host)}:${boundPort(server) ?? config.server.grpc_port}` };
+  return { address: hostPort(config.server.host, boundPort(server) ?? config.server.grpc_port) };
 }
 
 /**
@@ -79,8 +79,3 @@ function boundPort(server: Server | undefined): number | undefined {
 
 /** How long calls in flight may take to finish once shutdown begins. */
 const GRACEFUL_SHUTDOWN_MS = 10_000;
-
-/** An IPv6 literal goes in brackets in a host:port address. */
-function hostForUrl(host: string): string {
-  return isIPv6(host) ? `[${host}]` : host;
-}

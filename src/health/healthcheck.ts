@@ -9,7 +9,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIPv6 } from 'node:net';
+import { hostPort, isEveryInterface } from '../common/listen-address';
 import { readConfig } from '../config/config.loader';
 import type { AppConfig } from '../config/config.schema';
 
@@ -18,10 +18,8 @@ const TIMEOUT_MS = 4_000;
 /** The address to ask: the bound one, or loopback when the service binds every interface. */
 export function healthcheckUrl(server: AppConfig['server']): string {
   const scheme = server.tls_cert_path ? 'https' : 'http';
-  let host = server.host;
-  if (host === '' || host === '0.0.0.0') host = '127.0.0.1';
-  else if (host === '::') host = '::1';
-  return `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${server.http_port}/health/ready`;
+  const host = isEveryInterface(server.host) ? (server.host === '::' ? '::1' : '127.0.0.1') : server.host;
+  return `${scheme}://${hostPort(host, server.http_port)}/health/ready`;
 }
 
 /** Resolves to the status code, or rejects when nothing answered in time. */

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, Server } from 'node:http';
-import { type AddressInfo, isIPv6 } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { boundHostPort } from '../common/listen-address';
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
@@ -42,8 +43,7 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
     server.listen(this.config.metrics.port, this.config.server.host);
     await once(server, 'listening');
     this.server = server;
-    const bound = server.address() as AddressInfo;
-    this.logger.log({ msg: 'metrics listening', address: `${isIPv6(bound.address) ? `[${bound.address}]` : bound.address}:${bound.port}`, path: '/metrics' });
+    this.logger.log({ msg: 'metrics listening', address: boundHostPort(server.address() as AddressInfo), path: '/metrics' });
   }
 
   async onApplicationShutdown(): Promise<void> {
