@@ -11,6 +11,7 @@ import { HealthModule } from './health/health.module';
 import { IncidentsModule } from './incidents/incidents.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { IntegrationsModule } from './integrations/integrations.module';
+import { PeopleModule } from './people/people.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { RoutingModule } from './routing/routing.module';
 import { SilencesModule } from './silences/silences.module';
@@ -30,6 +31,7 @@ export class AppModule {
         IncidentsModule,
         AlertsModule,
         IntegrationsModule,
+        PeopleModule,
         NotificationsModule,
         SilencesModule,
         RoutingModule,

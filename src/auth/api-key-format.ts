@@ -38,7 +38,7 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 
-export const SCOPES = ['alerts:write', 'incidents:read', 'incidents:write', 'notifications:write', 'metrics:read', 'admin'] as const;
+export const SCOPES = ['alerts:write', 'incidents:read', 'incidents:write', 'notifications:write', 'metrics:read', 'people:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: string): value is Scope {

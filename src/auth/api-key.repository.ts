@@ -7,6 +7,13 @@ import type { Scope } from './api-key-format';
 /** An API key as stored (never its secret, only the secret's hash), with its scopes parsed. */
 export type ApiKeyRecord = Omit<Selectable<ApiKeyRow>, 'scopes'> & { scopes: Scope[] };
 
+/** The user a key belongs to, as its requests are recorded: their name, and whether they are still active. */
+export interface KeyOwner {
+  id: string;
+  name: string;
+  active: boolean;
+}
+
 function toRecord(row: Selectable<ApiKeyRow>): ApiKeyRecord {
   return { ...row, scopes: JSON.parse(row.scopes) as Scope[] };
 }
@@ -30,6 +37,27 @@ export class ApiKeyRepository {
       .onConflict((conflict) => conflict.column('id').doNothing())
       .executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  /** The key's user, read with the key: a rename or deactivation shows once the key's cache entry ages out. */
+  async findWithOwner(id: string): Promise<(ApiKeyRecord & { owner: KeyOwner | null }) | undefined> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .leftJoin('users', 'users.id', 'api_keys.user_id')
+      .selectAll('api_keys')
+      .select(['users.name as owner_name', 'users.deactivated_at as owner_deactivated_at'])
+      .where('api_keys.id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { owner_name, owner_deactivated_at, ...key } = row;
+    const owner = key.user_id && owner_name !== null ? { id: key.user_id, name: owner_name, active: owner_deactivated_at === null } : null;
+    return { ...toRecord(key), owner };
+  }
+
+  /** Whether a user exists and is active: a key may be given only to such a user. */
+  async userIsActive(userId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('users').select('deactivated_at').where('id', '=', userId).executeTakeFirst();
+    return row !== undefined && row.deactivated_at === null;
   }
 
   async find(id: string): Promise<ApiKeyRecord | undefined> {

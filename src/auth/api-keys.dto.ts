@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { SCOPES } from './api-key-format';
 
 export class CreateApiKeyDto {
@@ -19,6 +19,14 @@ export class CreateApiKeyDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   expires_at?: string;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'The user the key belongs to: its changes are recorded as that user, and it stops working when the user is deactivated',
+  })
+  @IsOptional()
+  @IsUUID()
+  user_id?: string;
 }
 
 export class ApiKeyView {
@@ -31,6 +39,7 @@ export class ApiKeyView {
   @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'Accurate to a minute' }) last_used_at!: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) expires_at!: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) revoked_at!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'The user the key belongs to' }) user_id!: string | null;
 }
 
 export class CreatedApiKeyView extends ApiKeyView {

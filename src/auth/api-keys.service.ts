@@ -4,7 +4,9 @@ import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { generateApiKey, hashSecret, isScope, parseApiKey, Scope, SCOPES, secretMatches } from './api-key-format';
-import { ApiKeyRecord, ApiKeyRepository } from './api-key.repository';
+import { ApiKeyRecord, ApiKeyRepository, KeyOwner } from './api-key.repository';
+
+type KeyWithOwner = ApiKeyRecord & { owner: KeyOwner | null };
 import type { Principal } from './request-principal';
 
 /** A key as shown to users: everything but the secret and its hash. */
@@ -14,12 +16,14 @@ export interface NewApiKey {
   name: string;
   scopes: readonly string[];
   expires_at?: string;
+  /** The user the key belongs to. */
+  user_id?: string;
 }
 
 /** Why a presented credential was refused: logged (never the credential itself), and answered as 401. */
 export class AuthenticationFailed extends DomainError {
   constructor(
-    readonly reason: 'missing' | 'malformed' | 'unknown' | 'wrong secret' | 'revoked' | 'expired',
+    readonly reason: 'missing' | 'malformed' | 'unknown' | 'wrong secret' | 'revoked' | 'expired' | 'user deactivated',
     readonly keyId?: string,
   ) {
     super(ErrorCode.UNAUTHENTICATED, reason === 'missing' ? 'an API key is required: Authorization: Bearer <key>' : 'the API key is not valid');
@@ -33,7 +37,7 @@ const TOUCH_INTERVAL_MS = 60_000;
 export class ApiKeysService implements OnApplicationBootstrap {
   private readonly logger = new Logger('ApiKeys');
   /** What this instance read about each key id, and when; an absent key is cached too. */
-  private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; readAt: number }>();
+  private readonly cache = new Map<string, { record: KeyWithOwner | undefined; readAt: number }>();
   private readonly touchedAt = new Map<string, number>();
 
   constructor(
@@ -64,6 +68,8 @@ export class ApiKeysService implements OnApplicationBootstrap {
   /** `requestId`: of the REST request that asks, for the log line (the CLI has none). */
   async create(input: NewApiKey, createdBy: string, requestId?: string): Promise<{ key: string; view: ApiKeyView }> {
     const fields = checkNewKey(input, this.clock.now());
+    if (input.user_id !== undefined && !(await this.keys.userIsActive(input.user_id)))
+      throw new ValidationFailed([{ field: 'user_id', message: `no active user ${input.user_id}` }]);
     const { id, secret, key } = generateApiKey();
     const record: ApiKeyRecord = {
       id,
@@ -75,6 +81,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
       last_used_at: null,
       expires_at: fields.expires_at ?? null,
       revoked_at: null,
+      user_id: input.user_id ?? null,
     };
     await this.keys.insert(record);
     this.logger.log({ msg: 'API key created', key_id: id, api_key_name: record.name, scopes: record.scopes, created_by: createdBy, request_id: requestId });
@@ -115,26 +122,34 @@ export class ApiKeysService implements OnApplicationBootstrap {
     return this.principalOfRecord(record);
   }
 
-  private principalOfRecord(record: ApiKeyRecord): Principal & { expiresAt: string | null } {
+  private principalOfRecord(record: KeyWithOwner): Principal & { expiresAt: string | null } {
     if (record.revoked_at !== null) throw new AuthenticationFailed('revoked', record.id);
+    // A deactivated user's keys stop with them (their console sessions too).
+    if (record.owner && !record.owner.active) throw new AuthenticationFailed('user deactivated', record.id);
     const now = this.clock.now();
     if (record.expires_at !== null && Date.parse(record.expires_at) <= now.getTime()) throw new AuthenticationFailed('expired', record.id);
     this.noteUse(record.id, now);
-    return { keyId: record.id, name: record.name, scopes: record.scopes, expiresAt: record.expires_at };
+    const user = record.owner ? { id: record.owner.id, name: record.owner.name } : null;
+    return { keyId: record.id, name: record.name, scopes: record.scopes, user, expiresAt: record.expires_at };
   }
 
   /** Whether the key still works (exists, not revoked, not expired), as cached for key_cache_secs. */
   async isUsable(id: string): Promise<boolean> {
     const record = await this.lookup(id);
-    return record !== undefined && record.revoked_at === null && (record.expires_at === null || Date.parse(record.expires_at) > this.clock.now().getTime());
+    return (
+      record !== undefined &&
+      record.revoked_at === null &&
+      record.owner?.active !== false &&
+      (record.expires_at === null || Date.parse(record.expires_at) > this.clock.now().getTime())
+    );
   }
 
-  private async lookup(id: string): Promise<ApiKeyRecord | undefined> {
+  private async lookup(id: string): Promise<KeyWithOwner | undefined> {
     const ttl = this.config.auth.key_cache_secs * 1000;
     const cached = this.cache.get(id);
     const now = Date.now();
     if (cached && now - cached.readAt < ttl) return cached.record;
-    const record = await this.keys.find(id);
+    const record = await this.keys.findWithOwner(id);
     if (ttl > 0) {
       // Bounded: a flood of made-up ids must not grow the map without end.
       if (this.cache.size >= 10_000) this.cache.clear();
@@ -173,6 +188,7 @@ export class ApiKeysService implements OnApplicationBootstrap {
       last_used_at: null,
       expires_at: null,
       revoked_at: null,
+      user_id: null,
     });
     if (inserted) this.logger.log({ msg: `admin key "bootstrap" created from ${this.config.auth.bootstrap_key_env}`, key_id: parsed.id });
   }

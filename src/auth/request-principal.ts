@@ -8,6 +8,16 @@ export interface Principal {
   keyId: string;
   name: string;
   scopes: readonly Scope[];
+  /** The user the key belongs to, if it belongs to one: what it does is recorded as them. */
+  user?: { id: string; name: string } | null;
+}
+
+/**
+ * Who a change is recorded as: the key's user when it belongs to one (a name the request claims
+ * is not taken then: a key cannot act as someone else), else what the request claims.
+ */
+export function actorOf(caller: Principal | undefined, claimed: string | undefined): string | undefined {
+  return caller?.user?.name ?? claimed;
 }
 
 /**

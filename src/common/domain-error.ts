@@ -23,6 +23,12 @@ export const ErrorCode = {
   API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
   ALREADY_ACKNOWLEDGED: 'ALREADY_ACKNOWLEDGED',
   SILENCE_NOT_FOUND: 'SILENCE_NOT_FOUND',
+  USER_NOT_FOUND: 'USER_NOT_FOUND',
+  TEAM_NOT_FOUND: 'TEAM_NOT_FOUND',
+  SCHEDULE_NOT_FOUND: 'SCHEDULE_NOT_FOUND',
+  OVERRIDE_NOT_FOUND: 'OVERRIDE_NOT_FOUND',
+  /** A user's email, a team's or a schedule's name that another already has. */
+  NAME_TAKEN: 'NAME_TAKEN',
   /** A reloaded configuration that does not validate: the running one stays. */
   CONFIG_INVALID: 'CONFIG_INVALID',
   /** A feature whose configuration is missing (Slack interactivity without a signing secret). */

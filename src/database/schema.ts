@@ -154,6 +154,8 @@ export interface ApiKeyRow {
   last_used_at: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  /** The user the key belongs to: what it does is recorded as that user. */
+  user_id: string | null;
 }
 
 /**
@@ -190,7 +192,69 @@ export interface StoreProbeRow {
   filler: string;
 }
 
+export interface UserRow {
+  id: string;
+  name: string;
+  email: string;
+  slack_user_id: string | null;
+  /** E.164. */
+  phone: string | null;
+  /** IANA. */
+  time_zone: string;
+  /** JSON array of { after_ms, methods }. */
+  notification_rules: string;
+  /** SHA-256 of the user's calendar feed token, hex; NULL until one is made. */
+  calendar_token_hash: string | null;
+  /** Set: never notified, and their time in schedules is a gap. */
+  deactivated_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TeamRow {
+  id: string;
+  name: string;
+  /** An escalation policy of the routing configuration, by name. */
+  escalation_policy: string | null;
+  /** What a step or route naming the team does: `policy` (runs its escalation policy) or `members` (notifies every member). */
+  notify: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TeamMemberRow {
+  team_id: string;
+  user_id: string;
+  position: number;
+}
+
+export interface ScheduleRow {
+  id: string;
+  name: string;
+  time_zone: string;
+  team_id: string | null;
+  /** JSON array of layers, lowest first. */
+  layers: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ScheduleOverrideRow {
+  id: string;
+  schedule_id: string;
+  user_id: string;
+  starts_at: string;
+  ends_at: string;
+  created_by: string;
+  created_at: string;
+}
+
 export interface Database {
+  users: UserRow;
+  teams: TeamRow;
+  team_members: TeamMemberRow;
+  schedules: ScheduleRow;
+  schedule_overrides: ScheduleOverrideRow;
   store_probe: StoreProbeRow;
   console_sessions: ConsoleSessionRow;
   scheduled_steps: ScheduledStepRow;

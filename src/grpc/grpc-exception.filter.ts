@@ -26,6 +26,11 @@ const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
   [ErrorCode.API_KEY_NOT_FOUND]: GrpcStatus.NOT_FOUND,
   [ErrorCode.ALREADY_ACKNOWLEDGED]: GrpcStatus.FAILED_PRECONDITION,
   [ErrorCode.SILENCE_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.USER_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.TEAM_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.SCHEDULE_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.OVERRIDE_NOT_FOUND]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.NAME_TAKEN]: GrpcStatus.ALREADY_EXISTS,
   [ErrorCode.CONFIG_INVALID]: GrpcStatus.INVALID_ARGUMENT,
   [ErrorCode.NOT_CONFIGURED]: GrpcStatus.UNIMPLEMENTED,
   // Both are worth a retry: clients (and grpc-js retry policies) retry UNAVAILABLE.

@@ -1,7 +1,7 @@
 import { HistoryPageQuery } from '../common/page.query';
 import type { FastifyReply } from 'fastify';
 import { RequireScope } from '../auth/access.decorators';
-import { Caller, Principal } from '../auth/request-principal';
+import { actorOf, Caller, Principal } from '../auth/request-principal';
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
@@ -34,7 +34,7 @@ export class IncidentsController {
   @ApiCreatedResponse({ type: IncidentView })
   @ApiConflictResponse({ type: ErrorView, description: 'DUPLICATE_INCIDENT: an open incident has the same fingerprint; details.existing_incident_id' })
   create(@Body() dto: CreateIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
-    return this.incidents.create(dto, caller?.name);
+    return this.incidents.create({ ...dto, actor: actorOf(caller, dto.actor) }, caller?.name);
   }
 
   @RequireScope('incidents:read', { expensive: true })
@@ -63,7 +63,7 @@ export class IncidentsController {
   @ApiOkResponse({ type: IncidentView })
   @ApiNotFoundResponse({ type: ErrorView })
   update(@Param('id', UuidParamPipe) id: string, @Body() dto: UpdateIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
-    return this.incidents.update(id, dto, caller?.name);
+    return this.incidents.update(id, { ...dto, actor: actorOf(caller, dto.actor) }, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -76,7 +76,14 @@ export class IncidentsController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION (details.from, details.to) or ALREADY_RESOLVED' })
   transition(@Param('id', UuidParamPipe) id: string, @Body() dto: TransitionIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
-    return this.incidents.transition(id, dto.state, dto.actor, dto.note, dto.resolution && resolutionOf(dto.resolution), caller?.name);
+    return this.incidents.transition(
+      id,
+      dto.state,
+      actorOf(caller, dto.actor) ?? 'system',
+      dto.note,
+      dto.resolution && resolutionOf(dto.resolution),
+      caller?.name,
+    );
   }
 
   @RequireScope('incidents:write')
@@ -95,7 +102,7 @@ export class IncidentsController {
     description: 'ALREADY_ACKNOWLEDGED (details.acknowledged_by), or INVALID_TRANSITION for a Resolved or Closed incident',
   })
   acknowledge(@Param('id', UuidParamPipe) id: string, @Body() dto: AcknowledgeIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
-    return this.incidents.acknowledge(id, dto.actor ?? caller?.name ?? 'system', dto.note, caller?.name);
+    return this.incidents.acknowledge(id, actorOf(caller, dto.actor) ?? caller?.name ?? 'system', dto.note, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -108,7 +115,7 @@ export class IncidentsController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'ALREADY_RESOLVED or INVALID_TRANSITION (from Closed)' })
   resolve(@Param('id', UuidParamPipe) id: string, @Body() dto: ResolveIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
-    return this.incidents.resolve(id, resolutionOf(dto), undefined, caller?.name);
+    return this.incidents.resolve(id, { ...resolutionOf(dto), resolved_by: actorOf(caller, dto.resolved_by) ?? dto.resolved_by }, undefined, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -121,7 +128,7 @@ export class IncidentsController {
   @ApiNotFoundResponse({ type: ErrorView })
   @ApiConflictResponse({ type: ErrorView, description: 'INVALID_TRANSITION unless the incident is Resolved' })
   close(@Param('id', UuidParamPipe) id: string, @Body() dto: CloseIncidentDto, @Caller() caller?: Principal): Promise<Incident> {
-    return this.incidents.close(id, dto.actor ?? 'system', dto.note, caller?.name);
+    return this.incidents.close(id, actorOf(caller, dto.actor) ?? 'system', dto.note, caller?.name);
   }
 
   @RequireScope('incidents:write')
@@ -132,7 +139,7 @@ export class IncidentsController {
   @ApiCreatedResponse({ type: NoteView })
   @ApiNotFoundResponse({ type: ErrorView })
   addNote(@Param('id', UuidParamPipe) id: string, @Body() dto: AddNoteDto, @Caller() caller?: Principal): Promise<Note> {
-    return this.incidents.addNote(id, dto.author, dto.content, caller?.name);
+    return this.incidents.addNote(id, actorOf(caller, dto.author) ?? dto.author, dto.content, caller?.name);
   }
 
   @RequireScope('incidents:read')

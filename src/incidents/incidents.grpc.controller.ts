@@ -1,5 +1,5 @@
 import { RequireScope } from '../auth/access.decorators';
-import { callerOf } from '../auth/request-principal';
+import { actorOf, callerOf } from '../auth/request-principal';
 import { GrpcEndpoint } from '../grpc/grpc-endpoint';
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
@@ -73,7 +73,7 @@ export class IncidentsGrpcController {
         actor: request.actor,
       }),
     );
-    return incidentToProto(await this.incidents.create(dto, callerOf(metadata)?.name));
+    return incidentToProto(await this.incidents.create({ ...dto, actor: actorOf(callerOf(metadata), dto.actor) }, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:read')
@@ -121,7 +121,7 @@ export class IncidentsGrpcController {
         actor: request.actor,
       }),
     );
-    return incidentToProto(await this.incidents.update(id, dto, callerOf(metadata)?.name));
+    return incidentToProto(await this.incidents.update(id, { ...dto, actor: actorOf(callerOf(metadata), dto.actor) }, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
@@ -138,7 +138,9 @@ export class IncidentsGrpcController {
       }),
     );
     const resolution = dto.resolution && resolutionOf(dto.resolution);
-    return incidentToProto(await this.incidents.transition(id, dto.state, dto.actor, dto.note, resolution, callerOf(metadata)?.name));
+    return incidentToProto(
+      await this.incidents.transition(id, dto.state, actorOf(callerOf(metadata), dto.actor) ?? dto.actor, dto.note, resolution, callerOf(metadata)?.name),
+    );
   }
 
   @RequireScope('incidents:write')
@@ -146,7 +148,9 @@ export class IncidentsGrpcController {
   async resolveIncident(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(ResolveIncidentDto, resolutionFromProto(request));
-    return incidentToProto(await this.incidents.resolve(id, resolutionOf(dto), undefined, callerOf(metadata)?.name));
+    const resolution = resolutionOf(dto);
+    const resolvedBy = actorOf(callerOf(metadata), resolution.resolved_by) ?? resolution.resolved_by;
+    return incidentToProto(await this.incidents.resolve(id, { ...resolution, resolved_by: resolvedBy }, undefined, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
@@ -154,7 +158,7 @@ export class IncidentsGrpcController {
   async closeIncident(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(CloseIncidentDto, defined({ actor: request.actor, note: request.note }));
-    return incidentToProto(await this.incidents.close(id, dto.actor ?? 'system', dto.note, callerOf(metadata)?.name));
+    return incidentToProto(await this.incidents.close(id, actorOf(callerOf(metadata), dto.actor) ?? 'system', dto.note, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:write')
@@ -163,7 +167,7 @@ export class IncidentsGrpcController {
     const id = idOf(request);
     const dto = toValidDto(AcknowledgeIncidentDto, defined({ actor: request.actor, note: request.note }));
     const key = callerOf(metadata)?.name;
-    return incidentToProto(await this.incidents.acknowledge(id, dto.actor ?? key ?? 'system', dto.note, key));
+    return incidentToProto(await this.incidents.acknowledge(id, actorOf(callerOf(metadata), dto.actor) ?? key ?? 'system', dto.note, key));
   }
 
   @RequireScope('incidents:write')
@@ -171,7 +175,7 @@ export class IncidentsGrpcController {
   async addNote(request: Request, metadata: Metadata): Promise<object> {
     const id = idOf(request);
     const dto = toValidDto(AddNoteDto, defined({ author: request.author, content: request.content }));
-    return noteToProto(await this.incidents.addNote(id, dto.author, dto.content, callerOf(metadata)?.name));
+    return noteToProto(await this.incidents.addNote(id, actorOf(callerOf(metadata), dto.author) ?? dto.author, dto.content, callerOf(metadata)?.name));
   }
 
   @RequireScope('incidents:read', { stream: true })

@@ -42,6 +42,7 @@ export class SessionViewDto {
   authentication!: 'session' | 'off';
   @ApiProperty() key_id!: string;
   @ApiProperty() key_name!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'The user the key belongs to: who is signed in' }) user_name!: string | null;
   @ApiProperty({ type: [String] }) scopes!: string[];
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ format: 'date-time' }) expires_at!: string;
@@ -84,7 +85,16 @@ export class ConsoleSessionsController {
     void reply.header('cache-control', 'no-store');
     if (!this.config.auth.enabled) {
       const now = new Date().toISOString();
-      return { authentication: 'off', key_id: '', key_name: 'anonymous', scopes: [...SCOPES], created_at: now, expires_at: now, csrf_token: '' };
+      return {
+        authentication: 'off',
+        key_id: '',
+        key_name: 'anonymous',
+        user_name: null,
+        scopes: [...SCOPES],
+        created_at: now,
+        expires_at: now,
+        csrf_token: '',
+      };
     }
     const token = sessionTokenOf(this.config, request.headers.cookie);
     if (!token) throw new AuthenticationFailed('missing');

@@ -12,6 +12,8 @@ import { ConsoleSessionRecord, ConsoleSessionRepository } from './console-sessio
 export interface SessionView {
   key_id: string;
   key_name: string;
+  /** The name of the user the key belongs to: the console shows who is signed in. */
+  user_name: string | null;
   scopes: readonly string[];
   created_at: string;
   expires_at: string;
@@ -97,7 +99,7 @@ export class ConsoleSessionsService {
         throw new DomainError(ErrorCode.CSRF_REJECTED, 'a write through a console session needs its CSRF token in the x-csrf-token header');
       }
     }
-    return { keyId: principal.keyId, name: principal.name, scopes: principal.scopes, sessionId: record.id };
+    return { keyId: principal.keyId, name: principal.name, scopes: principal.scopes, user: principal.user ?? null, sessionId: record.id };
   }
 
   /** Whether a session (by id) still works: for streams, which outlive the check made when they opened. */
@@ -132,6 +134,7 @@ export class ConsoleSessionsService {
     return {
       key_id: principal.keyId,
       key_name: principal.name,
+      user_name: principal.user?.name ?? null,
       scopes: principal.scopes,
       created_at: record.created_at,
       expires_at: record.expires_at,

@@ -303,6 +303,71 @@ function incidentRunbook(): Migration {
   };
 }
 
+/**
+ * People and on-call: users (with their notification rules), teams and their members, schedules
+ * (their layers as JSON: a schedule is edited whole) and overrides; an API key may belong to a user.
+ */
+function people(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('email', 'varchar(320)', (c) => c.notNull().unique())
+        .addColumn('slack_user_id', 'varchar(32)')
+        .addColumn('phone', 'varchar(16)')
+        .addColumn('time_zone', 'varchar(64)', (c) => c.notNull())
+        .addColumn('notification_rules', 'text', (c) => c.notNull())
+        .addColumn('calendar_token_hash', 'varchar(64)')
+        .addColumn('deactivated_at', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('users_calendar_token_uq').unique().on('users').column('calendar_token_hash').execute();
+      await db.schema
+        .createTable('teams')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('escalation_policy', 'varchar(255)')
+        .addColumn('notify', 'varchar(16)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('team_members')
+        .addColumn('team_id', 'varchar(36)', (c) => c.notNull().references('teams.id').onDelete('cascade'))
+        .addColumn('user_id', 'varchar(36)', (c) => c.notNull().references('users.id'))
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('team_members_pk', ['team_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('team_members_user_idx').on('team_members').column('user_id').execute();
+      await db.schema
+        .createTable('schedules')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('time_zone', 'varchar(64)', (c) => c.notNull())
+        .addColumn('team_id', 'varchar(36)', (c) => c.references('teams.id').onDelete('set null'))
+        .addColumn('layers', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('schedule_overrides')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('schedule_id', 'varchar(36)', (c) => c.notNull().references('schedules.id').onDelete('cascade'))
+        .addColumn('user_id', 'varchar(36)', (c) => c.notNull().references('users.id'))
+        .addColumn('starts_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('ends_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('schedule_overrides_schedule_idx').on('schedule_overrides').columns(['schedule_id', 'ends_at']).execute();
+      await db.schema.alterTable('api_keys').addColumn('user_id', 'varchar(36)').execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -317,6 +382,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0007_console_sessions': consoleSessions(),
       '0008_store_probe': storeProbe(),
       '0009_incident_runbook': incidentRunbook(),
+      '0010_people': people(),
     });
   }
 }

@@ -1,0 +1,51 @@
+/** People as the service knows them: users, how they want to be reached, and teams. */
+
+/** How a person can be reached. Phone and push come with their channels. */
+export const CONTACT_METHODS = ['slack', 'email'] as const;
+export type ContactMethod = (typeof CONTACT_METHODS)[number];
+
+/**
+ * One of a user's notification rules: after this long (counted from when they are first
+ * notified of an incident), reach them by these methods, while nobody has acknowledged it.
+ */
+export interface NotificationRule {
+  after_ms: number;
+  methods: ContactMethod[];
+}
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  slack_user_id: string | null;
+  phone: string | null;
+  time_zone: string;
+  notification_rules: NotificationRule[];
+  active: boolean;
+  deactivated_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export const TEAM_NOTIFY = ['policy', 'members'] as const;
+export type TeamNotify = (typeof TEAM_NOTIFY)[number];
+
+export interface Team {
+  id: string;
+  name: string;
+  member_ids: string[];
+  escalation_policy: string | null;
+  notify: TeamNotify;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The methods a user can be reached by now: email always, Slack with a Slack user id. */
+export function contactMethodsOf(user: Pick<User, 'slack_user_id'>): ContactMethod[] {
+  return user.slack_user_id ? ['slack', 'email'] : ['email'];
+}
+
+/** The user's rules, or, when they have none, every method they have at once. */
+export function effectiveRules(user: User): NotificationRule[] {
+  return user.notification_rules.length > 0 ? user.notification_rules : [{ after_ms: 0, methods: contactMethodsOf(user) }];
+}
