@@ -173,22 +173,18 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
     const tooLong = await running.http.get(`/v1/schedules/${id}/shifts?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z`);
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.error.details.fields[0].field).toBe('to');
-    const badLayer = await running.http
-      .post('/v1/schedules')
-      .send({
-        name: 'bad',
-        time_zone: 'Europe/Berlin',
-        layers: [{ name: 'l', members: [ana.id], rotation: '30m', handoff_time: '25:00', start_date: '2026-01-12' }],
-      });
+    const badLayer = await running.http.post('/v1/schedules').send({
+      name: 'bad',
+      time_zone: 'Europe/Berlin',
+      layers: [{ name: 'l', members: [ana.id], rotation: '30m', handoff_time: '25:00', start_date: '2026-01-12' }],
+    });
     expect(badLayer.status).toBe(400);
     expect(badLayer.body.error.details.fields.map((f: { field: string }) => f.field)).toEqual(['layers[0].handoff_time']);
-    const badRotation = await running.http
-      .post('/v1/schedules')
-      .send({
-        name: 'bad',
-        time_zone: 'Europe/Berlin',
-        layers: [{ name: 'l', members: [ana.id], rotation: '30m', handoff_time: '09:00', start_date: '2026-01-12' }],
-      });
+    const badRotation = await running.http.post('/v1/schedules').send({
+      name: 'bad',
+      time_zone: 'Europe/Berlin',
+      layers: [{ name: 'l', members: [ana.id], rotation: '30m', handoff_time: '09:00', start_date: '2026-01-12' }],
+    });
     expect(badRotation.body.error.details.fields.map((f: { field: string }) => f.field)).toEqual(['layers[0].rotation']);
   });
 

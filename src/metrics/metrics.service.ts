@@ -84,6 +84,7 @@ export class MetricsService {
   private readonly grpcChildren = new Map<string, { inc(): void; observe(v: number): void }>();
   private readonly storeUp: Gauge;
   private readonly stalls: Counter;
+  private readonly nobodyReached: Counter<'kind'>;
   private readonly storeEpisodes: Counter<'kind'>;
 
   constructor(@InjectConfig() config: AppConfig) {
@@ -222,6 +223,12 @@ export class MetricsService {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 300],
       registers,
     });
+    this.nobodyReached = new Counter({
+      name: `${METRIC_PREFIX}escalation_nobody_reached_total`,
+      help: 'Times a route or escalation step that targets people reached nobody, by kind of target (schedule: nobody on call; user: deactivated or unknown; team: no active member), so escalation fell through to its next step',
+      labelNames: ['kind'],
+      registers,
+    });
     this.stalls = new Counter({
       name: `${METRIC_PREFIX}event_loop_stalls_total`,
       help: 'Times one task held the event loop for more than 200 ms (each is logged with the HTTP routes then in progress)',
@@ -332,6 +339,10 @@ export class MetricsService {
   }
 
   /** Deliveries a silence kept back, counted when they are written. */
+  nobodyReachedBy(kind: 'user' | 'schedule' | 'team'): void {
+    if (this.enabled) this.nobodyReached.labels(kind).inc();
+  }
+
   deliveriesSuppressed(rows: readonly { channel: string }[]): void {
     if (!this.enabled) return;
     for (const row of rows) this.deliveries.labels(row.channel, 'suppressed').inc();

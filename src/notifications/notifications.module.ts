@@ -3,9 +3,11 @@ import { OutboundPolicy } from '../common/outbound/outbound-policy';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { IncidentsModule } from '../incidents/incidents.module';
+import { PeopleModule } from '../people/people.module';
 import { RoutingModule } from '../routing/routing.module';
 import { SilencesModule } from '../silences/silences.module';
 import { EscalationService } from './escalation/escalation.service';
+import { PersonPaging } from './escalation/person-paging';
 import { ScheduledStepRepository } from './escalation/scheduled-step.repository';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
 import { EmailProvider } from './channels/email/email.provider';
@@ -21,7 +23,7 @@ import { NotificationsController } from './notifications.controller';
 import { NotificationsService } from './notifications.service';
 
 @Module({
-  imports: [IncidentsModule, RoutingModule, SilencesModule],
+  imports: [IncidentsModule, RoutingModule, SilencesModule, PeopleModule],
   controllers: [NotificationsController],
   providers: [
     { provide: OutboundPolicy, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new OutboundPolicy(config.outbound) },
@@ -40,6 +42,7 @@ import { NotificationsService } from './notifications.service';
     NotificationRouter,
     DeliveryWorkerPool,
     ScheduledStepRepository,
+    PersonPaging,
     EscalationService,
     NotificationsService,
   ],

@@ -66,7 +66,7 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
 @Injectable()
 export class NotificationsService {
   /** Rows written for an event, until it commits (a rolled-back event is never emitted, and its entry goes with it). */
-  private readonly written = new WeakMap<IncidentEvent, { rows: NewDeliveryRow[]; leased: boolean }>();
+  private readonly written = new WeakMap<IncidentEvent, { rows: NewDeliveryRow[]; leased: boolean; wake: boolean }>();
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
@@ -95,7 +95,7 @@ export class NotificationsService {
       leased = lease !== null;
       return lease;
     });
-    await this.escalation.onEvent(tx, event, silence !== null && event.name === IncidentEventName.Detected);
+    const paged = await this.escalation.onEvent(tx, event, silence !== null && event.name === IncidentEventName.Detected);
     if (silence) {
       this.metrics.deliveriesSuppressed(rows);
       this.incidents.recordWithin(
@@ -112,7 +112,8 @@ export class NotificationsService {
       );
       return;
     }
-    if (rows.length > 0) this.written.set(event, { rows, leased });
+    // People's deliveries are not leased: the pool is woken to claim them.
+    if (rows.length > 0 || paged) this.written.set(event, { rows, leased, wake: paged });
   }
 
   /** Once the change has committed, its deliveries go to the pool (or the pool is woken to claim them). */
@@ -122,7 +123,7 @@ export class NotificationsService {
     if (!written) return;
     this.written.delete(event);
     if (written.leased) this.pool.adopt(written.rows.map(toDelivery));
-    else this.pool.wake([event.incident.id]);
+    if (!written.leased || written.wake) this.pool.wake([event.incident.id]);
   }
 
   async listForIncident(incidentId: string): Promise<DeliveryRecord[]> {

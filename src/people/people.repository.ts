@@ -20,6 +20,9 @@ function toUser(row: Selectable<UserRow>): User {
   };
 }
 
+/** Where a read runs: the pool, or a transaction in progress (on SQLite its one connection: a read outside it would wait for it). */
+export type Reader = Kysely<Database>;
+
 /** Whether a write failed on a unique key (a name or an email another row has). */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -41,13 +44,13 @@ export class PeopleRepository {
     return row ? toUser(row) : null;
   }
 
-  async findUser(id: string): Promise<User | null> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  async findUser(id: string, db: Reader = this.db): Promise<User | null> {
+    const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toUser(row) : null;
   }
 
-  async findUserByEmail(email: string): Promise<User | null> {
-    const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+  async findUserByEmail(email: string, db: Reader = this.db): Promise<User | null> {
+    const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
     return row ? toUser(row) : null;
   }
 
@@ -56,9 +59,9 @@ export class PeopleRepository {
     return row ? toUser(row) : null;
   }
 
-  async usersByIds(ids: readonly string[]): Promise<Map<string, User>> {
+  async usersByIds(ids: readonly string[], db: Reader = this.db): Promise<Map<string, User>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.db
+    const rows = await db
       .selectFrom('users')
       .selectAll()
       .where('id', 'in', [...new Set(ids)])
@@ -110,9 +113,9 @@ export class PeopleRepository {
     return row ? (await this.withMembers([row]))[0] : null;
   }
 
-  async findTeamByName(name: string): Promise<Team | null> {
-    const row = await this.db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
-    return row ? (await this.withMembers([row]))[0] : null;
+  async findTeamByName(name: string, db: Reader = this.db): Promise<Team | null> {
+    const row = await db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
+    return row ? (await this.withMembers([row], db))[0] : null;
   }
 
   async listTeams(): Promise<Team[]> {
@@ -125,9 +128,9 @@ export class PeopleRepository {
     return rows.map((r) => r.team_id);
   }
 
-  private async withMembers(rows: Selectable<TeamRow>[]): Promise<Team[]> {
+  private async withMembers(rows: Selectable<TeamRow>[], db: Reader = this.db): Promise<Team[]> {
     if (rows.length === 0) return [];
-    const members = await this.db
+    const members = await db
       .selectFrom('team_members')
       .selectAll()
       .where(

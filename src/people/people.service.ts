@@ -5,6 +5,7 @@ import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../common/
 import { newId } from '../common/ids';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
+import type { Tx } from '../database/transactor';
 import { formatDuration, parseDuration } from '../routing/duration';
 import { RoutingService } from '../routing/routing.service';
 import type { CalendarLinkView, CreateTeamDto, CreateUserDto, NotificationRuleDto, TeamView, UpdateTeamDto, UpdateUserDto, UserView } from './dto/people.dto';
@@ -119,12 +120,23 @@ export class PeopleService {
     return this.people.findUser(id);
   }
 
-  findUserByEmail(email: string): Promise<User | null> {
-    return this.people.findUserByEmail(email.toLowerCase());
+  usersByIds(ids: readonly string[], tx?: Tx): Promise<Map<string, User>> {
+    return this.people.usersByIds(ids, tx?.db);
   }
 
-  usersByIds(ids: readonly string[]): Promise<Map<string, User>> {
-    return this.people.usersByIds(ids);
+  /** In a transaction in progress (escalation): a user by id. */
+  userWithin(tx: Tx, id: string): Promise<User | null> {
+    return this.people.findUser(id, tx.db);
+  }
+
+  /** In a transaction in progress: a user as routing names them (user:<email>, or their id). */
+  userByRefWithin(tx: Tx, ref: string): Promise<User | null> {
+    return /^[0-9a-f-]{36}$/i.test(ref) ? this.people.findUser(ref.toLowerCase(), tx.db) : this.people.findUserByEmail(ref.toLowerCase(), tx.db);
+  }
+
+  /** In a transaction in progress: a team by name, with its members. */
+  teamByNameWithin(tx: Tx, name: string): Promise<Team | null> {
+    return this.people.findTeamByName(name, tx.db);
   }
 
   listUsers(includeInactive = false): Promise<User[]> {

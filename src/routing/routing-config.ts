@@ -20,8 +20,24 @@ export interface PagerDutyTarget {
   env: string;
 }
 
+/** People as a routing target: `user:<email>`, `schedule:<name>` or `team:<name>`, resolved when notified (they live in the store). */
+export const PERSON_TARGET_KINDS = ['user', 'schedule', 'team'] as const;
+export type PersonTargetKind = (typeof PERSON_TARGET_KINDS)[number];
+export interface PersonTarget {
+  kind: PersonTargetKind;
+  ref: string;
+}
+
+/** `schedule:payments` → { kind: schedule, ref: payments }; anything else → null. */
+export function personTargetOf(name: string): PersonTarget | null {
+  const match = /^(user|schedule|team):(.+)$/.exec(name);
+  return match ? { kind: match[1] as PersonTargetKind, ref: match[2].trim() } : null;
+}
+
 export interface Receiver {
   name: string;
+  /** Set for a people target: the channel lists are empty, and the person's own contact methods are used. */
+  person?: PersonTarget;
   slack_channels: string[];
   /** One email to all of them. */
   email_to: string[];
@@ -89,7 +105,7 @@ type Raw = Record<string, unknown>;
 
 const RECEIVER_KEYS = ['name', 'slack_channels', 'email_to', 'pagerduty_keys_env', 'webhook_urls'];
 const POLICY_KEYS = ['name', 'steps', 'repeat'];
-const STEP_KEYS = ['after', 'receiver'];
+const STEP_KEYS = ['after', 'receiver', ...PERSON_TARGET_KINDS];
 const ROUTE_KEYS = ['name', 'matchers', 'receiver', 'escalation', 'repeat_interval', 'continue', 'routes'];
 const MAX_DEPTH = 16;
 
@@ -168,6 +184,7 @@ export function parseRouting(
       unknownKeys(entry, RECEIVER_KEYS, at);
       const name = text(entry.name, `${at}.name`);
       if (!name) return problem(`${at}.name`, 'every receiver needs a name');
+      if (personTargetOf(name)) return problem(`${at}.name`, `"user:", "schedule:" and "team:" name people targets; choose another name`);
       if (name === DEFAULT_RECEIVER)
         return problem(`${at}.name`, `"${DEFAULT_RECEIVER}" is the receiver made of the [notifications] keys; choose another name`);
       if (receivers.has(name)) return problem(`${at}.name`, `a receiver named "${name}" is already defined`);
@@ -205,6 +222,12 @@ export function parseRouting(
   const receiverRef = (value: unknown, key: string): string | undefined => {
     const name = text(value, key);
     if (name === undefined) return undefined;
+    const person = personTargetOf(name);
+    if (person) {
+      // Checked when notified: people, schedules and teams change at runtime, without a reload.
+      if (!receivers.has(name)) receivers.set(name, { name, person, slack_channels: [], email_to: [], pagerduty: [], webhook_urls: [] });
+      return name;
+    }
     if (!receivers.has(name)) problem(key, `unknown receiver "${name}" (defined: ${[...receivers.keys()].join(', ')})`);
     return name;
   };
@@ -242,8 +265,15 @@ export function parseRouting(
           unknownKeys(step, STEP_KEYS, sat);
           const after = duration(step.after, `${sat}.after`);
           if (step.after === undefined) problem(`${sat}.after`, 'every step needs after (a duration)');
-          const receiver = receiverRef(step.receiver, `${sat}.receiver`);
-          if (step.receiver === undefined) problem(`${sat}.receiver`, 'every step needs a receiver');
+          const given = (['receiver', ...PERSON_TARGET_KINDS] as const).filter((k) => step[k] !== undefined);
+          if (given.length !== 1) problem(sat, 'every step needs one target: receiver, user, schedule or team');
+          const kind = given[0];
+          const receiver =
+            kind === undefined
+              ? undefined
+              : kind === 'receiver'
+                ? receiverRef(step.receiver, `${sat}.receiver`)
+                : receiverRef(typeof step[kind] === 'string' ? `${kind}:${step[kind]}` : step[kind], `${sat}.${kind}`);
           if (after !== undefined && receiver !== undefined) steps.push({ after_ms: after, receiver });
         });
       if (repeat > 0 && steps[0]?.after_ms === 0) problem(`${at}.steps[0].after`, 'a policy that repeats needs a first step after more than 0s');

@@ -66,6 +66,12 @@ export class RoutingService {
     return this.current.receivers.get(name);
   }
 
+  /** Whether any route or step names people (user:, schedule:, team:): else nothing on the ingest path looks for them. */
+  get hasPersonTargets(): boolean {
+    for (const receiver of this.current.receivers.values()) if (receiver.person) return true;
+    return false;
+  }
+
   policy(name: string): EscalationPolicy | undefined {
     return this.current.policies.get(name);
   }

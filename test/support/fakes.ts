@@ -176,7 +176,11 @@ export function slackApiFake(token: string): Promise<FakeTarget> {
     if (problem) return json({ ok: false, error: problem });
     if (typeof body.channel !== 'string' || body.channel === '#archived') return json({ ok: false, error: 'channel_not_found' });
     if (path === '/api/chat.update' && typeof body.ts !== 'string') return json({ ok: false, error: 'message_not_found' });
-    const channel = body.channel.startsWith('#') ? 'C0INCIDENTS' : body.channel;
+    // A user id posts a direct message from the app: Slack answers with the DM channel's id (D…),
+    // and only that id works for chat.update and thread replies.
+    const userId = /^[UW][A-Z0-9]+$/.exec(body.channel)?.[0];
+    if (userId && (path === '/api/chat.update' || body.thread_ts !== undefined)) return json({ ok: false, error: 'channel_not_found' });
+    const channel = body.channel.startsWith('#') ? 'C0INCIDENTS' : userId ? `D${userId.slice(1)}` : body.channel;
     return json({ ok: true, channel, ts: path === '/api/chat.update' ? body.ts : `${ts++}.000100` });
   }).listen();
 }

@@ -14,6 +14,7 @@ import type { LiveSilence } from '../../silences/silence';
 import { SilencesService } from '../../silences/silences.service';
 import { DeliveryRepository, NewDeliveryRow } from '../delivery.repository';
 import { NotificationRouter, PlanSet, RoutedReceiver } from '../notification-router';
+import { PersonPaging } from './person-paging';
 import { ScheduledStep, ScheduledStepRepository } from './scheduled-step.repository';
 
 /** How often due steps and ended silences are looked for. */
@@ -52,6 +53,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     private readonly store: StoreHealth,
+    private readonly paging: PersonPaging,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -85,24 +87,43 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     await run;
   }
 
-  /** In the incident change's transaction: schedules, or cancels, what the event calls for. */
-  async onEvent(tx: Tx, event: IncidentEvent, suppressed: boolean): Promise<void> {
+  /**
+   * In the incident change's transaction: schedules, or cancels, what the event calls for, and
+   * pages the people a new incident's routes name. Answers whether it wrote deliveries.
+   */
+  async onEvent(tx: Tx, event: IncidentEvent, suppressed: boolean): Promise<boolean> {
     const incident = event.incident;
     const at = event.occurred_at;
     if (event.name === IncidentEventName.Detected) {
       // Kept quiet by a silence: scheduled when the silence ends and the incident is notified.
-      if (!suppressed) this.schedule(tx, incident, at, { escalation: true, repeat: true });
-      return;
+      if (suppressed) return false;
+      this.schedule(tx, incident, at, { escalation: true, repeat: true });
+      return this.pageRoutedPeople(tx, incident, at);
     }
     if (event.name === IncidentEventName.Resolved || event.name === IncidentEventName.Closed) {
-      await this.steps.cancelFor(tx, incident.id, ['escalation', 'repeat'], `incident ${incident.state.toLowerCase()}`, at);
-      return;
+      await this.steps.cancelFor(tx, incident.id, ['escalation', 'repeat', 'person'], `incident ${incident.state.toLowerCase()}`, at);
+      return false;
     }
     if (event instanceof IncidentStateEvent && event.previous_state === 'Resolved') {
       this.schedule(tx, incident, at, { escalation: false, repeat: true });
-      return;
+      return false;
     }
-    if (isAcknowledgement(event)) await this.steps.cancelFor(tx, incident.id, ['escalation'], `acknowledged by ${incident.acknowledged_by ?? event.actor}`, at);
+    // An acknowledgement by anyone stops every step and every person's later rules.
+    if (isAcknowledgement(event))
+      await this.steps.cancelFor(tx, incident.id, ['escalation', 'person'], `acknowledged by ${incident.acknowledged_by ?? event.actor}`, at);
+    return false;
+  }
+
+  /** Pages the users, schedules and teams the incident's routes name as their receiver. */
+  private async pageRoutedPeople(tx: Tx, incident: Incident, at: string): Promise<boolean> {
+    if (!this.routing.hasPersonTargets) return false;
+    let wrote = false;
+    for (const { route, receiver } of this.router.routedReceivers(incident)) {
+      if (!receiver.person) continue;
+      const paged = await this.paging.page(tx, incident, receiver.person, { route, target: receiver.name, at, eventName: IncidentEventName.Detected });
+      if (paged.rows.length > 0) wrote = true;
+    }
+    return wrote;
   }
 
   /** Writes the first escalation step of each route that has a policy, and the first repeat of each route with a repeat_interval. */
@@ -175,6 +196,14 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
       return false;
     };
     if (!incident) return cancel('incident gone');
+    if (step.kind === 'person') {
+      if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
+      if (incident.acknowledged_at !== null) return cancel(`acknowledged by ${incident.acknowledged_by}`);
+      const fired = await this.paging.fireRule(tx, incident, step, now);
+      if (fired.cancelled) return cancel(fired.cancelled);
+      await this.steps.settle(tx, step.id, 'fired', null, now);
+      return fired.rows.length > 0;
+    }
     if (step.kind === 'escalation') {
       if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
       if (incident.acknowledged_at !== null) return cancel(`acknowledged by ${incident.acknowledged_by}`);
@@ -184,24 +213,53 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
       if (!policy || !current || !receiver) return cancel(`escalation policy ${step.policy} step ${step.step + 1} is no longer configured`);
       const of = `step ${step.step + 1} of ${policy.steps.length}${step.round > 0 ? `, repeat ${step.round}` : ''}`;
       const text = `Escalated to ${receiver.name} (${of}): not acknowledged ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected`;
-      const written = await this.notify(tx, incident, ESCALATED_EVENT, now, [{ route: step.route, receiver }], text, true);
-      this.incidents.recordWithin(tx, incident.id, 'escalated', 'system', text, {
-        policy: policy.name,
-        step: step.step + 1,
-        round: step.round,
-        receiver: receiver.name,
-        route: step.route,
-        ...(written.silence ? { suppressed_by_silence: written.silence.id } : {}),
-      });
+      const metadata = { policy: policy.name, step: step.step + 1, round: step.round, receiver: receiver.name, route: step.route };
+      let rows: NewDeliveryRow[];
+      let nobody: string | null = null;
+      if (receiver.person) {
+        // Recorded first: the timeline reads escalated, then who was notified (or that nobody was).
+        this.incidents.recordWithin(tx, incident.id, 'escalated', 'system', text, metadata);
+        const paged = await this.paging.page(tx, incident, receiver.person, {
+          route: step.route,
+          target: receiver.name,
+          at: now,
+          eventName: ESCALATED_EVENT,
+          text,
+          policy: policy.name,
+        });
+        rows = paged.rows;
+        nobody = paged.nobody;
+      } else {
+        const written = await this.notify(tx, incident, ESCALATED_EVENT, now, [{ route: step.route, receiver }], text, true);
+        rows = written.rows;
+        this.incidents.recordWithin(tx, incident.id, 'escalated', 'system', text, {
+          ...metadata,
+          ...(written.silence ? { suppressed_by_silence: written.silence.id } : {}),
+        });
+      }
       let next: { step: number; round: number } | null = null;
       if (step.step + 1 < policy.steps.length) next = { step: step.step + 1, round: step.round };
       else if (step.round < policy.repeat) next = { step: 0, round: step.round + 1 };
       if (next) {
-        const due = new Date(Date.parse(step.due_at) + policy.steps[next.step].after_ms).toISOString();
+        // Nobody reached: the next step of this round is due at once (a new round keeps its wait).
+        const fallThrough = nobody !== null && next.round === step.round;
+        const due = fallThrough ? now : new Date(Date.parse(step.due_at) + policy.steps[next.step].after_ms).toISOString();
         this.steps.add(tx, this.row(incident.id, 'escalation', step.route, policy.name, next.step, next.round, [], due, now));
+      } else if (nobody !== null) {
+        this.incidents.recordWithin(
+          tx,
+          incident.id,
+          'escalation_exhausted',
+          'system',
+          `Escalation policy ${policy.name} has no further step: nobody was reached at its last`,
+          {
+            policy: policy.name,
+            route: step.route,
+          },
+        );
       }
       await this.steps.settle(tx, step.id, 'fired', null, now);
-      return written.rows.length > 0;
+      return rows.length > 0;
     }
     // A repeat: the route's receivers again while the incident is open (PagerDuty repeats on its own).
     if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
@@ -272,6 +330,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
         },
       );
       this.schedule(tx, incident, now, { escalation: true, repeat: true });
+      await this.pageRoutedPeople(tx, incident, now);
       notified.push(id);
     }
     return notified;

@@ -1,11 +1,42 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { newId } from '../../common/ids';
 import { Kysely, Selectable } from 'kysely';
 import type { Database, ScheduledStepRow } from '../../database/schema';
 import { DATABASE } from '../../database/tokens';
 import type { Tx } from '../../database/transactor';
 
 export type ScheduledStep = Selectable<ScheduledStepRow>;
-export type StepKind = 'escalation' | 'repeat';
+/** escalation: a policy's step; repeat: a route's repeat_interval; person: one of a paged user's later notification rules. */
+export type StepKind = 'escalation' | 'repeat' | 'person';
+
+/** A new pending step. `receivers`: a repeat's receivers; a person step's [user id, the target that paged them]. */
+export function stepRow(
+  incidentId: string,
+  kind: StepKind,
+  route: string,
+  policy: string | null,
+  step: number,
+  round: number,
+  receivers: string[],
+  due: string,
+  at: string,
+): ScheduledStepRow {
+  return {
+    id: newId(),
+    incident_id: incidentId,
+    kind,
+    route,
+    policy,
+    step,
+    round,
+    receivers: JSON.stringify(receivers),
+    due_at: due,
+    status: 'pending',
+    reason: null,
+    created_at: at,
+    settled_at: null,
+  };
+}
 
 @Injectable()
 export class ScheduledStepRepository {

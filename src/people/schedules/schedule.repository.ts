@@ -45,8 +45,8 @@ export class ScheduleRepository {
     return row ? toSchedule(row) : null;
   }
 
-  async findByName(name: string): Promise<Schedule | null> {
-    const row = await this.db.selectFrom('schedules').selectAll().where('name', '=', name).executeTakeFirst();
+  async findByName(name: string, db: Kysely<Database> = this.db): Promise<Schedule | null> {
+    const row = await db.selectFrom('schedules').selectAll().where('name', '=', name).executeTakeFirst();
     return row ? toSchedule(row) : null;
   }
 
@@ -66,9 +66,9 @@ export class ScheduleRepository {
   }
 
   /** Overrides of these schedules that overlap [from, to), oldest first (a later one wins where two overlap). */
-  async overrides(scheduleIds: readonly string[], from: string, to: string): Promise<StoredOverride[]> {
+  async overrides(scheduleIds: readonly string[], from: string, to: string, db: Kysely<Database> = this.db): Promise<StoredOverride[]> {
     if (scheduleIds.length === 0) return [];
-    return this.db
+    return db
       .selectFrom('schedule_overrides')
       .selectAll()
       .where('schedule_id', 'in', [...scheduleIds])

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
+import type { Tx } from '../../database/transactor';
 import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../../common/domain-error';
 import { newId } from '../../common/ids';
 import type { CreateOverrideDto, CreateScheduleDto, GapView, OnCallView, OverrideView, ShiftView, ShiftsView, UpdateScheduleDto } from '../dto/schedule.dto';
@@ -7,7 +8,7 @@ import { isUniqueViolation } from '../people.repository';
 import { PeopleService } from '../people.service';
 import type { User } from '../person';
 import { CalendarEvent, renderCalendar } from './ical';
-import { FinalSchedule, finalSchedule, onCallAt, Override } from './final-shifts';
+import { FinalSchedule, finalSchedule, ON_CALL_WINDOW_MS, onCallAt, Override } from './final-shifts';
 import { isZone, Layer, MIN_ROTATION_MS, parseRotation } from './layer-shifts';
 import { Schedule, ScheduleRepository, StoredOverride } from './schedule.repository';
 
@@ -151,11 +152,13 @@ export class SchedulesService {
     return out;
   }
 
-  /** For escalation: the person on call for the named schedule at a moment, or nobody and why. */
-  async whoIsOnCall(schedule: Schedule, at: number): Promise<OnCall> {
-    const view = await this.onCallView(schedule, at);
-    if (!view.shift) return { schedule, user: null, reason: view.gap?.reason ?? 'no layer covers this time' };
-    return { schedule, user: await this.people.findUser(view.shift.user.id), reason: null };
+  /** For escalation, in its transaction: the person on call for the named schedule at a moment, or nobody and why. */
+  async onCallWithin(tx: Tx, scheduleName: string, at: number): Promise<OnCall | null> {
+    const schedule = await this.schedules.findByName(scheduleName, tx.db);
+    if (!schedule) return null;
+    const view = await this.onCallView(schedule, at, tx);
+    if (!view.shift) return { schedule, user: null, reason: view.gap?.reason ?? 'no layer or override covers this time' };
+    return { schedule, user: await this.people.userWithin(tx, view.shift.user.id), reason: null };
   }
 
   /** A user's shifts in every schedule, as iCalendar: two weeks back, eight ahead. */
@@ -199,9 +202,14 @@ export class SchedulesService {
     };
   }
 
-  private async onCallView(schedule: Schedule, at: number): Promise<OnCallView> {
-    const overrides = await this.schedules.overrides([schedule.id], new Date(at - 8 * DAY_MS).toISOString(), new Date(at + 8 * DAY_MS).toISOString());
-    const users = await this.people.usersByIds([...schedule.layers.flatMap((l) => l.members), ...overrides.map((o) => o.user_id)]);
+  private async onCallView(schedule: Schedule, at: number, tx?: Tx): Promise<OnCallView> {
+    const overrides = await this.schedules.overrides(
+      [schedule.id],
+      new Date(at - ON_CALL_WINDOW_MS).toISOString(),
+      new Date(at + ON_CALL_WINDOW_MS).toISOString(),
+      tx?.db,
+    );
+    const users = await this.people.usersByIds([...schedule.layers.flatMap((l) => l.members), ...overrides.map((o) => o.user_id)], tx);
     const { shift, gap } = onCallAt(schedule.layers, overrides.map(toOverride), schedule.time_zone, at, (id) => users.get(id)?.active === true);
     return {
       schedule_id: schedule.id,

@@ -1,0 +1,222 @@
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.schema';
+import type { Tx } from '../../database/transactor';
+import type { Incident } from '../../incidents/domain/incident';
+import { IncidentsService } from '../../incidents/incidents.service';
+import { MetricsService } from '../../metrics/metrics.service';
+import { PeopleService } from '../../people/people.service';
+import { ContactMethod, effectiveRules, User } from '../../people/person';
+import { SchedulesService } from '../../people/schedules/schedules.service';
+import { formatDuration } from '../../routing/duration';
+import type { PersonTarget } from '../../routing/routing-config';
+import { RoutingService, subjectOf } from '../../routing/routing.service';
+import { SilencesService } from '../../silences/silences.service';
+import { emailSubject } from '../channels/email/email.render';
+import type { NewDeliveryRow } from '../delivery.repository';
+import { NotificationRouter, PlanSet } from '../notification-router';
+import { ScheduledStep, ScheduledStepRepository, stepRow } from './scheduled-step.repository';
+
+/** What paged the people, for their deliveries, their later rules and the timeline. */
+export interface PagingContext {
+  route: string;
+  /** The receiver name that named them: user:…, schedule:…, team:…. */
+  target: string;
+  at: string;
+  eventName: string;
+  /** The message, when not the event's own headline (an escalation says why it escalated). */
+  text?: string;
+  /** The escalation policy running, if a step of one pages: a team's policy does not start itself again. */
+  policy?: string | null;
+}
+
+export interface PagingOutcome {
+  rows: NewDeliveryRow[];
+  reached: User[];
+  /** Why nobody was reached, when nobody was (and no team policy started in their place). */
+  nobody: string | null;
+  /** A team's escalation policy started in place of notifying people. */
+  startedPolicy: string | null;
+}
+
+/**
+ * Reaches people: resolves a user, a schedule (whoever is on call at that moment) or a team to
+ * the users it names, notifies each by the rules they set (the first at once, the later ones as
+ * durable steps, stopped by any acknowledgement), and records who was notified, how and when.
+ */
+@Injectable()
+export class PersonPaging {
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly people: PeopleService,
+    private readonly schedules: SchedulesService,
+    private readonly router: NotificationRouter,
+    private readonly routing: RoutingService,
+    private readonly steps: ScheduledStepRepository,
+    private readonly silences: SilencesService,
+    private readonly incidents: IncidentsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async page(tx: Tx, incident: Incident, target: PersonTarget, ctx: PagingContext): Promise<PagingOutcome> {
+    const resolved = await this.resolve(tx, incident, target, ctx);
+    if ('nobody' in resolved) return this.nobody(tx, incident, target, ctx, resolved.nobody);
+    if ('policy' in resolved) return { rows: [], reached: [], nobody: null, startedPolicy: resolved.policy };
+    const rows: NewDeliveryRow[] = [];
+    const reached: User[] = [];
+    const silence = await this.silences.matchingWithin(tx, subjectOf(incident), ctx.at);
+    for (const user of resolved.users) {
+      const rules = effectiveRules(user);
+      const now = rules.flatMap((rule) => (rule.after_ms === 0 ? rule.methods : []));
+      const written = now.length > 0 ? this.notifyUser(tx, incident, user, [...new Set(now)], ctx, resolved.why, silence, null) : { rows: [], used: [] };
+      rows.push(...written.rows);
+      const later = silence ? [] : rules.map((rule, index) => ({ rule, index })).filter(({ rule }) => rule.after_ms > 0);
+      for (const { rule, index } of later) {
+        const due = new Date(Date.parse(ctx.at) + rule.after_ms).toISOString();
+        this.steps.add(tx, stepRow(incident.id, 'person', ctx.route, null, index, 0, [user.id, ctx.target], due, ctx.at));
+      }
+      if (written.used.length > 0 || later.length > 0) reached.push(user);
+    }
+    if (reached.length === 0) return this.nobody(tx, incident, target, ctx, `${resolved.why}: nobody there has a usable contact method`);
+    return { rows, reached, nobody: null, startedPolicy: null };
+  }
+
+  /** One of a paged user's later rules, due now: notifies them by its methods unless the incident was acknowledged. Answers the rows written. */
+  async fireRule(tx: Tx, incident: Incident, step: ScheduledStep, now: string): Promise<{ rows: NewDeliveryRow[]; cancelled: string | null }> {
+    const [userId, target] = JSON.parse(step.receivers) as [string, string];
+    const user = await this.people.userWithin(tx, userId);
+    if (!user?.active) return { rows: [], cancelled: `user ${user?.name ?? userId} is no longer active` };
+    const rule = effectiveRules(user)[step.step];
+    if (!rule || rule.after_ms === 0) return { rows: [], cancelled: `${user.name}'s notification rule ${step.step + 1} is no longer set` };
+    const silence = await this.silences.matchingWithin(tx, subjectOf(incident), now);
+    const ctx: PagingContext = {
+      route: step.route,
+      target,
+      at: now,
+      eventName: 'incident.reminder',
+      text: `Not acknowledged ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected: ${incident.title}`,
+    };
+    const written = this.notifyUser(tx, incident, user, rule.methods, ctx, `rule ${step.step + 1}, after ${formatDuration(rule.after_ms)}`, silence, step.step);
+    return { rows: written.rows, cancelled: null };
+  }
+
+  private async resolve(
+    tx: Tx,
+    incident: Incident,
+    target: PersonTarget,
+    ctx: PagingContext,
+  ): Promise<{ users: User[]; why: string } | { nobody: string } | { policy: string }> {
+    if (target.kind === 'user') {
+      const user = await this.people.userByRefWithin(tx, target.ref);
+      if (!user) return { nobody: `no user ${target.ref}` };
+      if (!user.active) return { nobody: `${user.name} is deactivated` };
+      return { users: [user], why: `named by ${ctx.target}` };
+    }
+    if (target.kind === 'schedule') {
+      const onCall = await this.schedules.onCallWithin(tx, target.ref, Date.parse(ctx.at));
+      if (!onCall) return { nobody: `no schedule named ${target.ref}` };
+      if (!onCall.user) return { nobody: `nobody is on call in schedule ${target.ref} (${onCall.reason})` };
+      return { users: [onCall.user], why: `on call for schedule ${target.ref}` };
+    }
+    const team = await this.people.teamByNameWithin(tx, target.ref);
+    if (!team) return { nobody: `no team named ${target.ref}` };
+    const policy = team.notify === 'policy' && team.escalation_policy ? this.routing.policy(team.escalation_policy) : undefined;
+    if (policy && policy.steps.length > 0 && policy.name !== ctx.policy) {
+      // The team's own escalation policy runs from here, as a route's would.
+      const due = new Date(Date.parse(ctx.at) + policy.steps[0].after_ms).toISOString();
+      this.steps.add(tx, stepRow(incident.id, 'escalation', ctx.route, policy.name, 0, 0, [], due, ctx.at));
+      this.incidents.recordWithin(tx, incident.id, 'escalation_started', 'system', `Team ${team.name}: escalation policy ${policy.name} started`, {
+        team: team.name,
+        policy: policy.name,
+        route: ctx.route,
+      });
+      return { policy: policy.name };
+    }
+    const members = await this.people.usersByIds(team.member_ids, tx);
+    const users = team.member_ids.flatMap((id) => {
+      const user = members.get(id);
+      return user?.active ? [user] : [];
+    });
+    if (users.length === 0) return { nobody: `team ${team.name} has no active members` };
+    return { users, why: `member of team ${team.name}` };
+  }
+
+  /** Writes one user's deliveries by these methods (those they can be reached by) and records it. */
+  private notifyUser(
+    tx: Tx,
+    incident: Incident,
+    user: User,
+    methods: ContactMethod[],
+    ctx: PagingContext,
+    why: string,
+    silence: Awaited<ReturnType<SilencesService['matchingWithin']>>,
+    rule: number | null,
+  ): { rows: NewDeliveryRow[]; used: ContactMethod[] } {
+    const out = new PlanSet();
+    const used: ContactMethod[] = [];
+    const skipped: string[] = [];
+    for (const method of methods) {
+      const problem = this.unusable(method, user);
+      if (problem) {
+        skipped.push(`${method}: ${problem}`);
+        continue;
+      }
+      used.push(method);
+      if (method === 'slack') out.add(this.router.slack('post', ctx.eventName, incident, user.slack_user_id ?? undefined, ctx.text), ctx.route, ctx.target);
+      else {
+        const custom = ctx.text ? { to: [user.email], subject: emailSubject(ctx.eventName, incident), body: ctx.text } : undefined;
+        out.add(this.router.email(ctx.eventName, incident, custom, [user.email]), ctx.route, ctx.target);
+      }
+    }
+    const rows = out.planned.length > 0 ? this.router.write(tx, incident, ctx.eventName, ctx.at, out.planned, { first: true, silence }) : [];
+    if (silence) this.metrics.deliveriesSuppressed(rows);
+    const how = used.join(' and ');
+    const metadata = {
+      user_id: user.id,
+      user_name: user.name,
+      methods: used,
+      target: ctx.target,
+      route: ctx.route,
+      ...(rule !== null ? { rule: rule + 1 } : {}),
+      deliveries: rows.map((r) => r.id),
+      ...(skipped.length > 0 ? { skipped } : {}),
+      ...(silence ? { suppressed_by_silence: silence.id } : {}),
+    };
+    if (used.length === 0) {
+      this.incidents.recordWithin(tx, incident.id, 'person_unreachable', 'system', `Could not notify ${user.name} (${why}): ${skipped.join('; ')}`, metadata);
+    } else if (silence) {
+      this.incidents.recordWithin(
+        tx,
+        incident.id,
+        'person_notification_suppressed',
+        'system',
+        `Notification of ${user.name} by ${how} kept back by silence ${silence.id}`,
+        metadata,
+      );
+    } else {
+      this.incidents.recordWithin(tx, incident.id, 'person_notified', 'system', `Notified ${user.name} by ${how} (${why})`, metadata);
+    }
+    return { rows, used };
+  }
+
+  private unusable(method: ContactMethod, user: User): string | null {
+    if (method === 'slack') {
+      if (!user.slack_user_id) return 'no Slack user id';
+      if (!this.config.notifications.slack_enabled) return 'Slack is off (notifications.slack_enabled)';
+      if (!this.config.secrets.slack_bot_token) return 'Slack direct messages need a bot token';
+      return null;
+    }
+    return this.config.notifications.email_enabled ? null : 'email is off (notifications.email_enabled)';
+  }
+
+  private nobody(tx: Tx, incident: Incident, target: PersonTarget, ctx: PagingContext, why: string): PagingOutcome {
+    this.metrics.nobodyReachedBy(target.kind);
+    this.incidents.recordWithin(tx, incident.id, 'nobody_reached', 'system', `Nobody reached through ${ctx.target}: ${why}`, {
+      target: ctx.target,
+      route: ctx.route,
+      reason: why,
+      ...(ctx.policy ? { policy: ctx.policy } : {}),
+    });
+    return { rows: [], reached: [], nobody: why, startedPolicy: null };
+  }
+}
