@@ -100,6 +100,31 @@ const REST_SCOPES: Record<string, string> = {
   'POST /v1/silences/{id}/expire': 'incidents:write',
   'GET /v1/routing': 'incidents:read',
   'POST /v1/routing/explain': 'incidents:read',
+  'POST /v1/users': 'people:write',
+  'GET /v1/users': 'incidents:read',
+  'GET /v1/users/{id}': 'incidents:read',
+  'PATCH /v1/users/{id}': 'people:write',
+  'POST /v1/users/{id}/deactivate': 'people:write',
+  'POST /v1/users/{id}/reactivate': 'people:write',
+  'POST /v1/users/{id}/calendar-link': 'people:write',
+  'POST /v1/teams': 'people:write',
+  'GET /v1/teams': 'incidents:read',
+  'GET /v1/teams/{id}': 'incidents:read',
+  'PATCH /v1/teams/{id}': 'people:write',
+  'DELETE /v1/teams/{id}': 'people:write',
+  'POST /v1/schedules': 'people:write',
+  'GET /v1/schedules': 'incidents:read',
+  'GET /v1/schedules/{id}': 'incidents:read',
+  'PATCH /v1/schedules/{id}': 'people:write',
+  'DELETE /v1/schedules/{id}': 'people:write',
+  'GET /v1/schedules/{id}/on-call': 'incidents:read',
+  'GET /v1/schedules/{id}/shifts': 'incidents:read',
+  'GET /v1/schedules/{id}/overrides': 'incidents:read',
+  'POST /v1/schedules/{id}/overrides': 'people:write',
+  'DELETE /v1/schedules/{id}/overrides/{overrideId}': 'people:write',
+  'GET /v1/on-call': 'incidents:read',
+  'GET /v1/calendars/{token}/shifts.ics': 'credential:path.token',
+  'GET /v1/calendars/{token}/schedules/{id}.ics': 'credential:path.token',
   'GET /health/live': 'public',
   'GET /health/ready': 'public',
 };
@@ -138,7 +163,10 @@ async function routesOf(running: RunningApp): Promise<{ method: string; path: st
     for (const [method, op] of Object.entries<any>(ops)) {
       routes.push({
         method,
-        path: path.replace('{id}', '00000000-0000-4000-8000-000000000000'),
+        path: path
+          .replace('{id}', '00000000-0000-4000-8000-000000000000')
+          .replace('{overrideId}', '00000000-0000-4000-8000-000000000001')
+          .replace('{token}', 'A'.repeat(43)),
         scope: op['x-required-scope'],
         credential: op['x-credential'],
       });
@@ -164,7 +192,7 @@ for (const driver of drivers()) {
     it('declares on every route the scope this hand-written table says, and no route is missing from it or extra', async () => {
       const declared = Object.fromEntries(
         (await routesOf(running)).map((r) => [
-          `${r.method.toUpperCase()} ${r.path.replace('00000000-0000-4000-8000-000000000000', '{id}')}`,
+          `${r.method.toUpperCase()} ${r.path.replace('00000000-0000-4000-8000-000000000000', '{id}').replace('00000000-0000-4000-8000-000000000001', '{overrideId}').replace('A'.repeat(43), '{token}')}`,
           r.scope ?? (r.credential ? `credential:${r.credential}` : 'public'),
         ]),
       );
@@ -189,7 +217,14 @@ for (const driver of drivers()) {
         const res = await (running.anon as any)[route.method](route.path).send({});
         expect({ route, status: res.status }).toEqual({ route, status: route.method === 'post' ? 400 : 401 });
       }
-      for (const route of routes.filter((r) => !r.path.startsWith('/health/') && !signed.includes(r) && !session.includes(r))) {
+      // Calendar feeds: calendar applications send no credentials; the user's unguessable token is in the path (test/people.spec.ts tests it).
+      const tokened = routes.filter((r) => r.credential === 'path.token');
+      expect(tokened.map((r) => r.path).sort()).toEqual([
+        `/v1/calendars/${'A'.repeat(43)}/schedules/00000000-0000-4000-8000-000000000000.ics`,
+        `/v1/calendars/${'A'.repeat(43)}/shifts.ics`,
+      ]);
+      for (const route of tokened) expect((await (running.anon as any)[route.method](route.path)).status).toBe(404);
+      for (const route of routes.filter((r) => !r.path.startsWith('/health/') && !signed.includes(r) && !session.includes(r) && !tokened.includes(r))) {
         expect({ route, scope: route.scope }).toEqual({ route, scope: expect.stringMatching(/:|admin/) });
         const anonymous = await (running.anon as any)[route.method](route.path).send({});
         // The PagerDuty route answers in PagerDuty's shape, with the code beside its status text.

@@ -252,6 +252,31 @@ describe('service surface', () => {
         'POST /v1/session',
         'GET /v1/session',
         'DELETE /v1/session',
+        'POST /v1/users',
+        'GET /v1/users',
+        'GET /v1/users/{id}',
+        'PATCH /v1/users/{id}',
+        'POST /v1/users/{id}/deactivate',
+        'POST /v1/users/{id}/reactivate',
+        'POST /v1/users/{id}/calendar-link',
+        'POST /v1/teams',
+        'GET /v1/teams',
+        'GET /v1/teams/{id}',
+        'PATCH /v1/teams/{id}',
+        'DELETE /v1/teams/{id}',
+        'POST /v1/schedules',
+        'GET /v1/schedules',
+        'GET /v1/schedules/{id}',
+        'PATCH /v1/schedules/{id}',
+        'DELETE /v1/schedules/{id}',
+        'GET /v1/schedules/{id}/on-call',
+        'GET /v1/schedules/{id}/shifts',
+        'GET /v1/schedules/{id}/overrides',
+        'POST /v1/schedules/{id}/overrides',
+        'DELETE /v1/schedules/{id}/overrides/{overrideId}',
+        'GET /v1/on-call',
+        'GET /v1/calendars/{token}/shifts.ics',
+        'GET /v1/calendars/{token}/schedules/{id}.ics',
       ].sort(),
     );
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown }>>)) {
@@ -270,6 +295,12 @@ describe('service surface', () => {
         if (path === '/v1/session') {
           expect([op.security, (op as Record<string, unknown>)['x-credential']]).toEqual([undefined, 'session']);
           expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401']));
+          continue;
+        }
+        // Calendar feeds carry a user's token in the path: no key, no key limits.
+        if (path.startsWith('/v1/calendars/')) {
+          expect([op.security, (op as Record<string, unknown>)['x-credential']]).toEqual([undefined, 'path.token']);
+          expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '404']));
           continue;
         }
         expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401', '403', '429']));

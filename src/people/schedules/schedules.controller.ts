@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Qu
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiExtension,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -159,6 +160,7 @@ export class OnCallController {
  * user is deactivated.
  */
 @ApiTags('schedules')
+@ApiExtension('x-credential', 'path.token')
 @Controller('v1/calendars')
 export class CalendarsController {
   constructor(
@@ -171,6 +173,7 @@ export class CalendarsController {
   @Header('content-type', 'text/calendar; charset=utf-8')
   @Header('cache-control', 'private, max-age=300')
   @ApiProduces('text/calendar')
+  @ApiOkResponse({ description: 'An iCalendar (RFC 5545) document', content: { 'text/calendar': { schema: { type: 'string' } } } })
   @ApiOperation({ summary: "The token's user's shifts in every schedule (iCalendar, two weeks back and eight ahead)" })
   @ApiNotFoundResponse({ type: ErrorView })
   async userShifts(@Param('token') token: string): Promise<string> {
@@ -182,6 +185,7 @@ export class CalendarsController {
   @Header('content-type', 'text/calendar; charset=utf-8')
   @Header('cache-control', 'private, max-age=300')
   @ApiProduces('text/calendar')
+  @ApiOkResponse({ description: 'An iCalendar (RFC 5545) document', content: { 'text/calendar': { schema: { type: 'string' } } } })
   @ApiOperation({ summary: "One schedule's final shifts (iCalendar), for the holder of a user's calendar token" })
   @ApiNotFoundResponse({ type: ErrorView })
   async scheduleShifts(@Param('token') token: string, @Param('id', UuidParamPipe) id: string): Promise<string> {
