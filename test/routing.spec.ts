@@ -131,6 +131,56 @@ describe('routing configuration', () => {
     expect(error!.message).toMatch(/unknown receiver "nobody"/);
     expect(error!.message).toMatch(/not a regular expression RE2 accepts/);
   });
+
+  it('names people wherever it names a receiver: user:, schedule: and team: targets, in routes and steps', () => {
+    const config = buildConfig(
+      {
+        ...base,
+        escalation_policies: [
+          {
+            name: 'p',
+            steps: [
+              { after: '5m', schedule: 'payments-secondary' },
+              { after: '10m', user: 'lead@example.com' },
+              { after: '20m', receiver: 'team:payments' },
+            ],
+          },
+        ],
+        route: { routes: [{ matchers: ['team="payments"'], receiver: 'schedule:payments-primary', escalation: 'p' }] },
+      } as never,
+      {},
+    );
+    expect(config.routing.root.routes[0].receiver).toBe('schedule:payments-primary');
+    expect(config.routing.policies.get('p')!.steps.map((s) => s.receiver)).toEqual(['schedule:payments-secondary', 'user:lead@example.com', 'team:payments']);
+    expect(config.routing.receivers.get('schedule:payments-primary')).toMatchObject({
+      person: { kind: 'schedule', ref: 'payments-primary' },
+      slack_channels: [],
+    });
+    expect(config.routing.receivers.get('user:lead@example.com')?.person).toEqual({ kind: 'user', ref: 'lead@example.com' });
+  });
+
+  it('refuses a step with no target or two, and a receiver named like a people target', () => {
+    let error: ConfigError | undefined;
+    try {
+      buildConfig(
+        {
+          ...base,
+          receivers: [{ name: 'schedule:x', slack_channels: ['#x'] }],
+          escalation_policies: [{ name: 'p', steps: [{ after: '5m' }, { after: '5m', user: 'a@example.com', schedule: 's' }] }],
+        } as never,
+        {},
+      );
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error!.problems.map((p) => [p.key, p.message])).toEqual(
+      expect.arrayContaining([
+        ['receivers[0].name', '"user:", "schedule:" and "team:" name people targets; choose another name'],
+        ['escalation_policies[0].steps[0]', 'every step needs one target: receiver, user, schedule or team'],
+        ['escalation_policies[0].steps[1]', 'every step needs one target: receiver, user, schedule or team'],
+      ]),
+    );
+  });
 });
 
 function sign(raw: string, timestamp: number, secret = SIGNING_SECRET): string {

@@ -11,6 +11,8 @@ export interface ReceiverView {
   /** `integration` (the key in notifications.pagerduty_integration_key_env) or `env:<VARIABLE>`: the variable's name, never the key. */
   pagerduty: string[];
   webhooks: string[];
+  /** Set for a people target (user:, schedule:, team:), resolved when notified. */
+  person?: { kind: string; ref: string };
 }
 
 export interface Explanation {
@@ -32,6 +34,7 @@ export function receiverView(receiver: Receiver): ReceiverView {
     email_to: receiver.email_to,
     pagerduty: receiver.pagerduty.map((p) => p.target),
     webhooks: receiver.webhook_urls.map(displayUrl),
+    ...(receiver.person ? { person: { ...receiver.person } } : {}),
   };
 }
 

@@ -57,6 +57,9 @@ function printTree(route: Route, depth = 0): void {
 
 /** A receiver's targets, PagerDuty's as the variable's name, marked when it is not set. */
 function targetsOf(receiver: Receiver, routing: Routing): string {
+  // Resolved when notified, from the store: the CLI reads only the configuration.
+  if (receiver.person)
+    return receiver.person.kind === 'schedule' ? `whoever is on call in schedule ${receiver.person.ref}` : `${receiver.person.kind} ${receiver.person.ref}`;
   const parts = [
     receiver.slack_channels.length > 0 ? `slack ${receiver.slack_channels.join(', ')}` : '',
     receiver.email_to.length > 0 ? `email ${receiver.email_to.join(', ')}` : '',
