@@ -3,7 +3,7 @@ import { Exit, isRunning, spawnService } from './support/service-process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeTarget, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
+import { FakeSmtp, FakeTarget, slackWebhookFake, WEBHOOK_SIGNING_ENV, webhookSink } from './support/fakes';
 import { ADMIN_KEY, alert, drivers, freePort, TestStore } from './support/harness';
 
 const ROOT = join(__dirname, '..');
@@ -442,6 +442,73 @@ ${extra}
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
+    }
+  });
+
+  it("fires a person's later rule and a step to a schedule that came due while it was killed (SIGKILL), at its next start", async () => {
+    const smtp = await new FakeSmtp('pager', 'pager-pass').listen();
+    const path = join(dir, 'people.toml');
+    writeFileSync(
+      path,
+      `
+[notifications]
+email_enabled = true
+smtp_server = "127.0.0.1"
+smtp_port = ${smtp.port}
+smtp_tls_verify = false
+smtp_username_env = "TEST_SMTP_USER"
+smtp_password_env = "TEST_SMTP_PASSWORD"
+email_from = "incidents@example.com"
+email_to = ["nobody@example.com"]
+
+[[escalation_policies]]
+name = "p"
+steps = [{ after = "3s", schedule = "primary" }]
+
+[route]
+receiver = "user:ana@example.com"
+escalation = "p"
+`,
+    );
+    const env = { ...store.processEnv(), CONFIG_PATH: path, TEST_SMTP_USER: 'pager', TEST_SMTP_PASSWORD: 'pager-pass' };
+    const first = await spawnService(env);
+    try {
+      if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
+      const ana = await postJson(`${first.url}/v1/users`, {
+        name: 'Ana',
+        email: 'ana@example.com',
+        time_zone: 'UTC',
+        notification_rules: [
+          { after: '0s', methods: ['email'] },
+          { after: '3s', methods: ['email'] },
+        ],
+      });
+      const ben = await postJson(`${first.url}/v1/users`, { name: 'Ben', email: 'ben@example.com', time_zone: 'UTC' });
+      const layer = { name: 'all', members: [ben.body.id], rotation: 'daily', handoff_time: '00:00', start_date: '2020-01-01' };
+      expect((await postJson(`${first.url}/v1/schedules`, { name: 'primary', time_zone: 'UTC', layers: [layer] })).status).toBe(201);
+      expect(ana.status).toBe(201);
+      expect((await postJson(`${first.url}/v1/alerts`, alert({ title: 'killed before the rule' }))).status).toBe(200);
+      await smtp.waitFor(1);
+      // Killed once the first email is recorded as sent (an unrecorded one is sent again: at least once).
+      for (let i = 0; i < 100; i++) {
+        if ((await json(`${first.url}/v1/notifications/stats`)).body.channels.email.sent === 1) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      first.child.kill('SIGKILL');
+      await first.exited;
+    }
+    await new Promise((r) => setTimeout(r, 3500)); // the rule and the step come due while nothing runs
+    expect(smtp.received.map((m) => m.envelopeTo)).toEqual([['ana@example.com']]);
+    const second = await spawnService(env);
+    try {
+      if (!isRunning(second)) throw new Error(`service did not restart: ${second.stderr}`);
+      await smtp.waitFor(3);
+      expect(smtp.received.map((m) => m.envelopeTo[0]).sort()).toEqual(['ana@example.com', 'ana@example.com', 'ben@example.com']);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+      await smtp.close();
     }
   });
 });
