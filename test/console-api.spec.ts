@@ -76,7 +76,16 @@ describe.each(drivers())('console API on %s', (driver) => {
   }
 
   it('serves the console at / and its pages, with the security headers', async () => {
-    for (const path of ['/', '/incidents/3f0c8a52-3d4c-4a51-9e6a-1f7f4a9b2c10', '/silences', '/notifications', '/keys']) {
+    for (const path of [
+      '/',
+      '/incidents/3f0c8a52-3d4c-4a51-9e6a-1f7f4a9b2c10',
+      '/on-call',
+      '/people',
+      '/schedules/3f0c8a52-3d4c-4a51-9e6a-1f7f4a9b2c10',
+      '/silences',
+      '/notifications',
+      '/keys',
+    ]) {
       const res = await running.anon.get(path).expect(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
       expect(res.text).toContain('<div id="app">');

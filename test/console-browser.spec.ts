@@ -593,6 +593,220 @@ describe('web console in headless Chromium', () => {
       expect(errors).toEqual([]);
     });
 
+    it('shows who is on call for every schedule and a gap where nobody is, the people and teams, a schedule’s shifts and gaps by week and month, and an override made and deleted from the page', async () => {
+      const { page, errors } = await openPage(context, viewport);
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.accept();
+      });
+      const v = viewport.name;
+      // Kolkata is UTC+5:30 all year (no daylight saving), so its clocks are worked out by hand here.
+      const HOUR = 3_600_000;
+      const pad = (n: number) => String(n).padStart(2, '0');
+      const kolkata = (ms: number) => new Date(ms + 5.5 * HOUR);
+      const dateIn = (ms: number) => `${kolkata(ms).getUTCFullYear()}-${pad(kolkata(ms).getUTCMonth() + 1)}-${pad(kolkata(ms).getUTCDate())}`;
+      const now = Date.now();
+      const hour = kolkata(now).getUTCHours();
+      const user = async (name: string, extra: Record<string, unknown> = {}) =>
+        (
+          await running.http
+            .post('/v1/users')
+            .send({ name, email: `${name.toLowerCase().replace(/\s+/g, '.')}@example.com`, time_zone: 'Asia/Kolkata', ...extra })
+            .expect(201)
+        ).body as { id: string; name: string };
+      const ana = await user(`Ana ${v}`, {
+        slack_user_id: 'U024BE7LH',
+        notification_rules: [
+          { after: '0s', methods: ['slack'] },
+          { after: '5m', methods: ['email'] },
+        ],
+      });
+      const ben = await user(`Ben ${v}`);
+      const cy = await user(`Cy ${v}`);
+      const dee = await user(`Dee ${v}`);
+      const team = (
+        await running.http
+          .post('/v1/teams')
+          .send({ name: `oncall-team-${v}`, member_ids: [ben.id, ana.id], notify: 'members' })
+          .expect(201)
+      ).body;
+      // Ana is on call every day from an hour ago to three hours from now (the hand-off at the
+      // window's start); the other 20 hours of each day are a gap.
+      const windowStart = `${pad((hour + 23) % 24)}:00`;
+      const windowEnd = `${pad((hour + 3) % 24)}:00`;
+      const everyDay = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+      const startDate = dateIn(now - 14 * 24 * HOUR);
+      const schedule = (
+        await running.http
+          .post('/v1/schedules')
+          .send({
+            name: `oncall-${v}`,
+            time_zone: 'Asia/Kolkata',
+            team_id: team.id,
+            layers: [
+              {
+                name: 'primary',
+                members: [ana.id],
+                rotation: 'daily',
+                handoff_time: windowStart,
+                start_date: startDate,
+                restrictions: [{ days: everyDay, start: windowStart, end: windowEnd }],
+              },
+            ],
+          })
+          .expect(201)
+      ).body;
+      // A schedule whose only person is deactivated: nobody is on call, and the reason says who.
+      const nobody = (
+        await running.http
+          .post('/v1/schedules')
+          .send({
+            name: `nobody-${v}`,
+            time_zone: 'Asia/Kolkata',
+            layers: [{ name: 'only', members: [dee.id], rotation: 'daily', handoff_time: '00:00', start_date: startDate }],
+          })
+          .expect(201)
+      ).body;
+      await running.http.post(`/v1/users/${dee.id}/deactivate`).expect(200);
+      // Ben covers two hours tomorrow.
+      await running.http
+        .post(`/v1/schedules/${schedule.id}/overrides`)
+        .send({ user_id: ben.id, starts_at: new Date(now + 26 * HOUR).toISOString(), ends_at: new Date(now + 28 * HOUR).toISOString() })
+        .expect(201);
+      // Ana signs in with her own key: the header names her, and what she does is recorded as her.
+      const key = (
+        await running.http
+          .post('/v1/api-keys')
+          .send({ name: `ana-key-${v}`, scopes: ['incidents:read', 'people:write'], user_id: ana.id })
+          .expect(201)
+      ).body.key;
+      await signIn(page, key);
+      expect(await textOf(page, '.who span')).toBe(`Ana ${v}`);
+
+      // The on-call page: second in the navigation, nobody on call first and marked as a gap with its reason.
+      expect(await page.$$eval('nav[aria-label="Main"] a', (links) => links.map((a) => a.getAttribute('href')))).toEqual([
+        '/',
+        '/on-call',
+        '/people',
+        '/silences',
+        '/notifications',
+      ]);
+      await page.click('nav a[href="/on-call"]');
+      const row = `li[data-schedule="${schedule.id}"]`;
+      await waitForText(page, row, `Ana ${v}`);
+      const covered = await textOf(page, row);
+      expect(covered).toContain(`ana.${v}@example.com`);
+      expect(covered).toContain(`until`);
+      expect(covered).toContain(`${windowEnd}`);
+      expect(covered).toContain('layer primary');
+      expect(covered).toContain(`oncall-team-${v} · Asia/Kolkata`);
+      const gapRow = `li[data-schedule="${nobody.id}"]`;
+      expect(await page.$eval(gapRow, (el) => el.className)).toBe('oncall-row oncall-gap');
+      expect(await textOf(page, gapRow)).toContain('Nobody on call');
+      expect(await textOf(page, gapRow)).toContain(`Dee ${v} is deactivated`);
+      // Deactivated for good: the service looks 8 days ahead, and the page says the gap lasts at least that long.
+      expect(await textOf(page, gapRow)).toContain('until at least');
+      expect(await page.$eval('ul.oncall li', (el) => el.classList.contains('oncall-gap'))).toBe(true);
+      expect(await lowContrast(page)).toEqual([]);
+      await noHorizontalScroll(page, viewport.width);
+      await checkPage(page, 'on-call', viewport);
+
+      // People: how each is reached, their rules, who is deactivated; teams with members by name.
+      await page.click('nav a[href="/people"]');
+      await waitForText(page, `tr[data-user="${ana.id}"]`, `Ana ${v}`);
+      const anaRow = await textOf(page, `tr[data-user="${ana.id}"]`);
+      for (const shown of [`ana.${v}@example.com`, 'slack (U024BE7LH), email', 'at once: slack; after 5m: email', 'Asia/Kolkata', 'Active'])
+        expect(anaRow).toContain(shown);
+      expect(await textOf(page, `tr[data-user="${ben.id}"]`)).toContain('none set: every method at once');
+      expect(await textOf(page, `tr[data-user="${dee.id}"]`)).toContain('Deactivated');
+      const teamRow = await textOf(page, `tr[data-team="${team.id}"]`);
+      expect(teamRow).toContain(`Ben ${v}, Ana ${v}`);
+      expect(teamRow).toContain('members: every member at once');
+      expect(await lowContrast(page)).toEqual([]);
+      await noHorizontalScroll(page, viewport.width);
+      await checkPage(page, 'people', viewport);
+
+      // The schedule: who is on call now, this week's shifts and gaps on the timeline and as a list, the overrides.
+      await page.click('nav a[href="/on-call"]');
+      await (await page.waitForSelector(`${row} a[href="/schedules/${schedule.id}"]`, { visible: true }))!.click();
+      await page.waitForSelector(`h1 ::-p-text(oncall-${v})`, { visible: true });
+      const onCallNow = 'ul[aria-label="On call now"]';
+      await waitForText(page, onCallNow, `Ana ${v}`);
+      await waitForText(page, '.shift-list li.entry-shift', `Ana ${v}`);
+      await waitForText(page, '.shift-list li.entry-gap', 'Nobody on call: no layer or override covers this time');
+      expect(await textOf(page, '.shift-list li.entry-shift')).toContain('layer primary');
+      const today = dateIn(Date.now());
+      await page.waitForSelector(`.tl-week .tl-row.tl-today[data-date="${today}"] .tl-now`);
+      expect(await page.$$eval('.tl-week .tl-row[data-date]', (rows) => rows.length)).toBe(7);
+      expect(await textOf(page, `.tl-row[data-date="${today}"] .tl-track`)).toContain(`Ana ${v}`);
+      expect(await page.$$eval('.tl-week .seg-gap', (gaps) => gaps.map((g) => (g as HTMLElement).innerText))).toContain('Gap');
+      // Hatched as well as labelled: a gap is never told by its colour alone.
+      expect(await page.$eval('.tl-week .seg-gap', (el) => getComputedStyle(el).backgroundImage)).toContain('repeating-linear-gradient');
+      await waitForText(page, '.overrides', `Ben ${v}`);
+      expect(await textOf(page, '.overrides')).toContain('by bootstrap');
+      expect(await textOf(page, '.layers')).toContain(`primary: daily rotation, hand-off at ${windowStart}`);
+      expect(await lowContrast(page)).toEqual([]);
+      await noHorizontalScroll(page, viewport.width);
+      // On a phone the timeline scrolls inside its own box, not the page.
+      const box = await page.$eval('.tl-box', (el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+      if (viewport.name === 'phone') expect(box.scroll).toBeGreaterThan(box.client);
+      else expect(box.scroll).toBe(box.client);
+      await checkPage(page, 'schedule', viewport);
+
+      // A month, then the next and the one before; back to this week.
+      const [year, month] = today.split('-').map(Number);
+      const monthStart = (y: number, m: number) => `${m < 1 ? y - 1 : m > 12 ? y + 1 : y}-${pad(((m + 11) % 12) + 1)}-01`;
+      const firstRow = () => page.$eval('.tl-row[data-date]', (el) => el.getAttribute('data-date'));
+      await (await button(page, 'Month')).click();
+      await page.waitForSelector('.tl-month .tl-row[data-date]');
+      expect(await firstRow()).toBe(monthStart(year, month));
+      expect(await page.$$eval('.tl-month .tl-row[data-date]', (rows) => rows.length)).toBe(new Date(Date.UTC(year, month, 0)).getUTCDate());
+      await noHorizontalScroll(page, viewport.width);
+      await (await button(page, 'Next')).click();
+      await page.waitForFunction(
+        (want: string) => document.querySelector('.tl-row[data-date]')?.getAttribute('data-date') === want,
+        {},
+        monthStart(year, month + 1),
+      );
+      await (await button(page, 'Previous')).click();
+      await (await button(page, 'Previous')).click();
+      await page.waitForFunction(
+        (want: string) => document.querySelector('.tl-row[data-date]')?.getAttribute('data-date') === want,
+        {},
+        monthStart(year, month - 1),
+      );
+      await (await button(page, 'Week')).click();
+      await (await button(page, 'Today')).click();
+      await page.waitForSelector(`.tl-week .tl-row.tl-today[data-date="${today}"]`);
+
+      // An override from the page: Cy from this minute for eight hours, and Cy is on call now.
+      const form = 'form[aria-label="New override"]';
+      await page.select(`${form} select[name="user_id"]`, cy.id);
+      await (await button(page, 'Create override')).click();
+      await waitForText(page, `${form} .ok`, `Override created: Cy ${v}`);
+      await waitForText(page, onCallNow, `Cy ${v}`);
+      expect(await textOf(page, onCallNow)).toContain('override');
+      await waitForText(page, '.shift-list li.entry-shift', `Cy ${v}`);
+      await waitForText(page, '.overrides', `by Ana ${v}`);
+      const made = (await running.http.get(`/v1/schedules/${schedule.id}/overrides`).expect(200)).body.find((o: { user_id: string }) => o.user_id === cy.id);
+      expect(made.created_by).toBe(`Ana ${v}`);
+      expect(Date.parse(made.ends_at) - Date.parse(made.starts_at)).toBe(8 * HOUR);
+      expect(Math.abs(Date.parse(made.starts_at) - Date.now())).toBeLessThan(5 * 60_000);
+      await page.click('nav a[href="/on-call"]');
+      await waitForText(page, row, `Cy ${v}`);
+
+      // Deleted from the page (after a question): the layer's Ana is on call again.
+      await (await page.waitForSelector(`${row} a[href="/schedules/${schedule.id}"]`, { visible: true }))!.click();
+      await (await page.waitForSelector(`button[aria-label^="Delete the override of Cy ${v}"]`, { visible: true }))!.click();
+      await waitForText(page, onCallNow, `Ana ${v}`);
+      await page.waitForFunction((name: string) => !document.querySelector('.overrides')?.textContent?.includes(name), {}, `Cy ${v}`);
+      expect(dialogs).toEqual([expect.stringContaining(`Delete the override of Cy ${v}`)]);
+      expect((await running.http.get(`/v1/schedules/${schedule.id}/overrides`).expect(200)).body.map((o: { user_id: string }) => o.user_id)).toEqual([ben.id]);
+      await noHorizontalScroll(page, viewport.width);
+      expect(errors).toEqual([]);
+    });
+
     it('offers a read-only key no action, and the API refuses its forged write', async () => {
       const id = (
         await running.http
@@ -622,6 +836,33 @@ describe('web console in headless Chromium', () => {
       }, id);
       expect(forged).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
       expect((await running.http.get(`/v1/incidents/${id}`).expect(200)).body.state).toBe('Detected');
+
+      // A schedule, read only: the shifts and overrides, but no way to make or delete an override.
+      const member = (
+        await running.http
+          .post('/v1/users')
+          .send({ name: `Reader ${viewport.name}`, email: `reader.${viewport.name}@example.com`, time_zone: 'UTC' })
+          .expect(201)
+      ).body;
+      const readOnly = (
+        await running.http
+          .post('/v1/schedules')
+          .send({
+            name: `read-only-${viewport.name}`,
+            time_zone: 'UTC',
+            layers: [{ name: 'l', members: [member.id], rotation: 'weekly', handoff_time: '09:00', start_date: '2026-01-05' }],
+          })
+          .expect(201)
+      ).body;
+      await running.http
+        .post(`/v1/schedules/${readOnly.id}/overrides`)
+        .send({ user_id: member.id, starts_at: new Date(Date.now() + 3_600_000).toISOString(), ends_at: new Date(Date.now() + 7_200_000).toISOString() })
+        .expect(201);
+      await page.click('nav a[href="/on-call"]');
+      await (await page.waitForSelector(`a[href="/schedules/${readOnly.id}"]`, { visible: true }))!.click();
+      await waitForText(page, '.overrides', `Reader ${viewport.name}`);
+      expect(await page.$('form[aria-label="New override"]')).toBeNull();
+      expect(await page.$$eval('main button', (buttons) => buttons.map((b) => b.textContent))).toEqual(['Week', 'Month', 'Previous', 'Today', 'Next']);
       expect(await readable(page)).not.toContain(readerKey.slice(-20));
       expect(errors).toEqual([]);
     });

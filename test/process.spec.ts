@@ -472,8 +472,8 @@ escalation = "p"
     );
     const env = { ...store.processEnv(), CONFIG_PATH: path, TEST_SMTP_USER: 'pager', TEST_SMTP_PASSWORD: 'pager-pass' };
     const first = await spawnService(env);
+    if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
     try {
-      if (!isRunning(first)) throw new Error(`service did not start: ${first.stderr}`);
       const ana = await postJson(`${first.url}/v1/users`, {
         name: 'Ana',
         email: 'ana@example.com',
@@ -501,8 +501,8 @@ escalation = "p"
     await new Promise((r) => setTimeout(r, 3500)); // the rule and the step come due while nothing runs
     expect(smtp.received.map((m) => m.envelopeTo)).toEqual([['ana@example.com']]);
     const second = await spawnService(env);
+    if (!isRunning(second)) throw new Error(`service did not restart: ${second.stderr}`);
     try {
-      if (!isRunning(second)) throw new Error(`service did not restart: ${second.stderr}`);
       await smtp.waitFor(3);
       expect(smtp.received.map((m) => m.envelopeTo[0]).sort()).toEqual(['ana@example.com', 'ana@example.com', 'ben@example.com']);
     } finally {

@@ -2,11 +2,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { LocationProvider, Route, Router } from 'preact-iso';
 import { api, messageOf, setCsrfToken, whenSignedOut } from './api';
 import { ErrorText, SessionContext } from './components/common';
-import { hasScope } from './lifecycle';
+import { actorOf, hasScope } from './lifecycle';
 import { IncidentPage } from './pages/incident';
 import { IncidentsPage } from './pages/incidents';
 import { KeysPage } from './pages/keys';
 import { NotificationsPage } from './pages/notifications';
+import { OnCallPage } from './pages/on-call';
+import { PeoplePage } from './pages/people';
+import { SchedulePage } from './pages/schedule';
 import { SilencesPage } from './pages/silences';
 import type { Session } from './types';
 
@@ -61,12 +64,14 @@ export function App() {
           </a>
           <nav aria-label="Main">
             <a href="/">Incidents</a>
+            <a href="/on-call">On call</a>
+            <a href="/people">People</a>
             <a href="/silences">Silences</a>
             <a href="/notifications">Notifications</a>
             {hasScope(session.scopes, 'admin') && <a href="/keys">API keys</a>}
           </nav>
           <span class="who">
-            <span title={session.scopes.join(', ')}>{session.key_name}</span>
+            <span title={`${session.user_name ? `key ${session.key_name}: ` : ''}${session.scopes.join(', ')}`}>{actorOf(session)}</span>
             {session.authentication === 'session' && (
               <button type="button" class="link" onClick={() => void signOut()}>
                 Sign out
@@ -78,6 +83,9 @@ export function App() {
           <Router>
             <Route path="/" component={IncidentsPage} />
             <Route path="/incidents/:id" component={IncidentPage} />
+            <Route path="/on-call" component={OnCallPage} />
+            <Route path="/people" component={PeoplePage} />
+            <Route path="/schedules/:id" component={SchedulePage} />
             <Route path="/silences" component={SilencesPage} />
             <Route path="/notifications" component={NotificationsPage} />
             <Route path="/keys" component={KeysPage} />

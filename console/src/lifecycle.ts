@@ -1,4 +1,4 @@
-import type { Incident, State } from './types';
+import type { Incident, Session, State } from './types';
 
 /**
  * What the incident page offers, from the incident's state and the key's scopes. The same moves
@@ -16,6 +16,11 @@ export function canMove(from: State, to: State): boolean {
 
 export function hasScope(scopes: readonly string[], scope: string): boolean {
   return scopes.includes('admin') || scopes.includes(scope);
+}
+
+/** Who the console acts as: the user the key belongs to, else the key's name. */
+export function actorOf(session: Pick<Session, 'user_name' | 'key_name'>): string {
+  return session.user_name || session.key_name;
 }
 
 export interface IncidentActions {

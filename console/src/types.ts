@@ -4,7 +4,7 @@ export type State = (typeof STATES)[number];
 export const SEVERITIES = ['P0', 'P1', 'P2', 'P3', 'P4'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 export const RESOLUTION_METHODS = ['Manual', 'Automated', 'AutoAssistedManual'] as const;
-export const SCOPES = ['alerts:write', 'incidents:read', 'incidents:write', 'notifications:write', 'metrics:read', 'admin'] as const;
+export const SCOPES = ['alerts:write', 'incidents:read', 'incidents:write', 'notifications:write', 'metrics:read', 'people:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Incident {
@@ -105,6 +105,8 @@ export interface Session {
   authentication: 'session' | 'off';
   key_id: string;
   key_name: string;
+  /** The user the key belongs to: who is signed in (null for a key of no user). */
+  user_name: string | null;
   scopes: string[];
   expires_at: string;
   csrf_token: string;
@@ -126,4 +128,101 @@ export interface LiveEvent {
   actor: string;
   incident: Incident;
   previous_state?: State;
+}
+
+/** People and schedules (GET /v1/users, /v1/teams, /v1/schedules, /v1/on-call). */
+export type ContactMethodType = 'slack' | 'email';
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  slack_user_id: string | null;
+  phone: string | null;
+  time_zone: string;
+  contact_methods: { type: ContactMethodType; address: string }[];
+  /** As set, sorted by `after`; none set: every method at once. */
+  notification_rules: { after: string; methods: ContactMethodType[] }[];
+  active: boolean;
+  deactivated_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  member_ids: string[];
+  escalation_policy: string | null;
+  notify: 'policy' | 'members';
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Layer {
+  name: string;
+  members: string[];
+  rotation: string;
+  handoff_time: string;
+  start_date: string;
+  restrictions: { days: string[]; start: string; end: string }[];
+}
+
+export interface Schedule {
+  id: string;
+  name: string;
+  time_zone: string;
+  team_id: string | null;
+  layers: Layer[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PersonRef {
+  id: string;
+  name: string;
+  email: string;
+}
+
+export interface Shift {
+  start: string;
+  end: string;
+  user: PersonRef;
+  /** The layer's name, or `override`. */
+  source: string;
+  override_id: string | null;
+}
+
+export interface Gap {
+  start: string;
+  end: string;
+  reason: string;
+  inactive_user: PersonRef | null;
+}
+
+export interface ShiftsView {
+  schedule_id: string;
+  from: string;
+  to: string;
+  shifts: Shift[];
+  gaps: Gap[];
+}
+
+export interface OnCall {
+  schedule_id: string;
+  schedule_name: string;
+  at: string;
+  /** null: nobody is on call (see gap). */
+  shift: Shift | null;
+  gap: Gap | null;
+}
+
+export interface Override {
+  id: string;
+  schedule_id: string;
+  user_id: string;
+  starts_at: string;
+  ends_at: string;
+  created_by: string;
+  created_at: string;
 }

@@ -8,7 +8,7 @@ import type { AppConfig } from '../config/config.schema';
 export const CONSOLE_DIST = join(__dirname, '..', '..', 'console', 'dist');
 
 /** The console's pages: each answers its index.html, and the browser-side router shows the page. */
-const PAGES = ['/', '/incidents/:id', '/silences', '/notifications', '/keys'];
+const PAGES = ['/', '/incidents/:id', '/on-call', '/people', '/schedules/:id', '/silences', '/notifications', '/keys'];
 
 /**
  * The web console at /, served by the service itself: its pages and its hashed, immutable

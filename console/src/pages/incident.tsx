@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { api, messageOf } from '../api';
 import { ErrorText, Section, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
-import { actionsFor, hasScope, type IncidentActions } from '../lifecycle';
+import { actionsFor, actorOf, hasScope, type IncidentActions } from '../lifecycle';
 import { useLiveEvents } from '../live';
 import {
   RESOLUTION_METHODS,
@@ -83,7 +83,7 @@ export function IncidentPage() {
   if (!incident) return <p>Loading…</p>;
 
   const actions = actionsFor(incident, session.scopes);
-  const actor = session.key_name;
+  const actor = actorOf(session);
   const act = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
     setBusy(true);
     setActionError(null);

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, messageOf } from '../api';
 import { ErrorText, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
-import { actionsFor } from '../lifecycle';
+import { actionsFor, actorOf } from '../lifecycle';
 import { applyEvent, fromSearch, PAGE_SIZE, parseLabels, toApiQuery, toSearch, toStreamQuery, type IncidentFilters } from '../filters';
 import { useLiveEvents } from '../live';
 import { SEVERITIES, STATES, type Incident, type Page } from '../types';
@@ -100,7 +100,7 @@ export function IncidentsPage() {
   const acknowledge = async (incident: Incident) => {
     setAckError(null);
     try {
-      const updated = await api<Incident>('POST', `/v1/incidents/${incident.id}/acknowledge`, { actor: session.key_name });
+      const updated = await api<Incident>('POST', `/v1/incidents/${incident.id}/acknowledge`, { actor: actorOf(session) });
       setList((shown) => (shown ? { ...shown, items: shown.items.map((i) => (i.id === updated.id ? updated : i)) } : shown));
     } catch (err) {
       setAckError(`${incident.title}: ${messageOf(err)}`);

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, messageOf } from '../api';
 import { absoluteTime, ErrorText, Section, SeverityBadge, StateBadge, Time, useSession } from '../components/common';
-import { hasScope } from '../lifecycle';
+import { actorOf, hasScope } from '../lifecycle';
 import type { Incident, Silence } from '../types';
 
 type Tab = 'active' | 'pending' | 'expired';
@@ -163,7 +163,7 @@ function NewSilence({ initial, source, leftOut, onCreated }: { initial: string; 
         }
       }
       const ends_at = new Date(Date.now() + hours * 3_600_000).toISOString();
-      const created = await api<Silence>('POST', '/v1/silences', { matchers: lines(), ends_at, comment, created_by: session.key_name });
+      const created = await api<Silence>('POST', '/v1/silences', { matchers: lines(), ends_at, comment, created_by: actorOf(session) });
       setDone(`Silence created until ${absoluteTime(new Date(created.ends_at))}.`);
       onCreated();
     } catch (err) {

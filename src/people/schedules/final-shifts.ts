@@ -25,6 +25,8 @@ export interface FinalSchedule {
   gaps: Gap[];
 }
 
+const INDEX_SPAN = 2 ** 20;
+
 interface Piece extends Span {
   user_id: string;
   rank: number;
@@ -47,7 +49,8 @@ export function finalSchedule(
 ): FinalSchedule {
   const pieces: Piece[] = [];
   layers.forEach((layer, rank) => {
-    for (const shift of layerShifts(layer, zone, from, to)) pieces.push({ ...shift, rank, source: layer.name, override_id: null });
+    for (const shift of layerShifts(layer, zone, from, to))
+      pieces.push({ start: shift.start, end: shift.end, user_id: shift.user_id, rank, source: layer.name, override_id: null });
   });
   overrides.forEach((o, i) => {
     const start = Math.max(o.start, from);
@@ -56,8 +59,23 @@ export function finalSchedule(
   });
 
   // Sweep the boundaries: in each elementary stretch, the covering piece of the highest rank wins.
-  const points = [...new Set([from, to, ...pieces.flatMap((p) => [p.start, p.end])])].sort((a, b) => a - b);
-  const byStart = [...pieces].sort((a, b) => a.start - b.start);
+  // A typed array sorts numbers without a comparator call per step: several times faster at this size.
+  const points = new Float64Array(2 + pieces.length * 2);
+  points[0] = from;
+  points[1] = to;
+  pieces.forEach((p, i) => {
+    points[2 + 2 * i] = p.start;
+    points[3 + 2 * i] = p.end;
+  });
+  points.sort();
+  // Pieces by start, sorted the same way: the key holds the start (ms after `from`, under 2^33 for
+  // 93 days) above the piece's index (under 2^20), exact in a double.
+  const keys = new Float64Array(pieces.length);
+  pieces.forEach((p, i) => {
+    keys[i] = (p.start - from) * INDEX_SPAN + i;
+  });
+  keys.sort();
+  const byStart = Array.from(keys, (key) => pieces[key % INDEX_SPAN]);
   const active: Piece[] = [];
   const shifts: FinalShift[] = [];
   const gaps: Gap[] = [];
@@ -65,7 +83,7 @@ export function finalSchedule(
   for (let k = 0; k + 1 < points.length; k++) {
     const start = points[k];
     const end = points[k + 1];
-    if (start < from || end > to) continue;
+    if (start === end || start < from || end > to) continue;
     while (next < byStart.length && byStart[next].start <= start) active.push(byStart[next++]);
     for (let i = active.length - 1; i >= 0; i--) if (active[i].end <= start) active.splice(i, 1);
     let top: Piece | undefined;

@@ -77,10 +77,35 @@ function localInstant(date: DateTime, time: string): DateTime {
   return date.set({ ...timeOfDay(time), second: 0, millisecond: 0 });
 }
 
-/** The start of rotation period `n` (0 = the layer's start). Computed from the anchor each time, so calendar units never drift. */
-function periodStart(anchor: DateTime, rotation: Duration, n: number): number {
-  const scaled = Duration.fromObject(Object.fromEntries(Object.entries(rotation.toObject()).map(([unit, value]) => [unit, (value ?? 0) * n])));
-  return anchor.plus(scaled).toMillis();
+/**
+ * localInstant in epoch milliseconds, remembered: Luxon finds a zone's offset through Intl (about
+ * 10 µs a call), and restrictions ask for the same few times of the same days again and again,
+ * layer after layer (bench/schedules.js: the largest schedule over a quarter went from 1.1 s to
+ * the figure in docs/people.md). Bounded: cleared when full.
+ */
+const instants = new Map<string, number>();
+function localInstantMs(date: DateTime, time: string): number {
+  const key = `${date.zoneName}|${date.year}|${date.ordinal}|${time}`;
+  let ms = instants.get(key);
+  if (ms === undefined) {
+    if (instants.size >= 100_000) instants.clear();
+    ms = localInstant(date, time).toMillis();
+    instants.set(key, ms);
+  }
+  return ms;
+}
+
+/**
+ * The start of rotation period `n` (0 = the layer's start), computed from the anchor each time so
+ * that calendar units never drift. Hours and minutes are elapsed time: plain arithmetic (a 1-hour
+ * rotation has thousands of periods in a quarter, and Luxon's calendar math costs microseconds each).
+ */
+function periodStarts(anchor: DateTime, rotation: Duration): (n: number) => number {
+  const { weeks = 0, days = 0, hours = 0, minutes = 0 } = rotation.toObject();
+  const elapsedMs = (hours * 60 + minutes) * 60_000;
+  const base = anchor.toMillis();
+  if (weeks === 0 && days === 0) return (n) => base + n * elapsedMs;
+  return (n) => anchor.plus({ days: (weeks * 7 + days) * n }).toMillis() + n * elapsedMs;
 }
 
 /** A layer's shifts that overlap [from, to), before restrictions, clipped to it. */
@@ -88,14 +113,15 @@ function rotationShifts(layer: Layer, zone: string, from: number, to: number): L
   const rotation = parseRotation(layer.rotation);
   if (!rotation || layer.members.length === 0) return [];
   const anchor = localInstant(DateTime.fromISO(layer.start_date, { zone }), layer.handoff_time);
+  const periodStart = periodStarts(anchor, rotation);
   const nominal = rotation.as('milliseconds');
   // The estimate may be off by one where a period held a daylight-saving change: step to the period holding `from`.
   let n = Math.max(0, Math.floor((from - anchor.toMillis()) / nominal));
-  while (n > 0 && periodStart(anchor, rotation, n) > from) n--;
-  while (periodStart(anchor, rotation, n + 1) <= from) n++;
+  while (n > 0 && periodStart(n) > from) n--;
+  while (periodStart(n + 1) <= from) n++;
   const shifts: LayerShift[] = [];
-  for (let start = periodStart(anchor, rotation, n); start < to; n++) {
-    const end = periodStart(anchor, rotation, n + 1);
+  for (let start = periodStart(n); start < to; n++) {
+    const end = periodStart(n + 1);
     if (end > from) shifts.push({ start: Math.max(start, from), end: Math.min(end, to), user_id: layer.members[n % layer.members.length] });
     start = end;
   }
@@ -109,13 +135,14 @@ export function restrictionSpans(restrictions: Restriction[], zone: string, from
   let day = DateTime.fromMillis(from, { zone }).startOf('day').minus({ days: 1 });
   for (; day.toMillis() < to; day = day.plus({ days: 1 })) {
     const weekday = WEEKDAYS[day.weekday - 1];
+    let next: DateTime | null = null;
     for (const r of restrictions) {
       if (!r.days.includes(weekday)) continue;
-      const start = localInstant(day, r.start);
-      let end = localInstant(day, r.end);
-      if (end <= start) end = localInstant(day.plus({ days: 1 }), r.end);
-      const s = Math.max(start.toMillis(), from);
-      const e = Math.min(end.toMillis(), to);
+      const start = localInstantMs(day, r.start);
+      let end = localInstantMs(day, r.end);
+      if (end <= start) end = localInstantMs((next ??= day.plus({ days: 1 })), r.end);
+      const s = Math.max(start, from);
+      const e = Math.min(end, to);
       if (s < e) spans.push({ start: s, end: e });
     }
   }

@@ -98,7 +98,7 @@ export class SchedulesController {
     return this.schedules.onCall(id, query.at);
   }
 
-  @RequireScope('incidents:read')
+  @RequireScope('incidents:read', { expensive: true })
   @Get(':id/shifts')
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({ summary: 'The final shifts of [from, to) after layers, restrictions and overrides, and the gaps nobody covers (at most 93 days)' })
