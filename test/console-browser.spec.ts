@@ -386,12 +386,19 @@ describe('web console in headless Chromium', () => {
       await waitForText(page, '#test-webhook', 'delivered');
       expect(sink.received.length).toBe(received + 1);
 
-      // A key: the secret shown once with a copy button, listed without it, revoked.
+      // A key: the secret shown once with a copy button, listed without it, revoked. It belongs to a person.
+      const owner = await request(base)
+        .post('/v1/users')
+        .set('authorization', `Bearer ${ADMIN_KEY}`)
+        .send({ name: `Pat ${viewport.name}`, email: `pat-${viewport.name}@example.com`, time_zone: 'UTC' })
+        .expect(201);
       await page.click('nav a[href="/keys"]');
       await page.waitForSelector('input[name="name"]', { visible: true });
+      await page.waitForSelector(`select[name="user"] option[value="${owner.body.id}"]`);
       await checkPage(page, 'keys', viewport);
       await page.type('input[name="name"]', `pager-${viewport.name}`);
       await page.click('input[name="scope-incidents:read"]');
+      await page.select('select[name="user"]', owner.body.id);
       await (await button(page, 'Create key')).click();
       const secret = await page.waitForSelector('input[aria-label="The new key"]');
       const key = await secret!.evaluate((el) => el.value);
@@ -402,6 +409,9 @@ describe('web console in headless Chromium', () => {
       expect(await page.$('input[aria-label="The new key"]')).toBeNull();
       expect(await textOf(page, '.keys')).not.toContain(key.slice(-64));
       const row = await page.waitForSelector(`xpath///ul[@class="keys"]/li[strong[normalize-space()="pager-${viewport.name}"]]`);
+      expect(await row!.evaluate((li) => li.textContent)).toContain(`Pat ${viewport.name}'s`);
+      const listed = await request(base).get('/v1/api-keys').set('authorization', `Bearer ${ADMIN_KEY}`).expect(200);
+      expect(listed.body.find((k: { name: string }) => k.name === `pager-${viewport.name}`).user_id).toBe(owner.body.id);
       await (await row!.waitForSelector('button ::-p-text(Revoke)'))!.click();
       await page.waitForFunction(
         (name: string) => Array.from(document.querySelectorAll('.keys li')).some((li) => li.textContent!.includes(name) && li.textContent!.includes('revoked')),

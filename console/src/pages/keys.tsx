@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, messageOf } from '../api';
 import { ErrorText, Section, Time, useSession } from '../components/common';
 import { hasScope } from '../lifecycle';
-import { SCOPES } from '../types';
+import { SCOPES, type User } from '../types';
 
 interface ApiKey {
   id: string;
@@ -12,6 +12,7 @@ interface ApiKey {
   last_used_at: string | null;
   expires_at: string | null;
   status: 'active' | 'expired' | 'revoked';
+  user_id: string | null;
 }
 
 export function KeysPage() {
@@ -20,8 +21,14 @@ export function KeysPage() {
   const [error, setError] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ name: string; key: string } | null>(null);
   const [copied, setCopied] = useState(false);
+  const [users, setUsers] = useState<User[]>([]);
   const load = () => api<ApiKey[]>('GET', '/v1/api-keys').then(setKeys, (err) => setError(messageOf(err)));
-  useEffect(() => void load(), []);
+  useEffect(() => {
+    void load();
+    // A key may belong to a person: its changes are then recorded as them.
+    void api<User[]>('GET', '/v1/users').then(setUsers, () => setUsers([]));
+  }, []);
+  const nameOf = (id: string | null) => (id ? (users.find((u) => u.id === id)?.name ?? 'a user') : null);
   if (!hasScope(session.scopes, 'admin')) return <p>API keys are managed with an admin key.</p>;
 
   const create = async (e: Event) => {
@@ -30,12 +37,14 @@ export function KeysPage() {
     const name = (form.elements.namedItem('name') as HTMLInputElement).value;
     const scopes = SCOPES.filter((s) => (form.elements.namedItem(`scope-${s}`) as HTMLInputElement).checked);
     const days = Number((form.elements.namedItem('days') as HTMLInputElement).value);
+    const userId = (form.elements.namedItem('user') as HTMLSelectElement).value;
     setError(null);
     try {
       const created = await api<ApiKey & { key: string }>('POST', '/v1/api-keys', {
         name,
         scopes,
         ...(days > 0 ? { expires_at: new Date(Date.now() + days * 86_400_000).toISOString() } : {}),
+        ...(userId ? { user_id: userId } : {}),
       });
       setSecret({ name: created.name, key: created.key });
       setCopied(false);
@@ -91,6 +100,17 @@ export function KeysPage() {
             ))}
           </fieldset>
           <label>
+            Belongs to
+            <select name="user">
+              <option value="">No one (a service's key)</option>
+              {users.map((u) => (
+                <option value={u.id} key={u.id}>
+                  {u.name} ({u.email})
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
             Expires after (days, empty for never)
             <input name="days" type="number" min="1" />
           </label>
@@ -103,7 +123,8 @@ export function KeysPage() {
         <ul class="keys">
           {keys?.map((k) => (
             <li key={k.id}>
-              <strong>{k.name}</strong> <code>{k.id}</code> {k.scopes.join(', ')} · {k.status} · last used <Time at={k.last_used_at} />
+              <strong>{k.name}</strong> <code>{k.id}</code> {k.user_id ? `${nameOf(k.user_id)}'s · ` : ''}
+              {k.scopes.join(', ')} · {k.status} · last used <Time at={k.last_used_at} />
               {k.status === 'active' && k.id !== session.key_id && (
                 <button type="button" onClick={() => void revoke(k)}>
                   Revoke
