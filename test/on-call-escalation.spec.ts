@@ -66,6 +66,7 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
         { name: 'gaps', matchers: ['team="gaps"'], receiver: 'schedule:empty', escalation: 'gaps' },
         { name: 'platform', matchers: ['team="platform"'], receiver: 'team:platform' },
         { name: 'storage', matchers: ['team="storage"'], receiver: 'team:storage' },
+        { name: 'dee', matchers: ['team="dee"'], receiver: 'user:dee@example.com' },
       ],
     },
   });
@@ -116,6 +117,7 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
     await user('Cy', 'cy@example.com', { slack_user_id: 'U0CY' });
     await user('Lead', 'lead@example.com');
     await user('Gone', 'gone@example.com');
+    await user('Dee', 'dee@example.com', { notification_rules: [{ after: '0s', methods: ['slack'] }] });
     const weekly = (members: string[]) => [{ name: 'weekly', members, rotation: 'weekly', handoff_time: '09:00', start_date: '2026-01-12' }];
     for (const [name, members] of [
       ['payments-primary', [ids.Ana]],
@@ -253,6 +255,45 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
     await tick(120);
     await waitUntil(() => mailsTo('lead@example.com', 'Storage slow').length === 1, 'the team policy step paged the lead');
     await app.http.post(`/v1/incidents/${policy}/acknowledge`).send({ actor: 'lead' }).expect(200);
+  });
+
+  it('a person no method can reach: the timeline says why, and counts as nobody reached', async () => {
+    const id = await raise({ team: 'dee' }, 'Unreachable');
+    await waitUntil(async () => (await timeline(id)).some((e) => e.event_type === 'nobody_reached'), 'nobody reached');
+    const entries = (await timeline(id)).filter((e) => ['person_unreachable', 'nobody_reached'].includes(e.event_type)).map((e) => e.description);
+    expect(entries).toEqual([
+      'Could not notify Dee (named by user:dee@example.com): slack: no Slack user id',
+      'Nobody reached through user:dee@example.com: Dee could not be reached by any contact method',
+    ]);
+    expect(mailsTo('dee@example.com', 'Unreachable')).toEqual([]);
+    await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'x' }).expect(200);
+  });
+
+  it('a silence keeps a person’s page back (recorded, not sent, no later rules), and they are paged when it ends', async () => {
+    const silence = await app.http
+      .post('/v1/silences')
+      .send({
+        matchers: ['team="payments"', 'alertname="Silenced page"'],
+        ends_at: new Date(clock.now().getTime() + 3600_000).toISOString(),
+        comment: 'maintenance',
+      })
+      .expect(201);
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P1', labels: { team: 'payments', alertname: 'Silenced page' }, title: 'Silenced page' }))
+        .expect(200)
+    ).body.incident_id;
+    await tick(180); // past Ana's second rule: none was scheduled
+    await new Promise((r) => setTimeout(r, 300)); // showing that nothing is sent
+    expect(mailsTo('ana@example.com', 'Silenced page')).toEqual([]);
+    expect(dmsTo('U0ANA', 'Silenced page')).toEqual([]);
+    await app.http.post(`/v1/silences/${silence.body.id}/expire`).expect(200);
+    await tick(1);
+    await waitUntil(() => mailsTo('ana@example.com', 'Silenced page').length === 1, 'Ana paged when the silence ended');
+    const kinds = (await timeline(id)).map((e) => e.event_type);
+    expect(kinds.filter((k) => k.startsWith('person_'))).toEqual(['person_notification_suppressed', 'person_notified']);
+    await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'ana' }).expect(200);
   });
 
   it("a person's later rules survive a restart, and fire once with two instances on PostgreSQL", async () => {

@@ -7,6 +7,7 @@ import { PeopleModule } from '../people/people.module';
 import { RoutingModule } from '../routing/routing.module';
 import { SilencesModule } from '../silences/silences.module';
 import { EscalationService } from './escalation/escalation.service';
+import { CONTACT_CHANNELS, PersonEmail, SlackDirectMessage } from './escalation/contact-channels';
 import { PersonPaging } from './escalation/person-paging';
 import { ScheduledStepRepository } from './escalation/scheduled-step.repository';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
@@ -42,6 +43,9 @@ import { NotificationsService } from './notifications.service';
     NotificationRouter,
     DeliveryWorkerPool,
     ScheduledStepRepository,
+    SlackDirectMessage,
+    PersonEmail,
+    { provide: CONTACT_CHANNELS, useFactory: (...channels: unknown[]) => channels, inject: [SlackDirectMessage, PersonEmail] },
     PersonPaging,
     EscalationService,
     NotificationsService,

@@ -1,6 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schema';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Tx } from '../../database/transactor';
 import type { Incident } from '../../incidents/domain/incident';
 import { IncidentsService } from '../../incidents/incidents.service';
@@ -12,9 +10,9 @@ import { formatDuration } from '../../routing/duration';
 import type { PersonTarget } from '../../routing/routing-config';
 import { RoutingService, subjectOf } from '../../routing/routing.service';
 import { SilencesService } from '../../silences/silences.service';
-import { emailSubject } from '../channels/email/email.render';
 import type { NewDeliveryRow } from '../delivery.repository';
 import { NotificationRouter, PlanSet } from '../notification-router';
+import { CONTACT_CHANNELS, ContactChannel } from './contact-channels';
 import { ScheduledStep, ScheduledStepRepository, stepRow } from './scheduled-step.repository';
 
 /** What paged the people, for their deliveries, their later rules and the timeline. */
@@ -46,8 +44,10 @@ export interface PagingOutcome {
  */
 @Injectable()
 export class PersonPaging {
+  private readonly channels: Map<ContactMethod, ContactChannel>;
+
   constructor(
-    @InjectConfig() private readonly config: AppConfig,
+    @Inject(CONTACT_CHANNELS) channels: ContactChannel[],
     private readonly people: PeopleService,
     private readonly schedules: SchedulesService,
     private readonly router: NotificationRouter,
@@ -56,7 +56,9 @@ export class PersonPaging {
     private readonly silences: SilencesService,
     private readonly incidents: IncidentsService,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.channels = new Map(channels.map((c) => [c.method, c]));
+  }
 
   async page(tx: Tx, incident: Incident, target: PersonTarget, ctx: PagingContext): Promise<PagingOutcome> {
     const resolved = await this.resolve(tx, incident, target, ctx);
@@ -77,7 +79,8 @@ export class PersonPaging {
       }
       if (written.used.length > 0 || later.length > 0) reached.push(user);
     }
-    if (reached.length === 0) return this.nobody(tx, incident, target, ctx, `${resolved.why}: nobody there has a usable contact method`);
+    if (reached.length === 0)
+      return this.nobody(tx, incident, target, ctx, `${resolved.users.map((u) => u.name).join(', ')} could not be reached by any contact method`);
     return { rows, reached, nobody: null, startedPolicy: null };
   }
 
@@ -162,11 +165,7 @@ export class PersonPaging {
         continue;
       }
       used.push(method);
-      if (method === 'slack') out.add(this.router.slack('post', ctx.eventName, incident, user.slack_user_id ?? undefined, ctx.text), ctx.route, ctx.target);
-      else {
-        const custom = ctx.text ? { to: [user.email], subject: emailSubject(ctx.eventName, incident), body: ctx.text } : undefined;
-        out.add(this.router.email(ctx.eventName, incident, custom, [user.email]), ctx.route, ctx.target);
-      }
+      out.add(this.channels.get(method)!.plan(incident, user, ctx), ctx.route, ctx.target);
     }
     const rows = out.planned.length > 0 ? this.router.write(tx, incident, ctx.eventName, ctx.at, out.planned, { first: true, silence }) : [];
     if (silence) this.metrics.deliveriesSuppressed(rows);
@@ -200,13 +199,8 @@ export class PersonPaging {
   }
 
   private unusable(method: ContactMethod, user: User): string | null {
-    if (method === 'slack') {
-      if (!user.slack_user_id) return 'no Slack user id';
-      if (!this.config.notifications.slack_enabled) return 'Slack is off (notifications.slack_enabled)';
-      if (!this.config.secrets.slack_bot_token) return 'Slack direct messages need a bot token';
-      return null;
-    }
-    return this.config.notifications.email_enabled ? null : 'email is off (notifications.email_enabled)';
+    const channel = this.channels.get(method);
+    return channel ? channel.unusable(user) : `no channel reaches ${method}`;
   }
 
   private nobody(tx: Tx, incident: Incident, target: PersonTarget, ctx: PagingContext, why: string): PagingOutcome {
