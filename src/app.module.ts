@@ -15,6 +15,7 @@ import { PeopleModule } from './people/people.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { RoutingModule } from './routing/routing.module';
 import { SilencesModule } from './silences/silences.module';
+import { ReportsModule } from './reports/reports.module';
 
 @Module({})
 export class AppModule {
@@ -34,6 +35,7 @@ export class AppModule {
         PeopleModule,
         NotificationsModule,
         SilencesModule,
+        ReportsModule,
         RoutingModule,
         HealthModule,
       ],

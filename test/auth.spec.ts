@@ -123,6 +123,7 @@ const REST_SCOPES: Record<string, string> = {
   'POST /v1/schedules/{id}/overrides': 'people:write',
   'DELETE /v1/schedules/{id}/overrides/{overrideId}': 'people:write',
   'GET /v1/on-call': 'incidents:read',
+  'GET /v1/reports/response': 'incidents:read',
   'GET /v1/calendars/{token}/shifts.ics': 'credential:path.token',
   'GET /v1/calendars/{token}/schedules/{id}.ics': 'credential:path.token',
   'GET /health/live': 'public',

@@ -275,6 +275,7 @@ describe('service surface', () => {
         'POST /v1/schedules/{id}/overrides',
         'DELETE /v1/schedules/{id}/overrides/{overrideId}',
         'GET /v1/on-call',
+        'GET /v1/reports/response',
         'GET /v1/calendars/{token}/shifts.ics',
         'GET /v1/calendars/{token}/schedules/{id}.ics',
       ].sort(),
