@@ -284,15 +284,25 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
         .send(alert({ severity: 'P1', labels: { team: 'payments', alertname: 'Silenced page' }, title: 'Silenced page' }))
         .expect(200)
     ).body.incident_id;
-    await tick(180); // past Ana's second rule: none was scheduled
+    await tick(400); // past Ana's second rule and the policy's first step: neither was scheduled
     await new Promise((r) => setTimeout(r, 300)); // showing that nothing is sent
     expect(mailsTo('ana@example.com', 'Silenced page')).toEqual([]);
     expect(dmsTo('U0ANA', 'Silenced page')).toEqual([]);
+    expect((await timeline(id)).map((e) => e.event_type)).not.toContain('escalated');
     await app.http.post(`/v1/silences/${silence.body.id}/expire`).expect(200);
     await tick(1);
     await waitUntil(() => mailsTo('ana@example.com', 'Silenced page').length === 1, 'Ana paged when the silence ended');
+    // Escalation starts from then, once.
+    await tick(300);
+    await waitUntil(() => mailsTo('ben@example.com', 'Silenced page').length === 1, 'the first step after the silence');
     const kinds = (await timeline(id)).map((e) => e.event_type);
-    expect(kinds.filter((k) => k.startsWith('person_'))).toEqual(['person_notification_suppressed', 'person_notified']);
+    expect(kinds.filter((k) => k.startsWith('person_') || k === 'escalated')).toEqual([
+      'person_notification_suppressed',
+      'person_notified',
+      'person_notified', // Ana's second rule, 2 minutes on
+      'escalated',
+      'person_notified',
+    ]);
     await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'ana' }).expect(200);
   });
 

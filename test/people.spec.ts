@@ -170,6 +170,12 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
     expect(gap.body.gap).toMatchObject({ reason: 'Scy is deactivated', inactive_user: { name: 'Scy' } });
     await running.http.post(`/v1/users/${cy.id}/reactivate`).expect(200);
 
+    const badOverrides = await running.http.get(`/v1/schedules/${id}/overrides?from=yesterday`);
+    expect(badOverrides.status).toBe(400);
+    expect(badOverrides.body.error.details.fields[0].field).toBe('from');
+    expect((await running.http.get(`/v1/schedules/${id}/overrides?from=2026-01-01T00:00:00Z&from=2026-01-02T00:00:00Z`)).status).toBe(400);
+    const listed = await running.http.get(`/v1/schedules/${id}/overrides?from=2026-01-15T00:00:00Z&to=2026-01-17T00:00:00Z`).expect(200);
+    expect(listed.body.map((o: { id: string }) => o.id)).toEqual([override.body.id]);
     const tooLong = await running.http.get(`/v1/schedules/${id}/shifts?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z`);
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.error.details.fields[0].field).toBe('to');
@@ -210,6 +216,12 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
     expect(events[0].summary).toBe('On call: dee-daily (Dee)');
     expect(events[0].startDate.toJSDate().toISOString()).toBe('2026-01-01T14:32:00.000Z');
     expect(events[0].endDate.toJSDate().toISOString()).toBe('2026-03-12T14:32:00.000Z');
+    // An hour later the same shifts keep their UIDs (calendar applications match events by them).
+    clock.advance(3600);
+    const later = new ICAL.Component(ICAL.parse((await running.anon.get(path).expect(200)).text));
+    expect(later.getAllSubcomponents('vevent').map((v) => v.getFirstPropertyValue('uid'))).toEqual(
+      calendar.getAllSubcomponents('vevent').map((v) => v.getFirstPropertyValue('uid')),
+    );
     const whole = await running.anon.get(path.replace('shifts.ics', `schedules/${schedule.body.id}.ics`)).expect(200);
     expect(new ICAL.Component(ICAL.parse(whole.text)).getAllSubcomponents('vevent')).toHaveLength(1);
 
@@ -233,6 +245,11 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
       .send({ title: 'Checkout errors', description: 'HTTP 500s', severity: 'P2', incident_type: 'Application', source: 'manual' })
       .expect(201);
     await asEve.post(`/v1/incidents/${incident.body.id}/acknowledge`).send({ actor: 'mallory' }).expect(200);
+    const silence = await asEve
+      .post('/v1/silences')
+      .send({ matchers: ['team="nobody"'], ends_at: '2026-02-01T00:00:00Z', comment: 'test', created_by: 'mallory' })
+      .expect(201);
+    expect(silence.body).toMatchObject({ created_by: 'Eve', api_key_name: 'eve-laptop' });
     const timeline = await asEve.get(`/v1/incidents/${incident.body.id}/timeline`).expect(200);
     const acknowledged = timeline.body.find((e: { event_type: string }) => e.event_type === 'acknowledged');
     expect(acknowledged).toMatchObject({ actor: 'Eve', api_key_name: 'eve-laptop' });

@@ -225,7 +225,7 @@ export class MetricsService {
     });
     this.nobodyReached = new Counter({
       name: `${METRIC_PREFIX}escalation_nobody_reached_total`,
-      help: 'Times a route or escalation step that targets people reached nobody, by kind of target (schedule: nobody on call; user: deactivated or unknown; team: no active member), so escalation fell through to its next step',
+      help: 'Times a route or escalation step that targets people reached nobody, by kind of target (schedule: nobody on call; user: deactivated, unknown or without a usable contact method; team: no active member); at an escalation step the next step of the round is then due at once',
       labelNames: ['kind'],
       registers,
     });

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { RequireScope } from '../auth/access.decorators';
-import { Caller, Principal } from '../auth/request-principal';
+import { actorOf, Caller, Principal } from '../auth/request-principal';
 import { ApiCommonErrors, ApiJsonBodyErrors, ErrorView } from '../common/error.view';
 import { UuidParamPipe } from '../common/pipes';
 import type { Silence } from './silence';
@@ -23,7 +23,7 @@ export class SilencesController {
   })
   @ApiCreatedResponse({ type: SilenceView })
   create(@Body() dto: CreateSilenceDto, @Caller() caller?: Principal): Promise<Silence> {
-    return this.silences.create(dto, caller?.name ?? 'system', caller?.name);
+    return this.silences.create({ ...dto, created_by: actorOf(caller, dto.created_by) }, caller?.user?.name ?? caller?.name ?? 'system', caller?.name);
   }
 
   @RequireScope('incidents:read', { expensive: true })

@@ -95,8 +95,14 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     const incident = event.incident;
     const at = event.occurred_at;
     if (event.name === IncidentEventName.Detected) {
-      // Kept quiet by a silence: scheduled when the silence ends and the incident is notified.
-      if (suppressed) return false;
+      // Kept quiet by a silence: scheduled when the silence ends and the incident is notified. A
+      // route naming only people plans no channel delivery, so the outbox saw no silence: asked here.
+      const silenced = suppressed || (this.routing.hasPersonTargets && (await this.silences.matchingWithin(tx, subjectOf(incident), at)) !== null);
+      if (silenced) {
+        // Their pages are recorded as kept back (no later rules); they are paged when the silence ends.
+        await this.pageRoutedPeople(tx, incident, at);
+        return false;
+      }
       this.schedule(tx, incident, at, { escalation: true, repeat: true });
       return this.pageRoutedPeople(tx, incident, at);
     }

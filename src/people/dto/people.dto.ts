@@ -45,7 +45,7 @@ export class CreateUserDto {
   @MaxLength(320)
   email!: string;
 
-  @ApiPropertyOptional({ example: 'U024BE7LH', description: 'For Slack direct messages (the bot needs chat:write and im:write).' })
+  @ApiPropertyOptional({ example: 'U024BE7LH', description: 'For Slack direct messages from the app (its chat:write scope covers them).' })
   @IsOptional()
   @Matches(/^[UW][A-Z0-9]{2,31}$/, { message: 'slack_user_id must be a Slack user id such as U024BE7LH' })
   slack_user_id?: string | null;

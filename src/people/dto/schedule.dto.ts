@@ -131,6 +131,18 @@ export class ShiftsQuery {
   to!: string;
 }
 
+export class OverridesQuery {
+  @ApiPropertyOptional({ format: 'date-time', description: 'Defaults to now.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Defaults to 31 days after from.' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+}
+
 export class RestrictionView {
   @ApiProperty({ enum: WEEKDAYS, isArray: true }) days!: Weekday[];
   @ApiProperty() start!: string;

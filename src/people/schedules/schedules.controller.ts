@@ -24,6 +24,7 @@ import {
   OnCallView,
   OverrideView,
   ScheduleView,
+  OverridesQuery,
   ShiftsQuery,
   ShiftsView,
   UpdateScheduleDto,
@@ -112,9 +113,10 @@ export class SchedulesController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOperation({ summary: 'Overrides that overlap [from, to) (default: now to 31 days ahead)' })
   @ApiOkResponse({ type: [OverrideView] })
-  overrides(@Param('id', UuidParamPipe) id: string, @Query() query: Partial<ShiftsQuery>): Promise<OverrideView[]> {
-    const now = this.clock.now().getTime();
-    return this.schedules.listOverrides(id, query.from ?? new Date(now).toISOString(), query.to ?? new Date(now + 31 * 86_400_000).toISOString());
+  overrides(@Param('id', UuidParamPipe) id: string, @Query() query: OverridesQuery): Promise<OverrideView[]> {
+    const from = query.from ? Date.parse(query.from) : this.clock.now().getTime();
+    const to = query.to ? Date.parse(query.to) : from + 31 * 86_400_000;
+    return this.schedules.listOverrides(id, new Date(from).toISOString(), new Date(to).toISOString());
   }
 
   @RequireScope('people:write')

@@ -175,7 +175,8 @@ export class SchedulesService {
         if (!overrides.some((o) => o.user_id === user.id)) continue;
       }
       const { final } = await this.compute(schedule, now - FEED_BACK_MS, now + FEED_AHEAD_MS);
-      for (const shift of final.shifts) if (shift.user_id === user.id) events.push(this.event(schedule, shift.start, shift.end, user, shift.source));
+      for (const shift of final.shifts)
+        if (shift.user_id === user.id) events.push(this.event(schedule, shift, { start: now - FEED_BACK_MS, end: now + FEED_AHEAD_MS }, user));
     }
     return renderCalendar(`On call: ${user.name}`, events, now);
   }
@@ -187,14 +188,22 @@ export class SchedulesService {
     const { final, users } = await this.compute(schedule, now - FEED_BACK_MS, now + FEED_AHEAD_MS);
     const events = final.shifts.flatMap((s) => {
       const user = users.get(s.user_id);
-      return user ? [this.event(schedule, s.start, s.end, user, s.source)] : [];
+      return user ? [this.event(schedule, s, { start: now - FEED_BACK_MS, end: now + FEED_AHEAD_MS }, user)] : [];
     });
     return renderCalendar(`On call: ${schedule.name}`, events, now);
   }
 
-  private event(schedule: Schedule, start: number, end: number, user: User, source: string): CalendarEvent {
+  /**
+   * A shift as a calendar event. Its UID must stay the same from one fetch to the next, but the
+   * feed's window moves with the clock and cuts the shifts at its edges: a shift is named by an
+   * edge the window did not cut (its start, else its end), and the one shift of a person that
+   * the window cuts at both ends (it covers all of it) by neither.
+   */
+  private event(schedule: Schedule, shift: { start: number; end: number; source: string }, window: { start: number; end: number }, user: User): CalendarEvent {
+    const { start, end, source } = shift;
+    const edge = start > window.start ? `s${start}` : end < window.end ? `e${end}` : 'whole';
     return {
-      uid: `${schedule.id}-${start}-${user.id}@llm-incident-manager`,
+      uid: `${schedule.id}-${edge}-${user.id}@llm-incident-manager`,
       start,
       end,
       summary: `On call: ${schedule.name} (${user.name})`,
