@@ -67,6 +67,8 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
         { name: 'platform', matchers: ['team="platform"'], receiver: 'team:platform' },
         { name: 'storage', matchers: ['team="storage"'], receiver: 'team:storage' },
         { name: 'dee', matchers: ['team="dee"'], receiver: 'user:dee@example.com' },
+        // The route runs the same policy as the team's own: it runs once, and the team's members are paged.
+        { name: 'storage-twice', matchers: ['team="storage-twice"'], receiver: 'team:storage', escalation: 'team-policy' },
       ],
     },
   });
@@ -257,6 +259,41 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
     await app.http.post(`/v1/incidents/${policy}/acknowledge`).send({ actor: 'lead' }).expect(200);
   });
 
+  it('a team whose policy already runs for the incident pages its members instead of running it again', async () => {
+    const id = await raise({ team: 'storage-twice' }, 'Storage twice');
+    await waitUntil(() => mailsTo('ben@example.com', 'Storage twice').length === 1, 'the members paged');
+    await tick(120);
+    await waitUntil(() => mailsTo('lead@example.com', 'Storage twice').length === 1, 'the policy step');
+    await tick(600);
+    await new Promise((r) => setTimeout(r, 300)); // showing that no second run follows
+    expect(mailsTo('lead@example.com', 'Storage twice')).toHaveLength(1);
+    expect((await timeline(id)).filter((e) => e.event_type === 'escalated')).toHaveLength(1);
+    await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'lead' }).expect(200);
+  });
+
+  it('a people-only route silenced while nobody is on call: when the silence ends, it says so and the escalation starts', async () => {
+    const silence = await app.http
+      .post('/v1/silences')
+      .send({ matchers: ['team="gaps"', 'alertname="Quiet gap"'], ends_at: new Date(clock.now().getTime() + 3600_000).toISOString(), comment: 'window' })
+      .expect(201);
+    const id = (
+      await app.http
+        .post('/v1/alerts')
+        .send(alert({ severity: 'P1', labels: { team: 'gaps', alertname: 'Quiet gap' }, title: 'Quiet gap' }))
+        .expect(200)
+    ).body.incident_id;
+    await tick(120);
+    expect((await timeline(id)).map((e) => e.event_type).filter((k) => ['people_held', 'nobody_reached', 'escalated'].includes(k))).toEqual(['people_held']);
+    await app.http.post(`/v1/silences/${silence.body.id}/expire`).expect(200);
+    await tick(1);
+    await tick(0);
+    await waitUntil(async () => (await timeline(id)).some((e) => e.event_type === 'nobody_reached'), 'nobody reached after the silence');
+    await tick(60); // the policy's first step: the empty schedule again, so the lead at once
+    await tick(0);
+    await waitUntil(() => mailsTo('lead@example.com', 'Quiet gap').length === 1, 'the lead paged');
+    await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'lead' }).expect(200);
+  });
+
   it('a person no method can reach: the timeline says why, and counts as nobody reached', async () => {
     const id = await raise({ team: 'dee' }, 'Unreachable');
     await waitUntil(async () => (await timeline(id)).some((e) => e.event_type === 'nobody_reached'), 'nobody reached');
@@ -290,14 +327,15 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
     expect(dmsTo('U0ANA', 'Silenced page')).toEqual([]);
     expect((await timeline(id)).map((e) => e.event_type)).not.toContain('escalated');
     await app.http.post(`/v1/silences/${silence.body.id}/expire`).expect(200);
-    await tick(1);
+    await tick(1); // the silence's end releases what it held
+    await tick(0); // which is paged now
     await waitUntil(() => mailsTo('ana@example.com', 'Silenced page').length === 1, 'Ana paged when the silence ended');
     // Escalation starts from then, once.
     await tick(300);
     await waitUntil(() => mailsTo('ben@example.com', 'Silenced page').length === 1, 'the first step after the silence');
     const kinds = (await timeline(id)).map((e) => e.event_type);
-    expect(kinds.filter((k) => k.startsWith('person_') || k === 'escalated')).toEqual([
-      'person_notification_suppressed',
+    expect(kinds.filter((k) => k.startsWith('person_') || k === 'escalated' || k === 'people_held')).toEqual([
+      'people_held',
       'person_notified',
       'person_notified', // Ana's second rule, 2 minutes on
       'escalated',

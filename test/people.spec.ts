@@ -111,6 +111,9 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
       .expect(200);
     expect(changed.body).toMatchObject({ member_ids: [a.id], notify: 'members' });
     expect((await running.http.post('/v1/teams').send({ name: 'payments' })).status).toBe(409);
+    const nullNotify = await running.http.patch(`/v1/teams/${team.body.id}`).send({ notify: null });
+    expect(nullNotify.status).toBe(400);
+    expect(nullNotify.body.error.details.fields[0].field).toBe('notify');
   });
 
   it('a schedule: on call now, the final shifts with an override and a gap, every schedule at once', async () => {
@@ -176,6 +179,17 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
     expect((await running.http.get(`/v1/schedules/${id}/overrides?from=2026-01-01T00:00:00Z&from=2026-01-02T00:00:00Z`)).status).toBe(400);
     const listed = await running.http.get(`/v1/schedules/${id}/overrides?from=2026-01-15T00:00:00Z&to=2026-01-17T00:00:00Z`).expect(200);
     expect(listed.body.map((o: { id: string }) => o.id)).toEqual([override.body.id]);
+    const week = await running.http.get(`/v1/schedules/${id}/on-call?at=2026-W03`);
+    expect(week.status).toBe(400);
+    expect(week.body.error.details.fields[0].field).toBe('at');
+    const nullZone = await running.http.patch(`/v1/schedules/${id}`).send({ time_zone: null });
+    expect(nullZone.status).toBe(400);
+    expect(nullZone.body.error.details.fields[0].field).toBe('time_zone');
+    const impossible = await running.http
+      .post('/v1/schedules')
+      .send({ name: 'feb', time_zone: 'UTC', layers: [{ name: 'l', members: [ana.id], rotation: 'daily', handoff_time: '09:00', start_date: '2026-02-30' }] });
+    expect(impossible.status).toBe(400);
+    expect(impossible.body.error.details.fields.map((f: { field: string }) => f.field)).toEqual(['layers[0].start_date']);
     const tooLong = await running.http.get(`/v1/schedules/${id}/shifts?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z`);
     expect(tooLong.status).toBe(400);
     expect(tooLong.body.error.details.fields[0].field).toBe('to');
@@ -224,6 +238,10 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
     );
     const whole = await running.anon.get(path.replace('shifts.ics', `schedules/${schedule.body.id}.ics`)).expect(200);
     expect(new ICAL.Component(ICAL.parse(whole.text)).getAllSubcomponents('vevent')).toHaveLength(1);
+    // Only the schedules the user is in: a link is not a key to everyone's rotations.
+    const others = (await running.http.get('/v1/schedules').expect(200)).body.filter((s: { name: string }) => s.name !== 'dee-daily');
+    expect(others.length).toBeGreaterThan(0);
+    await running.anon.get(path.replace('shifts.ics', `schedules/${others[0].id}.ics`)).expect(404);
 
     await running.anon.get('/v1/calendars/' + 'A'.repeat(43) + '/shifts.ics').expect(404);
     const again = await running.http.post(`/v1/users/${dee.id}/calendar-link`).expect(200);

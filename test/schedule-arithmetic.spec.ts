@@ -84,6 +84,35 @@ describe('rotations across daylight-saving changes', () => {
   });
 });
 
+describe('hand-offs and windows in the hour a spring-forward change skips', () => {
+  it('a layer whose first hand-off falls in the skipped hour hands off at the written time from the next day on', () => {
+    const shifts = layerShifts(
+      layer({ rotation: 'daily', start_date: '2027-03-28', handoff_time: '02:30' }),
+      'Europe/Berlin',
+      t('2027-03-28T00:00:00Z'),
+      t('2027-03-30T12:00:00Z'),
+    );
+    expect(spans(shifts)).toEqual([
+      ['2027-03-28T01:30:00.000Z', '2027-03-29T00:30:00.000Z', 'ana'], // 03:30 CEST (02:30 does not exist), then 02:30 CEST
+      ['2027-03-29T00:30:00.000Z', '2027-03-30T00:30:00.000Z', 'ben'],
+      ['2027-03-30T00:30:00.000Z', '2027-03-30T12:00:00.000Z', 'ana'],
+    ]);
+  });
+
+  it('a 02:00–03:00 window is empty on the change day, not a day long', () => {
+    const allowed = restrictionSpans(
+      [{ days: ['sat', 'sun', 'mon'], start: '02:00', end: '03:00' }],
+      'Europe/Berlin',
+      t('2027-03-27T00:00:00Z'),
+      t('2027-03-30T00:00:00Z'),
+    );
+    expect(spans(allowed)).toEqual([
+      ['2027-03-27T01:00:00.000Z', '2027-03-27T02:00:00.000Z'], // Saturday, CET
+      ['2027-03-29T00:00:00.000Z', '2027-03-29T01:00:00.000Z'], // Monday, CEST
+    ]);
+  });
+});
+
 describe('leap day', () => {
   it('a daily rotation gives 29 February its own shift', () => {
     const l = layer({ rotation: 'daily', start_date: '2028-02-27', members: ['ana', 'ben', 'cy'], handoff_time: '00:00' });
@@ -204,7 +233,7 @@ describe('rotation lengths', () => {
     expect(parseRotation(written)?.toObject()).toEqual(expected);
   });
 
-  it.each(['', 'fortnightly', '0h', '1x', '1h1h', '-1d'])('refuses %j', (written) => {
+  it.each(['', 'fortnightly', '0h', '1x', '1h1h', '-1d', '53w', '9999999999999999999w'])('refuses %j', (written) => {
     expect(parseRotation(written)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { isISO8601, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 import { Untransformed } from './validation';
 
 /**
@@ -75,6 +75,25 @@ export function IsHttpUrl(options?: ValidationOptions): PropertyDecorator {
           if (typeof value !== 'string' || !URL.canParse(value)) return false;
           const { protocol, hostname } = new URL(value);
           return (protocol === 'http:' || protocol === 'https:') && hostname !== '';
+        },
+      },
+    });
+}
+
+/**
+ * An ISO 8601 instant that JavaScript can read: the strict ISO check alone passes forms such as
+ * `2026-W03` or `2026-015`, which Date.parse cannot read (NaN, then a RangeError far from the input).
+ */
+export function IsInstant(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isInstant',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must be an ISO 8601 date-time such as 2027-01-04T09:00:00Z', ...options },
+      validator: {
+        validate(value: unknown): boolean {
+          return typeof value === 'string' && isISO8601(value, { strict: true }) && Number.isFinite(Date.parse(value));
         },
       },
     });

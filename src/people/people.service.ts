@@ -242,7 +242,8 @@ export class PeopleService {
 
   private async checkTeam(dto: UpdateTeamDto): Promise<void> {
     const issues: FieldIssue[] = [];
-    if ((dto as Record<string, unknown>).name === null) issues.push({ field: 'name', message: 'name is required' });
+    for (const field of ['name', 'notify'] as const)
+      if ((dto as Record<string, unknown>)[field] === null) issues.push({ field, message: `${field} is required` });
     if (dto.escalation_policy && !this.routing.policy(dto.escalation_policy))
       issues.push({ field: 'escalation_policy', message: `no escalation policy named "${dto.escalation_policy}" in the routing configuration` });
     if (dto.notify === 'policy' && dto.escalation_policy === null) issues.push({ field: 'notify', message: 'notify = policy needs an escalation_policy' });

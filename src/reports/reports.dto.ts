@@ -1,5 +1,6 @@
+import { IsInstant } from '../common/validators';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { SEVERITIES, Severity } from '../incidents/domain/incident';
 
 /** The longest range a report covers. */
@@ -12,12 +13,12 @@ export const NO_TEAM = '(none)';
 export class ResponseReportQuery {
   @ApiPropertyOptional({ format: 'date-time', description: `Start of the range, inclusive. Defaults to ${DEFAULT_REPORT_DAYS} days before \`to\`.` })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: `End of the range, exclusive; at most ${MAX_REPORT_DAYS} days after \`from\`. Defaults to now.` })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   to?: string;
 
   @ApiPropertyOptional({

@@ -68,9 +68,16 @@ export class RoutingService {
 
   /** Whether any route or step names people (user:, schedule:, team:): else nothing on the ingest path looks for them. */
   get hasPersonTargets(): boolean {
-    for (const receiver of this.current.receivers.values()) if (receiver.person) return true;
-    return false;
+    if (this.personTargetsOf !== this.current) {
+      this.personTargetsOf = this.current;
+      this.personTargets = [...this.current.receivers.values()].some((receiver) => receiver.person !== undefined);
+    }
+    return this.personTargets;
   }
+
+  /** hasPersonTargets, worked out once per routing loaded. */
+  private personTargetsOf: Routing | null = null;
+  private personTargets = false;
 
   policy(name: string): EscalationPolicy | undefined {
     return this.current.policies.get(name);

@@ -97,17 +97,16 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     if (event.name === IncidentEventName.Detected) {
       // Kept quiet by a silence: scheduled when the silence ends and the incident is notified. A
       // route naming only people plans no channel delivery, so the outbox saw no silence: asked here.
-      const silenced = suppressed || (this.routing.hasPersonTargets && (await this.silences.matchingWithin(tx, subjectOf(incident), at)) !== null);
-      if (silenced) {
-        // Their pages are recorded as kept back (no later rules); they are paged when the silence ends.
-        await this.pageRoutedPeople(tx, incident, at);
+      const silence = suppressed || this.routing.hasPersonTargets ? await this.silences.matchingWithin(tx, subjectOf(incident), at) : null;
+      if (suppressed || silence) {
+        if (silence) this.holdPeople(tx, incident, silence, at);
         return false;
       }
       this.schedule(tx, incident, at, { escalation: true, repeat: true });
       return this.pageRoutedPeople(tx, incident, at);
     }
     if (event.name === IncidentEventName.Resolved || event.name === IncidentEventName.Closed) {
-      await this.steps.cancelFor(tx, incident.id, ['escalation', 'repeat', 'person'], `incident ${incident.state.toLowerCase()}`, at);
+      await this.steps.cancelFor(tx, incident.id, ['escalation', 'repeat', 'person', 'held'], `incident ${incident.state.toLowerCase()}`, at);
       return false;
     }
     if (event instanceof IncidentStateEvent && event.previous_state === 'Resolved') {
@@ -116,17 +115,39 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     }
     // An acknowledgement by anyone stops every step and every person's later rules.
     if (isAcknowledgement(event))
-      await this.steps.cancelFor(tx, incident.id, ['escalation', 'person'], `acknowledged by ${incident.acknowledged_by ?? event.actor}`, at);
+      await this.steps.cancelFor(tx, incident.id, ['escalation', 'person', 'held'], `acknowledged by ${incident.acknowledged_by ?? event.actor}`, at);
     return false;
+  }
+
+  /**
+   * A silence keeps a new incident quiet: the people its routes name are not resolved now (nor a
+   * team's policy started); a durable step pages them when the silence ends, and starts the
+   * escalation then if the incident's channel notifications did not (a route naming only people).
+   */
+  private holdPeople(tx: Tx, incident: Incident, silence: LiveSilence, at: string): void {
+    const targets = this.routing.hasPersonTargets ? this.router.routedReceivers(incident).flatMap((r) => (r.receiver.person ? [r.receiver.name] : [])) : [];
+    if (targets.length === 0) return;
+    this.steps.add(tx, this.row(incident.id, 'held', 'silence', null, 0, 0, [silence.id], silence.ends_at, at));
+    this.incidents.recordWithin(tx, incident.id, 'people_held', 'system', `Paging of ${targets.join(', ')} kept back by silence ${silence.id} until it ends`, {
+      silence_id: silence.id,
+      targets,
+    });
   }
 
   /** Pages the users, schedules and teams the incident's routes name as their receiver. */
   private async pageRoutedPeople(tx: Tx, incident: Incident, at: string): Promise<boolean> {
     if (!this.routing.hasPersonTargets) return false;
     let wrote = false;
+    const users = new Set<string>();
     for (const { route, receiver } of this.router.routedReceivers(incident)) {
       if (!receiver.person) continue;
-      const paged = await this.paging.page(tx, incident, receiver.person, { route, target: receiver.name, at, eventName: IncidentEventName.Detected });
+      const paged = await this.paging.page(tx, incident, receiver.person, {
+        route,
+        target: receiver.name,
+        at,
+        eventName: IncidentEventName.Detected,
+        paged: users,
+      });
       if (paged.rows.length > 0) wrote = true;
     }
     return wrote;
@@ -202,6 +223,18 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
       return false;
     };
     if (!incident) return cancel('incident gone');
+    if (step.kind === 'held') {
+      if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
+      if (incident.acknowledged_at !== null) return cancel(`acknowledged by ${incident.acknowledged_by}`);
+      await this.steps.settle(tx, step.id, 'fired', null, now);
+      const other = await this.silences.matchingWithin(tx, subjectOf(incident), now);
+      if (other) {
+        this.holdPeople(tx, incident, other, now);
+        return false;
+      }
+      if (!(await this.steps.escalationStarted(tx, incident.id))) this.schedule(tx, incident, now, { escalation: true, repeat: true });
+      return this.pageRoutedPeople(tx, incident, now);
+    }
     if (step.kind === 'person') {
       if (!isActive(incident.state)) return cancel(`incident ${incident.state.toLowerCase()}`);
       if (incident.acknowledged_at !== null) return cancel(`acknowledged by ${incident.acknowledged_by}`);
@@ -308,6 +341,8 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
    */
   private async silenceEnded(tx: Tx, silence: LiveSilence, now: string): Promise<string[]> {
     const notified: string[] = [];
+    // The people it held back are paged at the next tick (their step decides about escalation too).
+    await this.steps.releaseHeld(tx, silence.id, now);
     for (const id of await this.deliveries.incidentsSuppressedBy(tx, silence.id)) {
       const incident = await this.incidents.findWithin(tx, id);
       if (!incident || !isActive(incident.state) || incident.acknowledged_at !== null) continue;
@@ -335,8 +370,8 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
           deliveries: rows.length,
         },
       );
-      this.schedule(tx, incident, now, { escalation: true, repeat: true });
-      await this.pageRoutedPeople(tx, incident, now);
+      // Unless the held-back people's step already started it (it may run first, in the same tick).
+      if (!(await this.steps.escalationStarted(tx, id))) this.schedule(tx, incident, now, { escalation: true, repeat: true });
       notified.push(id);
     }
     return notified;

@@ -24,8 +24,10 @@ export interface PagingContext {
   eventName: string;
   /** The message, when not the event's own headline (an escalation says why it escalated). */
   text?: string;
-  /** The escalation policy running, if a step of one pages: a team's policy does not start itself again. */
+  /** The escalation policy running, if a step of one pages. */
   policy?: string | null;
+  /** Users already paged for this event (one page per person when several routes name them). */
+  paged?: Set<string>;
 }
 
 export interface PagingOutcome {
@@ -68,14 +70,22 @@ export class PersonPaging {
     const reached: User[] = [];
     const silence = await this.silences.matchingWithin(tx, subjectOf(incident), ctx.at);
     for (const user of resolved.users) {
+      if (ctx.paged?.has(user.id)) continue;
+      ctx.paged?.add(user.id);
       const rules = effectiveRules(user);
       const now = rules.flatMap((rule) => (rule.after_ms === 0 ? rule.methods : []));
       const written = now.length > 0 ? this.notifyUser(tx, incident, user, [...new Set(now)], ctx, resolved.why, silence, null) : { rows: [], used: [] };
       rows.push(...written.rows);
-      const later = silence ? [] : rules.map((rule, index) => ({ rule, index })).filter(({ rule }) => rule.after_ms > 0);
+      // Later rules count from when the person was first notified: paged again (another route,
+      // an escalation step to the same schedule), they are not scheduled a second time.
+      const later =
+        silence || (await this.steps.personPending(tx, incident.id, user.id))
+          ? []
+          : rules.map((rule, index) => ({ rule, index })).filter(({ rule }) => rule.after_ms > 0);
       for (const { rule, index } of later) {
         const due = new Date(Date.parse(ctx.at) + rule.after_ms).toISOString();
-        this.steps.add(tx, stepRow(incident.id, 'person', ctx.route, null, index, 0, [user.id, ctx.target], due, ctx.at));
+        // The rule's wait is kept with the step: it finds the same rule if the user edits their rules meanwhile.
+        this.steps.add(tx, stepRow(incident.id, 'person', ctx.route, null, index, 0, [user.id, ctx.target, String(rule.after_ms)], due, ctx.at));
       }
       if (written.used.length > 0 || later.length > 0) reached.push(user);
     }
@@ -86,11 +96,13 @@ export class PersonPaging {
 
   /** One of a paged user's later rules, due now: notifies them by its methods unless the incident was acknowledged. Answers the rows written. */
   async fireRule(tx: Tx, incident: Incident, step: ScheduledStep, now: string): Promise<{ rows: NewDeliveryRow[]; cancelled: string | null }> {
-    const [userId, target] = JSON.parse(step.receivers) as [string, string];
+    const [userId, target, afterMs] = JSON.parse(step.receivers) as [string, string, string];
     const user = await this.people.userWithin(tx, userId);
     if (!user?.active) return { rows: [], cancelled: `user ${user?.name ?? userId} is no longer active` };
-    const rule = effectiveRules(user)[step.step];
-    if (!rule || rule.after_ms === 0) return { rows: [], cancelled: `${user.name}'s notification rule ${step.step + 1} is no longer set` };
+    const rules = effectiveRules(user);
+    const index = rules.findIndex((r) => r.after_ms === Number(afterMs));
+    const rule = rules[index];
+    if (!rule || rule.after_ms === 0) return { rows: [], cancelled: `${user.name} no longer has a rule after ${formatDuration(Number(afterMs))}` };
     const silence = await this.silences.matchingWithin(tx, subjectOf(incident), now);
     const ctx: PagingContext = {
       route: step.route,
@@ -99,7 +111,7 @@ export class PersonPaging {
       eventName: 'incident.reminder',
       text: `Not acknowledged ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected: ${incident.title}`,
     };
-    const written = this.notifyUser(tx, incident, user, rule.methods, ctx, `rule ${step.step + 1}, after ${formatDuration(rule.after_ms)}`, silence, step.step);
+    const written = this.notifyUser(tx, incident, user, rule.methods, ctx, `rule ${index + 1}, after ${formatDuration(rule.after_ms)}`, silence, index);
     return { rows: written.rows, cancelled: null };
   }
 
@@ -124,7 +136,9 @@ export class PersonPaging {
     const team = await this.people.teamByNameWithin(tx, target.ref);
     if (!team) return { nobody: `no team named ${target.ref}` };
     const policy = team.notify === 'policy' && team.escalation_policy ? this.routing.policy(team.escalation_policy) : undefined;
-    if (policy && policy.steps.length > 0 && policy.name !== ctx.policy) {
+    // A policy runs once per incident: a team whose policy has already run for it (the route's own,
+    // or one started through a loop of teams naming each other) notifies its members instead.
+    if (policy && policy.steps.length > 0 && !(await this.steps.policyRan(tx, incident.id, policy.name))) {
       // The team's own escalation policy runs from here, as a route's would.
       const due = new Date(Date.parse(ctx.at) + policy.steps[0].after_ms).toISOString();
       this.steps.add(tx, stepRow(incident.id, 'escalation', ctx.route, policy.name, 0, 0, [], due, ctx.at));

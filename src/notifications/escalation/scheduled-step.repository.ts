@@ -6,8 +6,12 @@ import { DATABASE } from '../../database/tokens';
 import type { Tx } from '../../database/transactor';
 
 export type ScheduledStep = Selectable<ScheduledStepRow>;
-/** escalation: a policy's step; repeat: a route's repeat_interval; person: one of a paged user's later notification rules. */
-export type StepKind = 'escalation' | 'repeat' | 'person';
+/**
+ * escalation: a policy's step; repeat: a route's repeat_interval; person: one of a paged user's
+ * later notification rules; held: the paging of a new incident's people, kept back by a silence
+ * until it ends (receivers: [the silence's id]).
+ */
+export type StepKind = 'escalation' | 'repeat' | 'person' | 'held';
 
 /** A new pending step. `receivers`: a repeat's receivers; a person step's [user id, the target that paged them]. */
 export function stepRow(
@@ -68,6 +72,64 @@ export class ScheduledStepRepository {
 
   async settle(tx: Tx, id: string, status: 'fired' | 'cancelled', reason: string | null, now: string): Promise<void> {
     await tx.db.updateTable('scheduled_steps').set({ status, reason, settled_at: now }).where('id', '=', id).where('status', '=', 'pending').execute();
+  }
+
+  /** Whether the incident has run (or is running) this escalation policy: any of its steps, in this transaction's writes too. */
+  async policyRan(tx: Tx, incidentId: string, policy: string): Promise<boolean> {
+    const deferred = tx.deferred('scheduled_steps') as ScheduledStepRow[];
+    if (deferred.some((r) => r.incident_id === incidentId && r.kind === 'escalation' && r.policy === policy)) return true;
+    const row = await tx.db
+      .selectFrom('scheduled_steps')
+      .select('id')
+      .where('incident_id', '=', incidentId)
+      .where('kind', '=', 'escalation')
+      .where('policy', '=', policy)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Whether the incident has any escalation or repeat steps, fired or not (its escalation has started). */
+  async escalationStarted(tx: Tx, incidentId: string): Promise<boolean> {
+    const deferred = tx.deferred('scheduled_steps') as ScheduledStepRow[];
+    if (deferred.some((r) => r.incident_id === incidentId && (r.kind === 'escalation' || r.kind === 'repeat'))) return true;
+    const row = await tx.db
+      .selectFrom('scheduled_steps')
+      .select('id')
+      .where('incident_id', '=', incidentId)
+      .where('kind', 'in', ['escalation', 'repeat'])
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** A silence ended (or was expired early): what it held back is due now. */
+  async releaseHeld(tx: Tx, silenceId: string, now: string): Promise<void> {
+    await tx.db
+      .updateTable('scheduled_steps')
+      .set({ due_at: now })
+      .where('kind', '=', 'held')
+      .where('status', '=', 'pending')
+      .where('receivers', '=', JSON.stringify([silenceId]))
+      .where('due_at', '>', now)
+      .execute();
+  }
+
+  /** Whether a user has later rules pending for the incident (they count from when the user was first notified). */
+  async personPending(tx: Tx, incidentId: string, userId: string): Promise<boolean> {
+    const prefix = `["${userId}",`;
+    const deferred = tx.deferred('scheduled_steps') as ScheduledStepRow[];
+    if (deferred.some((r) => r.incident_id === incidentId && r.kind === 'person' && r.status === 'pending' && r.receivers.startsWith(prefix))) return true;
+    const row = await tx.db
+      .selectFrom('scheduled_steps')
+      .select('id')
+      .where('incident_id', '=', incidentId)
+      .where('kind', '=', 'person')
+      .where('status', '=', 'pending')
+      .where('receivers', 'like', `${prefix}%`)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Cancels the incident's pending steps of these kinds (in this transaction's own writes too). */

@@ -1,3 +1,4 @@
+import { IsInstant } from '../../common/validators';
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -6,7 +7,6 @@ import {
   ArrayUnique,
   IsArray,
   IsIn,
-  IsISO8601,
   IsOptional,
   IsString,
   IsUUID,
@@ -106,40 +106,40 @@ export class CreateOverrideDto {
   user_id!: string;
 
   @ApiProperty({ format: 'date-time' })
-  @IsISO8601({ strict: true })
+  @IsInstant()
   starts_at!: string;
 
   @ApiProperty({ format: 'date-time' })
-  @IsISO8601({ strict: true })
+  @IsInstant()
   ends_at!: string;
 }
 
 export class OnCallQuery {
   @ApiPropertyOptional({ format: 'date-time', description: 'Defaults to now.' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   at?: string;
 }
 
 export class ShiftsQuery {
   @ApiProperty({ format: 'date-time' })
-  @IsISO8601({ strict: true })
+  @IsInstant()
   from!: string;
 
   @ApiProperty({ format: 'date-time', description: 'At most 93 days after from.' })
-  @IsISO8601({ strict: true })
+  @IsInstant()
   to!: string;
 }
 
 export class OverridesQuery {
   @ApiPropertyOptional({ format: 'date-time', description: 'Defaults to now.' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Defaults to 31 days after from.' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsInstant()
   to?: string;
 }
 

@@ -43,6 +43,8 @@ export interface LayerShift extends Span {
 
 const ROTATION_UNITS: Record<string, 'weeks' | 'days' | 'hours' | 'minutes'> = { w: 'weeks', d: 'days', h: 'hours', m: 'minutes' };
 export const MIN_ROTATION_MS = 60 * 60 * 1000;
+/** A year: a longer rotation is surely a typing mistake (and past 2^53 ms it is no number at all). */
+export const MAX_ROTATION_MS = 366 * 24 * 60 * 60 * 1000;
 
 /** The rotation as a Luxon duration, or null when it is not one of the forms above. */
 export function parseRotation(rotation: string): Duration | null {
@@ -56,7 +58,8 @@ export function parseRotation(rotation: string): Duration | null {
     parts[key] = Number(n);
   }
   const duration = Duration.fromObject(parts);
-  return duration.as('milliseconds') > 0 ? duration : null;
+  const ms = duration.as('milliseconds');
+  return ms > 0 && ms <= MAX_ROTATION_MS ? duration : null;
 }
 
 export function isTimeOfDay(value: string): boolean {
@@ -100,23 +103,27 @@ function localInstantMs(date: DateTime, time: string): number {
  * that calendar units never drift. Hours and minutes are elapsed time: plain arithmetic (a 1-hour
  * rotation has thousands of periods in a quarter, and Luxon's calendar math costs microseconds each).
  */
-function periodStarts(anchor: DateTime, rotation: Duration): (n: number) => number {
+function periodStarts(startDay: DateTime, handoff: string, rotation: Duration): (n: number) => number {
   const { weeks = 0, days = 0, hours = 0, minutes = 0 } = rotation.toObject();
   const elapsedMs = (hours * 60 + minutes) * 60_000;
-  const base = anchor.toMillis();
+  const base = localInstantMs(startDay, handoff);
   if (weeks === 0 && days === 0) return (n) => base + n * elapsedMs;
-  return (n) => anchor.plus({ days: (weeks * 7 + days) * n }).toMillis() + n * elapsedMs;
+  // From the civil date each time: a first hand-off in an hour a spring-forward change skipped
+  // moves on by the gap that day only, and the next ones are at the hand-off time again.
+  const stepDays = weeks * 7 + days;
+  return (n) => localInstantMs(startDay.plus({ days: stepDays * n }), handoff) + n * elapsedMs;
 }
 
 /** A layer's shifts that overlap [from, to), before restrictions, clipped to it. */
 function rotationShifts(layer: Layer, zone: string, from: number, to: number): LayerShift[] {
   const rotation = parseRotation(layer.rotation);
   if (!rotation || layer.members.length === 0) return [];
-  const anchor = localInstant(DateTime.fromISO(layer.start_date, { zone }), layer.handoff_time);
-  const periodStart = periodStarts(anchor, rotation);
+  const startDay = DateTime.fromISO(layer.start_date, { zone });
+  if (!startDay.isValid) return [];
+  const periodStart = periodStarts(startDay, layer.handoff_time, rotation);
   const nominal = rotation.as('milliseconds');
   // The estimate may be off by one where a period held a daylight-saving change: step to the period holding `from`.
-  let n = Math.max(0, Math.floor((from - anchor.toMillis()) / nominal));
+  let n = Math.max(0, Math.floor((from - periodStart(0)) / nominal));
   while (n > 0 && periodStart(n) > from) n--;
   while (periodStart(n + 1) <= from) n++;
   const shifts: LayerShift[] = [];
@@ -139,8 +146,9 @@ export function restrictionSpans(restrictions: Restriction[], zone: string, from
     for (const r of restrictions) {
       if (!r.days.includes(weekday)) continue;
       const start = localInstantMs(day, r.start);
-      let end = localInstantMs(day, r.end);
-      if (end <= start) end = localInstantMs((next ??= day.plus({ days: 1 })), r.end);
+      // Past midnight as written (end at or before start), not as computed: on a spring-forward
+      // day 02:00–03:00 both land on 03:00, and that window is empty, not a day long.
+      const end = r.end <= r.start ? localInstantMs((next ??= day.plus({ days: 1 })), r.end) : localInstantMs(day, r.end);
       const s = Math.max(start, from);
       const e = Math.min(end, to);
       if (s < e) spans.push({ start: s, end: e });

@@ -65,7 +65,10 @@ export class ScheduleRepository {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** Overrides of these schedules that overlap [from, to), oldest first (a later one wins where two overlap). */
+  /**
+   * Overrides of these schedules that overlap [from, to), oldest first (a later one wins where two
+   * overlap). At most 10,000: the newest, the ones that win.
+   */
   async overrides(scheduleIds: readonly string[], from: string, to: string, db: Kysely<Database> = this.db): Promise<StoredOverride[]> {
     if (scheduleIds.length === 0) return [];
     return db
@@ -74,9 +77,10 @@ export class ScheduleRepository {
       .where('schedule_id', 'in', [...scheduleIds])
       .where('ends_at', '>', from)
       .where('starts_at', '<', to)
-      .orderBy('created_at')
-      .orderBy('id')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
       .limit(10_000)
-      .execute();
+      .execute()
+      .then((rows) => rows.reverse());
   }
 }

@@ -161,6 +161,8 @@ export class OnCallController {
  * is the user's (POST /v1/users/{id}/calendar-link), and stops working when replaced or when the
  * user is deactivated.
  */
+const FEED_CACHE_MS = 300_000;
+
 @ApiTags('schedules')
 @ApiExtension('x-credential', 'path.token')
 @Controller('v1/calendars')
@@ -168,6 +170,7 @@ export class CalendarsController {
   constructor(
     private readonly schedules: SchedulesService,
     private readonly people: PeopleService,
+    private readonly clock: Clock,
   ) {}
 
   @Public()
@@ -179,7 +182,8 @@ export class CalendarsController {
   @ApiOperation({ summary: "The token's user's shifts in every schedule (iCalendar, two weeks back and eight ahead)" })
   @ApiNotFoundResponse({ type: ErrorView })
   async userShifts(@Param('token') token: string): Promise<string> {
-    return this.schedules.userCalendar(await this.userOf(token));
+    const user = await this.userOf(token);
+    return this.cached(`${user.id}|shifts`, () => this.schedules.userCalendar(user));
   }
 
   @Public()
@@ -191,9 +195,26 @@ export class CalendarsController {
   @ApiOperation({ summary: "One schedule's final shifts (iCalendar), for the holder of a user's calendar token" })
   @ApiNotFoundResponse({ type: ErrorView })
   async scheduleShifts(@Param('token') token: string, @Param('id', UuidParamPipe) id: string): Promise<string> {
-    await this.userOf(token);
-    return this.schedules.scheduleCalendar(id);
+    const user = await this.userOf(token);
+    return this.cached(`${user.id}|${id}`, () => this.schedules.scheduleCalendar(id, user));
   }
+
+  /**
+   * Feeds are kept for the five minutes their cache-control allows: these routes take no API key,
+   * so no per-key limit applies, and a calendar application (or a leaked link) asking again and
+   * again costs a lookup of the token, not a computation. The token is checked on every request.
+   */
+  private async cached(key: string, render: () => Promise<string>): Promise<string> {
+    const now = this.clock.now().getTime();
+    const hit = this.feeds.get(key);
+    if (hit && hit.until > now) return hit.body;
+    if (this.feeds.size >= 1000) this.feeds.clear();
+    const body = await render();
+    this.feeds.set(key, { body, until: now + FEED_CACHE_MS });
+    return body;
+  }
+
+  private readonly feeds = new Map<string, { body: string; until: number }>();
 
   private async userOf(token: string) {
     const user = /^[A-Za-z0-9_-]{43}$/.test(token) ? await this.people.userOfCalendarToken(token) : null;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DateTime } from 'luxon';
 import { Clock } from '../../common/clock';
 import type { Tx } from '../../database/transactor';
 import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../../common/domain-error';
@@ -18,6 +19,13 @@ export const MAX_SHIFTS_RANGE_MS = 93 * DAY_MS;
 /** What a calendar feed holds: two weeks back, eight weeks ahead. */
 const FEED_BACK_MS = 14 * DAY_MS;
 const FEED_AHEAD_MS = 56 * DAY_MS;
+
+/** An on-call answer a transaction found, and the stretch it holds for. */
+interface KnownOnCall {
+  start: number;
+  end: number;
+  answer: OnCall | null;
+}
 
 /** Who is on call for a schedule at a moment: the user, or nobody and why. */
 export interface OnCall {
@@ -55,7 +63,8 @@ export class SchedulesService {
 
   async update(id: string, dto: UpdateScheduleDto): Promise<Schedule> {
     const current = await this.get(id);
-    const layers = await this.checkSchedule({ ...dto, time_zone: dto.time_zone ?? current.time_zone }, false);
+    // A null time zone is refused (as on create); an absent one is the schedule's own, for the layers' dates.
+    const layers = await this.checkSchedule(dto.time_zone === undefined ? { ...dto, time_zone: current.time_zone } : dto, false);
     if (dto.name) {
       const other = await this.schedules.findByName(dto.name);
       if (other && other.id !== id) throw this.taken(dto.name);
@@ -152,14 +161,31 @@ export class SchedulesService {
     return out;
   }
 
-  /** For escalation, in its transaction: the person on call for the named schedule at a moment, or nobody and why. */
+  /**
+   * For escalation, in its transaction: the person on call for the named schedule at a moment, or
+   * nobody and why. Remembered for the transaction while `at` stays within the shift (or gap)
+   * found: a batch of a thousand alerts routed to one schedule computes it once, not a thousand times.
+   */
   async onCallWithin(tx: Tx, scheduleName: string, at: number): Promise<OnCall | null> {
+    let known = this.onCallByTx.get(tx);
+    if (!known) this.onCallByTx.set(tx, (known = new Map<string, KnownOnCall>()));
+    const cached = known.get(scheduleName);
+    if (cached && cached.start <= at && at < cached.end) return cached.answer;
     const schedule = await this.schedules.findByName(scheduleName, tx.db);
-    if (!schedule) return null;
+    if (!schedule) {
+      known.set(scheduleName, { start: -Infinity, end: Infinity, answer: null });
+      return null;
+    }
     const view = await this.onCallView(schedule, at, tx);
-    if (!view.shift) return { schedule, user: null, reason: view.gap?.reason ?? 'no layer or override covers this time' };
-    return { schedule, user: await this.people.userWithin(tx, view.shift.user.id), reason: null };
+    const span = view.shift ?? view.gap;
+    let answer: OnCall;
+    if (!view.shift) answer = { schedule, user: null, reason: view.gap?.reason ?? 'no layer or override covers this time' };
+    else answer = { schedule, user: await this.people.userWithin(tx, view.shift.user.id), reason: null };
+    if (span) known.set(scheduleName, { start: Date.parse(span.start), end: Date.parse(span.end), answer });
+    return answer;
   }
+
+  private readonly onCallByTx = new WeakMap<Tx, Map<string, KnownOnCall>>();
 
   /** A user's shifts in every schedule, as iCalendar: two weeks back, eight ahead. */
   async userCalendar(user: User): Promise<string> {
@@ -181,9 +207,16 @@ export class SchedulesService {
     return renderCalendar(`On call: ${user.name}`, events, now);
   }
 
-  /** One schedule's final shifts, as iCalendar, for anyone holding a calendar token. */
-  async scheduleCalendar(scheduleId: string): Promise<string> {
-    const schedule = await this.get(scheduleId);
+  /**
+   * One schedule's final shifts, as iCalendar, for a user of it (a member of one of its layers or
+   * of its team): a calendar link shows a person their own rotations, not every schedule.
+   */
+  async scheduleCalendar(scheduleId: string, user: User): Promise<string> {
+    const schedule = await this.schedules.find(scheduleId);
+    const team = schedule?.team_id ? await this.people.getTeam(schedule.team_id).catch(() => null) : null;
+    if (!schedule || !(schedule.layers.some((l) => l.members.includes(user.id)) || team?.member_ids.includes(user.id))) {
+      throw new DomainError(ErrorCode.SCHEDULE_NOT_FOUND, 'no calendar for this link');
+    }
     const now = this.clock.now().getTime();
     const { final, users } = await this.compute(schedule, now - FEED_BACK_MS, now + FEED_AHEAD_MS);
     const events = final.shifts.flatMap((s) => {
@@ -255,8 +288,10 @@ export class SchedulesService {
         const at = `layers[${i}]`;
         const rotation = parseRotation(l.rotation);
         if (!rotation || rotation.as('milliseconds') < MIN_ROTATION_MS)
-          issues.push({ field: `${at}.rotation`, message: `"${l.rotation}" is not daily, weekly or a duration of at least 1h such as 12h or 2w` });
-        if (Number.isNaN(Date.parse(`${l.start_date}T00:00:00Z`))) issues.push({ field: `${at}.start_date`, message: `"${l.start_date}" is not a date` });
+          issues.push({ field: `${at}.rotation`, message: `"${l.rotation}" is not daily, weekly or a duration from 1h to 366d such as 12h or 2w` });
+        // Luxon's reading, the one the arithmetic uses: 2026-02-30 is no date (Date.parse rolls it over to March).
+        if (!DateTime.fromISO(l.start_date, { zone: typeof dto.time_zone === 'string' && isZone(dto.time_zone) ? dto.time_zone : 'UTC' }).isValid)
+          issues.push({ field: `${at}.start_date`, message: `"${l.start_date}" is not a date` });
         l.members.forEach((id, j) => {
           if (!users.has(id)) issues.push({ field: `${at}.members[${j}]`, message: `no user ${id}` });
         });
