@@ -769,9 +769,13 @@ describe('web console in headless Chromium', () => {
       const monthStart = (y: number, m: number) => `${m < 1 ? y - 1 : m > 12 ? y + 1 : y}-${pad(((m + 11) % 12) + 1)}-01`;
       const firstRow = () => page.$eval('.tl-row[data-date]', (el) => el.getAttribute('data-date'));
       await (await button(page, 'Month')).click();
-      await page.waitForSelector('.tl-month .tl-row[data-date]');
+      // The month's rows are drawn again once its shifts arrive: wait for the whole month, then look.
+      const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+      await page
+        .waitForFunction((n: number) => document.querySelectorAll('.tl-month .tl-row[data-date]').length === n, { timeout: 10_000 }, days)
+        .catch(() => undefined);
       expect(await firstRow()).toBe(monthStart(year, month));
-      expect(await page.$$eval('.tl-month .tl-row[data-date]', (rows) => rows.length)).toBe(new Date(Date.UTC(year, month, 0)).getUTCDate());
+      expect(await page.$$eval('.tl-month .tl-row[data-date]', (rows) => rows.length)).toBe(days);
       await noHorizontalScroll(page, viewport.width);
       await (await button(page, 'Next')).click();
       await page.waitForFunction(
