@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { newId } from '../../common/ids';
 import { StoreHealth } from '../../database/store-health';
 import { Transactor, Tx } from '../../database/transactor';
 import { IncidentEvent, IncidentEventName, IncidentStateEvent, IncidentUpdatedEvent } from '../../incidents/domain/events';
@@ -15,7 +14,7 @@ import { SilencesService } from '../../silences/silences.service';
 import { DeliveryRepository, NewDeliveryRow } from '../delivery.repository';
 import { NotificationRouter, PlanSet, RoutedReceiver } from '../notification-router';
 import { PersonPaging } from './person-paging';
-import { ScheduledStep, ScheduledStepRepository } from './scheduled-step.repository';
+import { ScheduledStep, ScheduledStepRepository, stepRow } from './scheduled-step.repository';
 
 /** How often due steps and ended silences are looked for. */
 const TICK_MS = 1000;
@@ -127,7 +126,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
   private holdPeople(tx: Tx, incident: Incident, silence: LiveSilence, at: string): void {
     const targets = this.routing.hasPersonTargets ? this.router.routedReceivers(incident).flatMap((r) => (r.receiver.person ? [r.receiver.name] : [])) : [];
     if (targets.length === 0) return;
-    this.steps.add(tx, this.row(incident.id, 'held', 'silence', null, 0, 0, [silence.id], silence.ends_at, at));
+    this.steps.add(tx, stepRow(incident.id, 'held', 'silence', null, 0, 0, [silence.id], silence.ends_at, at));
     this.incidents.recordWithin(tx, incident.id, 'people_held', 'system', `Paging of ${targets.join(', ')} kept back by silence ${silence.id} until it ends`, {
       silence_id: silence.id,
       targets,
@@ -159,40 +158,12 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     for (const { route, receiver } of this.routing.route(subjectOf(incident)).matches) {
       const policy = route.escalation ? this.routing.policy(route.escalation) : undefined;
       if (what.escalation && policy && policy.steps.length > 0) {
-        this.steps.add(tx, this.row(incident.id, 'escalation', route.id, policy.name, 0, 0, [], new Date(base + policy.steps[0].after_ms).toISOString(), at));
+        this.steps.add(tx, stepRow(incident.id, 'escalation', route.id, policy.name, 0, 0, [], new Date(base + policy.steps[0].after_ms).toISOString(), at));
       }
       if (what.repeat && route.repeat_interval_ms) {
-        this.steps.add(tx, this.row(incident.id, 'repeat', route.id, null, 0, 0, [receiver], new Date(base + route.repeat_interval_ms).toISOString(), at));
+        this.steps.add(tx, stepRow(incident.id, 'repeat', route.id, null, 0, 0, [receiver], new Date(base + route.repeat_interval_ms).toISOString(), at));
       }
     }
-  }
-
-  private row(
-    incidentId: string,
-    kind: string,
-    route: string,
-    policy: string | null,
-    step: number,
-    round: number,
-    receivers: string[],
-    due: string,
-    at: string,
-  ) {
-    return {
-      id: newId(),
-      incident_id: incidentId,
-      kind,
-      route,
-      policy,
-      step,
-      round,
-      receivers: JSON.stringify(receivers),
-      due_at: due,
-      status: 'pending',
-      reason: null,
-      created_at: at,
-      settled_at: null,
-    };
   }
 
   private async runDue(): Promise<void> {
@@ -283,7 +254,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
         // Nobody reached: the next step of this round is due at once (a new round keeps its wait).
         const fallThrough = nobody !== null && next.round === step.round;
         const due = fallThrough ? now : new Date(Date.parse(step.due_at) + policy.steps[next.step].after_ms).toISOString();
-        this.steps.add(tx, this.row(incident.id, 'escalation', step.route, policy.name, next.step, next.round, [], due, now));
+        this.steps.add(tx, stepRow(incident.id, 'escalation', step.route, policy.name, next.step, next.round, [], due, now));
       } else if (nobody !== null) {
         this.incidents.recordWithin(
           tx,
@@ -311,7 +282,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     const text = `Still open (${incident.state}) ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected`;
     const written = await this.notify(tx, incident, REMINDER_EVENT, now, receivers, text, false);
     const due = new Date(Date.parse(step.due_at) + route.repeat_interval_ms).toISOString();
-    this.steps.add(tx, this.row(incident.id, 'repeat', step.route, null, 0, step.round + 1, JSON.parse(step.receivers) as string[], due, now));
+    this.steps.add(tx, stepRow(incident.id, 'repeat', step.route, null, 0, step.round + 1, JSON.parse(step.receivers) as string[], due, now));
     await this.steps.settle(tx, step.id, 'fired', null, now);
     return written.rows.length > 0;
   }
