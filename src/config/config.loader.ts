@@ -258,6 +258,11 @@ function secretsFrom(config: AppConfig, env: Env): NotificationSecrets {
     pagerduty_integration_key: read(n.pagerduty_integration_key_env),
     webhook_signing_secrets: signingSecretsIn(read(n.webhook_signing_secrets_env)),
     bootstrap_api_key: read(config.auth.bootstrap_key_env),
+    link_secret: read(config.server.link_secret_env),
+    twilio_auth_token: read(n.twilio_auth_token_env),
+    ntfy_token: read(n.ntfy_token_env),
+    teams_webhook_url: read(n.teams_webhook_env),
+    pagerduty_webhook_secrets: signingSecretsIn(read(config.integrations.pagerduty_webhook_secrets_env)),
   };
 }
 
@@ -280,6 +285,7 @@ function crossKeyProblems(config: AppConfig, env: Env, unset?: ConfigProblem[]):
   if (server?.public_url && !/^https?:\/\/[^/\s<>|?#]+(\/[^\s<>|?#]*)?$/i.test(server.public_url)) {
     problems.push({ key: 'server.public_url', message: 'must be an http(s) URL without query or fragment, such as https://incidents.example.com' });
   }
+  problems.push(...phoneAndPushProblems(config, env, unset));
   if (n?.webhook_enabled && n.default_webhook_url === '') {
     problems.push({ key: 'notifications.default_webhook_url', message: 'webhook_enabled is true but no default_webhook_url is set' });
   }
@@ -339,6 +345,68 @@ function crossKeyProblems(config: AppConfig, env: Env, unset?: ConfigProblem[]):
   }
   for (const cidr of outbound?.allow_cidrs ?? []) {
     if (!parseCidr(cidr)) problems.push({ key: 'outbound.allow_cidrs', message: `"${cidr}" is not a CIDR range such as 10.0.0.0/8 or fd00::/8` });
+  }
+  return problems;
+}
+
+/** Channels that link back or take acknowledgements need a public URL and a link key; Twilio needs its account. */
+function phoneAndPushProblems(config: AppConfig, env: Env, unset?: ConfigProblem[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { server, notifications: n } = config;
+  if (!server || !n) return problems;
+  const on = (['sms', 'voice', 'ntfy', 'teams'] as const).filter((c) => n[`${c}_enabled`]);
+  if (on.length === 0) return problems;
+  const which = on.map((c) => `${c}_enabled`).join(', ');
+  if (!server.public_url) {
+    problems.push({ key: 'server.public_url', message: `${which} is on: set public_url, where people reach the service (links and callbacks go there)` });
+  }
+  const linkKey = env[server.link_secret_env]?.trim() ?? '';
+  if (on.some((c) => c !== 'teams') && linkKey.length < 32) {
+    (linkKey === '' ? (unset ?? problems) : problems).push({
+      key: 'server.link_secret_env',
+      message: `${which} is on: the environment variable ${server.link_secret_env} must hold a key of at least 32 characters that signs acknowledgement links`,
+    });
+  }
+  if (n.sms_enabled || n.voice_enabled) {
+    if (!/^(AC[0-9a-f]{32}|[A-Za-z0-9_-]{1,64})$/.test(n.twilio_account_sid)) {
+      problems.push({
+        key: 'notifications.twilio_account_sid',
+        message: 'sms_enabled or voice_enabled is on: set the Twilio account SID (AC followed by 32 hex digits)',
+      });
+    }
+    if (!/^\+[1-9]\d{6,14}$/.test(n.twilio_from_number)) {
+      problems.push({
+        key: 'notifications.twilio_from_number',
+        message: 'sms_enabled or voice_enabled is on: set the number to send from, in E.164 form (+14155550100)',
+      });
+    }
+    if (!/^https?:\/\/[^/]/i.test(n.twilio_api_url)) problems.push({ key: 'notifications.twilio_api_url', message: 'must be an http(s) URL' });
+    if (!env[n.twilio_auth_token_env]?.trim()) {
+      (unset ?? problems).push({
+        key: 'notifications.twilio_auth_token_env',
+        message: `sms_enabled or voice_enabled is on but the environment variable ${n.twilio_auth_token_env} (Twilio auth token) is not set`,
+      });
+    }
+    const words = [...n.sms_ack_words, ...n.sms_resolve_words];
+    if (n.sms_ack_words.length === 0 || n.sms_resolve_words.length === 0 || words.some((w) => !/^[A-Za-z]{1,16}$/.test(w))) {
+      problems.push({ key: 'notifications.sms_ack_words', message: 'sms_ack_words and sms_resolve_words each need at least one word of letters only' });
+    } else if (new Set(words.map((w) => w.toUpperCase())).size !== words.length) {
+      problems.push({ key: 'notifications.sms_resolve_words', message: 'a word may not both acknowledge and resolve' });
+    }
+  }
+  if (n.ntfy_enabled && !/^https?:\/\/[^/]/i.test(n.ntfy_server_url)) {
+    problems.push({ key: 'notifications.ntfy_server_url', message: 'must be an http(s) URL, such as https://ntfy.example.com' });
+  }
+  if (n.teams_enabled) {
+    const url = env[n.teams_webhook_env]?.trim() ?? '';
+    if (!url) {
+      (unset ?? problems).push({
+        key: 'notifications.teams_webhook_env',
+        message: `teams_enabled is on but the environment variable ${n.teams_webhook_env} (the Workflows webhook URL) is not set`,
+      });
+    } else if (!/^https?:\/\/[^/]/i.test(url)) {
+      problems.push({ key: 'notifications.teams_webhook_env', message: `${n.teams_webhook_env} must hold an http(s) URL` });
+    }
   }
   return problems;
 }

@@ -27,6 +27,11 @@ export const CONFIG_SCHEMA = {
     // Where people reach the console (https://incidents.example.com): notifications link to the
     // incident there. Empty: no link.
     public_url: { type: 'string', default: '' },
+    // Variable holding the key that signs acknowledgement links (email, ntfy buttons): at least
+    // 32 characters, the same on every instance.
+    link_secret_env: { type: 'string', default: 'LLM_IM_LINK_SECRET' },
+    // How long an acknowledgement link works after it was sent.
+    ack_link_ttl_secs: { type: 'integer', default: 86_400, min: 300, max: 2_592_000 },
   },
   auth: {
     enabled: { type: 'boolean', default: true },
@@ -65,6 +70,8 @@ export const CONFIG_SCHEMA = {
     // Without a type label: the type from words of the alert's name (DiskFull: Infrastructure).
     type_from_alertname: { type: 'boolean', default: true },
     default_type: { type: 'string', default: 'Unknown', oneOf: INCIDENT_TYPES },
+    // PagerDuty v3 webhook subscriptions' signing secrets, separated by spaces (rotation).
+    pagerduty_webhook_secrets_env: { type: 'string', default: 'PAGERDUTY_WEBHOOK_SECRETS' },
   },
   notifications: {
     slack_enabled: { type: 'boolean', default: false },
@@ -97,6 +104,23 @@ export const CONFIG_SCHEMA = {
     max_retries: { type: 'integer', default: 3, min: 0, max: 100 },
     retry_backoff_secs: { type: 'integer', default: 5, min: 0, max: 86_400 },
     page_retry_horizon: { type: 'string', default: '1h', duration: { maxMs: 7 * 86_400_000 } },
+    // Twilio (or an API that copies it): text messages and voice calls to a person's phone.
+    sms_enabled: { type: 'boolean', default: false },
+    voice_enabled: { type: 'boolean', default: false },
+    twilio_api_url: { type: 'string', default: 'https://api.twilio.com' },
+    twilio_account_sid: { type: 'string', default: '' },
+    twilio_auth_token_env: { type: 'string', default: 'TWILIO_AUTH_TOKEN' },
+    twilio_from_number: { type: 'string', default: '' },
+    sms_ack_words: { type: 'list', default: ['ACK'] },
+    sms_resolve_words: { type: 'list', default: ['RES'] },
+    sms_fold_window_secs: { type: 'integer', default: 300, min: 0, max: 86_400 },
+    // ntfy: push to a person's phone through a topic on the operator's ntfy server.
+    ntfy_enabled: { type: 'boolean', default: false },
+    ntfy_server_url: { type: 'string', default: 'https://ntfy.sh' },
+    ntfy_token_env: { type: 'string', default: 'NTFY_TOKEN' },
+    // Microsoft Teams through a Workflows webhook (the default receiver's), an Adaptive Card per event.
+    teams_enabled: { type: 'boolean', default: false },
+    teams_webhook_env: { type: 'string', default: 'TEAMS_WEBHOOK_URL' },
   },
   metrics: {
     enabled: { type: 'boolean', default: true },
@@ -148,6 +172,15 @@ export interface NotificationSecrets {
   readonly webhook_signing_secrets: readonly string[];
   /** An admin API key taken from the variable auth.bootstrap_key_env names. */
   readonly bootstrap_api_key?: string;
+  /** Signs acknowledgement links (server.link_secret_env). */
+  readonly link_secret?: string;
+  /** Twilio's auth token: basic auth on its API, and the key of X-Twilio-Signature on its callbacks. */
+  readonly twilio_auth_token?: string;
+  readonly ntfy_token?: string;
+  /** The default receiver's Teams Workflows webhook URL (it carries its own signature). */
+  readonly teams_webhook_url?: string;
+  /** PagerDuty v3 webhook signing secrets, any of which may sign a request (rotation). */
+  readonly pagerduty_webhook_secrets: readonly string[];
 }
 
 export type { KeySpec };

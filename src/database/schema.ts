@@ -140,6 +140,13 @@ export interface SlackInteractionReceiptRow {
   received_at: string;
 }
 
+/** An inbound callback already taken (a Twilio message or call, a PagerDuty webhook event, an acknowledgement link): each counts once. */
+export interface InboundReceiptRow {
+  source: string;
+  id: string;
+  received_at: string;
+}
+
 export interface ApiKeyRow {
   /** The public id part of the key (lim_<id>_<secret>). */
   id: string;
@@ -199,6 +206,7 @@ export interface UserRow {
   slack_user_id: string | null;
   /** E.164. */
   phone: string | null;
+  ntfy_topic: string | null;
   /** IANA. */
   time_zone: string;
   /** JSON array of { after_ms, methods }. */
@@ -260,6 +268,7 @@ export interface Database {
   scheduled_steps: ScheduledStepRow;
   silences: SilenceRow;
   slack_interaction_receipts: SlackInteractionReceiptRow;
+  inbound_receipts: InboundReceiptRow;
   api_keys: ApiKeyRow;
   upstream_alerts: UpstreamAlertRow;
   incidents: IncidentRow;

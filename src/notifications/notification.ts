@@ -1,5 +1,9 @@
-export const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook'] as const;
+/** sms and voice go through Twilio, ntfy is push to a phone, teams a Teams Workflows webhook. */
+export const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook', 'sms', 'voice', 'ntfy', 'teams'] as const;
 export type Channel = (typeof CHANNELS)[number];
+/** Channels a receiver (and a custom or test notification) names; the rest reach a person through their own contact methods. */
+export const RECEIVER_CHANNELS = ['slack', 'email', 'pagerduty', 'webhook', 'teams'] as const satisfies readonly Channel[];
+export type ReceiverChannel = (typeof RECEIVER_CHANNELS)[number];
 
 /** suppressed: kept back by a silence, recorded and never sent. */
 export const DELIVERY_STATUSES = ['pending', 'sending', 'sent', 'failed', 'cancelled', 'suppressed'] as const;
@@ -14,7 +18,8 @@ export type DeliveryAction =
   | 'trigger'
   | 'acknowledge'
   | 'resolve' // PagerDuty
-  | 'send'; // email, webhook
+  | 'send' // email, webhook, sms, ntfy, teams
+  | 'call'; // voice
 
 /** Event of a custom notification (POST /v1/incidents/{id}/notifications). */
 export const CUSTOM_EVENT = 'notification.custom';
@@ -51,13 +56,13 @@ export interface Delivery {
 export const PRIORITY_CLASSES = 4;
 
 /**
- * When a delivery goes, relative to others waiting: pages (PagerDuty) and the first notification
+ * When a delivery goes, relative to others waiting: pages (PagerDuty, texts and calls) and the first notification
  * of a P0/P1 incident first; then P0/P1 follow-ups and P2 first notifications; then P2 follow-ups
  * and P3/P4 first notifications; P3/P4 follow-ups last. A custom notification, asked for by a
  * person, counts as a first notification.
  */
 export function priorityOf(channel: Channel, severity: string, first: boolean): number {
-  if (channel === 'pagerduty') return 0;
+  if (channel === 'pagerduty' || channel === 'sms' || channel === 'voice') return 0;
   const base = severity === 'P0' || severity === 'P1' ? 0 : severity === 'P2' ? 1 : 2;
   return base + (first ? 0 : 1);
 }

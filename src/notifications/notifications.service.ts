@@ -19,7 +19,7 @@ import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { EscalationService } from './escalation/escalation.service';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
-import { Channel, CHANNELS, CUSTOM_EVENT, Delivery } from './notification';
+import { Channel, CUSTOM_EVENT, Delivery, ReceiverChannel } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
 import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
 import { slackMessage } from './channels/slack/slack.render';
@@ -231,7 +231,7 @@ export class NotificationsService {
   }
 
   /** Sends a test message through one configured channel now and reports what the target said. */
-  async test(channel: Channel): Promise<TestOutcome> {
+  async test(channel: ReceiverChannel): Promise<TestOutcome> {
     this.assertEnabled(channel, 'channel');
     const at = this.clock.now().toISOString();
     const incident = sampleIncident(at);
@@ -259,6 +259,9 @@ export class NotificationsService {
       case 'webhook':
         planned = this.router.webhook('notification.test', at, incident);
         break;
+      case 'teams':
+        // TEAMS-HELPER: the Teams card to the default receiver's Workflows webhook.
+        throw new ValidationFailed([{ field: 'channel', message: 'teams is not built yet' }]);
     }
     const id = newId();
     const send = (payload: string) =>
@@ -277,10 +280,11 @@ export class NotificationsService {
 
   private validChannel(plain: unknown, prefix: string): ChannelDto {
     const type = (plain as { type?: unknown }).type;
-    if (typeof type !== 'string' || !(CHANNELS as readonly string[]).includes(type)) {
-      throw new ValidationFailed([{ field: `${prefix}.type`, message: `type must be one of the following values: ${CHANNELS.join(', ')}` }]);
+    const types = Object.keys(CHANNEL_DTOS);
+    if (typeof type !== 'string' || !types.includes(type)) {
+      throw new ValidationFailed([{ field: `${prefix}.type`, message: `type must be one of the following values: ${types.join(', ')}` }]);
     }
-    const dto = toValidDto(CHANNEL_DTOS[type as Channel] as new () => ChannelDto, plain, prefix);
+    const dto = toValidDto(CHANNEL_DTOS[type as keyof typeof CHANNEL_DTOS] as new () => ChannelDto, plain, prefix);
     this.assertEnabled(type as Channel, `${prefix}.type`);
     return dto;
   }

@@ -11,6 +11,7 @@ function toUser(row: Selectable<UserRow>): User {
     email: row.email,
     slack_user_id: row.slack_user_id,
     phone: row.phone,
+    ntfy_topic: row.ntfy_topic,
     time_zone: row.time_zone,
     notification_rules: JSON.parse(row.notification_rules) as NotificationRule[],
     active: row.deactivated_at === null,

@@ -10,7 +10,7 @@ import { formatDuration, parseDuration } from '../routing/duration';
 import { RoutingService } from '../routing/routing.service';
 import type { CalendarLinkView, CreateTeamDto, CreateUserDto, NotificationRuleDto, TeamView, UpdateTeamDto, UpdateUserDto, UserView } from './dto/people.dto';
 import { isUniqueViolation, PeopleRepository } from './people.repository';
-import { contactMethodsOf, NotificationRule, Team, User } from './person';
+import { addressOf, contactMethodsOf, NotificationRule, Team, User } from './person';
 import { isZone } from './schedules/layer-shifts';
 
 /** The longest a notification rule may wait. */
@@ -24,7 +24,8 @@ export function userView(user: User): UserView {
     slack_user_id: user.slack_user_id,
     phone: user.phone,
     time_zone: user.time_zone,
-    contact_methods: contactMethodsOf(user).map((type) => ({ type, address: type === 'slack' ? (user.slack_user_id ?? '') : user.email })),
+    ntfy_topic: user.ntfy_topic,
+    contact_methods: contactMethodsOf(user).map((type) => ({ type, address: addressOf(user, type) })),
     notification_rules: user.notification_rules.map((r) => ({ after: formatDuration(r.after_ms), methods: r.methods })),
     active: user.active,
     deactivated_at: user.deactivated_at,
@@ -63,6 +64,7 @@ export class PeopleService {
         email,
         slack_user_id: dto.slack_user_id ?? null,
         phone: dto.phone ?? null,
+        ntfy_topic: dto.ntfy_topic ?? null,
         time_zone: dto.time_zone,
         notification_rules: JSON.stringify(rules ?? []),
         calendar_token_hash: null,
@@ -87,6 +89,7 @@ export class PeopleService {
         ...(email !== undefined ? { email } : {}),
         ...(dto.slack_user_id !== undefined ? { slack_user_id: dto.slack_user_id } : {}),
         ...(dto.phone !== undefined ? { phone: dto.phone } : {}),
+        ...(dto.ntfy_topic !== undefined ? { ntfy_topic: dto.ntfy_topic } : {}),
         ...(dto.time_zone !== undefined ? { time_zone: dto.time_zone } : {}),
         ...(rules !== undefined ? { notification_rules: JSON.stringify(rules) } : {}),
         updated_at: this.clock.now().toISOString(),

@@ -1,7 +1,7 @@
 /** People as the service knows them: users, how they want to be reached, and teams. */
 
-/** How a person can be reached. Phone and push come with their channels. */
-export const CONTACT_METHODS = ['slack', 'email'] as const;
+/** How a person can be reached: sms and voice need a phone number, push an ntfy topic. */
+export const CONTACT_METHODS = ['slack', 'email', 'sms', 'voice', 'push'] as const;
 export type ContactMethod = (typeof CONTACT_METHODS)[number];
 
 /**
@@ -19,6 +19,8 @@ export interface User {
   email: string;
   slack_user_id: string | null;
   phone: string | null;
+  /** The ntfy topic their phone subscribes to (push). */
+  ntfy_topic: string | null;
   time_zone: string;
   notification_rules: NotificationRule[];
   active: boolean;
@@ -40,9 +42,29 @@ export interface Team {
   updated_at: string;
 }
 
-/** The methods a user can be reached by now: email always, Slack with a Slack user id. */
-export function contactMethodsOf(user: Pick<User, 'slack_user_id'>): ContactMethod[] {
-  return user.slack_user_id ? ['slack', 'email'] : ['email'];
+/** The methods a user has: email always, Slack with a Slack user id, text and call with a phone, push with an ntfy topic. */
+export function contactMethodsOf(user: Pick<User, 'slack_user_id' | 'phone' | 'ntfy_topic'>): ContactMethod[] {
+  return [
+    ...(user.slack_user_id ? (['slack'] as const) : []),
+    'email' as const,
+    ...(user.phone ? (['sms', 'voice'] as const) : []),
+    ...(user.ntfy_topic ? (['push'] as const) : []),
+  ];
+}
+
+/** Where a method reaches the user: the Slack id, the address, the number or the topic. */
+export function addressOf(user: Pick<User, 'slack_user_id' | 'email' | 'phone' | 'ntfy_topic'>, method: ContactMethod): string {
+  switch (method) {
+    case 'slack':
+      return user.slack_user_id ?? '';
+    case 'email':
+      return user.email;
+    case 'sms':
+    case 'voice':
+      return user.phone ?? '';
+    case 'push':
+      return user.ntfy_topic ?? '';
+  }
 }
 
 /** The user's rules, or, when they have none, every method they have at once. */

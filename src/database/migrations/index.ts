@@ -368,6 +368,23 @@ function people(): Migration {
   };
 }
 
+/** Push topics for people, and the receipts that make each inbound callback count once. */
+function phoneAndPush(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('ntfy_topic', 'varchar(64)').execute();
+      await db.schema
+        .createTable('inbound_receipts')
+        .addColumn('source', 'varchar(32)', (c) => c.notNull())
+        .addColumn('id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('received_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('inbound_receipts_pk', ['source', 'id'])
+        .execute();
+      await db.schema.createIndex('inbound_receipts_at_idx').on('inbound_receipts').columns(['received_at']).execute();
+    },
+  };
+}
+
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
 
@@ -383,6 +400,7 @@ export class StaticMigrationProvider implements MigrationProvider {
       '0008_store_probe': storeProbe(),
       '0009_incident_runbook': incidentRunbook(),
       '0010_people': people(),
+      '0011_phone_and_push': phoneAndPush(),
     });
   }
 }

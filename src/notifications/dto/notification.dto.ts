@@ -3,7 +3,7 @@ import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsObject, IsOptional, IsString, Length, MaxLength } from 'class-validator';
 import { PageQuery } from '../../common/page.query';
 import { IsHttpUrl } from '../../common/validators';
-import { CHANNELS, Channel } from '../notification';
+import { RECEIVER_CHANNELS, ReceiverChannel } from '../notification';
 
 export class SlackChannelDto {
   @ApiProperty({ enum: ['slack'] }) @IsIn(['slack']) type!: 'slack';
@@ -119,9 +119,9 @@ export class CustomNotificationDto {
 }
 
 export class TestNotificationDto {
-  @ApiProperty({ enum: CHANNELS, example: 'webhook' })
-  @IsIn(CHANNELS)
-  channel!: Channel;
+  @ApiProperty({ enum: RECEIVER_CHANNELS, example: 'webhook' })
+  @IsIn(RECEIVER_CHANNELS)
+  channel!: ReceiverChannel;
 }
 
 /** The dead letters, a page at a time. */

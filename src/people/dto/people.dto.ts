@@ -50,10 +50,18 @@ export class CreateUserDto {
   @Matches(/^[UW][A-Z0-9]{2,31}$/, { message: 'slack_user_id must be a Slack user id such as U024BE7LH' })
   slack_user_id?: string | null;
 
-  @ApiPropertyOptional({ example: '+4915123456789', description: 'E.164.' })
+  @ApiPropertyOptional({ example: '+4915123456789', description: 'E.164; texts (sms) and calls (voice) go there.' })
   @IsOptional()
   @Matches(E164, { message: 'phone must be an E.164 number such as +4915123456789' })
   phone?: string | null;
+
+  @ApiPropertyOptional({
+    example: 'oncall-ana-7f3k2x',
+    description: 'The ntfy topic their phone subscribes to (push). Anyone who knows a topic on a public server can read it: make it hard to guess.',
+  })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'ntfy_topic must be 1 to 64 letters, digits, _ or -' })
+  ntfy_topic?: string | null;
 
   @ApiProperty({ example: 'Europe/Berlin', description: 'IANA time zone.' })
   @IsString()
@@ -98,6 +106,7 @@ export class UserView {
   @ApiProperty() email!: string;
   @ApiProperty({ type: String, nullable: true }) slack_user_id!: string | null;
   @ApiProperty({ type: String, nullable: true }) phone!: string | null;
+  @ApiProperty({ type: String, nullable: true }) ntfy_topic!: string | null;
   @ApiProperty() time_zone!: string;
   @ApiProperty({ type: [ContactMethodView] }) contact_methods!: ContactMethodView[];
   @ApiProperty({ type: [NotificationRuleView], description: 'As set; the effective rules when none are set are every method at once.' })
