@@ -87,6 +87,10 @@ const REST_SCOPES: Record<string, string> = {
   'POST /v2/enqueue': 'alerts:write',
   'POST /v1/integrations/pagerduty/enqueue': 'alerts:write',
   'POST /v1/integrations/slack/interactions': 'credential:header.x-slack-signature',
+  'POST /v1/integrations/pagerduty/webhooks': 'credential:header.x-pagerduty-signature',
+  'POST /v1/integrations/twilio/sms': 'credential:header.x-twilio-signature',
+  'POST /v1/integrations/twilio/voice/gather': 'credential:header.x-twilio-signature',
+  'POST /v1/integrations/twilio/voice/status': 'credential:header.x-twilio-signature',
   'GET /v1/incidents/{id}/notifications': 'incidents:read',
   'POST /v1/incidents/{id}/notifications': 'notifications:write',
   'POST /v1/notifications/{id}/retry': 'notifications:write',
@@ -126,6 +130,8 @@ const REST_SCOPES: Record<string, string> = {
   'GET /v1/reports/response': 'incidents:read',
   'GET /v1/calendars/{token}/shifts.ics': 'credential:path.token',
   'GET /v1/calendars/{token}/schedules/{id}.ics': 'credential:path.token',
+  'GET /v1/ack/{token}': 'credential:path.token',
+  'POST /v1/ack/{token}': 'credential:path.token',
   'GET /health/live': 'public',
   'GET /health/ready': 'public',
 };
@@ -207,9 +213,16 @@ for (const driver of drivers()) {
       expect(open.sort()).toEqual(['/health/live', '/health/ready']);
       const keys = new Map<Scope, string>();
       for (const scope of SCOPES) keys.set(scope, (await createKey(running.http, `only-${scope}`, [scope])).key);
-      // Slack's interactions carry Slack's signature instead of a key (test/routing.spec.ts tests it): a key alone gets nothing.
-      const signed = routes.filter((r) => r.credential === 'header.x-slack-signature');
-      expect(signed.map((r) => r.path)).toEqual(['/v1/integrations/slack/interactions']);
+      // Slack's interactions, PagerDuty's webhooks and Twilio's callbacks (test/phone.spec.ts) carry their sender's signature instead of a key (test/routing.spec.ts,
+      // test/pagerduty-webhooks.spec.ts test them): a key alone gets nothing.
+      const signed = routes.filter((r) => r.credential?.startsWith('header.x-') && r.credential.endsWith('-signature'));
+      expect(signed.map((r) => r.path.replace(/\?.*$/, '')).sort()).toEqual([
+        '/v1/integrations/pagerduty/webhooks',
+        '/v1/integrations/slack/interactions',
+        '/v1/integrations/twilio/sms',
+        '/v1/integrations/twilio/voice/gather',
+        '/v1/integrations/twilio/voice/status',
+      ]);
       for (const route of signed) expect((await (running.http as any)[route.method](route.path).send({})).status).toBeGreaterThanOrEqual(400);
       // The console's sign-in takes a key in its body and hands out a session (test/console-api.spec.ts tests it): nothing without one.
       const session = routes.filter((r) => r.credential === 'session');
@@ -218,9 +231,11 @@ for (const driver of drivers()) {
         const res = await (running.anon as any)[route.method](route.path).send({});
         expect({ route, status: res.status }).toEqual({ route, status: route.method === 'post' ? 400 : 401 });
       }
-      // Calendar feeds: calendar applications send no credentials; the user's unguessable token is in the path (test/people.spec.ts tests it).
+      // Calendar feeds and acknowledgement links: no credentials but the token in the path (test/people.spec.ts, test/ack-links.spec.ts test them).
       const tokened = routes.filter((r) => r.credential === 'path.token');
       expect(tokened.map((r) => r.path).sort()).toEqual([
+        `/v1/ack/${'A'.repeat(43)}`,
+        `/v1/ack/${'A'.repeat(43)}`,
         `/v1/calendars/${'A'.repeat(43)}/schedules/00000000-0000-4000-8000-000000000000.ics`,
         `/v1/calendars/${'A'.repeat(43)}/shifts.ics`,
       ]);

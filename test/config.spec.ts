@@ -33,6 +33,8 @@ describe('configuration', () => {
       tls_key_path: '',
       access_log: true,
       public_url: '',
+      link_secret_env: 'LLM_IM_LINK_SECRET',
+      ack_link_ttl_secs: 86400,
     });
     expect(config.auth).toEqual({ enabled: true, bootstrap_key_env: 'LLM_IM_BOOTSTRAP_KEY', key_cache_secs: 2, docs_public: true });
     expect(config.outbound).toEqual({ allow_hosts: [], allow_cidrs: [] });
@@ -47,6 +49,7 @@ describe('configuration', () => {
       type_map: [],
       type_from_alertname: true,
       default_type: 'Unknown',
+      pagerduty_webhook_secrets_env: 'PAGERDUTY_WEBHOOK_SECRETS',
     });
     expect(config.notifications).toMatchObject({
       slack_webhook_env: 'SLACK_WEBHOOK_URL',
@@ -73,6 +76,20 @@ describe('configuration', () => {
       smtp_tls_verify: true,
       delivery_timeout_secs: 10,
       slack_api_url: 'https://slack.com/api',
+      sms_enabled: false,
+      voice_enabled: false,
+      twilio_api_url: 'https://api.twilio.com',
+      twilio_account_sid: '',
+      twilio_auth_token_env: 'TWILIO_AUTH_TOKEN',
+      twilio_from_number: '',
+      sms_ack_words: ['ACK'],
+      sms_resolve_words: ['RES'],
+      sms_fold_window_secs: 300,
+      ntfy_enabled: false,
+      ntfy_server_url: 'https://ntfy.sh',
+      ntfy_token_env: 'NTFY_TOKEN',
+      teams_enabled: false,
+      teams_webhook_env: 'TEAMS_WEBHOOK_URL',
     });
   });
 
@@ -100,6 +117,11 @@ describe('configuration', () => {
       smtp_password: 'p',
       webhook_signing_secrets: [],
       bootstrap_api_key: undefined,
+      link_secret: undefined,
+      twilio_auth_token: undefined,
+      ntfy_token: undefined,
+      teams_webhook_url: undefined,
+      pagerduty_webhook_secrets: [],
     });
   });
 
@@ -146,6 +168,47 @@ describe('configuration', () => {
     const config = buildConfig({}, { LLM_IM_BOOTSTRAP_KEY: `lim_0123456789abcdef_${'e'.repeat(64)}`, WEBHOOK_SIGNING_SECRETS: `${secret},${secret}` });
     expect(config.secrets.bootstrap_api_key).toBe(`lim_0123456789abcdef_${'e'.repeat(64)}`);
     expect(config.secrets.webhook_signing_secrets).toEqual([secret, secret]);
+  });
+
+  it('texts, calls, push and Teams need a public URL, a link key, and (Twilio) an account, a number and a token; no secret is echoed', () => {
+    const problemsOf = (raw: Record<string, Record<string, unknown>>, env: Record<string, string>) => {
+      try {
+        buildConfig(raw, env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problemsOf({ notifications: { sms_enabled: true } }, {}).map((p) => p.key)).toEqual([
+      'server.public_url',
+      'server.link_secret_env',
+      'notifications.twilio_account_sid',
+      'notifications.twilio_from_number',
+      'notifications.twilio_auth_token_env',
+    ]);
+    const twilio = { sms_enabled: true, voice_enabled: true, twilio_account_sid: `AC${'a'.repeat(32)}`, twilio_from_number: '+14155550100' };
+    const env = { TWILIO_AUTH_TOKEN: 'tok', LLM_IM_LINK_SECRET: 'k'.repeat(32) };
+    expect(problemsOf({ server: { public_url: 'https://im.example.com' }, notifications: twilio }, env)).toEqual([]);
+    // A link key that is too short is named, never shown.
+    expect(problemsOf({ server: { public_url: 'https://im.example.com' }, notifications: twilio }, { ...env, LLM_IM_LINK_SECRET: 'short-secret' })).toEqual([
+      { key: 'server.link_secret_env', message: expect.not.stringContaining('short-secret') },
+    ]);
+    expect(
+      problemsOf(
+        {
+          server: { public_url: 'https://im.example.com' },
+          notifications: { ...twilio, twilio_from_number: '0155 555', sms_ack_words: ['ACK'], sms_resolve_words: ['ack'] },
+        },
+        env,
+      ).map((p) => p.key),
+    ).toEqual(['notifications.twilio_from_number', 'notifications.sms_resolve_words']);
+    // Teams alone needs the public URL and its webhook variable, not the link key.
+    expect(problemsOf({ notifications: { teams_enabled: true } }, {}).map((p) => p.key)).toEqual(['server.public_url', 'notifications.teams_webhook_env']);
+    expect(
+      problemsOf({ server: { public_url: 'https://im.example.com' }, notifications: { ntfy_enabled: true, ntfy_server_url: 'ntfy.example.com' } }, env).map(
+        (p) => p.key,
+      ),
+    ).toEqual(['notifications.ntfy_server_url']);
   });
 
   it("applies LLM_IM__<SECTION>__<KEY> overrides with the key's type", () => {

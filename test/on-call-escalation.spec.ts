@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Delivery } from '../src/notifications/notification';
 import { EscalationService } from '../src/notifications/escalation/escalation.service';
 import { FakeSmtp, FakeTarget, slackApiFake } from './support/fakes';
@@ -342,6 +343,41 @@ describe.each(drivers())('escalation to people on %s', (driver) => {
       'person_notified',
     ]);
     await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'ana' }).expect(200);
+  });
+
+  it('a Slack direct message carries the buttons, and a click from it acknowledges as the person and stops the escalation', async () => {
+    const id = await raise({ team: 'payments' }, 'DM button');
+    await waitUntil(() => dmsTo('U0ANA', 'DM button').length === 1 && mailsTo('ana@example.com', 'DM button').length === 1, 'Ana paged by Slack DM and email');
+    const dm = dmsTo('U0ANA', 'DM button')[0];
+    const buttons = dm.body.blocks.find((b: any) => b.type === 'actions').elements.map((e: any) => [e.action_id, e.value]);
+    expect(buttons).toEqual([
+      ['incident_acknowledge', id],
+      ['incident_resolve', id],
+    ]);
+    // Slack posts the click signed with the app's secret; the clicking Slack user is Ana.
+    const raw = new URLSearchParams({
+      payload: JSON.stringify({
+        type: 'block_actions',
+        user: { id: 'U0ANA', username: 'ana.lima' },
+        actions: [{ action_id: 'incident_acknowledge', value: id, type: 'button' }],
+      }),
+    }).toString();
+    const ts = Math.floor(clock.now().getTime() / 1000);
+    const signature = `v0=${createHmac('sha256', env.SLACK_SIGNING_SECRET).update(`v0:${ts}:${raw}`).digest('hex')}`;
+    const click = await app.anon
+      .post('/v1/integrations/slack/interactions')
+      .set('content-type', 'application/x-www-form-urlencoded')
+      .set('x-slack-request-timestamp', String(ts))
+      .set('x-slack-signature', signature)
+      .send(raw)
+      .expect(200);
+    expect(click.body).toMatchObject({ applied: true, text: 'Acknowledged by Ana' });
+    expect((await app.http.get(`/v1/incidents/${id}`).expect(200)).body.acknowledged_by).toBe('Ana');
+    // Neither her second rule (2 minutes) nor the policy's first step (5 minutes) follows.
+    await tick(120);
+    await tick(180);
+    expect(mailsTo('ana@example.com', 'DM button')).toHaveLength(1);
+    expect(mailsTo('ben@example.com', 'DM button')).toHaveLength(0);
   });
 
   it("a person's later rules survive a restart, and fire once with two instances on PostgreSQL", async () => {

@@ -35,6 +35,7 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
     const ana = await user('Ana', {
       slack_user_id: 'U024BE7LH',
       phone: '+4915123456789',
+      ntfy_topic: 'oncall-ana-7f3k2x',
       notification_rules: [
         { after: '5m', methods: ['email'] },
         { after: '0s', methods: ['slack', 'email'] },
@@ -47,7 +48,12 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
       contact_methods: [
         { type: 'slack', address: 'U024BE7LH' },
         { type: 'email', address: 'ana@example.com' },
+        // A phone gives texts and calls; a topic gives push.
+        { type: 'sms', address: '+4915123456789' },
+        { type: 'voice', address: '+4915123456789' },
+        { type: 'push', address: 'oncall-ana-7f3k2x' },
       ],
+      ntfy_topic: 'oncall-ana-7f3k2x',
       // Sorted by when they fire.
       notification_rules: [
         { after: '0s', methods: ['slack', 'email'] },

@@ -225,6 +225,10 @@ describe('service surface', () => {
         'POST /v1/silences',
         'POST /v1/silences/{id}/expire',
         'POST /v1/integrations/slack/interactions',
+        'POST /v1/integrations/pagerduty/webhooks',
+        'POST /v1/integrations/twilio/sms',
+        'POST /v1/integrations/twilio/voice/gather',
+        'POST /v1/integrations/twilio/voice/status',
         'POST /v1/incidents/{id}/resolve',
         'POST /v1/incidents/{id}/close',
         'POST /v1/incidents/{id}/notes',
@@ -278,16 +282,18 @@ describe('service surface', () => {
         'GET /v1/reports/response',
         'GET /v1/calendars/{token}/shifts.ics',
         'GET /v1/calendars/{token}/schedules/{id}.ics',
+        'GET /v1/ack/{token}',
+        'POST /v1/ack/{token}',
       ].sort(),
     );
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown }>>)) {
       if (path.startsWith('/health')) continue;
       for (const op of Object.values(ops)) {
-        // Slack's interactions prove themselves with Slack's signature, not a key (no 403 or 429 to answer).
-        if (path === '/v1/integrations/slack/interactions') {
+        // Slack's interactions and PagerDuty's webhooks prove themselves with their sender's signature, not a key (no 403 or 429 to answer).
+        if (path === '/v1/integrations/slack/interactions' || path === '/v1/integrations/pagerduty/webhooks' || path.startsWith('/v1/integrations/twilio/')) {
           expect([op.security, (op as Record<string, unknown>)['x-credential'], Object.keys(op.responses).sort()]).toEqual([
             undefined,
-            'header.x-slack-signature',
+            `header.x-${path.split('/')[3]}-signature`,
             ['200', '400', '401', '404', '500'],
           ]);
           continue;
@@ -298,8 +304,8 @@ describe('service surface', () => {
           expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401']));
           continue;
         }
-        // Calendar feeds carry a user's token in the path: no key, no key limits.
-        if (path.startsWith('/v1/calendars/')) {
+        // Calendar feeds and acknowledgement links carry a token in the path: no key, no key limits.
+        if (path.startsWith('/v1/calendars/') || path.startsWith('/v1/ack/')) {
           expect([op.security, (op as Record<string, unknown>)['x-credential']]).toEqual([undefined, 'path.token']);
           expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '404']));
           continue;

@@ -62,6 +62,12 @@ const CREDENTIAL_IN_BODY_LIMITS: Record<string, number> = {
   '/v1/session': 4096, // {"api_key": "lim_…"}
   '/v2/enqueue': 524_288, // PagerDuty's own limit for an event: 512 KB
   '/v1/integrations/pagerduty/enqueue': 524_288,
+  // Signed by their senders: nothing is known of the sender until the body is read and checked.
+  '/v1/integrations/pagerduty/webhooks': 524_288, // PagerDuty drops webhooks over 256 KB
+  '/v1/integrations/twilio/sms': 65_536, // Twilio's forms are a few KB (a text is at most 1,600 characters)
+  '/v1/integrations/twilio/voice/gather': 65_536,
+  '/v1/integrations/twilio/voice/status': 65_536,
+  '/v1/ack/:token': 4096, // an empty form or none
 };
 
 /**

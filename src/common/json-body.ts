@@ -1,4 +1,4 @@
-import { errorCodes, FastifyInstance } from 'fastify';
+import { errorCodes, FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { DomainError, ErrorCode, ValidationFailed } from './domain-error';
 import { jsonShapeIssue, MAX_JSON_DEPTH, MAX_OBJECT_MEMBERS, mayHaveShapeIssue, scanJson } from './json-shape';
@@ -12,13 +12,20 @@ import { jsonShapeIssue, MAX_JSON_DEPTH, MAX_OBJECT_MEMBERS, mayHaveShapeIssue, 
  */
 export function acceptOnlyJson(fastify: FastifyInstance): void {
   fastify.removeAllContentTypeParsers();
-  const parseJson = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+  const parseJson = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     const text = body.toString();
     if (text.trim() === '') {
       done(
         new DomainError(ErrorCode.MALFORMED_JSON, 'request body is empty but content-type is JSON', { fields: [{ field: 'body', message: 'empty body' }] }),
         undefined,
       );
+      return;
+    }
+    // PagerDuty signs its webhooks over the exact body: that route takes the text, and parses it
+    // once the signature checks. The cheap prefix test first keeps other routes from paying for
+    // routeOptions (an object built per call).
+    if (req.url.startsWith(RAW_JSON_ROUTE) && req.routeOptions?.url === RAW_JSON_ROUTE) {
+      done(null, { raw: text });
       return;
     }
     // Far too deep: refused from the raw text, before parsing (5 MiB of "[" held the loop for
@@ -54,9 +61,10 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
   };
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   fastify.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parseJson);
-  // Slack posts its interactions as a form; that route alone takes one, kept raw for its signature.
+  // Slack and Twilio post forms; only their routes (and the acknowledgement page) take one, kept raw for the signature.
   fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => {
-    if (req.routeOptions?.url !== FORM_ROUTE) {
+    const route = req.routeOptions?.url ?? '';
+    if (route !== FORM_ROUTE && !ACK_FORM_ROUTES.has(route) && !TWILIO_FORM_ROUTES.has(route)) {
       done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(req.headers['content-type']), undefined);
       return;
     }
@@ -67,5 +75,14 @@ export function acceptOnlyJson(fastify: FastifyInstance): void {
 /** Nesting refused before parsing: four times what any request may have. */
 const RAW_DEPTH_CUTOFF = MAX_JSON_DEPTH * 4;
 
+/** The one JSON route that takes its body as text (PagerDuty's signed v3 webhooks). */
+const RAW_JSON_ROUTE = '/v1/integrations/pagerduty/webhooks';
+
 /** The one route that takes a form body (Slack's interactions). */
 const FORM_ROUTE = '/v1/integrations/slack/interactions';
+
+/** Twilio posts its callbacks as forms, signed over the form fields. */
+const TWILIO_FORM_ROUTES = new Set(['/v1/integrations/twilio/sms', '/v1/integrations/twilio/voice/gather', '/v1/integrations/twilio/voice/status']);
+
+/** The acknowledgement page's button posts an empty form to its own URL (the token is in the path; the body is not read). */
+const ACK_FORM_ROUTES = new Set(['/v1/ack/:token', '/v1/ack/*']);

@@ -330,6 +330,19 @@ export class DeliveryRepository {
     return [...new Set([...stored, ...own].filter((row) => !NOT_HAPPENING.includes(row.status)).map((row) => row.target))];
   }
 
+  /** Targets of this channel the incident was sent to (or is being sent to), in this transaction's writes too. */
+  async postedTargets(tx: Tx, incidentId: string, channel: Channel): Promise<string[]> {
+    const stored = await tx.db
+      .selectFrom(TABLE)
+      .select(['target', 'status'])
+      .where('incident_id', '=', incidentId)
+      .where('channel', '=', channel)
+      .orderBy('seq')
+      .execute();
+    const own = tx.deferred(TABLE).filter((row) => row.incident_id === incidentId && row.channel === channel) as typeof stored;
+    return [...new Set([...stored, ...own].filter((row) => !NOT_HAPPENING.includes(row.status)).map((row) => row.target))];
+  }
+
   /** Where the incident's first Slack message on this target landed, if it was sent. */
   async slackAnchor(incidentId: string, target: string): Promise<SlackMessageRef | null> {
     const row = await this.db

@@ -6,7 +6,7 @@ import type { AppConfig } from '../config/config.schema';
 import type { Tx } from '../database/transactor';
 import type { Incident } from '../incidents/domain/incident';
 import { IncidentEvent, IncidentEventName, IncidentStateEvent, IncidentUpdatedEvent } from '../incidents/domain/events';
-import { DEFAULT_PAGERDUTY_TARGET, Receiver } from '../routing/routing-config';
+import { DEFAULT_PAGERDUTY_TARGET, DEFAULT_TEAMS_TARGET, Receiver } from '../routing/routing-config';
 import { RoutingService, subjectOf } from '../routing/routing.service';
 import type { LiveSilence } from '../silences/silence';
 import { SilencesService } from '../silences/silences.service';
@@ -15,6 +15,7 @@ import { Channel, DeliveryAction, priorityOf } from './notification';
 import { emailMessage, emailSubject } from './channels/email/email.render';
 import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
 import { slackMessage } from './channels/slack/slack.render';
+import { TeamsCardKind, teamsCardKind, teamsMessage } from './channels/teams/teams.render';
 import { webhookBody } from './channels/webhook/webhook.render';
 import { headline, incidentLink } from './render';
 
@@ -156,7 +157,11 @@ export class NotificationRouter {
         if (previous === 'Resolved') await this.reopened(tx, out, routed, incident, at, event.actor);
         else {
           await this.acknowledgePages(tx, out, incident, at);
-          if (previous === 'Detected') await this.updateSlack(tx, out, incident, `Acknowledged by ${incident.acknowledged_by ?? event.actor}`);
+          if (previous === 'Detected') {
+            const text = `Acknowledged by ${incident.acknowledged_by ?? event.actor}`;
+            await this.updateSlack(tx, out, incident, text);
+            await this.teamsCards(tx, out, routed, incident, 'acknowledged', text);
+          }
         }
         webhooks();
         break;
@@ -169,6 +174,7 @@ export class NotificationRouter {
         }
         for (const { route, receiver } of routed)
           if (receiver.email_to.length > 0) out.add(this.email(event.name, incident, undefined, receiver.email_to), route, receiver.name);
+        await this.teamsCards(tx, out, routed, incident, 'resolved', headline(event.name, incident));
         webhooks();
         break;
       }
@@ -180,6 +186,7 @@ export class NotificationRouter {
         if (changes.acknowledged_at) {
           await this.acknowledgePages(tx, out, incident, at);
           await this.updateSlack(tx, out, incident, `Acknowledged by ${event.actor}`);
+          await this.teamsCards(tx, out, routed, incident, 'acknowledged', `Acknowledged by ${event.actor}`);
         }
         // A raise into P0/P1 of an open incident pages the integrations that were not paged.
         const open = incident.state !== 'Resolved' && incident.state !== 'Closed';
@@ -213,7 +220,7 @@ export class NotificationRouter {
 
   /**
    * What a receiver is sent when it first hears of an incident: a Slack post per channel, a page
-   * per PagerDuty integration (P0/P1 only), one email, one webhook per URL.
+   * per PagerDuty integration (P0/P1 only), one email, one webhook per URL, a Teams card per Workflows webhook.
    * Also used by escalation steps, repeats and a silence's end.
    */
   firstNotification(
@@ -237,7 +244,21 @@ export class NotificationRouter {
         out.add(this.email(eventName, incident, custom, receiver.email_to), route, receiver.name);
       }
       for (const url of receiver.webhook_urls) out.add(this.webhook(eventName, at, incident, undefined, url), route, receiver.name);
+      for (const teams of receiver.teams) {
+        out.add(this.teams(teamsCardKind(eventName), incident, options.text ?? headline(eventName, incident), teams.target), route, receiver.name);
+      }
     }
+  }
+
+  /**
+   * A Workflows webhook cannot edit the card it posted: a state change (acknowledged, reopened,
+   * resolved) posts a new card to the Teams webhooks of the receivers the incident's routes reach,
+   * and to every other Teams webhook the incident was posted to.
+   */
+  private async teamsCards(tx: Tx, out: PlanSet, routed: RoutedReceiver[], incident: Incident, kind: TeamsCardKind, text: string): Promise<void> {
+    for (const { route, receiver } of routed) for (const teams of receiver.teams) out.add(this.teams(kind, incident, text, teams.target), route, receiver.name);
+    // Webhooks an escalation step or a repeat posted to (not among the routes' own) hear of it too.
+    for (const target of await this.deliveries.postedTargets(tx, incident.id, 'teams')) out.add(this.teams(kind, incident, text, target), null, null);
   }
 
   /** PagerDuty acknowledge for every page (automatic or custom) whose last event was a trigger. */
@@ -262,6 +283,7 @@ export class NotificationRouter {
     for (const channel of await this.deliveries.postedSlackTargets(tx, incident.id)) {
       out.add(this.slack('status_update', 'incident.reopened', incident, channel, text), ...this.origin(routed, channel));
     }
+    await this.teamsCards(tx, out, routed, incident, 'reopened', text);
   }
 
   /** The route and receiver that hold a Slack channel, for the record. */
@@ -340,6 +362,11 @@ export class NotificationRouter {
       target_ref: url === this.config.notifications.default_webhook_url && !custom ? null : url,
       render: (id) => (custom ? custom.payload : webhookBody(eventName, at, incident, id, this.linkTo(incident))),
     };
+  }
+
+  /** A Teams card to a Workflows webhook; the target names where its URL is (`default` or `env:<VARIABLE>`), never the URL. */
+  teams(kind: TeamsCardKind, incident: Incident, text: string, target: string = DEFAULT_TEAMS_TARGET): PlannedDelivery {
+    return { channel: 'teams', action: 'send', target, render: () => teamsMessage(incident, kind, text, { link: this.linkTo(incident) }) };
   }
 }
 

@@ -19,6 +19,7 @@ export type DeliveryAction =
   | 'acknowledge'
   | 'resolve' // PagerDuty
   | 'send' // email, webhook, sms, ntfy, teams
+  | 'digest' // sms: several incidents folded into one text, due when the fold window ends
   | 'call'; // voice
 
 /** Event of a custom notification (POST /v1/incidents/{id}/notifications). */

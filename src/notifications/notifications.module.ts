@@ -9,12 +9,20 @@ import { SilencesModule } from '../silences/silences.module';
 import { EscalationService } from './escalation/escalation.service';
 import { CONTACT_CHANNELS, PersonEmail, SlackDirectMessage } from './escalation/contact-channels';
 import { PersonPaging } from './escalation/person-paging';
+import { AckLinks } from './escalation/ack-links';
+import { NtfyPush } from './escalation/ntfy-push.contact';
+import { NtfyProvider } from './channels/ntfy/ntfy.provider';
+import { PhoneDeliveryRepository } from './escalation/phone-deliveries.repository';
+import { SmsContact, VoiceContact } from './escalation/phone-contacts';
+import { PhoneReplies } from './escalation/phone-replies.service';
+import { SmsProvider, TwilioApi, VoiceProvider } from './channels/twilio/twilio.provider';
 import { ScheduledStepRepository } from './escalation/scheduled-step.repository';
 import { CHANNEL_PROVIDERS } from './channels/channel-provider';
 import { EmailProvider } from './channels/email/email.provider';
 import { HttpClient } from './channels/http-client';
 import { PagerDutyProvider } from './channels/pagerduty/pagerduty.provider';
 import { SlackProvider } from './channels/slack/slack.provider';
+import { TeamsProvider } from './channels/teams/teams.provider';
 import { WebhookProvider } from './channels/webhook/webhook.provider';
 import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryRepository } from './delivery.repository';
@@ -33,10 +41,15 @@ import { NotificationsService } from './notifications.service';
     EmailProvider,
     PagerDutyProvider,
     WebhookProvider,
+    NtfyProvider,
+    TeamsProvider,
+    TwilioApi,
+    SmsProvider,
+    VoiceProvider,
     {
       provide: CHANNEL_PROVIDERS,
       useFactory: (...providers: unknown[]) => providers,
-      inject: [SlackProvider, EmailProvider, PagerDutyProvider, WebhookProvider],
+      inject: [SlackProvider, EmailProvider, PagerDutyProvider, WebhookProvider, TeamsProvider, SmsProvider, VoiceProvider, NtfyProvider],
     },
     DeliveryRepository,
     DeliveryPolicy,
@@ -45,11 +58,21 @@ import { NotificationsService } from './notifications.service';
     ScheduledStepRepository,
     SlackDirectMessage,
     PersonEmail,
-    { provide: CONTACT_CHANNELS, useFactory: (...channels: unknown[]) => channels, inject: [SlackDirectMessage, PersonEmail] },
+    AckLinks,
+    NtfyPush,
+    PhoneDeliveryRepository,
+    SmsContact,
+    VoiceContact,
+    {
+      provide: CONTACT_CHANNELS,
+      useFactory: (...channels: unknown[]) => channels,
+      inject: [SlackDirectMessage, PersonEmail, SmsContact, VoiceContact, NtfyPush],
+    },
     PersonPaging,
     EscalationService,
+    PhoneReplies,
     NotificationsService,
   ],
-  exports: [NotificationsService],
+  exports: [NotificationsService, PhoneReplies],
 })
 export class NotificationsModule {}

@@ -18,6 +18,7 @@ import { DeliveryRepository, NewDeliveryRow, toDelivery } from './delivery.repos
 import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { EscalationService } from './escalation/escalation.service';
+import { hideAckTokens } from './escalation/ack-links';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CUSTOM_EVENT, Delivery, ReceiverChannel } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
@@ -59,7 +60,7 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     route: d.route,
     receiver: d.receiver,
     silence_id: d.silence_id,
-    payload: JSON.parse(d.payload),
+    payload: JSON.parse(hideAckTokens(d.payload)),
   };
 }
 
@@ -190,6 +191,7 @@ export class NotificationsService {
       email_enabled: n.email_enabled,
       pagerduty_enabled: n.pagerduty_enabled,
       webhook_enabled: n.webhook_enabled,
+      teams_enabled: n.teams_enabled,
       queue_capacity: state.queue_capacity,
       worker_count: state.worker_count,
       queue_depth: state.queue_depth,
@@ -260,8 +262,9 @@ export class NotificationsService {
         planned = this.router.webhook('notification.test', at, incident);
         break;
       case 'teams':
-        // TEAMS-HELPER: the Teams card to the default receiver's Workflows webhook.
-        throw new ValidationFailed([{ field: 'channel', message: 'teams is not built yet' }]);
+        // A card to the default receiver's Workflows webhook (notifications.teams_webhook_env).
+        planned = this.router.teams('test', incident, message);
+        break;
     }
     const id = newId();
     const send = (payload: string) =>

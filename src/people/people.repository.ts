@@ -55,6 +55,23 @@ export class PeopleRepository {
     return row ? toUser(row) : null;
   }
 
+  async activeUserBySlackId(slackUserId: string): Promise<User | null> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('slack_user_id', '=', slackUserId)
+      .where('deactivated_at', 'is', null)
+      .orderBy('created_at')
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  /** Active users with this phone number (a shared on-call phone may be several people's). */
+  async activeUsersByPhone(phone: string): Promise<User[]> {
+    const rows = await this.db.selectFrom('users').selectAll().where('phone', '=', phone).where('deactivated_at', 'is', null).orderBy('created_at').execute();
+    return rows.map(toUser);
+  }
+
   async findUserByCalendarToken(hash: string): Promise<User | null> {
     const row = await this.db.selectFrom('users').selectAll().where('calendar_token_hash', '=', hash).executeTakeFirst();
     return row ? toUser(row) : null;

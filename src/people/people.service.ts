@@ -123,6 +123,16 @@ export class PeopleService {
     return this.people.findUser(id);
   }
 
+  /** Who clicked a Slack button, when the service knows them by their Slack id. */
+  activeUserBySlackId(slackUserId: string): Promise<User | null> {
+    return this.people.activeUserBySlackId(slackUserId);
+  }
+
+  /** Whose phone a text or call came from or went to. */
+  activeUsersByPhone(phone: string): Promise<User[]> {
+    return this.people.activeUsersByPhone(phone);
+  }
+
   usersByIds(ids: readonly string[], tx?: Tx): Promise<Map<string, User>> {
     return this.people.usersByIds(ids, tx?.db);
   }

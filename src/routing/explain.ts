@@ -11,6 +11,8 @@ export interface ReceiverView {
   /** `integration` (the key in notifications.pagerduty_integration_key_env) or `env:<VARIABLE>`: the variable's name, never the key. */
   pagerduty: string[];
   webhooks: string[];
+  /** Teams Workflows webhooks: `default` (notifications.teams_webhook_env) or `env:<VARIABLE>`, never the URL. */
+  teams: string[];
   /** Set for a people target (user:, schedule:, team:), resolved when notified. */
   person?: { kind: string; ref: string };
 }
@@ -34,6 +36,7 @@ export function receiverView(receiver: Receiver): ReceiverView {
     email_to: receiver.email_to,
     pagerduty: receiver.pagerduty.map((p) => p.target),
     webhooks: receiver.webhook_urls.map(displayUrl),
+    teams: receiver.teams.map((t) => t.target),
     ...(receiver.person ? { person: { ...receiver.person } } : {}),
   };
 }

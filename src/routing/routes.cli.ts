@@ -67,6 +67,7 @@ function targetsOf(receiver: Receiver, routing: Routing): string {
       ? `pagerduty ${receiver.pagerduty.map((p) => `env:${p.env}${routing.pagerduty_keys.has(p.env) ? '' : ' (unset)'}`).join(', ')}`
       : '',
     receiver.webhook_urls.length > 0 ? `webhook ${receiver.webhook_urls.map(displayUrl).join(', ')}` : '',
+    receiver.teams.length > 0 ? `teams ${receiver.teams.map((t) => `env:${t.env}${routing.teams_urls.has(t.env) ? '' : ' (unset)'}`).join(', ')}` : '',
   ].filter((p) => p !== '');
   return parts.length > 0 ? parts.join('  ') : '(no targets)';
 }

@@ -12,10 +12,19 @@ import { formatMatcher, Matcher, MatcherSyntaxError, parseMatchers } from './mat
 export const DEFAULT_RECEIVER = 'default';
 /** The PagerDuty target of notifications.pagerduty_integration_key_env (as stored before receivers existed). */
 export const DEFAULT_PAGERDUTY_TARGET = 'integration';
+/** The Teams target of notifications.teams_webhook_env (the default receiver's Workflows webhook). */
+export const DEFAULT_TEAMS_TARGET = 'default';
 export const ROUTING_SECTIONS = ['receivers', 'escalation_policies', 'route'] as const;
 
 export interface PagerDutyTarget {
   /** As stored and shown: `integration` for the pagerduty_integration_key_env key, else `env:<VARIABLE>`. */
+  target: string;
+  env: string;
+}
+
+/** A Teams Workflows webhook: its URL is a secret (it carries its own signature), so only the variable is named. */
+export interface TeamsTarget {
+  /** As stored and shown: `default` for the URL in notifications.teams_webhook_env, else `env:<VARIABLE>`. */
   target: string;
   env: string;
 }
@@ -43,6 +52,8 @@ export interface Receiver {
   email_to: string[];
   pagerduty: PagerDutyTarget[];
   webhook_urls: string[];
+  /** Teams Workflows webhooks (an Adaptive Card per event). */
+  teams: TeamsTarget[];
 }
 
 export interface EscalationStep {
@@ -79,6 +90,8 @@ export interface Routing {
   root: Route;
   /** Routing keys by variable name, read at load (and reload). Never shown. */
   pagerduty_keys: Map<string, string>;
+  /** Teams Workflows webhook URLs by variable name, read at load (and reload). Never shown. */
+  teams_urls: Map<string, string>;
   /** What is allowed but surely a mistake (a severity matcher that can't match P0–P4): logged, never refused. */
   warnings: RoutingProblem[];
 }
@@ -98,12 +111,14 @@ export interface DefaultTargets {
   pagerduty_integration_key_env: string;
   webhook_enabled: boolean;
   default_webhook_url: string;
+  teams_enabled?: boolean;
+  teams_webhook_env?: string;
 }
 
 type Env = Record<string, string | undefined>;
 type Raw = Record<string, unknown>;
 
-const RECEIVER_KEYS = ['name', 'slack_channels', 'email_to', 'pagerduty_keys_env', 'webhook_urls'];
+const RECEIVER_KEYS = ['name', 'slack_channels', 'email_to', 'pagerduty_keys_env', 'webhook_urls', 'teams_webhooks_env'];
 const POLICY_KEYS = ['name', 'steps', 'repeat'];
 const STEP_KEYS = ['after', 'receiver', ...PERSON_TARGET_KINDS];
 const ROUTE_KEYS = ['name', 'matchers', 'receiver', 'escalation', 'repeat_interval', 'continue', 'routes'];
@@ -119,8 +134,8 @@ function describe(v: unknown): string {
 
 export interface RoutingOptions {
   /**
-   * `optional`: a routing key's variable that is not set is no problem; the target is kept (its
-   * key absent from pagerduty_keys) and the variable listed in `unset`. For the routes CLI, which
+   * `optional`: a routing key's (or Teams URL's) variable that is not set is no problem; the target is kept (its
+   * key absent from pagerduty_keys or teams_urls) and the variable listed in `unset`. For the routes CLI, which
    * shows and tests the routing without the secrets; the service requires them.
    */
   secrets?: 'required' | 'optional';
@@ -167,12 +182,15 @@ export function parseRouting(
   const receivers = new Map<string, Receiver>();
   const pagerdutyKeys = new Map<string, string>();
   const defaultPd = defaults.pagerduty_integration_key_env;
+  const teamsUrls = new Map<string, string>();
+  const defaultTeams = defaults.teams_webhook_env ?? '';
   receivers.set(DEFAULT_RECEIVER, {
     name: DEFAULT_RECEIVER,
     slack_channels: defaults.slack_enabled ? [defaults.slack_default_channel] : [],
     email_to: defaults.email_enabled ? [...defaults.email_to] : [],
     pagerduty: defaults.pagerduty_enabled ? [{ target: DEFAULT_PAGERDUTY_TARGET, env: defaultPd }] : [],
     webhook_urls: defaults.webhook_enabled && defaults.default_webhook_url ? [defaults.default_webhook_url] : [],
+    teams: defaults.teams_enabled && defaultTeams ? [{ target: DEFAULT_TEAMS_TARGET, env: defaultTeams }] : [],
   });
 
   const rawReceivers = raw.receivers ?? [];
@@ -192,6 +210,7 @@ export function parseRouting(
       const email = stringList(entry.email_to, `${at}.email_to`);
       const pdEnv = stringList(entry.pagerduty_keys_env, `${at}.pagerduty_keys_env`);
       const webhooks = stringList(entry.webhook_urls, `${at}.webhook_urls`);
+      const teamsEnv = stringList(entry.teams_webhooks_env, `${at}.teams_webhooks_env`);
       if (slack.length > 0 && !defaults.slack_enabled) problem(`${at}.slack_channels`, 'notifications.slack_enabled is false');
       if (email.length > 0 && !defaults.email_enabled) problem(`${at}.email_to`, 'notifications.email_enabled is false');
       email.forEach((address, j) => {
@@ -212,12 +231,27 @@ export function parseRouting(
       webhooks.forEach((url, j) => {
         if (!/^https?:\/\/[^/]/i.test(url)) problem(`${at}.webhook_urls[${j}]`, 'must be an http(s) URL');
       });
-      if (slack.length + email.length + pdEnv.length + webhooks.length === 0) {
-        problem(at, `receiver "${name}" has no targets (slack_channels, email_to, pagerduty_keys_env or webhook_urls)`);
+      if (teamsEnv.length > 0 && !defaults.teams_enabled) problem(`${at}.teams_webhooks_env`, 'notifications.teams_enabled is false');
+      const teams: TeamsTarget[] = [];
+      teamsEnv.forEach((variable, j) => {
+        const key = `${at}.teams_webhooks_env[${j}]`;
+        const value = env[variable]?.trim();
+        if (!value) {
+          const missing = { key, message: `the environment variable ${variable} is not set` };
+          if (options.secrets !== 'optional') return problems.push(missing);
+          unset.push(missing);
+        } else if (!/^https?:\/\/[^/\s]/i.test(value)) {
+          return problem(key, `the environment variable ${variable} must hold an http(s) URL (a Workflows webhook URL)`);
+        } else teamsUrls.set(variable, value);
+        teams.push({ target: variable === defaultTeams ? DEFAULT_TEAMS_TARGET : `env:${variable}`, env: variable });
+      });
+      if (slack.length + email.length + pdEnv.length + webhooks.length + teamsEnv.length === 0) {
+        problem(at, `receiver "${name}" has no targets (slack_channels, email_to, pagerduty_keys_env, webhook_urls or teams_webhooks_env)`);
       }
-      receivers.set(name, { name, slack_channels: slack, email_to: email, pagerduty, webhook_urls: webhooks });
+      receivers.set(name, { name, slack_channels: slack, email_to: email, pagerduty, webhook_urls: webhooks, teams });
     });
   if (defaults.pagerduty_enabled && env[defaultPd]?.trim()) pagerdutyKeys.set(defaultPd, env[defaultPd].trim());
+  if (defaults.teams_enabled && defaultTeams && env[defaultTeams]?.trim()) teamsUrls.set(defaultTeams, env[defaultTeams].trim());
 
   const receiverRef = (value: unknown, key: string): string | undefined => {
     const name = text(value, key);
@@ -225,7 +259,7 @@ export function parseRouting(
     const person = personTargetOf(name);
     if (person) {
       // Checked when notified: people, schedules and teams change at runtime, without a reload.
-      if (!receivers.has(name)) receivers.set(name, { name, person, slack_channels: [], email_to: [], pagerduty: [], webhook_urls: [] });
+      if (!receivers.has(name)) receivers.set(name, { name, person, slack_channels: [], email_to: [], pagerduty: [], webhook_urls: [], teams: [] });
       return name;
     }
     if (!receivers.has(name)) problem(key, `unknown receiver "${name}" (defined: ${[...receivers.keys()].join(', ')})`);
@@ -352,7 +386,7 @@ export function parseRouting(
   else if (raw.route !== undefined) rootTable = raw.route;
   const root = compile(rootTable, 'route', 'root', null, 0);
   if (problems.length > 0) return { problems, unset };
-  return { routing: { receivers, policies, root, pagerduty_keys: pagerdutyKeys, warnings }, problems, unset };
+  return { routing: { receivers, policies, root, pagerduty_keys: pagerdutyKeys, teams_urls: teamsUrls, warnings }, problems, unset };
 }
 
 /**

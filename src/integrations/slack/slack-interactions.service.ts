@@ -8,6 +8,7 @@ import type { AppConfig } from '../../config/config.schema';
 import type { Database } from '../../database/schema';
 import { DATABASE } from '../../database/tokens';
 import { IncidentsService } from '../../incidents/incidents.service';
+import { PeopleService } from '../../people/people.service';
 import { SLACK_ACTIONS } from '../../notifications/channels/slack/slack.render';
 
 /** Slack refuses older requests itself, and asks receivers to do the same (replays). */
@@ -33,6 +34,7 @@ export class SlackInteractionsService {
     @InjectConfig() private readonly config: AppConfig,
     @Inject(DATABASE) private readonly db: Kysely<Database>,
     private readonly incidents: IncidentsService,
+    private readonly people: PeopleService,
     private readonly clock: Clock,
   ) {}
 
@@ -44,8 +46,11 @@ export class SlackInteractionsService {
     await this.verify(raw, timestamp, signature);
     const payload = this.payloadOf(raw);
     const action = payload.actions[0];
-    const who = payload.user.username || payload.user.name || payload.user.id;
-    const actor = `slack:${who}`;
+    // A person the service knows by their Slack id (a direct message, or a channel post they
+    // clicked) acts under their own name, as from every other channel; anyone else as slack:<name>.
+    const person = await this.people.activeUserBySlackId(payload.user.id);
+    const who = person?.name ?? (payload.user.username || payload.user.name || payload.user.id);
+    const actor = person ? person.name : `slack:${who}`;
     try {
       if (action.action_id === SLACK_ACTIONS.acknowledge) {
         await this.incidents.acknowledge(action.value, actor, 'from Slack');

@@ -30,3 +30,13 @@ export class AckLinks {
     return `${this.config.server.public_url.replace(/\/+$/, '')}/v1/ack/${token}`;
   }
 }
+
+const ACK_TOKEN_IN_URL = /\/v1\/ack\/l1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}/g;
+
+/**
+ * A stored payload as the delivery log shows it: an acknowledgement link acts as its person, so a
+ * reader of the log (incidents:read) sees where it points but never its token.
+ */
+export function hideAckTokens(payload: string): string {
+  return payload.includes('/v1/ack/') ? payload.replace(ACK_TOKEN_IN_URL, '/v1/ack/(token hidden)') : payload;
+}

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
+import type { Tx } from '../../database/transactor';
 import type { Incident } from '../../incidents/domain/incident';
 import type { ContactMethod, User } from '../../people/person';
-import { emailSubject } from '../channels/email/email.render';
+import { emailMessage, emailSubject } from '../channels/email/email.render';
 import { NotificationRouter, PlannedDelivery } from '../notification-router';
+import { headline } from '../render';
+import { AckLinks } from './ack-links';
 
 /** What a person is notified about: the event, and the message when it is not the event's own headline. */
 export interface PersonMessage {
@@ -22,6 +25,11 @@ export interface ContactChannel {
   /** Why this user cannot be reached this way now (no Slack id, the channel off), or null. */
   unusable(user: User): string | null;
   plan(incident: Incident, user: User, message: PersonMessage): PlannedDelivery;
+  /**
+   * Optional: carries this notification in a delivery already on its way to the same address
+   * (texts folded within a window). Answers that delivery's id, or null to plan one of its own.
+   */
+  foldWithin?(tx: Tx, incident: Incident, user: User, at: string, origin: { route: string; receiver: string }): Promise<string | null>;
 }
 
 /** A Slack direct message from the app: needs the user's Slack id and a bot token (an incoming webhook posts to one channel only). */
@@ -46,7 +54,7 @@ export class SlackDirectMessage implements ContactChannel {
   }
 }
 
-/** An email to the user's own address. */
+/** An email to the user's own address, with a one-click acknowledgement link when links can be made (server.public_url and the link key). */
 @Injectable()
 export class PersonEmail implements ContactChannel {
   readonly method = 'email' as const;
@@ -54,6 +62,7 @@ export class PersonEmail implements ContactChannel {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly router: NotificationRouter,
+    private readonly ackLinks: AckLinks,
   ) {}
 
   unusable(): string | null {
@@ -61,8 +70,15 @@ export class PersonEmail implements ContactChannel {
   }
 
   plan(incident: Incident, user: User, message: PersonMessage): PlannedDelivery {
-    const custom = message.text ? { to: [user.email], subject: emailSubject(message.eventName, incident), body: message.text } : undefined;
-    return this.router.email(message.eventName, incident, custom, [user.email]);
+    const subject = emailSubject(message.eventName, incident);
+    const custom = message.text ? { to: [user.email], subject, body: message.text } : undefined;
+    const planned = this.router.email(message.eventName, incident, custom, [user.email]);
+    if (!this.ackLinks.available()) return planned;
+    const body = message.text ?? headline(message.eventName, incident);
+    return {
+      ...planned,
+      render: () => emailMessage(incident, [user.email], subject, body, this.router.linkTo(incident), this.ackLinks.ackUrl(incident.id, user.id, 'email')),
+    };
   }
 }
 

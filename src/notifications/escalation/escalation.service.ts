@@ -152,6 +152,32 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     return wrote;
   }
 
+  /**
+   * Someone paged asked to escalate now (a key pressed on a call): the waiting escalation steps
+   * fire at once instead of at their time. Answers whether there was a step to move on to.
+   */
+  async escalateNow(incidentId: string, actor: string, via: string): Promise<boolean> {
+    const now = this.clock.now().toISOString();
+    const moved = await this.transactor.run(async (tx) => {
+      const incident = await this.incidents.findWithin(tx, incidentId);
+      if (!incident || !isActive(incident.state)) return 0;
+      const count = await this.steps.escalationDueNow(tx, incidentId, now);
+      this.incidents.recordWithin(
+        tx,
+        incidentId,
+        'escalation_requested',
+        actor,
+        count > 0
+          ? `${actor} asked to escalate (${via}): the next escalation step runs now`
+          : `${actor} asked to escalate (${via}), but no escalation step is waiting`,
+        { via, steps: count },
+      );
+      return count;
+    });
+    if (moved > 0) await this.tick();
+    return moved > 0;
+  }
+
   /** Writes the first escalation step of each route that has a policy, and the first repeat of each route with a repeat_interval. */
   schedule(tx: Tx, incident: Incident, at: string, what: { escalation: boolean; repeat: boolean }): void {
     const base = Date.parse(at);

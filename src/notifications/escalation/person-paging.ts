@@ -74,7 +74,7 @@ export class PersonPaging {
       ctx.paged?.add(user.id);
       const rules = effectiveRules(user);
       const now = rules.flatMap((rule) => (rule.after_ms === 0 ? rule.methods : []));
-      const written = now.length > 0 ? this.notifyUser(tx, incident, user, [...new Set(now)], ctx, resolved.why, silence, null) : { rows: [], used: [] };
+      const written = now.length > 0 ? await this.notifyUser(tx, incident, user, [...new Set(now)], ctx, resolved.why, silence, null) : { rows: [], used: [] };
       rows.push(...written.rows);
       // Later rules count from when the person was first notified: paged again (another route,
       // an escalation step to the same schedule), they are not scheduled a second time.
@@ -111,7 +111,7 @@ export class PersonPaging {
       eventName: 'incident.reminder',
       text: `Not acknowledged ${formatDuration(Date.parse(now) - Date.parse(incident.created_at))} after it was detected: ${incident.title}`,
     };
-    const written = this.notifyUser(tx, incident, user, rule.methods, ctx, `rule ${index + 1}, after ${formatDuration(rule.after_ms)}`, silence, index);
+    const written = await this.notifyUser(tx, incident, user, rule.methods, ctx, `rule ${index + 1}, after ${formatDuration(rule.after_ms)}`, silence, index);
     return { rows: written.rows, cancelled: null };
   }
 
@@ -159,7 +159,7 @@ export class PersonPaging {
   }
 
   /** Writes one user's deliveries by these methods (those they can be reached by) and records it. */
-  private notifyUser(
+  private async notifyUser(
     tx: Tx,
     incident: Incident,
     user: User,
@@ -168,10 +168,11 @@ export class PersonPaging {
     why: string,
     silence: Awaited<ReturnType<SilencesService['matchingWithin']>>,
     rule: number | null,
-  ): { rows: NewDeliveryRow[]; used: ContactMethod[] } {
+  ): Promise<{ rows: NewDeliveryRow[]; used: ContactMethod[] }> {
     const out = new PlanSet();
     const used: ContactMethod[] = [];
     const skipped: string[] = [];
+    const folded: string[] = [];
     for (const method of methods) {
       const problem = this.unusable(method, user);
       if (problem) {
@@ -179,7 +180,11 @@ export class PersonPaging {
         continue;
       }
       used.push(method);
-      out.add(this.channels.get(method)!.plan(incident, user, ctx), ctx.route, ctx.target);
+      const channel = this.channels.get(method)!;
+      // A silence writes the record of what it kept back; only a real send is folded.
+      const into = !silence && channel.foldWithin ? await channel.foldWithin(tx, incident, user, ctx.at, { route: ctx.route, receiver: ctx.target }) : null;
+      if (into) folded.push(into);
+      else out.add(channel.plan(incident, user, ctx), ctx.route, ctx.target);
     }
     const rows = out.planned.length > 0 ? this.router.write(tx, incident, ctx.eventName, ctx.at, out.planned, { first: true, silence }) : [];
     if (silence) this.metrics.deliveriesSuppressed(rows);
@@ -191,7 +196,8 @@ export class PersonPaging {
       target: ctx.target,
       route: ctx.route,
       ...(rule !== null ? { rule: rule + 1 } : {}),
-      deliveries: rows.map((r) => r.id),
+      deliveries: [...rows.map((r) => r.id), ...folded],
+      ...(folded.length > 0 ? { folded_into: folded } : {}),
       ...(skipped.length > 0 ? { skipped } : {}),
       ...(silence ? { suppressed_by_silence: silence.id } : {}),
     };

@@ -149,4 +149,16 @@ export class ScheduledStepRepository {
       .where('status', '=', 'pending')
       .execute();
   }
+
+  /** Makes the incident's waiting escalation steps due now (someone asked to escalate); answers how many. */
+  async escalationDueNow(tx: Tx, incidentId: string, now: string): Promise<number> {
+    const result = await tx.db
+      .updateTable('scheduled_steps')
+      .set({ due_at: now })
+      .where('incident_id', '=', incidentId)
+      .where('kind', '=', 'escalation')
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
 }

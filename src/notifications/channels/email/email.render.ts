@@ -28,8 +28,13 @@ function detailRows(incident: Incident): [string, string][] {
   ];
 }
 
-/** The incident email: a severity badge and title, the message, and a details table; plain text too. */
-export function emailMessage(incident: Incident, to: string[], subject: string, message: string, link?: string): EmailMessage {
+/**
+ * The incident email: a severity badge and title, the message, and a details table; plain text too.
+ * `link`: the incident in the console. `ackLink`: a signed, single-use link that acknowledges the
+ * incident as the person the email is for (emails to a person only; GET shows a confirmation page,
+ * only its button acknowledges).
+ */
+export function emailMessage(incident: Incident, to: string[], subject: string, message: string, link?: string, ackLink?: string): EmailMessage {
   const rows = detailRows(incident);
   const color = SEVERITY_COLOR[incident.severity];
   const text = [
@@ -37,6 +42,7 @@ export function emailMessage(incident: Incident, to: string[], subject: string, 
     '',
     message,
     '',
+    ...(ackLink ? [`Acknowledge (one click, as you): ${ackLink}`, ''] : []),
     ...(incident.description ? [`Description: ${incident.description}`, ''] : []),
     ...rows.map(([k, v]) => `${k}: ${v}`),
     ...(incident.runbook_url ? ['', `Runbook: ${incident.runbook_url}`] : []),
@@ -46,6 +52,7 @@ export function emailMessage(incident: Incident, to: string[], subject: string, 
 <html><body style="font-family:Arial,Helvetica,sans-serif;color:#222">
 <h2 style="margin:0 0 12px 0"><span style="display:inline-block;padding:2px 10px;border-radius:4px;background:${color};color:#fff;font-size:14px;vertical-align:middle">${escapeHtml(incident.severity)}</span> ${escapeHtml(incident.title)}</h2>
 <p>${escapeHtml(message).replace(/\n/g, '<br>')}</p>
+${ackLink ? `<p><a href="${escapeHtml(ackLink)}" style="display:inline-block;padding:10px 18px;border-radius:4px;background:#1a56db;color:#fff;text-decoration:none;font-weight:bold">Acknowledge</a> <span style="color:#555">one click, as you; the page asks you to confirm</span></p>` : ''}
 ${incident.description ? `<p><strong>Description:</strong> ${escapeHtml(incident.description)}</p>` : ''}
 <table cellpadding="6" cellspacing="0" style="border-collapse:collapse;border:1px solid #ddd">
 ${rows.map(([k, v]) => `<tr><th align="left" style="background:#f5f5f5;border:1px solid #ddd">${escapeHtml(k)}</th><td style="border:1px solid #ddd">${escapeHtml(v)}</td></tr>`).join('\n')}
