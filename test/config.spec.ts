@@ -181,7 +181,6 @@ describe('configuration', () => {
     };
     expect(problemsOf({ notifications: { sms_enabled: true } }, {}).map((p) => p.key)).toEqual([
       'server.public_url',
-      'server.link_secret_env',
       'notifications.twilio_account_sid',
       'notifications.twilio_from_number',
       'notifications.twilio_auth_token_env',
@@ -209,6 +208,11 @@ describe('configuration', () => {
         (p) => p.key,
       ),
     ).toEqual(['notifications.ntfy_server_url']);
+    // Push carries signed acknowledgement links: it needs the key; texts and calls do not.
+    expect(problemsOf({ server: { public_url: 'https://im.example.com' }, notifications: { ntfy_enabled: true } }, {}).map((p) => p.key)).toEqual([
+      'server.link_secret_env',
+    ]);
+    expect(problemsOf({ server: { public_url: 'https://im.example.com' }, notifications: twilio }, { TWILIO_AUTH_TOKEN: 'tok' })).toEqual([]);
   });
 
   it("applies LLM_IM__<SECTION>__<KEY> overrides with the key's type", () => {

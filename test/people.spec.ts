@@ -51,9 +51,10 @@ describe.each(drivers())('people and schedules on %s', (driver) => {
         // A phone gives texts and calls; a topic gives push.
         { type: 'sms', address: '+4915123456789' },
         { type: 'voice', address: '+4915123456789' },
-        { type: 'push', address: 'oncall-ana-7f3k2x' },
+        // The topic is shown cut: on an open ntfy server, knowing it is reading it.
+        { type: 'push', address: 'onca…' },
       ],
-      ntfy_topic: 'oncall-ana-7f3k2x',
+      ntfy_topic: 'onca…',
       // Sorted by when they fire.
       notification_rules: [
         { after: '0s', methods: ['slack', 'email'] },

@@ -131,7 +131,7 @@ export interface LiveEvent {
 }
 
 /** People and schedules (GET /v1/users, /v1/teams, /v1/schedules, /v1/on-call). */
-export type ContactMethodType = 'slack' | 'email';
+export type ContactMethodType = 'slack' | 'email' | 'sms' | 'voice' | 'push';
 
 export interface User {
   id: string;
@@ -139,6 +139,7 @@ export interface User {
   email: string;
   slack_user_id: string | null;
   phone: string | null;
+  ntfy_topic: string | null;
   time_zone: string;
   contact_methods: { type: ContactMethodType; address: string }[];
   /** As set, sorted by `after`; none set: every method at once. */

@@ -68,6 +68,7 @@ const CREDENTIAL_IN_BODY_LIMITS: Record<string, number> = {
   '/v1/integrations/twilio/voice/gather': 65_536,
   '/v1/integrations/twilio/voice/status': 65_536,
   '/v1/ack/:token': 4096, // an empty form or none
+  '/v1/ack/*': 4096, // the same route for tokens past the router's 100-character parameter limit
 };
 
 /**

@@ -361,17 +361,20 @@ function phoneAndPushProblems(config: AppConfig, env: Env, unset?: ConfigProblem
     problems.push({ key: 'server.public_url', message: `${which} is on: set public_url, where people reach the service (links and callbacks go there)` });
   }
   const linkKey = env[server.link_secret_env]?.trim() ?? '';
-  if (on.some((c) => c !== 'teams') && linkKey.length < 32) {
+  // Push notifications carry an Acknowledge button: a signed link. (Texts and calls are answered by reply.)
+  if (n.ntfy_enabled && linkKey.length < 32) {
     (linkKey === '' ? (unset ?? problems) : problems).push({
       key: 'server.link_secret_env',
-      message: `${which} is on: the environment variable ${server.link_secret_env} must hold a key of at least 32 characters that signs acknowledgement links`,
+      message: `ntfy_enabled is on: the environment variable ${server.link_secret_env} must hold a key of at least 32 characters that signs acknowledgement links`,
     });
+  } else if (linkKey !== '' && linkKey.length < 32) {
+    problems.push({ key: 'server.link_secret_env', message: `${server.link_secret_env} must hold a key of at least 32 characters` });
   }
   if (n.sms_enabled || n.voice_enabled) {
     if (!/^(AC[0-9a-f]{32}|[A-Za-z0-9_-]{1,64})$/.test(n.twilio_account_sid)) {
       problems.push({
         key: 'notifications.twilio_account_sid',
-        message: 'sms_enabled or voice_enabled is on: set the Twilio account SID (AC followed by 32 hex digits)',
+        message: "sms_enabled or voice_enabled is on: set the account SID (Twilio's is AC followed by 32 hex digits)",
       });
     }
     if (!/^\+[1-9]\d{6,14}$/.test(n.twilio_from_number)) {

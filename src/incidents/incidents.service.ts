@@ -203,6 +203,12 @@ export class IncidentsService {
     return this.repository.timeline(id, historyWindow(query));
   }
 
+  /** Whether the incident exists and is neither resolved nor closed. */
+  async isOpen(id: string): Promise<boolean> {
+    const incident = await this.repository.findById(id);
+    return incident !== null && incident.state !== 'Resolved' && incident.state !== 'Closed';
+  }
+
   async assertExists(id: string): Promise<void> {
     if (!(await this.repository.exists(id))) throw notFound(id);
   }

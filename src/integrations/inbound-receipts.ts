@@ -29,4 +29,16 @@ export class InboundReceipts {
       .executeTakeFirst();
     return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
   }
+
+  /**
+   * Drops a receipt whose callback was not applied for a fault here (the store went away
+   * mid-way): the sender retries, and the retry must not count as a replay. Best effort.
+   */
+  async forget(source: ReceiptSource, id: string): Promise<void> {
+    try {
+      await this.db.deleteFrom('inbound_receipts').where('source', '=', source).where('id', '=', id).execute();
+    } catch {
+      // The store is still away: the receipt stays, and the sender's retry is refused as a replay.
+    }
+  }
 }

@@ -396,6 +396,47 @@ export class DeliveryRepository {
     return Number(result.numUpdatedRows);
   }
 
+  /**
+   * The incident's texts, calls and pushes to people not yet sent (waiting, or waiting to retry):
+   * once it is acknowledged or resolved they would wake someone for nothing. A folded text stays
+   * (it tells of other incidents too). Rows this transaction wrote count too.
+   */
+  async cancelPersonPages(tx: Tx, incidentId: string, reason: string, now: string): Promise<void> {
+    const channels: string[] = ['sms', 'voice', 'ntfy'];
+    for (const row of tx.deferred(TABLE) as NewDeliveryRow[]) {
+      if (row.incident_id === incidentId && channels.includes(row.channel) && row.action !== 'digest' && row.status === 'pending') {
+        row.status = 'cancelled';
+        row.last_error = reason;
+      }
+    }
+    await tx.db
+      .updateTable(TABLE)
+      .set({ status: 'cancelled', last_error: reason, updated_at: now })
+      .where('incident_id', '=', incidentId)
+      .where('channel', 'in', channels)
+      .where('action', '!=', 'digest')
+      .where('status', '=', 'pending')
+      .execute();
+  }
+
+  /** The incident of the latest custom PagerDuty page that carried `dedupKey`, found in the stored payloads. */
+  async incidentOfCustomPage(dedupKey: string): Promise<string | null> {
+    const needle = `"dedup_key":${JSON.stringify(dedupKey)}`;
+    const pattern = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.db
+      .selectFrom(TABLE)
+      .select(['incident_id', 'payload'])
+      .where('channel', '=', 'pagerduty')
+      .where('action', '=', 'trigger')
+      .where(sql<boolean>`payload like ${pattern} escape '\\'`)
+      .orderBy('created_at', 'desc')
+      .limit(20)
+      .execute();
+    // LIKE ignores case on SQLite: the key must be the same exactly.
+    const exact = rows.find((row) => (JSON.parse(row.payload) as { dedup_key?: unknown }).dedup_key === dedupKey);
+    return exact?.incident_id ?? null;
+  }
+
   /** Hands claimed deliveries back without an attempt (shutdown): they stay due. */
   async release(owner: string, ids: string[], now: string): Promise<void> {
     for (let start = 0; start < ids.length; start += 1000) {

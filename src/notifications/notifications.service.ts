@@ -19,6 +19,7 @@ import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { EscalationService } from './escalation/escalation.service';
 import { hideAckTokens } from './escalation/ack-links';
+import { maskedTopic } from '../people/person';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
 import { Channel, CUSTOM_EVENT, Delivery, ReceiverChannel } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
@@ -47,7 +48,8 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     event: d.event,
     channel: d.channel,
     action: d.action,
-    target: d.target,
+    // A push's target is the person's ntfy topic: shown cut, as in the user's own record.
+    target: d.channel === 'ntfy' ? maskedTopic(d.target) : d.target,
     status: d.status,
     attempts: d.attempts,
     max_attempts: d.max_attempts,
@@ -60,8 +62,15 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     route: d.route,
     receiver: d.receiver,
     silence_id: d.silence_id,
-    payload: JSON.parse(hideAckTokens(d.payload)),
+    payload: shownPayload(d),
   };
+}
+
+/** The stored message as answers show it: no acknowledgement token, and a push's topic cut. */
+function shownPayload(d: Delivery): unknown {
+  const payload = JSON.parse(hideAckTokens(d.payload)) as Record<string, unknown>;
+  if (d.channel === 'ntfy' && typeof payload.topic === 'string') payload.topic = maskedTopic(payload.topic);
+  return payload;
 }
 
 @Injectable()
@@ -125,6 +134,11 @@ export class NotificationsService {
     this.written.delete(event);
     if (written.leased) this.pool.adopt(written.rows.map(toDelivery));
     if (!written.leased || written.wake) this.pool.wake([event.incident.id]);
+  }
+
+  /** The incident a custom PagerDuty page with this dedup_key was for (PagerDuty's webhooks name pages by it). */
+  incidentOfCustomPage(dedupKey: string): Promise<string | null> {
+    return this.deliveries.incidentOfCustomPage(dedupKey);
   }
 
   async listForIncident(incidentId: string): Promise<DeliveryRecord[]> {

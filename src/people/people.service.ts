@@ -10,7 +10,7 @@ import { formatDuration, parseDuration } from '../routing/duration';
 import { RoutingService } from '../routing/routing.service';
 import type { CalendarLinkView, CreateTeamDto, CreateUserDto, NotificationRuleDto, TeamView, UpdateTeamDto, UpdateUserDto, UserView } from './dto/people.dto';
 import { isUniqueViolation, PeopleRepository } from './people.repository';
-import { addressOf, contactMethodsOf, NotificationRule, Team, User } from './person';
+import { addressOf, contactMethodsOf, maskedTopic, NotificationRule, Team, User } from './person';
 import { isZone } from './schedules/layer-shifts';
 
 /** The longest a notification rule may wait. */
@@ -24,8 +24,8 @@ export function userView(user: User): UserView {
     slack_user_id: user.slack_user_id,
     phone: user.phone,
     time_zone: user.time_zone,
-    ntfy_topic: user.ntfy_topic,
-    contact_methods: contactMethodsOf(user).map((type) => ({ type, address: addressOf(user, type) })),
+    ntfy_topic: user.ntfy_topic === null ? null : maskedTopic(user.ntfy_topic),
+    contact_methods: contactMethodsOf(user).map((type) => ({ type, address: type === 'push' ? maskedTopic(addressOf(user, type)) : addressOf(user, type) })),
     notification_rules: user.notification_rules.map((r) => ({ after: formatDuration(r.after_ms), methods: r.methods })),
     active: user.active,
     deactivated_at: user.deactivated_at,

@@ -71,3 +71,11 @@ export function addressOf(user: Pick<User, 'slack_user_id' | 'email' | 'phone' |
 export function effectiveRules(user: User): NotificationRule[] {
   return user.notification_rules.length > 0 ? user.notification_rules : [{ after_ms: 0, methods: contactMethodsOf(user) }];
 }
+
+/**
+ * An ntfy topic as answers show it: its first characters only. On a server without access
+ * control, whoever knows a topic can read it (and the acknowledgement links it carries).
+ */
+export function maskedTopic(topic: string): string {
+  return topic.length <= 4 ? '…' : `${topic.slice(0, 4)}…`;
+}

@@ -21,7 +21,15 @@ interface Explanation {
   routes: {
     route: string;
     path: string;
-    receiver: { name: string; slack_channels: string[]; email_to: string[]; pagerduty: string[]; webhooks: string[] };
+    receiver: {
+      name: string;
+      slack_channels: string[];
+      email_to: string[];
+      pagerduty: string[];
+      webhooks: string[];
+      teams?: string[];
+      person?: { kind: string; ref: string };
+    };
     escalation: { policy: string } | null;
   }[];
   silenced_by?: { id: string; comment: string; ends_at: string }[];
@@ -457,6 +465,8 @@ function describeReceiver(r: Explanation['routes'][number]['receiver']): string 
     ...r.email_to.map((e) => `email ${e}`),
     ...r.pagerduty.map((p) => `PagerDuty ${p}`),
     ...r.webhooks.map((w) => `webhook ${w}`),
+    ...(r.teams ?? []).map((t) => `Teams ${t}`),
+    ...(r.person ? [r.person.kind === 'schedule' ? `whoever is on call in ${r.person.ref}` : `${r.person.kind} ${r.person.ref}`] : []),
   ];
   return parts.length ? ` (${parts.join(', ')})` : '';
 }

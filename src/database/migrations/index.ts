@@ -381,6 +381,16 @@ function phoneAndPush(): Migration {
         .addPrimaryKeyConstraint('inbound_receipts_pk', ['source', 'id'])
         .execute();
       await db.schema.createIndex('inbound_receipts_at_idx').on('inbound_receipts').columns(['received_at']).execute();
+      // Texts and calls to one phone (folding, and matching a reply): partial, so that the other
+      // channels' deliveries pay nothing for them; one per channel, as a query names one channel
+      // (SQLite uses a partial index only when the query states its condition as written).
+      for (const channel of ['sms', 'voice'])
+        await db.schema
+          .createIndex(`deliveries_${channel}_target_idx`)
+          .on('notification_deliveries')
+          .columns(['target', 'created_at'])
+          .where(sql.ref('channel'), '=', channel)
+          .execute();
     },
   };
 }

@@ -80,6 +80,8 @@ export class AckLinksService {
         return { kind: 'moot', status: 200, incident, user, via: claims.via };
       }
       if (err instanceof DomainError && err.code === ErrorCode.INCIDENT_NOT_FOUND) return this.refuse('unknown_incident', 404, claims);
+      // Not applied for a fault here (the store went away): the link stays usable for another try.
+      await this.receipts.forget('ack_link', claims.nonce);
       throw err;
     }
   }

@@ -1,14 +1,12 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Kysely, sql } from 'kysely';
+import { Injectable, Logger } from '@nestjs/common';
 import secureJson from 'secure-json-parse';
 import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode, FieldIssue, ValidationFailed } from '../../common/domain-error';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
-import type { Database } from '../../database/schema';
-import { DATABASE } from '../../database/tokens';
 import { Transactor } from '../../database/transactor';
 import { IncidentsService } from '../../incidents/incidents.service';
+import { NotificationsService } from '../../notifications/notifications.service';
 import { InboundReceipts } from '../inbound-receipts';
 import { signedByAny, v1DigestsOf } from './pagerduty-signature';
 
@@ -79,8 +77,8 @@ export class PagerDutyWebhooksService {
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
-    @Inject(DATABASE) private readonly db: Kysely<Database>,
     private readonly incidents: IncidentsService,
+    private readonly notifications: NotificationsService,
     private readonly transactor: Transactor,
     private readonly receipts: InboundReceipts,
     private readonly clock: Clock,
@@ -211,28 +209,11 @@ export class PagerDutyWebhooksService {
         if (!(err instanceof DomainError) || err.code !== ErrorCode.INCIDENT_NOT_FOUND) throw err;
       }
     }
-    const needle = `"dedup_key":${JSON.stringify(key)}`;
-    const pattern = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const rows = await this.db
-      .selectFrom('notification_deliveries')
-      .select(['incident_id', 'payload'])
-      .where('channel', '=', 'pagerduty')
-      .where('action', '=', 'trigger')
-      .where(sql<boolean>`payload like ${pattern} escape '\\'`)
-      .orderBy('created_at', 'desc')
-      .limit(20)
-      .execute();
-    // LIKE ignores case on SQLite: the key must be the same exactly.
-    const exact = rows.find((row) => (JSON.parse(row.payload) as { dedup_key?: unknown }).dedup_key === key);
-    return exact?.incident_id ?? null;
+    return this.notifications.incidentOfCustomPage(key);
   }
 
-  private async forgetReceipt(eventId: string): Promise<void> {
-    try {
-      await this.db.deleteFrom('inbound_receipts').where('source', '=', 'pagerduty_webhook').where('id', '=', eventId).execute();
-    } catch (err) {
-      this.logger.warn({ msg: 'could not drop the receipt of a PagerDuty webhook that failed', event_id: eventId, err: String(err) });
-    }
+  private forgetReceipt(eventId: string): Promise<void> {
+    return this.receipts.forget('pagerduty_webhook', eventId);
   }
 }
 

@@ -46,6 +46,10 @@ export class TwilioCallbacksService {
     const sid = this.required(fields, 'MessageSid');
     const from = this.required(fields, 'From');
     await this.once('twilio_sms', sid);
+    return this.orForget('twilio_sms', sid, () => this.reply(fields, sid, from));
+  }
+
+  private async reply(fields: Fields, sid: string, from: string): Promise<string> {
     const n = this.config.notifications;
     const ack = n.sms_ack_words.map((w) => w.toUpperCase());
     const res = n.sms_resolve_words.map((w) => w.toUpperCase());
@@ -56,10 +60,13 @@ export class TwilioCallbacksService {
     const code = match[2];
     const users = await this.people.activeUsersByPhone(from);
     if (users.length === 0) {
+      // No text back: a reply costs money, and this number is nobody's here.
       this.logger.warn({ msg: 'text reply refused: the number is no active user’s', message_sid: sid });
-      return messageReply(`Refused: this number is not a user's phone. Nothing was changed.`);
+      return EMPTY_TWIML;
     }
-    const paged = [...(await this.replies.incidentsPagedTo(from))].filter((id) => incidentCode(id) === code);
+    let paged = [...(await this.replies.incidentsPagedTo(from))].filter((id) => incidentCode(id) === code);
+    // Two share the code (four digits): the one still open is meant.
+    if (paged.length > 1) paged = (await Promise.all(paged.map(async (id) => ((await this.incidents.isOpen(id)) ? [id] : [])))).flat();
     if (paged.length === 0) {
       this.logger.warn({ msg: 'text reply refused: no incident with that code was sent to the number', message_sid: sid, code });
       return messageReply(`Refused: no incident #${code} was sent to this phone in the last ${REPLY_WINDOW_MS / 86_400_000} days. Nothing was changed.`);
@@ -90,8 +97,14 @@ export class TwilioCallbacksService {
     if (!call || call.incident_id !== query.incident || fields.get('To') !== call.target) {
       throw this.refused('the call does not match the delivery it names');
     }
+    // Twilio's signature has no time: a callback for a call older than the receipts are kept is a replay.
+    if (Date.parse(call.created_at) < this.clock.now().getTime() - REPLY_WINDOW_MS) throw this.refused('the call is too old');
     await this.once('twilio_gather', callSid);
-    const user = await this.people.getUser(query.user).catch(() => null);
+    return this.orForget('twilio_gather', callSid, () => this.key(fields, call, query));
+  }
+
+  private async key(fields: Fields, call: { incident_id: string; target: string }, query: GatherQuery): Promise<string> {
+    const user = await this.people.findUser(query.user);
     if (!user?.active || user.phone !== call.target) throw this.refused('the person called is not an active user with that phone');
     const digits = fields.get('Digits') ?? '';
     try {
@@ -117,9 +130,23 @@ export class TwilioCallbacksService {
     const status = this.required(fields, 'CallStatus');
     const call = await this.replies.callTo(deliveryId);
     if (!call || fields.get('To') !== call.target) throw this.refused('the call does not match the delivery it names');
+    if (Date.parse(call.created_at) < this.clock.now().getTime() - REPLY_WINDOW_MS) throw this.refused('the call is too old');
     await this.once('twilio_status', `${callSid}:${status}`);
-    await this.replies.recordCallStatus(deliveryId, status, fields.get('AnsweredBy') ?? undefined);
+    await this.orForget('twilio_status', `${callSid}:${status}`, () =>
+      this.replies.recordCallStatus(deliveryId, status, fields.get('AnsweredBy') ?? undefined),
+    );
     return EMPTY_TWIML;
+  }
+
+  /** Runs what a callback asks; a fault here (not a refusal) drops its receipt, so Twilio's retry is not taken for a replay. */
+  private async orForget<T>(source: ReceiptSource, id: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      const fault = !(err instanceof DomainError) || err.code === ErrorCode.STORE_UNAVAILABLE || err.code === ErrorCode.STORE_FULL;
+      if (fault) await this.receipts.forget(source, id);
+      throw err;
+    }
   }
 
   private verified(raw: string | undefined, path: string, signature: string | undefined, enabled: boolean, what: string): Fields {

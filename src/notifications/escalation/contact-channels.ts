@@ -29,7 +29,13 @@ export interface ContactChannel {
    * Optional: carries this notification in a delivery already on its way to the same address
    * (texts folded within a window). Answers that delivery's id, or null to plan one of its own.
    */
-  foldWithin?(tx: Tx, incident: Incident, user: User, at: string, origin: { route: string; receiver: string }): Promise<string | null>;
+  foldWithin?(
+    tx: Tx,
+    incident: Incident,
+    user: User,
+    at: string,
+    origin: { route: string; receiver: string; methods: readonly ContactMethod[] },
+  ): Promise<string | null>;
 }
 
 /** A Slack direct message from the app: needs the user's Slack id and a bot token (an incoming webhook posts to one channel only). */

@@ -106,6 +106,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     }
     if (event.name === IncidentEventName.Resolved || event.name === IncidentEventName.Closed) {
       await this.steps.cancelFor(tx, incident.id, ['escalation', 'repeat', 'person', 'held'], `incident ${incident.state.toLowerCase()}`, at);
+      await this.deliveries.cancelPersonPages(tx, incident.id, `incident ${incident.state.toLowerCase()}`, at);
       return false;
     }
     if (event instanceof IncidentStateEvent && event.previous_state === 'Resolved') {
@@ -113,8 +114,11 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
       return false;
     }
     // An acknowledgement by anyone stops every step and every person's later rules.
-    if (isAcknowledgement(event))
-      await this.steps.cancelFor(tx, incident.id, ['escalation', 'person', 'held'], `acknowledged by ${incident.acknowledged_by ?? event.actor}`, at);
+    if (isAcknowledgement(event)) {
+      const reason = `acknowledged by ${incident.acknowledged_by ?? event.actor}`;
+      await this.steps.cancelFor(tx, incident.id, ['escalation', 'person', 'held'], reason, at);
+      await this.deliveries.cancelPersonPages(tx, incident.id, reason, at);
+    }
     return false;
   }
 

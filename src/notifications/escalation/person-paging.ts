@@ -182,7 +182,8 @@ export class PersonPaging {
       used.push(method);
       const channel = this.channels.get(method)!;
       // A silence writes the record of what it kept back; only a real send is folded.
-      const into = !silence && channel.foldWithin ? await channel.foldWithin(tx, incident, user, ctx.at, { route: ctx.route, receiver: ctx.target }) : null;
+      const into =
+        !silence && channel.foldWithin ? await channel.foldWithin(tx, incident, user, ctx.at, { route: ctx.route, receiver: ctx.target, methods }) : null;
       if (into) folded.push(into);
       else out.add(channel.plan(incident, user, ctx), ctx.route, ctx.target);
     }

@@ -3,13 +3,15 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
 import type { Tx } from '../../database/transactor';
 import type { Incident } from '../../incidents/domain/incident';
-import type { User } from '../../people/person';
+import type { ContactMethod, User } from '../../people/person';
 import { digestBody, smsBody, SmsPayload, voiceTwiml, VoicePayload } from '../channels/twilio/twilio.render';
 import type { NewDeliveryRow } from '../delivery.repository';
 import { NotificationRouter, PlannedDelivery } from '../notification-router';
 import type { ContactChannel, PersonMessage } from './contact-channels';
 import { PhoneDeliveryRepository } from './phone-deliveries.repository';
 
+/** Incidents a folded text keeps by name (the most severe); the rest are counted. */
+const DIGEST_ITEMS = 10;
 /** The event of a folded text: several incidents in one message. */
 export const DIGEST_EVENT = 'incident.digest';
 /** Seconds a called phone rings before the call counts as unanswered (Twilio's Timeout). */
@@ -77,10 +79,7 @@ export class SmsContact implements ContactChannel {
       return digestHere.id;
     }
     const pending = await this.phones.pendingDigest(tx, phone, at);
-    if (pending) {
-      await this.phones.rewritePayload(tx, pending.id, this.withIncident(pending.payload, incident), at);
-      return pending.id;
-    }
+    if (pending && (await this.phones.rewritePayload(tx, pending.id, this.withIncident(pending.payload, incident), at))) return pending.id;
     const since = new Date(Date.parse(at) - windowMs).toISOString();
     const last =
       waiting.length > 0
@@ -88,7 +87,7 @@ export class SmsContact implements ContactChannel {
             .map((r) => r.created_at)
             .sort()
             .at(-1)!
-        : await this.phones.lastTextSince(tx, phone, since);
+        : await this.phones.lastTextSince(tx, phone, since, windowMs);
     if (!last) return null;
     const payload: SmsPayload & { items: DigestItem[] } = { To: phone, From: this.config.notifications.twilio_from_number, Body: '', incidents: [], items: [] };
     const planned: PlannedDelivery = {
@@ -106,11 +105,21 @@ export class SmsContact implements ContactChannel {
     return row.id;
   }
 
+  /**
+   * Adds an incident to a folded text. It keeps the most severe DIGEST_ITEMS (a text shows a
+   * few; their codes are what a reply can name) and counts the rest, so that a storm of
+   * thousands rewrites a small payload each time, not a growing one.
+   */
   private withIncident(stored: string, incident: Incident): string {
-    const payload = JSON.parse(stored) as SmsPayload & { items?: DigestItem[] };
+    const payload = JSON.parse(stored) as SmsPayload & { items?: DigestItem[]; total?: number };
     const items = payload.items ?? [];
-    if (!items.some((i) => i.id === incident.id)) items.push({ id: incident.id, severity: incident.severity, title: incident.title });
-    return JSON.stringify({ ...payload, items, incidents: items.map((i) => i.id), Body: digestBody(items, this.words()) });
+    if (items.some((i) => i.id === incident.id)) return stored;
+    items.push({ id: incident.id, severity: incident.severity, title: incident.title.slice(0, 100) });
+    // Stable: among equal severities, the earliest first.
+    const kept = items.map((item, order) => ({ item, order })).sort((a, b) => a.item.severity.localeCompare(b.item.severity) || a.order - b.order);
+    const shown = kept.slice(0, DIGEST_ITEMS).map((k) => k.item);
+    const total = (payload.total ?? items.length - 1) + 1;
+    return JSON.stringify({ ...payload, items: shown, total, incidents: shown.map((i) => i.id), Body: digestBody(shown, total, this.words()) });
   }
 
   private words(): { ack: string; resolve: string } {
@@ -140,14 +149,19 @@ export class VoiceContact implements ContactChannel {
     private readonly phones: PhoneDeliveryRepository,
   ) {}
 
-  /** A call to the phone already written within the window carries this one: answers its id. */
-  async foldWithin(tx: Tx, _incident: Incident, user: User, at: string): Promise<string | null> {
+  /**
+   * A call to the phone about another incident, written within the window and not failed,
+   * carries this one when the same notification also texts the phone (the text tells of this
+   * incident): answers its id. A call about the same incident (a rule that calls again), or one
+   * whose notification sends no text, is always placed.
+   */
+  async foldWithin(tx: Tx, incident: Incident, user: User, at: string, origin: { methods: readonly ContactMethod[] }): Promise<string | null> {
     const windowMs = this.config.notifications.sms_fold_window_secs * 1000;
-    if (windowMs === 0) return null;
+    if (windowMs === 0 || !origin.methods.includes('sms') || !this.config.notifications.sms_enabled) return null;
     const waiting = (tx.deferred('notification_deliveries') as unknown as NewDeliveryRow[]).find(
-      (r) => r.channel === 'voice' && r.target === user.phone && r.status !== 'suppressed' && r.status !== 'cancelled',
+      (r) => r.channel === 'voice' && r.target === user.phone && r.incident_id !== incident.id && !['suppressed', 'cancelled', 'failed'].includes(r.status),
     );
-    return waiting?.id ?? (await this.phones.lastCallSince(tx, user.phone!, new Date(Date.parse(at) - windowMs).toISOString()));
+    return waiting?.id ?? (await this.phones.lastCallSince(tx, user.phone!, incident.id, new Date(Date.parse(at) - windowMs).toISOString()));
   }
 
   unusable(user: User): string | null {

@@ -18,30 +18,35 @@ export interface PendingDigest {
 export class PhoneDeliveryRepository {
   constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
 
-  /** When the newest text to `phone` since `since` was written (not one a silence kept back or that was cancelled). */
-  async lastTextSince(tx: Tx, phone: string, since: string): Promise<string | null> {
-    const row = await tx.db
+  /**
+   * When the newest text to `phone` went out (or is due to), if that is at or after `since`: a
+   * folded text counts from when it is due, not from when it was written, so the next window
+   * starts when it is sent. Not one a silence kept back or that was cancelled.
+   */
+  async lastTextSince(tx: Tx, phone: string, since: string, windowMs: number): Promise<string | null> {
+    // A folded text is due at most one window after it was written: those written since then are all that can count.
+    const rows = await tx.db
       .selectFrom(TABLE)
-      .select('created_at')
+      .select(['created_at', 'next_attempt_at', 'action'])
       .where('channel', '=', 'sms')
       .where('target', '=', phone)
-      .where('created_at', '>=', since)
+      .where('created_at', '>=', new Date(Date.parse(since) - windowMs).toISOString())
       .where('status', 'not in', ['suppressed', 'cancelled'])
-      .orderBy('created_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row?.created_at ?? null;
+      .execute();
+    const times = rows.map((r) => (r.action === 'digest' && r.next_attempt_at > r.created_at ? r.next_attempt_at : r.created_at)).filter((t) => t >= since);
+    return times.length > 0 ? times.sort().at(-1)! : null;
   }
 
-  /** The newest call to `phone` written since `since` (not kept back by a silence, not cancelled). */
-  async lastCallSince(tx: Tx, phone: string, since: string): Promise<string | null> {
+  /** The newest call to `phone` about another incident than `incidentId`, written since `since` (not kept back by a silence, cancelled, or unanswered). */
+  async lastCallSince(tx: Tx, phone: string, incidentId: string, since: string): Promise<string | null> {
     const row = await tx.db
       .selectFrom(TABLE)
       .select('id')
       .where('channel', '=', 'voice')
       .where('target', '=', phone)
       .where('created_at', '>=', since)
-      .where('status', 'not in', ['suppressed', 'cancelled'])
+      .where('incident_id', '!=', incidentId)
+      .where('status', 'not in', ['suppressed', 'cancelled', 'failed'])
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -49,8 +54,12 @@ export class PhoneDeliveryRepository {
   }
 
   /** The folded text to `phone` not yet due, if there is one. */
+  /**
+   * Locked for this transaction on PostgreSQL: two instances folding into it at once take turns,
+   * and the pool (FOR UPDATE SKIP LOCKED) does not claim it meanwhile; SQLite runs one writer at a time.
+   */
   async pendingDigest(tx: Tx, phone: string, now: string): Promise<PendingDigest | null> {
-    const row = await tx.db
+    const query = tx.db
       .selectFrom(TABLE)
       .select(['id', 'payload', 'next_attempt_at'])
       .where('channel', '=', 'sms')
@@ -60,31 +69,36 @@ export class PhoneDeliveryRepository {
       .where('attempts', '=', 0)
       .where('next_attempt_at', '>', now)
       .orderBy('next_attempt_at')
-      .limit(1)
-      .executeTakeFirst();
+      .limit(1);
+    const row = await (tx.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
     return row ?? null;
   }
 
-  async rewritePayload(tx: Tx, id: string, payload: string, now: string): Promise<void> {
-    await tx.db.updateTable(TABLE).set({ payload, updated_at: now }).where('id', '=', id).where('status', '=', 'pending').execute();
+  /** False when the folded text is no longer waiting (claimed meanwhile): the caller sends its own. */
+  async rewritePayload(tx: Tx, id: string, payload: string, now: string): Promise<boolean> {
+    const result = await tx.db.updateTable(TABLE).set({ payload, updated_at: now }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /** Texts and calls to `phone` since `since`: their payloads name the incidents they told of. */
   async toPhoneSince(phone: string, since: string): Promise<{ id: string; incident_id: string; channel: string; payload: string }[]> {
-    return this.db
-      .selectFrom(TABLE)
-      .select(['id', 'incident_id', 'channel', 'payload'])
-      .where('channel', 'in', ['sms', 'voice'])
-      .where('target', '=', phone)
-      .where('created_at', '>=', since)
-      .where('status', 'in', ['sending', 'sent', 'pending'])
-      .execute();
+    // One query per channel: each walks its own partial index.
+    const of = (channel: 'sms' | 'voice') =>
+      this.db
+        .selectFrom(TABLE)
+        .select(['id', 'incident_id', 'channel', 'payload'])
+        .where('channel', '=', channel)
+        .where('target', '=', phone)
+        .where('created_at', '>=', since)
+        .where('status', 'in', ['sending', 'sent', 'pending', 'failed'])
+        .execute();
+    return [...(await of('sms')), ...(await of('voice'))];
   }
 
-  async callDelivery(id: string): Promise<{ id: string; incident_id: string; target: string; status: string } | null> {
+  async callDelivery(id: string): Promise<{ id: string; incident_id: string; target: string; status: string; created_at: string } | null> {
     const row = await this.db
       .selectFrom(TABLE)
-      .select(['id', 'incident_id', 'target', 'status'])
+      .select(['id', 'incident_id', 'target', 'status', 'created_at'])
       .where('id', '=', id)
       .where('channel', '=', 'voice')
       .executeTakeFirst();
@@ -93,6 +107,11 @@ export class PhoneDeliveryRepository {
 
   /** An unanswered call counts as a failed attempt: the delivery shows it, and it can be re-driven. */
   async markCallUnanswered(tx: Tx, id: string, error: string, now: string): Promise<void> {
-    await tx.db.updateTable(TABLE).set({ status: 'failed', last_error: error, updated_at: now }).where('id', '=', id).where('status', '=', 'sent').execute();
+    await tx.db
+      .updateTable(TABLE)
+      .set({ status: 'failed', last_error: error, updated_at: now, lease_owner: null, lease_until: null })
+      .where('id', '=', id)
+      .where('status', 'in', ['sent', 'sending'])
+      .execute();
   }
 }

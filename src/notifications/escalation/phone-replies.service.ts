@@ -49,7 +49,7 @@ export class PhoneReplies {
   }
 
   /** Whether the call delivery went to `phone` (a gather callback's number must be the called one). */
-  async callTo(deliveryId: string): Promise<{ incident_id: string; target: string } | null> {
+  async callTo(deliveryId: string): Promise<{ incident_id: string; target: string; created_at: string } | null> {
     return this.phones.callDelivery(deliveryId);
   }
 

@@ -54,37 +54,45 @@ function fit(head: string, title: string, tail: string, max = SMS_SEGMENT): stri
   return head + t + tail;
 }
 
-/** One incident: "P1 #4821 Database down on db-1. Reply ACK 4821 or RES 4821. https://…/incidents/…". */
+/** One incident: "P1 #4821 Database down on db-1. Reply ACK 4821 or RES 4821. https://…/incidents/…" (the link when it fits). */
 export function smsBody(incident: Pick<Incident, 'id' | 'severity' | 'title'>, words: ReplyWords, link?: string, lead?: string): string {
   const code = incidentCode(incident.id);
   const head = `${incident.severity} #${code} ${lead ? `${gsmText(lead)}: ` : ''}`;
-  const reply = ` Reply ${words.ack} ${code} or ${words.resolve} ${code}`;
+  const reply = `. Reply ${words.ack} ${code} or ${words.resolve} ${code}.`;
   // A link that leaves under 40 characters for the title is left out: the code is enough to act.
   const withLink = link && link.length + head.length + reply.length + 2 <= SMS_SEGMENT - 40 ? `${reply} ${link}` : reply;
   return fit(head, gsmText(incident.title), withLink);
 }
 
-/** Several incidents folded into one text: "3 new incidents: P1 #4821 DB down; P2 #1234 …". */
-export function digestBody(incidents: Pick<Incident, 'id' | 'severity' | 'title'>[], words: ReplyWords): string {
+/**
+ * Several incidents folded into one text: "3 new incidents: P1 #4821 DB down; P2 #1234 …",
+ * the most severe first; `total` counts those not named too.
+ */
+export function digestBody(incidents: Pick<Incident, 'id' | 'severity' | 'title'>[], total: number, words: ReplyWords): string {
   const tail = ` Reply ${words.ack} <code>`;
-  let body = `${incidents.length} new incidents:`;
-  for (const [i, incident] of incidents.entries()) {
-    const item = ` ${incident.severity} #${incidentCode(incident.id)} ${gsmText(incident.title)}`;
-    const more = ` +${incidents.length - i} more`;
-    if (body.length + item.length + 1 + tail.length + (i < incidents.length - 1 ? more.length : 0) > SMS_SEGMENT) {
-      const short = fit(
-        ` ${incident.severity} #${incidentCode(incident.id)} `,
-        gsmText(incident.title),
-        '',
-        SMS_SEGMENT - body.length - tail.length - more.length - 1,
-      );
-      if (short.length > 12 && i === incidents.length - 1) body += `${short};`;
-      else body += more;
-      break;
+  let body = `${total} new incidents:`;
+  let named = 0;
+  for (const incident of incidents) {
+    const head = ` ${incident.severity} #${incidentCode(incident.id)} `;
+    const title = gsmText(incident.title);
+    const after = total - named - 1;
+    const more = after > 0 ? ` +${after} more.` : '';
+    if (body.length + head.length + title.length + 1 + more.length + tail.length <= SMS_SEGMENT) {
+      body += `${head}${title};`;
+      named++;
+      continue;
     }
-    body += `${item};`;
+    // The last one, too long whole: its title shortened, if enough of it is left to recognise.
+    const room = SMS_SEGMENT - body.length - tail.length;
+    if (after === 0 && room - head.length - 1 >= 12) {
+      body += fit(head, title, ';', room);
+      named++;
+    }
+    break;
   }
-  return body.replace(/;$/, '.') + tail;
+  body = body.replace(/;$/, '.');
+  if (total > named) body += ` +${total - named} more.`;
+  return body + tail;
 }
 
 function xml(text: string): string {
