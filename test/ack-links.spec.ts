@@ -4,6 +4,9 @@ import { EscalationService } from '../src/notifications/escalation/escalation.se
 import { FakeSmtp } from './support/fakes';
 import { alert, drivers, ManualClock, RunningApp, startApp, TestStore, waitUntil } from './support/harness';
 
+/** What a browser asks for: the pages are HTML for it, JSON for any other client. */
+const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
 /**
  * One-click acknowledgement from an email, end to end with a real SMTP server: the email to a
  * person carries a signed, single-use, expiring link (text and HTML parts; emails to a receiver
@@ -104,7 +107,7 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
 
     // GET (a mail scanner, a preview, the person) shows what the link does, and does nothing.
     for (let i = 0; i < 2; i++) {
-      const page = await app.anon.get(path).expect(200);
+      const page = await app.anon.get(path).set('accept', BROWSER).expect(200);
       expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(page.headers['cache-control']).toBe('no-store');
       expect(page.headers['referrer-policy']).toBe('no-referrer');
@@ -126,7 +129,7 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
     expect((await timeline(id)).filter((e) => e.event_type === 'acknowledged')).toEqual([]);
 
     // The button: a browser posts the empty form to the same address.
-    const done = await app.anon.post(path).type('form').send('').expect(200);
+    const done = await app.anon.post(path).type('form').set('accept', BROWSER).send('').expect(200);
     expect(done.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(done.text).toContain('<h1>Acknowledged</h1>');
     expect(done.text).toContain('You acknowledged it as Ana Lima: the escalation has stopped.');
@@ -142,13 +145,14 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
     expect(mailsTo('lead@example.com', 'Checkout failing')).toEqual([]);
 
     // A replay: refused, on POST and GET alike.
-    const replay = await app.anon.post(path).type('form').send('').expect(410);
+    const replay = await app.anon.post(path).type('form').set('accept', BROWSER).send('').expect(410);
     expect(replay.text).toContain('This link was already used');
-    await app.anon.get(path).expect(410);
-    expect((await app.anon.post(path).set('accept', 'application/json').expect(410)).body).toEqual({
-      incident_id: id,
-      applied: false,
-      text: 'This link was already used',
+    await app.anon.get(path).set('accept', BROWSER).expect(410);
+    // A client that is not a browser gets the API's error envelope.
+    expect((await app.anon.post(path).set('accept', 'application/json').expect(410)).body.error).toMatchObject({
+      code: 'LINK_GONE',
+      message: 'This link was already used',
+      details: { reason: 'used', incident_id: id },
     });
   });
 
@@ -164,7 +168,7 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
     const id = await raise({ team: 'pay' }, 'Someone was faster');
     const path = await linkFor('ana@example.com', 'Someone was faster');
     await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'Ben' }).expect(200);
-    const page = await app.anon.get(path).expect(200);
+    const page = await app.anon.get(path).set('accept', BROWSER).expect(200);
     expect(page.text).toContain('Already acknowledged by Ben');
     expect(page.text).not.toContain('<form');
     expect((await app.anon.post(path).set('accept', 'application/json').expect(200)).body).toEqual({
@@ -179,9 +183,9 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
     const id = await raise({ team: 'pay' }, 'Too late');
     const path = await linkFor('ana@example.com', 'Too late');
     clock.advance(TTL_SECS + 1);
-    const page = await app.anon.get(path).expect(410);
+    const page = await app.anon.get(path).set('accept', BROWSER).expect(410);
     expect(page.text).toContain('This link has expired');
-    await app.anon.post(path).type('form').send('').expect(410);
+    await app.anon.post(path).type('form').set('accept', BROWSER).send('').expect(410);
     expect(await incident(id)).toMatchObject({ state: 'Detected', acknowledged_at: null });
   });
 
@@ -205,11 +209,11 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
       expires: Math.floor(clock.now().getTime() / 1000) + 600,
     });
     for (const forged of [flipped, altered, otherKey]) {
-      expect((await app.anon.get(`/v1/ack/${forged}`).expect(404)).text).toContain('This link is not valid');
-      expect((await app.anon.post(`/v1/ack/${forged}`).set('accept', 'application/json').expect(401)).body).toEqual({
-        incident_id: null,
-        applied: false,
-        text: 'This link is not valid',
+      expect((await app.anon.get(`/v1/ack/${forged}`).set('accept', BROWSER).expect(404)).text).toContain('This link is not valid');
+      expect((await app.anon.post(`/v1/ack/${forged}`).set('accept', 'application/json').expect(401)).body.error).toMatchObject({
+        code: 'UNAUTHENTICATED',
+        message: 'This link is not valid',
+        details: { reason: 'forged' },
       });
     }
     await app.anon.post('/v1/ack/l1.abc.def').type('form').send('').expect(404);
@@ -223,8 +227,8 @@ describe.each(drivers())('acknowledgement links on %s', (driver) => {
     const id = await raise({ team: 'cy' }, 'Cy has left');
     const path = await linkFor('cy@example.com', 'Cy has left');
     await app.http.post(`/v1/users/${ids.cy}/deactivate`).expect(200);
-    expect((await app.anon.get(path).expect(403)).text).toContain('deactivated');
-    await app.anon.post(path).type('form').send('').expect(403);
+    expect((await app.anon.get(path).set('accept', BROWSER).expect(403)).text).toContain('deactivated');
+    await app.anon.post(path).type('form').set('accept', BROWSER).send('').expect(403);
     expect(await incident(id)).toMatchObject({ state: 'Detected', acknowledged_at: null });
   });
 });

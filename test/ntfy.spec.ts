@@ -150,7 +150,7 @@ describe.each(drivers())('ntfy push on %s', (driver) => {
 
     // Pressed again (a replay of the same request): refused, nothing changes.
     const again = await app.anon.post(path).set('accept', 'application/json').expect(410);
-    expect(again.body).toEqual({ incident_id: id, applied: false, text: 'This link was already used' });
+    expect(again.body.error).toMatchObject({ code: 'LINK_GONE', message: 'This link was already used' });
     expect((await app.http.get(`/v1/incidents/${id}`).expect(200)).body.acknowledged_by).toBe('Ana Lima');
   });
 

@@ -1,6 +1,8 @@
 import { incidentCode } from '../src/incidents/domain/short-code';
 import { EscalationService } from '../src/notifications/escalation/escalation.service';
 import type { Delivery } from '../src/notifications/notification';
+import { createHmac } from 'node:crypto';
+import { FakeSmtp, FakeTarget, PAGERDUTY_KEY, pagerDutyFake } from './support/fakes';
 import { alert, drivers, ManualClock, RunningApp, startApp, TestStore, waitUntil } from './support/harness';
 import { PlacedCall, TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN, TwilioFake } from './support/twilio-fake';
 
@@ -16,11 +18,14 @@ const BEN = '+4915100000002';
 const LEAD = '+4915100000009';
 const STRANGER = '+4915100000666';
 const INVALID = '+15005550001';
+const PD_WEBHOOK_SECRET = 'pd-webhook-secret-for-the-phone-test-0123456789';
 
 describe.each(drivers())('phone paging on %s', (driver) => {
   let store: TestStore;
   let app: RunningApp;
   let twilio: TwilioFake;
+  let smtp: FakeSmtp;
+  let pagerduty: FakeTarget;
   let clock: ManualClock;
   let base: string;
   const ids: Record<string, string> = {};
@@ -28,7 +33,14 @@ describe.each(drivers())('phone paging on %s', (driver) => {
   const start = () =>
     startApp(store, {
       clock,
-      env: { TWILIO_AUTH_TOKEN: TWILIO_TOKEN, LLM_IM_LINK_SECRET: 'a-link-signing-key-of-at-least-32-characters' },
+      env: {
+        TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+        LLM_IM_LINK_SECRET: 'a-link-signing-key-of-at-least-32-characters',
+        TEST_SMTP_USER: 'pager',
+        TEST_SMTP_PASSWORD: 'pager-pass',
+        TEST_PD_KEY: PAGERDUTY_KEY,
+        PAGERDUTY_WEBHOOK_SECRETS: PD_WEBHOOK_SECRET,
+      },
       overrides: {
         server: { public_url: PUBLIC },
         notifications: {
@@ -39,6 +51,16 @@ describe.each(drivers())('phone paging on %s', (driver) => {
           twilio_from_number: TWILIO_FROM,
           sms_fold_window_secs: 300,
           retry_backoff_secs: 0,
+          email_enabled: true,
+          smtp_server: '127.0.0.1',
+          smtp_port: smtp.port,
+          smtp_use_tls: true,
+          smtp_tls_verify: false,
+          smtp_username_env: 'TEST_SMTP_USER',
+          smtp_password_env: 'TEST_SMTP_PASSWORD',
+          pagerduty_enabled: true,
+          pagerduty_integration_key_env: 'TEST_PD_KEY',
+          pagerduty_api_url: `${pagerduty.url}/v2/enqueue`,
         },
         escalation_policies: [{ name: 'payments', steps: [{ after: '10m', user: 'lead@example.com' }] }],
         route: {
@@ -47,6 +69,9 @@ describe.each(drivers())('phone paging on %s', (driver) => {
             { name: 'payments', matchers: ['team="payments"'], receiver: 'schedule:payments', escalation: 'payments' },
             { name: 'storage', matchers: ['team="storage"'], receiver: 'user:ben@example.com' },
             { name: 'zed', matchers: ['team="zed"'], receiver: 'user:zed@example.com' },
+            // The night shift: paged in PagerDuty too (the default receiver), and the schedule by email.
+            { name: 'night-pagerduty', matchers: ['team="night"'], receiver: 'default', continue: true },
+            { name: 'night', matchers: ['team="night"'], receiver: 'schedule:night', escalation: 'payments' },
           ],
         },
       } as never,
@@ -68,6 +93,8 @@ describe.each(drivers())('phone paging on %s', (driver) => {
 
   beforeAll(async () => {
     twilio = await new TwilioFake().listen();
+    smtp = await new FakeSmtp('pager', 'pager-pass').listen();
+    pagerduty = await pagerDutyFake();
     store = await TestStore.create(driver);
     clock = new ManualClock();
     app = await start();
@@ -91,6 +118,7 @@ describe.each(drivers())('phone paging on %s', (driver) => {
     await user('Lead', 'lead@example.com', { phone: LEAD, notification_rules: [{ after: '0s', methods: ['sms'] }] });
     // A number Twilio refuses (its own test number for an invalid To).
     await user('Zed', 'zed@example.com', { phone: INVALID, notification_rules: [{ after: '0s', methods: ['sms'] }] });
+    await user('Cy', 'cy@example.com', { notification_rules: [{ after: '0s', methods: ['email'] }] });
     await app.http
       .post('/v1/schedules')
       .send({
@@ -99,10 +127,19 @@ describe.each(drivers())('phone paging on %s', (driver) => {
         layers: [{ name: 'weekly', members: [ids.Ana], rotation: 'weekly', handoff_time: '09:00', start_date: '2026-01-12' }],
       })
       .expect(201);
+    await app.http
+      .post('/v1/schedules')
+      .send({
+        name: 'night',
+        time_zone: 'Europe/Berlin',
+        layers: [{ name: 'weekly', members: [ids.Cy], rotation: 'weekly', handoff_time: '09:00', start_date: '2026-01-12' }],
+      })
+      .expect(201);
   });
 
   afterAll(async () => {
     await app.close();
+    await Promise.all([smtp.close(), pagerduty.close()]);
     await twilio.close();
     await store.destroy();
   });
@@ -314,5 +351,53 @@ describe.each(drivers())('phone paging on %s', (driver) => {
     const failed = (await deliveries(other)).find((d) => d.channel === 'sms')!;
     expect(failed.last_error).toContain('error 21211');
     expect(failed.attempts).toBe(1);
+  });
+
+  it('the person on call acknowledges from the email link, another incident from PagerDuty’s app, and each escalation stops', async () => {
+    // By the email link: GET shows a page and changes nothing; POST acknowledges as Cy.
+    const byMail = await raise({ team: 'night' }, 'Nightly export stuck');
+    let path = '';
+    await waitUntil(() => {
+      const mail = smtp.received.find((m) => m.envelopeTo.includes('cy@example.com') && m.mail.subject?.includes('Nightly export stuck'));
+      path = (mail && new RegExp(`${PUBLIC.replace(/\./g, '\\.')}(/v1/ack/[A-Za-z0-9._-]+)`).exec(mail.mail.text ?? '')?.[1]) ?? '';
+      return path !== '';
+    }, 'the email to Cy with its link');
+    const browser = 'text/html,application/xhtml+xml,*/*;q=0.8';
+    expect((await app.anon.get(path).set('accept', browser).expect(200)).text).toContain('Acknowledge as Cy');
+    expect((await incident(byMail)).acknowledged_at).toBeNull();
+    await app.anon.post(path).type('form').set('accept', browser).send('').expect(200);
+    expect((await incident(byMail)).acknowledged_by).toBe('Cy');
+
+    // From PagerDuty: the page carried the incident's id as its dedup_key; PagerDuty's webhook names it back.
+    const byPagerDuty = await raise({ team: 'night' }, 'Warehouse sync lagging');
+    await waitUntil(() => pagerduty.received.some((r) => r.body.dedup_key === byPagerDuty && r.body.event_action === 'trigger'), 'the page');
+    const raw = JSON.stringify({
+      event: {
+        id: '01PHONETESTACK0000000000001',
+        event_type: 'incident.acknowledged',
+        resource_type: 'incident',
+        occurred_at: clock.now().toISOString(),
+        agent: { id: 'PXPGF42', type: 'user_reference', summary: 'Jane Doe' },
+        client: null,
+        data: { id: 'Q1W2E3R4T5', type: 'incident', status: 'acknowledged', incident_key: byPagerDuty, title: 'Warehouse sync lagging' },
+      },
+    });
+    const signature = `v1=${createHmac('sha256', PD_WEBHOOK_SECRET).update(raw).digest('hex')}`;
+    const answer = await app.anon
+      .post('/v1/integrations/pagerduty/webhooks')
+      .set('content-type', 'application/json')
+      .set('x-pagerduty-signature', signature)
+      .send(raw)
+      .expect(200);
+    expect(answer.body).toMatchObject({ incident_id: byPagerDuty, applied: true });
+    expect((await incident(byPagerDuty)).acknowledged_by).toBe('pagerduty:Jane Doe');
+
+    // The policy's step to the lead (10 minutes) was cancelled for both: nothing is written to his phone.
+    await tick(600);
+    await tick(60);
+    for (const id of [byMail, byPagerDuty]) {
+      expect((await deliveries(id)).filter((d) => d.target === LEAD)).toEqual([]);
+      expect((await timeline(id)).filter((e) => e.event_type === 'escalated')).toEqual([]);
+    }
   });
 });

@@ -33,6 +33,10 @@ export const ErrorCode = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   /** A feature whose configuration is missing (Slack interactivity without a signing secret). */
   NOT_CONFIGURED: 'NOT_CONFIGURED',
+  /** An acknowledgement link this service did not make, or whose incident or user is unknown. */
+  LINK_NOT_VALID: 'LINK_NOT_VALID',
+  /** An acknowledgement link that expired or was already used. */
+  LINK_GONE: 'LINK_GONE',
   /** The store cannot be reached (PostgreSQL down, a connection cut, an I/O error): retry later. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   /** The store has no room to write (disk full): retry once space is freed. */

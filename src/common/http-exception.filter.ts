@@ -37,6 +37,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.NAME_TAKEN]: 409,
   [ErrorCode.CONFIG_INVALID]: 422,
   [ErrorCode.NOT_CONFIGURED]: 404,
+  [ErrorCode.LINK_NOT_VALID]: 404,
+  [ErrorCode.LINK_GONE]: 410,
   [ErrorCode.STORE_UNAVAILABLE]: 503,
   [ErrorCode.STORE_FULL]: 503,
 };

@@ -33,6 +33,8 @@ const STATUS_OF: Record<ErrorCode, GrpcStatus> = {
   [ErrorCode.NAME_TAKEN]: GrpcStatus.ALREADY_EXISTS,
   [ErrorCode.CONFIG_INVALID]: GrpcStatus.INVALID_ARGUMENT,
   [ErrorCode.NOT_CONFIGURED]: GrpcStatus.UNIMPLEMENTED,
+  [ErrorCode.LINK_NOT_VALID]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.LINK_GONE]: GrpcStatus.FAILED_PRECONDITION,
   // Both are worth a retry: clients (and grpc-js retry policies) retry UNAVAILABLE.
   [ErrorCode.STORE_UNAVAILABLE]: GrpcStatus.UNAVAILABLE,
   [ErrorCode.STORE_FULL]: GrpcStatus.UNAVAILABLE,

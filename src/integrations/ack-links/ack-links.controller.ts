@@ -15,6 +15,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../../auth/access.decorators';
+import { DomainError, ErrorCode } from '../../common/domain-error';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schema';
 import { incidentLink } from '../../notifications/render';
@@ -108,7 +109,9 @@ export class AckLinksController {
       .header('cache-control', 'no-store')
       .header('referrer-policy', 'no-referrer')
       .header('x-robots-tag', 'noindex, nofollow');
-    if (prefersJson(accept)) {
+    if (!prefersHtml(accept)) {
+      // A refusal answers in the API's error envelope, like every other route.
+      if (outcome.kind === 'refused') throw refusalError(outcome);
       void reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(ackJson(outcome)));
       return;
     }
@@ -117,8 +120,17 @@ export class AckLinksController {
   }
 }
 
-/** Whether the Accept header ranks JSON above HTML (no header, or `*\/*`: HTML, for a browser). */
-export function prefersJson(accept: string | undefined): boolean {
+/** A refusal as the API's error: the HTTP filter answers it in the error envelope. */
+function refusalError(outcome: Extract<AckOutcome, { kind: 'refused' }>): DomainError {
+  const code = { 401: ErrorCode.UNAUTHENTICATED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.LINK_NOT_VALID, 410: ErrorCode.LINK_GONE }[outcome.status];
+  return new DomainError(code, REFUSALS[outcome.reason], { reason: outcome.reason, ...(outcome.incident_id ? { incident_id: outcome.incident_id } : {}) });
+}
+
+/**
+ * Whether the Accept header asks for HTML above JSON, as a browser's does (text/html named). No
+ * header, `*\/*` alone (curl, ntfy's button) or JSON first: JSON.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
   if (!accept) return false;
   let json = 0;
   let html = 0;
@@ -133,9 +145,9 @@ export function prefersJson(accept: string | undefined): boolean {
     const weight = Number.isFinite(q) ? q : 0;
     const media = type.trim().toLowerCase();
     if (media === 'application/json' || media === 'application/*') json = Math.max(json, weight);
-    if (media === 'text/html' || media === 'text/*' || media === '*/*') html = Math.max(html, weight);
+    if (media === 'text/html' || media === 'text/*') html = Math.max(html, weight);
   }
-  return json > html;
+  return html > json;
 }
 
 /** The JSON answer: what happened, in one line. */
