@@ -400,4 +400,37 @@ describe.each(drivers())('phone paging on %s', (driver) => {
       expect((await timeline(id)).filter((e) => e.event_type === 'escalated')).toEqual([]);
     }
   });
+
+  it('an acknowledgement cancels the texts still waiting to be retried', async () => {
+    twilio.target.always = { status: 503, body: '' };
+    try {
+      const id = await raise({ team: 'payments' }, 'Queue jam');
+      await waitUntil(
+        async () => (await deliveries(id)).some((d) => d.channel === 'sms' && d.status === 'pending' && d.attempts >= 1),
+        'the text waiting to retry',
+      );
+      await app.http.post(`/v1/incidents/${id}/acknowledge`).send({ actor: 'ana' }).expect(200);
+      const sms = (await deliveries(id)).find((d) => d.channel === 'sms')!;
+      expect(sms.status).toBe('cancelled');
+      expect(sms.last_error).toContain('acknowledged by');
+    } finally {
+      twilio.target.always = undefined;
+    }
+    // A form far larger than any Twilio sends is refused before it is read.
+    const big = await twilio.callback(`${PUBLIC}/v1/integrations/twilio/sms`, base, {
+      MessageSid: 'SMbig',
+      AccountSid: TWILIO_SID,
+      From: ANA,
+      Body: 'x'.repeat(70_000),
+    });
+    expect(big.status).toBe(413);
+  });
+
+  it('refuses a call callback once the call is older than the reply window (Twilio signs no time)', async () => {
+    const call = twilio.calls[0];
+    clock.advance(8 * 86_400);
+    const late = await twilio.end(call, base, 'busy');
+    expect(late.status).toBe(401);
+    expect(late.body).toContain('the call is too old');
+  });
 });

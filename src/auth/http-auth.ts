@@ -63,6 +63,7 @@ const CREDENTIAL_IN_BODY_LIMITS: Record<string, number> = {
   '/v2/enqueue': 524_288, // PagerDuty's own limit for an event: 512 KB
   '/v1/integrations/pagerduty/enqueue': 524_288,
   // Signed by their senders: nothing is known of the sender until the body is read and checked.
+  '/v1/integrations/slack/interactions': 1_048_576, // a click carries the message's blocks: tens of KB
   '/v1/integrations/pagerduty/webhooks': 524_288, // PagerDuty drops webhooks over 256 KB
   '/v1/integrations/twilio/sms': 65_536, // Twilio's forms are a few KB (a text is at most 1,600 characters)
   '/v1/integrations/twilio/voice/gather': 65_536,

@@ -354,21 +354,23 @@ function phoneAndPushProblems(config: AppConfig, env: Env, unset?: ConfigProblem
   const problems: ConfigProblem[] = [];
   const { server, notifications: n } = config;
   if (!server || !n) return problems;
+  const linkKey = (server.link_secret_env && env[server.link_secret_env]?.trim()) || '';
+  // Set but short: refused whatever is on (emails to people would carry weakly signed links).
+  if (linkKey !== '' && linkKey.length < 32) {
+    problems.push({ key: 'server.link_secret_env', message: `${server.link_secret_env} must hold a key of at least 32 characters` });
+  }
   const on = (['sms', 'voice', 'ntfy', 'teams'] as const).filter((c) => n[`${c}_enabled`]);
   if (on.length === 0) return problems;
   const which = on.map((c) => `${c}_enabled`).join(', ');
   if (!server.public_url) {
     problems.push({ key: 'server.public_url', message: `${which} is on: set public_url, where people reach the service (links and callbacks go there)` });
   }
-  const linkKey = env[server.link_secret_env]?.trim() ?? '';
   // Push notifications carry an Acknowledge button: a signed link. (Texts and calls are answered by reply.)
-  if (n.ntfy_enabled && linkKey.length < 32) {
-    (linkKey === '' ? (unset ?? problems) : problems).push({
+  if (n.ntfy_enabled && linkKey === '') {
+    (unset ?? problems).push({
       key: 'server.link_secret_env',
       message: `ntfy_enabled is on: the environment variable ${server.link_secret_env} must hold a key of at least 32 characters that signs acknowledgement links`,
     });
-  } else if (linkKey !== '' && linkKey.length < 32) {
-    problems.push({ key: 'server.link_secret_env', message: `${server.link_secret_env} must hold a key of at least 32 characters` });
   }
   if (n.sms_enabled || n.voice_enabled) {
     if (!/^(AC[0-9a-f]{32}|[A-Za-z0-9_-]{1,64})$/.test(n.twilio_account_sid)) {

@@ -14,7 +14,7 @@ import { DeliveryPolicy } from './delivery-policy';
 import { ExchangeSlots } from './pool/exchange-slots';
 import { Followers } from './pool/followers';
 import { OutcomeRecorder } from './pool/outcome-recorder';
-import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome } from './notification';
+import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome, shownTarget } from './notification';
 import type { DeliveryLease } from './notification-router';
 import { ReadyQueue, splitKey, targetKey } from './pool/ready-queue';
 import { nextAttemptDelay, ownerIsGone, probeDelay } from './pool/retry-schedule';
@@ -566,7 +566,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
   private targetRecovered(channel: Channel, target: string, at: string): void {
     this.deliveries.makeTargetDue(channel, target, at).then(
       (due) => {
-        this.logger.log({ msg: 'Notification target answers again; its queue is due now', channel, target, due });
+        this.logger.log({ msg: 'Notification target answers again; its queue is due now', channel, target: shownTarget(channel, target), due });
         this.wake();
       },
       (err: unknown) => {

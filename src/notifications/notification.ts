@@ -1,3 +1,5 @@
+import { maskedTopic } from '../people/person';
+
 /** sms and voice go through Twilio, ntfy is push to a phone, teams a Teams Workflows webhook. */
 export const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook', 'sms', 'voice', 'ntfy', 'teams'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -95,3 +97,8 @@ export type SendOutcome =
 export const delivered = (ref?: SlackMessageRef): SendOutcome => ({ kind: 'delivered', ref });
 export const retry = (error: string, retryAfterMs?: number): SendOutcome => ({ kind: 'retry', error, retryAfterMs });
 export const permanent = (error: string): SendOutcome => ({ kind: 'permanent', error });
+
+/** A target as answers and logs show it: a push's is the person's ntfy topic, cut (knowing a topic on an open server is reading it). */
+export function shownTarget(channel: string, target: string): string {
+  return channel === 'ntfy' ? maskedTopic(target) : target;
+}

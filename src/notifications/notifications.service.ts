@@ -21,7 +21,7 @@ import { EscalationService } from './escalation/escalation.service';
 import { hideAckTokens } from './escalation/ack-links';
 import { maskedTopic } from '../people/person';
 import { CHANNEL_DTOS, ChannelDto, CustomNotificationDto } from './dto/notification.dto';
-import { Channel, CUSTOM_EVENT, Delivery, ReceiverChannel } from './notification';
+import { Channel, CUSTOM_EVENT, Delivery, ReceiverChannel, shownTarget } from './notification';
 import { NotificationRouter, PlannedDelivery } from './notification-router';
 import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
 import { slackMessage } from './channels/slack/slack.render';
@@ -49,7 +49,7 @@ export function deliveryRecord(d: Delivery): DeliveryRecord {
     channel: d.channel,
     action: d.action,
     // A push's target is the person's ntfy topic: shown cut, as in the user's own record.
-    target: d.channel === 'ntfy' ? maskedTopic(d.target) : d.target,
+    target: shownTarget(d.channel, d.target),
     status: d.status,
     attempts: d.attempts,
     max_attempts: d.max_attempts,
@@ -211,7 +211,10 @@ export class NotificationsService {
       queue_depth: state.queue_depth,
       in_flight: state.in_flight,
       pending,
-      degraded_targets: state.degraded_targets.map((key) => key.replace('\u0000', ' ')),
+      degraded_targets: state.degraded_targets.map((key) => {
+        const [channel, target] = key.split('\u0000');
+        return `${channel} ${shownTarget(channel, target)}`;
+      }),
       channels,
     };
   }

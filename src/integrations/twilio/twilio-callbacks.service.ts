@@ -50,6 +50,12 @@ export class TwilioCallbacksService {
   }
 
   private async reply(fields: Fields, sid: string, from: string): Promise<string> {
+    const users = await this.people.activeUsersByPhone(from);
+    if (users.length === 0) {
+      // No text back, whatever it said: a reply costs money, and this number is nobody's here.
+      this.logger.warn({ msg: 'text reply refused: the number is no active user’s', message_sid: sid });
+      return EMPTY_TWIML;
+    }
     const n = this.config.notifications;
     const ack = n.sms_ack_words.map((w) => w.toUpperCase());
     const res = n.sms_resolve_words.map((w) => w.toUpperCase());
@@ -58,12 +64,6 @@ export class TwilioCallbacksService {
     const word = match?.[1].toUpperCase();
     if (!match || (!ack.includes(word!) && !res.includes(word!))) return messageReply(`Not understood. ${help}`);
     const code = match[2];
-    const users = await this.people.activeUsersByPhone(from);
-    if (users.length === 0) {
-      // No text back: a reply costs money, and this number is nobody's here.
-      this.logger.warn({ msg: 'text reply refused: the number is no active user’s', message_sid: sid });
-      return EMPTY_TWIML;
-    }
     let paged = [...(await this.replies.incidentsPagedTo(from))].filter((id) => incidentCode(id) === code);
     // Two share the code (four digits): the one still open is meant.
     if (paged.length > 1) paged = (await Promise.all(paged.map(async (id) => ((await this.incidents.isOpen(id)) ? [id] : [])))).flat();

@@ -137,8 +137,8 @@ interface DigestItem {
 /**
  * A call to the user's phone: Twilio reads the incident and takes one key (1 acknowledges, 2
  * escalates); its status callback records whether the call was answered, and an unanswered call
- * (no answer, busy, failed, or a voicemail) fails the delivery. One call per phone per fold
- * window: in a storm the first call wakes the person, and the texts tell them the rest.
+ * (no answer, busy, failed, or a voicemail) fails the delivery. In a storm, a live call about
+ * another incident carries this one when the same notification texts the phone (see foldWithin).
  */
 @Injectable()
 export class VoiceContact implements ContactChannel {
