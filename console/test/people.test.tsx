@@ -27,6 +27,7 @@ function user(id: string, name: string, active = true): User {
     email: `${name.toLowerCase()}@example.com`,
     slack_user_id: null,
     phone: null,
+    ntfy_topic: null,
     time_zone: 'UTC',
     contact_methods: [{ type: 'email', address: `${name.toLowerCase()}@example.com` }],
     notification_rules: [],

@@ -147,6 +147,13 @@ export interface InboundReceiptRow {
   received_at: string;
 }
 
+/** The dedup_key of a custom PagerDuty page and the incident it was for (the latest, when a key is reused). */
+export interface PagerDutyCustomKeyRow {
+  dedup_key: string;
+  incident_id: string;
+  created_at: string;
+}
+
 export interface ApiKeyRow {
   /** The public id part of the key (lim_<id>_<secret>). */
   id: string;
@@ -269,6 +276,7 @@ export interface Database {
   silences: SilenceRow;
   slack_interaction_receipts: SlackInteractionReceiptRow;
   inbound_receipts: InboundReceiptRow;
+  pagerduty_custom_keys: PagerDutyCustomKeyRow;
   api_keys: ApiKeyRow;
   upstream_alerts: UpstreamAlertRow;
   incidents: IncidentRow;

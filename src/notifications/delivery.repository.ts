@@ -419,22 +419,19 @@ export class DeliveryRepository {
       .execute();
   }
 
-  /** The incident of the latest custom PagerDuty page that carried `dedupKey`, found in the stored payloads. */
-  async incidentOfCustomPage(dedupKey: string): Promise<string | null> {
-    const needle = `"dedup_key":${JSON.stringify(dedupKey)}`;
-    const pattern = `%${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const rows = await this.db
-      .selectFrom(TABLE)
-      .select(['incident_id', 'payload'])
-      .where('channel', '=', 'pagerduty')
-      .where('action', '=', 'trigger')
-      .where(sql<boolean>`payload like ${pattern} escape '\\'`)
-      .orderBy('created_at', 'desc')
-      .limit(20)
+  /** Remembers a custom PagerDuty page's dedup_key (the latest incident wins when a key is reused). */
+  async rememberCustomPage(tx: Tx, dedupKey: string, incidentId: string, at: string): Promise<void> {
+    await tx.db
+      .insertInto('pagerduty_custom_keys')
+      .values({ dedup_key: dedupKey, incident_id: incidentId, created_at: at })
+      .onConflict((oc) => oc.column('dedup_key').doUpdateSet({ incident_id: incidentId, created_at: at }))
       .execute();
-    // LIKE ignores case on SQLite: the key must be the same exactly.
-    const exact = rows.find((row) => (JSON.parse(row.payload) as { dedup_key?: unknown }).dedup_key === dedupKey);
-    return exact?.incident_id ?? null;
+  }
+
+  /** The incident of the latest custom PagerDuty page that carried `dedupKey`: one lookup by key. */
+  async incidentOfCustomPage(dedupKey: string): Promise<string | null> {
+    const row = await this.db.selectFrom('pagerduty_custom_keys').select('incident_id').where('dedup_key', '=', dedupKey).executeTakeFirst();
+    return row?.incident_id ?? null;
   }
 
   /** Hands claimed deliveries back without an attempt (shutdown): they stay due. */

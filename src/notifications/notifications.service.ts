@@ -158,10 +158,13 @@ export class NotificationsService {
     await this.assertReachable(channels);
     const at = this.clock.now().toISOString();
     const planned = channels.map((channel) => this.plan(channel, incident, request.message, at));
-    return this.transactor.run((tx) => {
+    return this.transactor.run(async (tx) => {
       const rows = this.router.write(tx, incident, CUSTOM_EVENT, at, planned, { first: true });
+      // PagerDuty's webhooks name a page by its dedup_key: a custom page's own key is remembered.
+      for (const channel of channels)
+        if (channel.type === 'pagerduty') await this.deliveries.rememberCustomPage(tx, channel.incident_key ?? incident.id, incident.id, at);
       tx.afterCommit(() => this.pool.wake([incidentId]));
-      return Promise.resolve(rows.map((row) => row.id));
+      return rows.map((row) => row.id);
     });
   }
 

@@ -1,5 +1,5 @@
 import { Kysely, Migration, MigrationProvider, sql } from 'kysely';
-import type { Dialect } from '../schema';
+import type { Database, Dialect } from '../schema';
 
 /**
  * One migration history for both dialects. Where the two differ (auto-increment keys) the
@@ -381,6 +381,33 @@ function phoneAndPush(): Migration {
         .addPrimaryKeyConstraint('inbound_receipts_pk', ['source', 'id'])
         .execute();
       await db.schema.createIndex('inbound_receipts_at_idx').on('inbound_receipts').columns(['received_at']).execute();
+      // The dedup_key of each custom PagerDuty page, so that PagerDuty's webhooks find its incident by key.
+      await db.schema
+        .createTable('pagerduty_custom_keys')
+        .addColumn('dedup_key', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('incident_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      // Custom pages written before this migration: their keys, from the stored events.
+      const pages = await (db as Kysely<Database>)
+        .selectFrom('notification_deliveries')
+        .select(['incident_id', 'payload', 'created_at'])
+        .where('channel', '=', 'pagerduty')
+        .where('action', '=', 'trigger')
+        .where('target', 'like', 'service-key#%')
+        .orderBy('created_at')
+        .execute();
+      const latest = new Map<string, { incident_id: string; created_at: string }>();
+      for (const page of pages) {
+        const key = (JSON.parse(page.payload) as { dedup_key?: unknown }).dedup_key;
+        if (typeof key === 'string' && key.length <= 255) latest.set(key, { incident_id: page.incident_id, created_at: page.created_at });
+      }
+      const rows = [...latest].map(([dedup_key, page]) => ({ dedup_key, ...page }));
+      for (let i = 0; i < rows.length; i += 500)
+        await (db as Kysely<Database>)
+          .insertInto('pagerduty_custom_keys')
+          .values(rows.slice(i, i + 500))
+          .execute();
       // Texts and calls to one phone (folding, and matching a reply): partial, so that the other
       // channels' deliveries pay nothing for them; one per channel, as a query names one channel
       // (SQLite uses a partial index only when the query states its condition as written).
