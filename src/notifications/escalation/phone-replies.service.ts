@@ -33,19 +33,8 @@ export class PhoneReplies {
   ) {}
 
   /** The incidents texted or called to `phone` within the reply window (a folded text names several). */
-  async incidentsPagedTo(phone: string): Promise<Set<string>> {
-    const since = new Date(this.clock.now().getTime() - REPLY_WINDOW_MS).toISOString();
-    const ids = new Set<string>();
-    for (const row of await this.phones.toPhoneSince(phone, since)) {
-      ids.add(row.incident_id);
-      try {
-        const named = (JSON.parse(row.payload) as { incidents?: unknown }).incidents;
-        if (Array.isArray(named)) for (const id of named) if (typeof id === 'string') ids.add(id);
-      } catch {
-        // A payload that is not ours to read names only its own incident.
-      }
-    }
-    return ids;
+  incidentsPagedTo(phone: string): Promise<Set<string>> {
+    return this.phones.incidentsToPhoneSince(phone, new Date(this.clock.now().getTime() - REPLY_WINDOW_MS).toISOString());
   }
 
   /** Whether the call delivery went to `phone` (a gather callback's number must be the called one). */
