@@ -258,6 +258,8 @@ export class NotificationRouter {
   private async teamsCards(tx: Tx, out: PlanSet, routed: RoutedReceiver[], incident: Incident, kind: TeamsCardKind, text: string): Promise<void> {
     for (const { route, receiver } of routed) for (const teams of receiver.teams) out.add(this.teams(kind, incident, text, teams.target), route, receiver.name);
     // Webhooks an escalation step or a repeat posted to (not among the routes' own) hear of it too.
+    // Looked up only when Teams is on: every acknowledgement and resolution passes here.
+    if (!this.config.notifications.teams_enabled) return;
     for (const target of await this.deliveries.postedTargets(tx, incident.id, 'teams')) out.add(this.teams(kind, incident, text, target), null, null);
   }
 

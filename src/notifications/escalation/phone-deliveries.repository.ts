@@ -10,7 +10,6 @@ const TABLE = 'notification_deliveries';
 export interface PendingDigest {
   id: string;
   payload: string;
-  next_attempt_at: string;
 }
 
 /** The deliveries to one phone: what folding and replies need to know of them. */
@@ -61,7 +60,7 @@ export class PhoneDeliveryRepository {
   async pendingDigest(tx: Tx, phone: string, now: string): Promise<PendingDigest | null> {
     const query = tx.db
       .selectFrom(TABLE)
-      .select(['id', 'payload', 'next_attempt_at'])
+      .select(['id', 'payload'])
       .where('channel', '=', 'sms')
       .where('target', '=', phone)
       .where('action', '=', 'digest')
