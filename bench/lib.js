@@ -69,8 +69,8 @@ async function startService(extraEnv = {}) {
         grpc: `127.0.0.1:${grpcPort}`,
         pid: child.pid,
         stop: async () => {
-          if (process.env.BENCH_CPU_PROFILE) {
-            // bench/cpu-profile.js writes the profile on SIGUSR2.
+          if (process.env.BENCH_CPU_PROFILE || process.env.BENCH_SQL_COUNT) {
+            // bench/cpu-profile.js and bench/sql-count.js write their files on SIGUSR2.
             child.kill('SIGUSR2');
             await new Promise((r) => setTimeout(r, 2000));
           }

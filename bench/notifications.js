@@ -4,7 +4,7 @@
  *
  *   node bench/notifications.js [--target service|alertmanager|both] [--mode burst|rate]
  *                               [--n 20000] [--batch 100] [--c 4] [--rate 1000] [--secs 10]
- *                               [--warmup-secs 2] [--workers 4] [--log-level info]
+ *                               [--warmup-secs 2] [--workers 4] [--log-level info] [--deliver on|off]
  *
  * Starts a local sink server and `node dist/main.js` (run `npm run build` first) on a fresh
  * SQLite file with the webhook channel pointed at the sink. Every alert opens a new incident,
@@ -19,6 +19,9 @@
  * - rate:  posts single alerts open-loop at --rate per second for --secs seconds, and measures
  *   the alert-to-delivery latency (request sent → webhook received) at that load, after a
  *   warm-up of --warmup-secs (2) at the same rate that is left out of the figures.
+ *
+ * --deliver off: nothing is sent (the service's webhook channel off, an Alertmanager receiver
+ * with no integration); only the alerts taken in are measured, and their CPU.
  *
  * Bounded in count and time (--max-secs); targets loopback only.
  */
@@ -40,6 +43,7 @@ function args() {
     'log-level': 'info',
     'max-secs': 120,
     'warmup-secs': 2,
+    deliver: 'on',
   };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
@@ -124,7 +128,7 @@ async function burst(target, sink, opts, run) {
   }
   await Promise.all(Array.from({ length: opts.c }, worker));
   const posted = process.hrtime.bigint();
-  await sink.waitFor(opts.n, opts['max-secs'] * 1000);
+  if (opts.deliver !== 'off') await sink.waitFor(opts.n, opts['max-secs'] * 1000);
   const done = process.hrtime.bigint();
   agent.destroy();
   return { sentAt, started, posted, done, count: opts.n };
@@ -149,7 +153,7 @@ async function openLoop(target, sink, opts, run, first, total, alreadyArrived) {
   }
   await Promise.all(inflight);
   const posted = process.hrtime.bigint();
-  await sink.waitFor(alreadyArrived + total, opts['max-secs'] * 1000);
+  if (opts.deliver !== 'off') await sink.waitFor(alreadyArrived + total, opts['max-secs'] * 1000);
   const done = process.hrtime.bigint();
   agent.destroy();
   return { sentAt, started, posted, done, count: total };
@@ -167,10 +171,11 @@ async function rate(target, sink, opts, run) {
 const WARMUP_BASE = 10_000_000;
 
 async function startTarget(kind, opts, sink) {
-  if (kind === 'alertmanager') return startAlertmanager(sink.url);
+  const deliver = opts.deliver !== 'off';
+  if (kind === 'alertmanager') return startAlertmanager(deliver ? sink.url : null);
   const service = await startService({
     LOG_LEVEL: opts['log-level'],
-    LLM_IM__NOTIFICATIONS__WEBHOOK_ENABLED: 'true',
+    LLM_IM__NOTIFICATIONS__WEBHOOK_ENABLED: String(deliver),
     LLM_IM__NOTIFICATIONS__DEFAULT_WEBHOOK_URL: sink.url,
     // The webhook channel needs signing secrets; signing is part of what is measured.
     WEBHOOK_SIGNING_SECRETS: `whsec_${require('node:crypto').randomBytes(32).toString('base64')}`,
@@ -189,10 +194,12 @@ async function measure(kind, opts) {
     const cpuBefore = cpuSeconds(target.pid);
     const benchCpuBefore = process.cpuUsage();
     const r = opts.mode === 'rate' ? await rate(target, sink, opts, run) : await burst(target, sink, opts, run);
+    // Nothing to wait for when nothing is sent: a second for the work the target queued after answering (Alertmanager's grouping).
+    if (opts.deliver === 'off') await new Promise((resolve) => setTimeout(resolve, 1000));
     const cpuAfter = cpuSeconds(target.pid);
     const benchCpu = process.cpuUsage(benchCpuBefore);
     const latencies = [];
-    for (let i = 0; i < r.count; i++) latencies.push(Number(sink.arrivals.get(i) - r.sentAt[i]) / 1e6);
+    if (opts.deliver !== 'off') for (let i = 0; i < r.count; i++) latencies.push(Number(sink.arrivals.get(i) - r.sentAt[i]) / 1e6);
     if (process.env.BENCH_DEBUG) {
       const slow = latencies.map((ms, k) => [k, Math.round(ms)]).filter(([, ms]) => ms > 50);
       console.error(JSON.stringify(slow.filter((_, k) => k % 10 === 0)));
@@ -208,10 +215,14 @@ async function measure(kind, opts) {
       ...(opts.mode === 'rate' ? { target_alerts_per_sec: opts.rate } : { batch: opts.batch, concurrency: opts.c }),
       seconds: Number(secs.toFixed(2)),
       alerts_per_sec_posted: Math.round(r.count / (Number(r.posted - r.started) / 1e9)),
-      deliveries_per_sec: Math.round(r.count / secs),
-      alert_to_delivery_ms_p50: Number(percentile(latencies, 50).toFixed(1)),
-      alert_to_delivery_ms_p99: Number(percentile(latencies, 99).toFixed(1)),
-      alert_to_delivery_ms_max: Number(latencies[latencies.length - 1].toFixed(1)),
+      ...(opts.deliver === 'off'
+        ? {}
+        : {
+            deliveries_per_sec: Math.round(r.count / secs),
+            alert_to_delivery_ms_p50: Number(percentile(latencies, 50).toFixed(1)),
+            alert_to_delivery_ms_p99: Number(percentile(latencies, 99).toFixed(1)),
+            alert_to_delivery_ms_max: Number(latencies[latencies.length - 1].toFixed(1)),
+          }),
       ...(cpuBefore !== undefined && cpuAfter !== undefined
         ? { cpu_us_per_alert: Math.round(((cpuAfter - cpuBefore) * 1e6) / (r.count + (r.warmup ?? 0))) }
         : {}),
@@ -238,7 +249,7 @@ async function main() {
   }
   if (results.length === 2) {
     const [ours, peer] = results;
-    const ratio = (key) => Number((ours[key] / peer[key]).toFixed(2));
+    const ratio = (key) => (ours[key] === undefined ? undefined : Number((ours[key] / peer[key]).toFixed(2)));
     console.log(
       JSON.stringify({
         ratio: 'service / alertmanager',

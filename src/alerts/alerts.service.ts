@@ -7,6 +7,7 @@ import { Clock } from '../common/clock';
 import { Transactor, Tx } from '../database/transactor';
 import { fingerprintOf } from '../incidents/domain/fingerprint';
 import type { IncomingAlert } from '../incidents/domain/incoming-alert';
+import { AlertFolding } from '../incidents/alert-folding.service';
 import { IncidentsService } from '../incidents/incidents.service';
 import { AlertIntegration, AlertResult, MetricsService } from '../metrics/metrics.service';
 import type { AlertAnswer, StoredAlert } from './alert';
@@ -18,6 +19,7 @@ export class AlertsService {
   constructor(
     private readonly repository: AlertRepository,
     private readonly incidents: IncidentsService,
+    private readonly folding: AlertFolding,
     private readonly transactor: Transactor,
     private readonly clock: Clock,
     private readonly limits: KeyLimits,
@@ -65,7 +67,7 @@ export class AlertsService {
     }
     const alert = incomingAlert(dto, receivedAt);
     // An integration's alerts carry the sender's own notion of "the same" (a group, a dedup_key).
-    const outcome = await this.incidents.absorbAlert(tx, alert, caller?.name, integration !== 'api');
+    const outcome = await this.folding.absorbAlert(tx, alert, caller?.name, integration !== 'api');
     const stored: StoredAlert = { ...alert, incident_id: outcome.incident_id, status: outcome.status };
     this.repository.insert(tx, stored);
     this.countOnCommit(tx, dto.source, outcome.status === 'Accepted' ? 'accepted' : 'duplicate', integration);

@@ -41,7 +41,9 @@ function sameColumns(a: string[], b: string[]): boolean {
 function split(row: object): { columns: string[]; values: unknown[] } {
   const columns: string[] = [];
   const values: unknown[] = [];
-  for (const [column, value] of Object.entries(row)) {
+  // Keys, not entries: one array fewer per row, and every alert writes several rows.
+  for (const column of Object.keys(row)) {
+    const value = (row as Record<string, unknown>)[column];
     if (value === undefined) continue;
     columns.push(column);
     values.push(value);

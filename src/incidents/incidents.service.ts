@@ -1,34 +1,19 @@
 import { HistoryPage, HistoryPageQuery, historyWindow } from '../common/page.query';
 import { newId } from '../common/ids';
-import { isDeepStrictEqual } from 'node:util';
-import { Injectable, Logger } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { DomainError, ErrorCode, ValidationFailed } from '../common/domain-error';
-import { InjectConfig } from '../config/config.module';
-import type { AppConfig } from '../config/config.schema';
 import { Transactor, Tx } from '../database/transactor';
-import { IncidentEvent, IncidentUpdatedEvent, stateEventFor } from './domain/events';
+import { IncidentUpdatedEvent, stateEventFor } from './domain/events';
 import { fingerprintOf } from './domain/fingerprint';
-import type { IncomingAlert } from './domain/incoming-alert';
-import { Incident, IncidentDetail, IncidentState, IncidentType, isMoreSevere, Note, Resolution, Severity, TimelineEntry } from './domain/incident';
+import { Incident, IncidentDetail, IncidentState, Note, Resolution, Severity, TimelineEntry } from './domain/incident';
+import { NewIncident, newIncident } from './domain/new-incident';
 import { assertTransition, isActive } from './domain/state-machine';
+import { changedFields, describeChange, entry } from './domain/timeline-entry';
 import type { ListIncidentsQuery } from './dto/incident.dto';
-import { INCIDENT_CHANGE_IN_TRANSACTION, IncidentChangeInTransaction } from './incident-change.event';
+import { AlertFolding } from './alert-folding.service';
+import { IncidentEventPublisher } from './incident-events.publisher';
 import { IncidentFilter, IncidentRepository } from './incident.repository';
-
-export interface NewIncident {
-  title: string;
-  description: string;
-  severity: Severity;
-  incident_type: IncidentType;
-  source: string;
-  affected_resources?: string[];
-  assignees?: string[];
-  labels?: Record<string, string>;
-  runbook_url?: string | null;
-  actor?: string;
-}
 
 export interface IncidentPatch {
   title?: string;
@@ -39,8 +24,6 @@ export interface IncidentPatch {
   runbook_url?: string | null;
   actor?: string;
 }
-
-export type AlertOutcome = { incident_id: string; status: 'Accepted' | 'Duplicate' };
 
 const SYSTEM_ACTOR = 'system';
 const PATCHABLE = ['title', 'description', 'severity', 'assignees', 'labels'] as const;
@@ -56,16 +39,18 @@ export interface IncidentPage {
   page_size: number;
 }
 
+/**
+ * Incidents opened and changed by hand or by the integrations (create, update, transitions,
+ * acknowledgement, notes), and read. Alerts are folded into incidents by AlertFolding.
+ */
 @Injectable()
 export class IncidentsService {
-  private readonly logger = new Logger(IncidentsService.name);
-
   constructor(
     private readonly repository: IncidentRepository,
     private readonly transactor: Transactor,
-    private readonly events: EventEmitter2,
+    private readonly publisher: IncidentEventPublisher,
+    private readonly folding: AlertFolding,
     private readonly clock: Clock,
-    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   async create(input: NewIncident, byKey?: string): Promise<Incident> {
@@ -78,7 +63,7 @@ export class IncidentsService {
     return this.transactor.run(async (tx) => {
       const now = this.now();
       const existing = await this.repository.findDedupTarget(tx, fingerprint);
-      if (existing && this.absorbs(existing, now)) {
+      if (existing && this.folding.absorbs(existing, now)) {
         throw new DomainError(ErrorCode.DUPLICATE_INCIDENT, 'an open incident with the same fingerprint exists', {
           existing_incident_id: existing.id,
           fingerprint,
@@ -86,7 +71,7 @@ export class IncidentsService {
       }
       // As for alerts, a stale match hands the fingerprint over to the new incident.
       if (existing) await this.repository.releaseFingerprint(tx, existing.id);
-      const incident = this.newIncident(input, fingerprint, now);
+      const incident = newIncident(input, fingerprint, now);
       await this.repository.insert(tx, incident);
       this.repository.appendTimeline(
         tx,
@@ -94,75 +79,9 @@ export class IncidentsService {
         [entry(now, 'created', input.actor ?? SYSTEM_ACTOR, `Incident created: ${incident.title}`, { severity: incident.severity })],
         byKey,
       );
-      await this.publish(tx, stateEventFor(incident, now, input.actor ?? SYSTEM_ACTOR, null));
+      await this.publisher.publish(tx, stateEventFor(incident, now, input.actor ?? SYSTEM_ACTOR, null));
       return incident;
     });
-  }
-
-  /**
-   * Folds an alert into the open incident with its fingerprint, or opens a new one. Runs inside
-   * the caller's transaction so the alert row and the incident change commit together.
-   * `foldWhileOpen`: the open incident takes the alert however long ago it was last seen (the
-   * integrations' group and dedup keys, which mean "the same thing" for as long as it is open,
-   * as with PagerDuty); otherwise the deduplication window applies.
-   */
-  async absorbAlert(tx: Tx, alert: IncomingAlert, byKey?: string, foldWhileOpen = false): Promise<AlertOutcome> {
-    const now = alert.received_at;
-    const actor = alert.source;
-    const target = await this.repository.findDedupTarget(tx, alert.fingerprint);
-    if (target && this.absorbs(target, now, foldWhileOpen)) {
-      const updated: Incident = {
-        ...target,
-        alert_count: target.alert_count + 1,
-        last_seen_at: now,
-        updated_at: now,
-        severity: isMoreSevere(alert.severity, target.severity) ? alert.severity : target.severity,
-        // A duplicate adds labels and affected services it brings; it never overwrites.
-        labels: { ...target.labels, ...withoutKeysOf(alert.labels, target.labels) },
-        affected_resources: union(target.affected_resources, alert.affected_services),
-        // The first runbook named stays: a responder may already have it open.
-        runbook_url: target.runbook_url ?? alert.runbook_url,
-      };
-      const changes = changedFields(target, updated, ['severity', 'labels', 'affected_resources']);
-      const timeline = [
-        entry(now, 'alert_deduplicated', actor, `Duplicate alert received (${updated.alert_count} in total)`, alertMetadata(alert)),
-        ...Object.entries(changes).map(([field, change]) =>
-          entry(now, `${field}_changed`, actor, `${describeChange(field, change)} by a duplicate alert`, { field, ...change, alert_id: alert.id }),
-        ),
-      ];
-      await this.repository.saveDuplicate(tx, updated);
-      this.repository.appendTimeline(tx, updated.id, timeline, byKey);
-      if (Object.keys(changes).length > 0) await this.publish(tx, new IncidentUpdatedEvent(updated, now, actor, changes));
-      return { incident_id: updated.id, status: 'Duplicate' };
-    }
-
-    // A stale or finished match hands the fingerprint over to the new incident.
-    if (target) await this.repository.releaseFingerprint(tx, target.id);
-    const incident = this.newIncident(
-      {
-        title: alert.title,
-        description: alert.description,
-        severity: alert.severity,
-        incident_type: alert.alert_type,
-        source: alert.source,
-        affected_resources: alert.affected_services,
-        labels: alert.labels,
-        runbook_url: alert.runbook_url,
-      },
-      alert.fingerprint,
-      now,
-    );
-    await this.repository.insert(tx, incident);
-    this.repository.appendTimeline(tx, incident.id, [entry(now, 'created', actor, `Incident created from alert: ${alert.title}`, alertMetadata(alert))], byKey);
-    await this.publish(tx, stateEventFor(incident, now, actor, null));
-    return { incident_id: incident.id, status: 'Accepted' };
-  }
-
-  /** Whether the incident holding a fingerprint still takes what arrives with it at `now`. */
-  private absorbs(target: Incident, now: string, foldWhileOpen = false): boolean {
-    const { deduplication_enabled, deduplication_window_secs } = this.config.processing;
-    if (!deduplication_enabled || !isActive(target.state)) return false;
-    return foldWhileOpen || Date.parse(target.last_seen_at) >= Date.parse(now) - deduplication_window_secs * 1000;
   }
 
   async get(id: string): Promise<IncidentDetail> {
@@ -231,7 +150,7 @@ export class IncidentsService {
         fields.map((field) => entry(now, `${field}_changed`, actor, describeChange(field, changes[field]), { field, ...changes[field] })),
         byKey,
       );
-      await this.publish(tx, new IncidentUpdatedEvent(next, now, actor, changes));
+      await this.publisher.publish(tx, new IncidentUpdatedEvent(next, now, actor, changes));
       return next;
     });
   }
@@ -277,7 +196,7 @@ export class IncidentsService {
         timeline.push(entry(now, 'resolved', actor, `Resolved (${resolution.method}): ${resolution.notes}`, { ...resolution }));
       }
       this.repository.appendTimeline(tx, id, timeline, byKey);
-      await this.publish(tx, stateEventFor(next, now, actor, current.state));
+      await this.publisher.publish(tx, stateEventFor(next, now, actor, current.state));
       return next;
     });
   }
@@ -306,7 +225,7 @@ export class IncidentsService {
         timeline.push(entry(now, 'state_changed', actor, `State changed from ${current.state} to ${next.state}`, { from: current.state, to: next.state }));
       }
       this.repository.appendTimeline(tx, id, timeline, byKey);
-      await this.publish(
+      await this.publisher.publish(
         tx,
         next.state !== current.state
           ? stateEventFor(next, now, actor, current.state)
@@ -332,7 +251,7 @@ export class IncidentsService {
       await this.repository.save(tx, next);
       await this.repository.insertNote(tx, id, note);
       this.repository.appendTimeline(tx, id, [entry(now, 'note_added', author, content, { note_id: note.id })], byKey);
-      await this.publish(tx, new IncidentUpdatedEvent(next, now, author, { notes: { from: null, to: note } }));
+      await this.publisher.publish(tx, new IncidentUpdatedEvent(next, now, author, { notes: { from: null, to: note } }));
       return next;
     });
     return note as Note;
@@ -367,42 +286,6 @@ export class IncidentsService {
     return this.repository.findByIdForUpdate(tx, id);
   }
 
-  /** Lets the in-transaction listeners write now, and emits the event only once the transaction commits. */
-  private async publish(tx: Tx, event: IncidentEvent): Promise<void> {
-    await this.events.emitAsync(INCIDENT_CHANGE_IN_TRANSACTION, new IncidentChangeInTransaction(tx, event));
-    tx.afterCommit(() => {
-      // Listeners run now, in commit order; an async one that fails is logged, never unhandled.
-      this.events.emitAsync(event.name, event).catch((err: unknown) => {
-        this.logger.error({ msg: 'incident event listener failed', event: event.name, incident_id: event.incident.id, err: String(err) });
-      });
-    });
-  }
-
-  private newIncident(input: NewIncident, fingerprint: string, now: string): Incident {
-    return {
-      id: newId(),
-      title: input.title,
-      description: input.description,
-      severity: input.severity,
-      state: 'Detected',
-      incident_type: input.incident_type,
-      source: input.source,
-      created_at: now,
-      updated_at: now,
-      resolved_at: null,
-      affected_resources: [...new Set(input.affected_resources ?? [])],
-      assignees: [...new Set(input.assignees ?? [])],
-      labels: input.labels ?? {},
-      fingerprint,
-      alert_count: 1,
-      last_seen_at: now,
-      resolution: null,
-      acknowledged_at: null,
-      acknowledged_by: null,
-      runbook_url: input.runbook_url ?? null,
-    };
-  }
-
   private now(): string {
     return this.clock.now().toISOString();
   }
@@ -410,43 +293,4 @@ export class IncidentsService {
 
 function notFound(id: string): DomainError {
   return new DomainError(ErrorCode.INCIDENT_NOT_FOUND, `incident ${id} not found`, { id });
-}
-
-function entry(timestamp: string, event_type: string, actor: string, description: string, metadata: Record<string, unknown>): TimelineEntry {
-  return { timestamp, event_type, actor, description, metadata };
-}
-
-function withoutKeysOf(map: Record<string, string>, existing: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(map).filter(([key]) => !(key in existing)));
-}
-
-function union(a: string[], b: string[]): string[] {
-  return [...new Set([...a, ...b])];
-}
-
-function alertMetadata(alert: IncomingAlert): Record<string, unknown> {
-  return {
-    alert_id: alert.id,
-    severity: alert.severity,
-    external_id: alert.external_id,
-    dedup_key: alert.dedup_key,
-    runbook_url: alert.runbook_url,
-    annotations: alert.annotations,
-    labels: alert.labels,
-    affected_services: alert.affected_services,
-  };
-}
-
-/** Fields whose value differs between two versions of an incident, with both values. */
-function changedFields(before: Incident, after: Incident, fields: readonly (keyof Incident)[]): Record<string, { from: unknown; to: unknown }> {
-  const changes: Record<string, { from: unknown; to: unknown }> = {};
-  for (const field of fields) {
-    if (!isDeepStrictEqual(before[field], after[field])) changes[field] = { from: before[field], to: after[field] };
-  }
-  return changes;
-}
-
-function describeChange(field: string, change: { from: unknown; to: unknown }): string {
-  const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
-  return `${field} changed from ${show(change.from)} to ${show(change.to)}`;
 }

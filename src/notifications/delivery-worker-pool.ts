@@ -9,16 +9,18 @@ import { StoreHealth } from '../database/store-health';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Dialect } from '../database/schema';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
-import { AttemptResult, DeliveryRepository } from './delivery.repository';
+import type { AttemptResult } from './delivery.repository';
+import { DeliveryClaimsRepository } from './delivery-claims.repository';
+import { DeliveryHistoryRepository } from './delivery-history.repository';
 import { DeliveryPolicy } from './delivery-policy';
+import { attemptBudgetMs, DeliveryAttempts } from './pool/delivery-attempts';
 import { ExchangeSlots } from './pool/exchange-slots';
 import { Followers } from './pool/followers';
+import { HeldDeliveries } from './pool/held-deliveries';
 import { OutcomeRecorder } from './pool/outcome-recorder';
-import { Channel, Delivery, OutboundMessage, permanent, PRIORITY_CLASSES, retry, SendOutcome, shownTarget } from './notification';
+import { Delivery, OutboundMessage, PRIORITY_CLASSES, SendOutcome } from './notification';
 import type { DeliveryLease } from './notification-router';
 import { ReadyQueue, splitKey, targetKey } from './pool/ready-queue';
-import { nextAttemptDelay, ownerIsGone, probeDelay } from './pool/retry-schedule';
-import { parseDuration } from '../routing/duration';
 
 /** Rows claimed per round trip to the store. */
 const CLAIM_BATCH = 256;
@@ -26,8 +28,6 @@ const CLAIM_BATCH = 256;
 const PER_TARGET_QUEUE_MAX = 256;
 /** How often the store is polled for deliveries that fell due (retries, other instances' rows). */
 const POLL_MS = 500;
-/** Longest wait before a retry, whatever Retry-After or the backoff say. */
-const MAX_RETRY_DELAY_MS = 3_600_000;
 /** How long in-flight sends may finish after SIGTERM. */
 const SHUTDOWN_GRACE_MS = 10_000;
 /** How long shutdown waits for the store (a claim in progress, the last hand-back and outcomes). */
@@ -49,7 +49,8 @@ export interface PoolState {
  * at once, fed from an in-memory ready queue of at most `queue_size` claimed deliveries (see
  * ReadyQueue: most urgent first, targets in turn). The store is the queue of record: the pool
  * claims due rows with a lease, sends them through the channel's provider and writes each
- * outcome back.
+ * outcome back. The deliveries it holds and their leases are kept by HeldDeliveries; each
+ * attempt is made and settled by DeliveryAttempts.
  *
  * - A retry is a time on the row (`next_attempt_at`), never a sleep: a slot is free again as
  *   soon as its attempt ends.
@@ -62,7 +63,6 @@ export interface PoolState {
 export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Notifications');
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  private readonly providers = new Map<Channel, ChannelProvider>();
   private readonly workerCount: number;
   private readonly perWorker: number;
   private readonly capacity: number;
@@ -71,28 +71,12 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   private readonly ready: ReadyQueue;
   private readonly slots: ExchangeSlots;
-  /** Lease expiry of each claimed delivery waiting in the ready queue or in flight, in ms. */
-  private readonly leaseUntil = new Map<string, number>();
-  /**
-   * Every delivery this pool holds: in the ready queue, in flight, or sent with its outcome not
-   * yet written. A claim that finds one of these again (its lease ran out meanwhile) keeps it
-   * instead of queueing it twice.
-   */
-  private readonly held = new Set<string>();
-  /**
-   * Deliveries to hand back to the store as pending. They are written back by the claim, never
-   * beside it: a release racing this pool's own claim of the same (expired) row could otherwise
-   * make pending a row the claim had just taken back, and it would be sent twice.
-   */
-  private toRelease: string[] = [];
-  private readonly pageHorizonMs: number;
+  private readonly held: HeldDeliveries;
+  private readonly attempts: DeliveryAttempts;
   private readonly sends = new Set<Promise<void>>();
 
   private readonly outcomes: OutcomeRecorder;
   private claimScheduled = false;
-  /** Leases granted by leaseForNew since `grantsSince` (ms) and not yet adopted. */
-  private grants = 0;
-  private grantsSince = 0;
   private fullClaimWanted = false;
   private readonly followers = new Followers();
   /** Due deliveries were left in the store because the ready queue (or a target's) was full. */
@@ -107,10 +91,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     @InjectConfig() private readonly config: AppConfig,
     @Inject(DIALECT) private readonly dialect: Dialect,
     @Inject(CHANNEL_PROVIDERS) providers: ChannelProvider[],
-    private readonly deliveries: DeliveryRepository,
+    private readonly claims: DeliveryClaimsRepository,
+    history: DeliveryHistoryRepository,
     policy: DeliveryPolicy,
     private readonly clock: Clock,
-    private readonly metrics: MetricsService,
+    metrics: MetricsService,
     private readonly store: StoreHealth,
   ) {
     this.outcomes = new OutcomeRecorder(
@@ -118,11 +103,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       (batch) => this.recorded(batch),
       (err) => this.store.observe(err) || this.logger.error({ msg: 'Recording delivery outcomes failed; will try again', error: err.message }),
     );
-    // Validated by the config loader.
-    this.pageHorizonMs = parseDuration(config.notifications.page_retry_horizon) ?? 0;
     // Claims paused while the store was away; the next one hands back what waits to be.
     store.onRecovered(() => this.wake());
-    for (const provider of providers) this.providers.set(provider.channel, provider);
     const n = config.notifications;
     this.workerCount = n.worker_threads;
     this.perWorker = n.worker_max_in_flight;
@@ -132,7 +114,21 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.ready = new ReadyQueue(this.capacity, this.perTargetMax);
     // Long enough for the slowest attempt plus the wait in the ready queue; renewed before a
     // send when less than one attempt's time is left.
-    this.leaseMs = this.attemptBudgetMs() * 2 + 5_000;
+    this.leaseMs = attemptBudgetMs(n) * 2 + 5_000;
+    const nowMs = () => this.clock.now().getTime();
+    this.held = new HeldDeliveries(claims, this.owner, this.leaseMs, nowMs);
+    this.attempts = new DeliveryAttempts(n, providers, claims, history, this.held, this.slots, this.outcomes, metrics, store, this.logger, nowMs, {
+      giveBack: (d) => this.giveBack(d),
+      lost: (d) => {
+        this.held.drop(d.id);
+        this.followers.left(d.incident_id);
+      },
+      failing: (key, untilMs) => {
+        this.shrinkQueueOf(key);
+        this.pause(key, untilMs);
+      },
+      wake: () => this.wake(),
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -147,37 +143,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       max_in_flight: this.workerCount * this.perWorker,
       queue_size: this.capacity,
     });
-    for (const provider of this.providers.values()) {
-      const readiness = provider.readiness();
-      if (readiness.enabled && !readiness.configured) {
-        this.logger.warn({
-          msg: 'Notification channel enabled but not configured; its deliveries will fail',
-          channel: provider.channel,
-          problem: readiness.problem,
-        });
-      }
-    }
-    const resumed = await this.releaseOwnOrphans();
+    this.attempts.warnUnconfigured();
+    const resumed = await this.held.releaseOrphans(this.dialect);
     if (resumed > 0) this.logger.warn({ msg: 'Resuming deliveries that were in flight when the service stopped', count: resumed });
     this.started = true;
     this.wake();
-  }
-
-  /**
-   * Deliveries a previous run of this service left `sending` are due again at once, not after
-   * their lease. SQLite is one process's store: every such row is one. On PostgreSQL, several
-   * instances share the store: a row is released when its owner ran on this host and its
-   * process is gone (owners are host:pid:random, so a restarted container, which is pid 1
-   * again, recognises its predecessor's rows). Other hosts' rows wait for their lease.
-   */
-  private async releaseOwnOrphans(): Promise<number> {
-    const now = this.nowIso();
-    if (this.dialect === 'sqlite') return this.deliveries.releaseAllSending(now);
-    let released = 0;
-    for (const owner of await this.deliveries.ownersSending(`${hostname()}:`)) {
-      if (owner !== this.owner && ownerIsGone(owner, hostname(), process.pid)) released += await this.deliveries.releaseOwner(owner, now);
-    }
-    return released;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -188,19 +158,15 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     for (let waited = 0; this.claiming && waited < STORE_WAIT_AT_SHUTDOWN_MS; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
     // Claimed but not started: hand them back, they stay due for the next start.
     const unstarted = this.ready.drain().map((d) => d.id);
-    for (const id of unstarted) {
-      this.leaseUntil.delete(id);
-      this.held.delete(id);
-    }
+    for (const id of unstarted) this.held.drop(id);
     this.followers.clear();
     const deadline = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
     await Promise.race([Promise.allSettled([...this.sends]), deadline]);
     try {
       this.outcomes.stop();
-      const handBack = [...this.toRelease.filter((id) => !this.held.has(id)), ...unstarted];
       await withDeadline(
         (async () => {
-          await this.deliveries.release(this.owner, handBack, this.nowIso());
+          await this.held.releaseAll(unstarted);
           await this.outcomes.flush();
         })(),
         STORE_WAIT_AT_SHUTDOWN_MS,
@@ -208,7 +174,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     } catch (err) {
       this.logger.error({ msg: 'Could not save delivery state at shutdown; leases will expire and the deliveries resume', error: (err as Error).message });
     }
-    for (const provider of this.providers.values()) await provider.close?.();
+    await this.attempts.close();
   }
 
   /**
@@ -238,16 +204,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    */
   leaseForNew(priority: number, count: number): DeliveryLease | null {
     if (!this.started || this.stopping) return null;
-    // Leases granted for rows not yet committed count against the room too. A transaction that
-    // rolls back never returns its grants, so the count starts over every second; adopt()
-    // hands back whatever finds no room after all.
+    // Leases granted for rows not yet committed count against the room too (see HeldDeliveries.grant).
     const now = this.clock.now().getTime();
-    if (now - this.grantsSince > 1000) {
-      this.grantsSince = now;
-      this.grants = 0;
-    }
-    if (!this.ready.hasRoom(priority, this.grants + count)) return null;
-    this.grants += count;
+    if (!this.held.grant(now, count, (n) => this.ready.hasRoom(priority, n))) return null;
     return { owner: this.owner, until: iso(now + this.leaseMs) };
   }
 
@@ -258,7 +217,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    */
   adopt(deliveries: Delivery[]): void {
     const giveBack: string[] = [];
-    this.grants = Math.max(0, this.grants - deliveries.length);
+    this.held.adopted(deliveries.length);
     for (const d of deliveries) {
       const key = targetKey(d.channel, d.target);
       const failingAndFull = this.slots.isFailing(key) && this.ready.lengthOf(key) >= this.perTargetMax;
@@ -279,38 +238,9 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
    */
   private handBack(ids: string[]): void {
     if (ids.length === 0) return;
-    for (const id of ids) this.held.delete(id);
-    this.toRelease.push(...ids);
+    this.held.handBack(ids);
     this.backlog = true;
     this.wake();
-  }
-
-  /** In the claim: writes back what was handed back, unless this pool has taken it again since. */
-  private async releaseHandedBack(): Promise<void> {
-    const batch = this.toRelease.filter((id) => !this.held.has(id));
-    this.toRelease = [];
-    if (batch.length === 0) return;
-    try {
-      await this.deliveries.release(this.owner, batch, this.nowIso());
-    } catch (err) {
-      this.toRelease.unshift(...batch);
-      throw err;
-    }
-  }
-
-  /**
-   * Keeps the leases of the deliveries waiting in the ready queue: a target that is being
-   * probed holds its share for as long as its outage lasts, and a lease that ran out would
-   * report them stranded and let another instance send them past the probe.
-   */
-  private async renewLeases(): Promise<void> {
-    const now = this.clock.now().getTime();
-    const due = [...this.leaseUntil].filter(([, until]) => until - now < this.leaseMs / 2).map(([id]) => id);
-    if (due.length === 0) return;
-    const until = now + this.leaseMs;
-    for (const id of await this.deliveries.extendLeases(due, this.owner, iso(until))) {
-      if (this.leaseUntil.has(id)) this.leaseUntil.set(id, until);
-    }
   }
 
   /**
@@ -321,16 +251,22 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     const excess = this.ready.trim(key, this.perTargetMax);
     if (excess.length === 0) return;
     for (const d of excess) {
-      this.leaseUntil.delete(d.id);
+      this.held.endLease(d.id);
       this.followers.left(d.incident_id);
     }
     this.handBack(excess.map((d) => d.id));
   }
 
+  /** Nothing was sent (the store failed before or instead of the exchange): the delivery goes back. */
+  private giveBack(d: Delivery): void {
+    this.held.endLease(d.id);
+    this.followers.left(d.incident_id);
+    this.handBack([d.id]);
+  }
+
   /** Puts a claimed delivery in the ready queue. */
   private take(d: Delivery, leaseUntilMs: number, hasFollowers: boolean): void {
-    this.leaseUntil.set(d.id, leaseUntilMs);
-    this.held.add(d.id);
+    this.held.take(d.id, leaseUntilMs);
     this.followers.entered(d.incident_id, hasFollowers);
     this.ready.push(d);
   }
@@ -349,7 +285,7 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   /** Sends one message now, outside the queue (POST /v1/notifications/test). */
   sendNow(message: OutboundMessage): Promise<SendOutcome> {
-    return this.callProvider(message);
+    return this.attempts.callProvider(message);
   }
 
   private async claim(): Promise<void> {
@@ -361,8 +297,8 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     }
     this.claiming = true;
     try {
-      await this.releaseHandedBack();
-      await this.renewLeases();
+      await this.held.releaseHandedBack();
+      await this.held.renewLeases();
       if (this.fullClaimWanted) {
         this.fullClaimWanted = false;
         this.followers.clearWanted();
@@ -401,11 +337,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
       const limit = Math.min(free, CLAIM_BATCH);
       const full = this.ready.fullTargets().map(splitKey);
       const now = this.clock.now().getTime();
-      const claimed = await this.deliveries.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents, maxPriority);
+      const claimed = await this.claims.claimDue(this.owner, iso(now), iso(now + this.leaseMs), limit, full, incidents, maxPriority);
       for (const d of claimed) {
         if (!this.held.has(d.id)) this.take(d, now + this.leaseMs, d.has_followers);
         // Still ours (its lease ran out while it waited, or its outcome is not written yet): the claim renewed it.
-        else if (this.leaseUntil.has(d.id)) this.leaseUntil.set(d.id, now + this.leaseMs);
+        else this.held.renewed(d.id, now + this.leaseMs);
       }
       this.dispatch();
       if (claimed.length < limit) {
@@ -446,12 +382,11 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
 
   private start(workerId: number, key: string, d: Delivery): void {
     this.slots.start(workerId, key);
-    const send = this.attempt(workerId, key, d)
+    const send = this.attempts
+      .attempt(workerId, key, d)
       .catch((err) => {
         // Nothing was sent (the store failed before the exchange): the delivery goes back.
-        this.leaseUntil.delete(d.id);
-        this.followers.left(d.incident_id);
-        this.handBack([d.id]);
+        this.giveBack(d);
         if (!this.store.observe(err)) this.logger.error({ msg: 'Delivery attempt crashed', notification_id: d.id, error: (err as Error).message });
       })
       .finally(() => {
@@ -462,140 +397,15 @@ export class DeliveryWorkerPool implements OnApplicationBootstrap, BeforeApplica
     this.sends.add(send);
   }
 
-  private async attempt(workerId: number, key: string, d: Delivery): Promise<void> {
-    const now = this.clock.now().getTime();
-    const startedAt = now;
-    if ((this.leaseUntil.get(d.id) ?? 0) - now < this.attemptBudgetMs() + 5_000) {
-      // Waited long in the ready queue: renew the lease, or drop the delivery if another
-      // instance has taken it over meanwhile. If the store cannot be asked, the delivery is
-      // not sent (another instance may take it once the lease runs out) and is handed back.
-      let renewed: boolean;
-      try {
-        renewed = await this.deliveries.extendLease(d.id, this.owner, iso(now + this.leaseMs));
-      } catch (err) {
-        if (!this.store.observe(err))
-          this.logger.error({ msg: 'Could not renew a delivery lease; handing it back', notification_id: d.id, error: (err as Error).message });
-        renewed = false;
-        this.leaseUntil.delete(d.id);
-        this.followers.left(d.incident_id);
-        this.handBack([d.id]);
-        return;
-      }
-      if (!renewed) {
-        this.leaseUntil.delete(d.id);
-        this.held.delete(d.id);
-        this.followers.left(d.incident_id);
-        return;
-      }
-      this.leaseUntil.set(d.id, now + this.leaseMs);
-    }
-    const anchor = d.channel === 'slack' && d.action !== 'post' ? await this.deliveries.slackAnchor(d.incident_id, d.target) : null;
-    const outcome = await this.callProvider({
-      id: d.id,
-      incident_id: d.incident_id,
-      channel: d.channel,
-      action: d.action,
-      target: d.target,
-      target_ref: d.target_ref,
-      payload: d.payload,
-      anchor,
-    });
-    this.leaseUntil.delete(d.id);
-    this.settle(workerId, key, d, outcome, startedAt);
-  }
-
-  private async callProvider(message: OutboundMessage): Promise<SendOutcome> {
-    const provider = this.providers.get(message.channel);
-    if (!provider) return permanent(`no provider for channel ${message.channel}`);
-    const readiness = provider.readiness();
-    if (!readiness.enabled) return permanent(`channel ${message.channel} is disabled (notifications.${message.channel}_enabled = false)`);
-    if (!readiness.configured) return permanent(readiness.problem ?? `channel ${message.channel} is not configured`);
-    try {
-      return await provider.send(message);
-    } catch (err) {
-      return retry(`unexpected error: ${(err as Error).message}`);
-    }
-  }
-
-  private settle(workerId: number, key: string, d: Delivery, outcome: SendOutcome, startedAt: number): void {
-    const attempts = d.attempts + 1;
-    const now = this.clock.now().getTime();
-    const at = iso(now);
-    const fields = { notification_id: d.id, incident_id: d.incident_id, channel: d.channel, worker_id: workerId };
-    this.metrics.deliveryAttempt(d.channel, outcome.kind);
-    if (outcome.kind === 'delivered') {
-      this.metrics.deliverySettled(d.channel, 'sent');
-      this.metrics.deliverySent(d.channel, d.created_at, now);
-      // After an outage (two failures in a row at least, not one delivery the target refused).
-      if (this.slots.succeeded(key) >= 2) this.targetRecovered(d.channel, d.target, at);
-      this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'sent', at, ref: outcome.ref ?? null });
-      this.logger.log({ msg: 'Notification sent successfully', ...fields, attempts });
-      return;
-    }
-    if (outcome.kind === 'retry') {
-      // The target is failing: one delivery at a time probes it, after a pause that doubles
-      // with each failure; the rest of its queue waits without spending attempts.
-      const failures = this.slots.failed(key, startedAt, now);
-      this.shrinkQueueOf(key);
-      const pause = Math.max(probeDelay(this.config.notifications.retry_backoff_secs * 1000, failures), outcome.retryAfterMs ?? 0);
-      this.pause(key, now + Math.min(pause, MAX_RETRY_DELAY_MS));
-    }
-    // Pages keep trying for the horizon, however many attempts that takes.
-    const pageInHorizon = d.priority === 0 && now - Date.parse(d.created_at) < this.pageHorizonMs;
-    if (outcome.kind === 'retry' && (attempts < d.max_attempts || pageInHorizon)) {
-      const delay = nextAttemptDelay(this.config.notifications.retry_backoff_secs * 1000, attempts, d.max_attempts, d.priority === 0, outcome.retryAfterMs);
-      const next = iso(now + Math.min(MAX_RETRY_DELAY_MS, delay));
-      this.metrics.deliverySettled(d.channel, 'retried');
-      this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'retry', at, error: outcome.error, next_attempt_at: next });
-      this.logger.error({ msg: 'Failed to send notification', ...fields, attempts, error: outcome.error, next_attempt_at: next });
-      return;
-    }
-    this.metrics.deliverySettled(d.channel, 'failed');
-    this.outcomes.add({ id: d.id, incident_id: d.incident_id, kind: 'failed', at, error: outcome.error });
-    this.logger.error(
-      outcome.kind === 'permanent'
-        ? { msg: 'Notification failed permanently', ...fields, attempts, error: outcome.error }
-        : { msg: 'Notification failed after all retries', ...fields, total_attempts: attempts, error: outcome.error },
-    );
-  }
-
-  /**
-   * A probe got through to a target that was failing: whatever waits for it in the store,
-   * retries scheduled minutes ahead included, is due now.
-   */
-  private targetRecovered(channel: Channel, target: string, at: string): void {
-    this.deliveries.makeTargetDue(channel, target, at).then(
-      (due) => {
-        this.logger.log({ msg: 'Notification target answers again; its queue is due now', channel, target: shownTarget(channel, target), due });
-        this.wake();
-      },
-      (err: unknown) => {
-        // The rows stay due at their own retry times.
-        if (!this.store.observe(err)) this.logger.error({ msg: "Could not make a recovered target's queue due", channel, error: (err as Error).message });
-      },
-    );
-  }
-
   /** Outcomes are written: what waited behind the settled deliveries may go now. */
   private recorded(batch: AttemptResult[]): void {
     let unblocked = false;
     for (const r of batch) {
-      this.held.delete(r.id);
+      this.held.recorded(r.id);
       this.followers.left(r.incident_id);
       if (r.kind !== 'retry' && this.followers.settled(r.incident_id)) unblocked = true;
     }
     if (unblocked) this.scheduleClaim();
-  }
-
-  private attemptBudgetMs(): number {
-    const n = this.config.notifications;
-    // A resolve_update on Slack makes two calls; nodemailer's timeouts bound each SMTP phase
-    // (connection, greeting, each reply), so an email may take a few of them.
-    return Math.max(n.webhook_timeout_secs, n.delivery_timeout_secs * 3) * 1000;
-  }
-
-  private nowIso(): string {
-    return this.clock.now().toISOString();
   }
 }
 

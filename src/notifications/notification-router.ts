@@ -10,7 +10,8 @@ import { DEFAULT_PAGERDUTY_TARGET, DEFAULT_TEAMS_TARGET, Receiver } from '../rou
 import { RoutingService, subjectOf } from '../routing/routing.service';
 import type { LiveSilence } from '../silences/silence';
 import { SilencesService } from '../silences/silences.service';
-import { DeliveryRepository, NewDeliveryRow, PagerDutyPage } from './delivery.repository';
+import { DeliveryRepository, NewDeliveryRow } from './delivery.repository';
+import { DeliveryHistoryRepository, PagerDutyPage } from './delivery-history.repository';
 import { Channel, DeliveryAction, priorityOf } from './notification';
 import { emailMessage, emailSubject } from './channels/email/email.render';
 import { pagerdutyEvent } from './channels/pagerduty/pagerduty.render';
@@ -72,6 +73,7 @@ export class NotificationRouter {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly deliveries: DeliveryRepository,
+    private readonly history: DeliveryHistoryRepository,
     private readonly routing: RoutingService,
     private readonly silences: SilencesService,
   ) {}
@@ -167,9 +169,9 @@ export class NotificationRouter {
         break;
       }
       case IncidentEventName.Resolved: {
-        const slackTargets = new Set([...routed.flatMap((r) => r.receiver.slack_channels), ...(await this.deliveries.postedSlackTargets(tx, incident.id))]);
+        const slackTargets = new Set([...routed.flatMap((r) => r.receiver.slack_channels), ...(await this.history.postedSlackTargets(tx, incident.id))]);
         for (const channel of slackTargets) out.add(this.slack('resolve_update', event.name, incident, channel), ...this.origin(routed, channel));
-        for (const [target, page] of await this.deliveries.pagerdutyPages(tx, incident.id)) {
+        for (const [target, page] of await this.history.pagerdutyPages(tx, incident.id)) {
           if (page.last === 'trigger' || page.last === 'acknowledge') out.add(this.page('resolve', incident, at, target, page), page.route, page.receiver);
         }
         for (const { route, receiver } of routed)
@@ -191,7 +193,7 @@ export class NotificationRouter {
         // A raise into P0/P1 of an open incident pages the integrations that were not paged.
         const open = incident.state !== 'Resolved' && incident.state !== 'Closed';
         if (changes.severity && open && isPageable(incident)) {
-          const pages = await this.deliveries.pagerdutyPages(tx, incident.id);
+          const pages = await this.history.pagerdutyPages(tx, incident.id);
           for (const { route, receiver } of routed) {
             for (const pd of receiver.pagerduty) {
               const last = pages.get(pd.target)?.last;
@@ -260,29 +262,29 @@ export class NotificationRouter {
     // Webhooks an escalation step or a repeat posted to (not among the routes' own) hear of it too.
     // Looked up only when Teams is on: every acknowledgement and resolution passes here.
     if (!this.config.notifications.teams_enabled) return;
-    for (const target of await this.deliveries.postedTargets(tx, incident.id, 'teams')) out.add(this.teams(kind, incident, text, target), null, null);
+    for (const target of await this.history.postedTargets(tx, incident.id, 'teams')) out.add(this.teams(kind, incident, text, target), null, null);
   }
 
   /** PagerDuty acknowledge for every page (automatic or custom) whose last event was a trigger. */
   private async acknowledgePages(tx: Tx, out: PlanSet, incident: Incident, at: string): Promise<void> {
-    for (const [target, page] of await this.deliveries.pagerdutyPages(tx, incident.id)) {
+    for (const [target, page] of await this.history.pagerdutyPages(tx, incident.id)) {
       if (page.last === 'trigger') out.add(this.page('acknowledge', incident, at, target, page), page.route, page.receiver);
     }
   }
 
   /** Edits the incident's Slack messages (and replies in their threads) to show a change, such as who acknowledged it. */
   private async updateSlack(tx: Tx, out: PlanSet, incident: Incident, text: string): Promise<void> {
-    for (const channel of await this.deliveries.postedSlackTargets(tx, incident.id))
+    for (const channel of await this.history.postedSlackTargets(tx, incident.id))
       out.add(this.slack('status_update', 'incident.updated', incident, channel, text), null, null);
   }
 
   /** Reopened: every page resolved before is triggered again with its dedup_key; Slack says so. */
   private async reopened(tx: Tx, out: PlanSet, routed: RoutedReceiver[], incident: Incident, at: string, actor: string): Promise<void> {
-    for (const [target, page] of await this.deliveries.pagerdutyPages(tx, incident.id)) {
+    for (const [target, page] of await this.history.pagerdutyPages(tx, incident.id)) {
       if (page.last === 'resolve') out.add(this.page('trigger', incident, at, target, page), page.route, page.receiver);
     }
     const text = `Reopened by ${actor}: now ${incident.state}`;
-    for (const channel of await this.deliveries.postedSlackTargets(tx, incident.id)) {
+    for (const channel of await this.history.postedSlackTargets(tx, incident.id)) {
       out.add(this.slack('status_update', 'incident.reopened', incident, channel, text), ...this.origin(routed, channel));
     }
     await this.teamsCards(tx, out, routed, incident, 'reopened', text);

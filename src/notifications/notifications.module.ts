@@ -26,6 +26,8 @@ import { TeamsProvider } from './channels/teams/teams.provider';
 import { WebhookProvider } from './channels/webhook/webhook.provider';
 import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryRepository } from './delivery.repository';
+import { DeliveryClaimsRepository } from './delivery-claims.repository';
+import { DeliveryHistoryRepository } from './delivery-history.repository';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { NotificationRouter } from './notification-router';
 import { NotificationsController } from './notifications.controller';
@@ -52,6 +54,8 @@ import { NotificationsService } from './notifications.service';
       inject: [SlackProvider, EmailProvider, PagerDutyProvider, WebhookProvider, TeamsProvider, SmsProvider, VoiceProvider, NtfyProvider],
     },
     DeliveryRepository,
+    DeliveryClaimsRepository,
+    DeliveryHistoryRepository,
     DeliveryPolicy,
     NotificationRouter,
     DeliveryWorkerPool,

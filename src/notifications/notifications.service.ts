@@ -15,6 +15,8 @@ import { IncidentsService } from '../incidents/incidents.service';
 import { DeliveryFigures, MetricsService } from '../metrics/metrics.service';
 import { CHANNEL_PROVIDERS, ChannelProvider } from './channels/channel-provider';
 import { DeliveryRepository, NewDeliveryRow, toDelivery } from './delivery.repository';
+import { DeliveryClaimsRepository } from './delivery-claims.repository';
+import { DeliveryHistoryRepository } from './delivery-history.repository';
 import { DeliveryPolicy } from './delivery-policy';
 import { DeliveryWorkerPool } from './delivery-worker-pool';
 import { EscalationService } from './escalation/escalation.service';
@@ -83,6 +85,8 @@ export class NotificationsService {
     private readonly incidents: IncidentsService,
     private readonly router: NotificationRouter,
     private readonly deliveries: DeliveryRepository,
+    private readonly claims: DeliveryClaimsRepository,
+    private readonly history: DeliveryHistoryRepository,
     private readonly policy: DeliveryPolicy,
     private readonly pool: DeliveryWorkerPool,
     private readonly transactor: Transactor,
@@ -138,7 +142,7 @@ export class NotificationsService {
 
   /** The incident a custom PagerDuty page with this dedup_key was for (PagerDuty's webhooks name pages by it). */
   incidentOfCustomPage(dedupKey: string): Promise<string | null> {
-    return this.deliveries.incidentOfCustomPage(dedupKey);
+    return this.history.incidentOfCustomPage(dedupKey);
   }
 
   async listForIncident(incidentId: string): Promise<DeliveryRecord[]> {
@@ -162,7 +166,7 @@ export class NotificationsService {
       const rows = this.router.write(tx, incident, CUSTOM_EVENT, at, planned, { first: true });
       // PagerDuty's webhooks name a page by its dedup_key: a custom page's own key is remembered.
       for (const channel of channels)
-        if (channel.type === 'pagerduty') await this.deliveries.rememberCustomPage(tx, channel.incident_key ?? incident.id, incident.id, at);
+        if (channel.type === 'pagerduty') await this.history.rememberCustomPage(tx, channel.incident_key ?? incident.id, incident.id, at);
       tx.afterCommit(() => this.pool.wake([incidentId]));
       return rows.map((row) => row.id);
     });
@@ -233,7 +237,7 @@ export class NotificationsService {
       if (c?.oldest_waiting_at && (oldest === null || c.oldest_waiting_at < oldest)) oldest = c.oldest_waiting_at;
     }
     const state = this.pool.state();
-    const stranded = await this.deliveries.expiredLeases(this.clock.now().toISOString());
+    const stranded = await this.claims.expiredLeases(this.clock.now().toISOString());
     return {
       channels,
       oldestWaitingCreatedAt: oldest,
@@ -245,7 +249,7 @@ export class NotificationsService {
   /** For readiness: deliveries left `sending` past their lease, and how long the oldest has waited since. */
   async strandedDeliveries(): Promise<{ count: number; oldest_expired_lease_secs: number }> {
     const now = this.clock.now();
-    const { count, oldest_lease_until } = await this.deliveries.expiredLeases(now.toISOString());
+    const { count, oldest_lease_until } = await this.claims.expiredLeases(now.toISOString());
     return {
       count,
       oldest_expired_lease_secs: oldest_lease_until === null ? 0 : Math.max(0, Math.round((now.getTime() - Date.parse(oldest_lease_until)) / 1000)),

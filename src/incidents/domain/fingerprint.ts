@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface FingerprintInput {
   source: string;
@@ -19,5 +19,6 @@ export function fingerprintOf(input: FingerprintInput): string {
     input.dedup_key != null && input.dedup_key !== ''
       ? ['key/v1', input.source, input.dedup_key]
       : ['alert/v1', input.source, input.alert_type, input.title, [...new Set(input.affected_services ?? [])].sort()];
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  // The one-shot hash: every alert takes this path.
+  return hash('sha256', JSON.stringify(parts), 'hex');
 }

@@ -12,6 +12,7 @@ import { RoutingService, subjectOf } from '../../routing/routing.service';
 import type { LiveSilence } from '../../silences/silence';
 import { SilencesService } from '../../silences/silences.service';
 import { DeliveryRepository, NewDeliveryRow } from '../delivery.repository';
+import { DeliveryHistoryRepository } from '../delivery-history.repository';
 import { NotificationRouter, PlanSet, RoutedReceiver } from '../notification-router';
 import { PersonPaging } from './person-paging';
 import { ScheduledStep, ScheduledStepRepository, stepRow } from './scheduled-step.repository';
@@ -46,6 +47,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     private readonly routing: RoutingService,
     private readonly router: NotificationRouter,
     private readonly deliveries: DeliveryRepository,
+    private readonly history: DeliveryHistoryRepository,
     private readonly silences: SilencesService,
     private readonly incidents: IncidentsService,
     private readonly transactor: Transactor,
@@ -327,7 +329,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     page: boolean,
   ): Promise<{ rows: NewDeliveryRow[]; silence: LiveSilence | null }> {
     const out = new PlanSet();
-    const posted = new Set(await this.deliveries.postedSlackTargets(tx, incident.id));
+    const posted = new Set(await this.history.postedSlackTargets(tx, incident.id));
     this.router.firstNotification(out, routed, incident, eventName, at, { text, posted, page });
     if (out.planned.length === 0) return { rows: [], silence: null };
     const silence = await this.silences.matchingWithin(tx, subjectOf(incident), at);
@@ -344,7 +346,7 @@ export class EscalationService implements OnApplicationBootstrap, OnModuleDestro
     const notified: string[] = [];
     // The people it held back are paged at the next tick (their step decides about escalation too).
     await this.steps.releaseHeld(tx, silence.id, now);
-    for (const id of await this.deliveries.incidentsSuppressedBy(tx, silence.id)) {
+    for (const id of await this.history.incidentsSuppressedBy(tx, silence.id)) {
       const incident = await this.incidents.findWithin(tx, id);
       if (!incident || !isActive(incident.state) || incident.acknowledged_at !== null) continue;
       const routed = this.router.routedReceivers(incident);
