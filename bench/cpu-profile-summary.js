@@ -2,17 +2,36 @@
 'use strict';
 /**
  * Where the CPU went, from a .cpuprofile: self time by function and by area (node_modules
- * package or project folder), most first.   node bench/cpu-profile-summary.js FILE [--top 30]
+ * package or project folder), most first.
+ *
+ *   node bench/cpu-profile-summary.js FILE [--top 30] [--steady]
+ *
+ * --steady leaves out start-up (samples under module loading or Nest's bootstrap) and idle
+ * time, so the shares are of the work done while the benchmark ran.
  */
 const { readFileSync } = require('node:fs');
 
-const [file, , topArg] = process.argv.slice(2);
-const top = Number(topArg ?? 30);
+const argv = process.argv.slice(2);
+const file = argv[0];
+const top = argv.includes('--top') ? Number(argv[argv.indexOf('--top') + 1]) : 30;
+const steady = argv.includes('--steady');
 const profile = JSON.parse(readFileSync(file, 'utf8'));
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const parentOf = new Map();
+for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
+const STARTUP = /^(Module\._compile|Module\._load|bootstrap|createApp|NestFactory.*|\(idle\))$/;
+/** Whether a sample is start-up or idle: some frame of its stack is module loading, Nest's bootstrap or idleness. */
+function startupOrIdle(id) {
+  for (let at = id; at !== undefined; at = parentOf.get(at)) if (STARTUP.test(byId.get(at).callFrame.functionName)) return true;
+  return false;
+}
 const counts = new Map();
-for (const id of profile.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
-const total = profile.samples.length;
+let total = 0;
+for (const id of profile.samples) {
+  if (steady && startupOrIdle(id)) continue;
+  counts.set(id, (counts.get(id) ?? 0) + 1);
+  total += 1;
+}
 const byFunction = new Map();
 const byArea = new Map();
 function areaOf(url) {
@@ -33,7 +52,7 @@ for (const [id, n] of counts) {
   byArea.set(area, (byArea.get(area) ?? 0) + n);
 }
 const pct = (n) => `${((n / total) * 100).toFixed(1)}%`;
-console.log(`samples: ${total}`);
+console.log(`samples: ${total}${steady ? ' (start-up and idle left out)' : ''}`);
 console.log('\nby area:');
 for (const [k, n] of [...byArea].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(n).padStart(6)}  ${k}`);
 console.log('\nby function:');

@@ -16,7 +16,17 @@ const { readFileSync, writeFileSync } = require('node:fs');
 function countInService(file) {
   const Database = require('better-sqlite3');
   const counts = new Map();
+  const micros = new Map();
   const count = (sql) => counts.set(sql, (counts.get(sql) ?? 0) + 1);
+  // The time each statement takes in SQLite (better-sqlite3 runs it synchronously), by SQL text.
+  const timed = (sql, run) => {
+    const started = process.hrtime.bigint();
+    try {
+      return run();
+    } finally {
+      micros.set(sql, (micros.get(sql) ?? 0) + Number(process.hrtime.bigint() - started) / 1000);
+    }
+  };
   const wrapped = new WeakSet();
   const prepare = Database.prototype.prepare;
   Database.prototype.prepare = function (...args) {
@@ -28,7 +38,7 @@ function countInService(file) {
         const original = proto[method];
         proto[method] = function (...params) {
           count(this.source);
-          return original.apply(this, params);
+          return timed(this.source, () => original.apply(this, params));
         };
       }
     }
@@ -37,9 +47,11 @@ function countInService(file) {
   const exec = Database.prototype.exec;
   Database.prototype.exec = function (sql) {
     count(sql);
-    return exec.call(this, sql);
+    return timed(sql, () => exec.call(this, sql));
   };
-  process.on('SIGUSR2', () => writeFileSync(file, JSON.stringify(Object.fromEntries(counts), null, 1)));
+  process.on('SIGUSR2', () =>
+    writeFileSync(file, JSON.stringify(Object.fromEntries([...counts].map(([sql, n]) => [sql, { n, us: Math.round(micros.get(sql) ?? 0) }])), null, 1)),
+  );
 }
 
 /** "insert into alerts", "select incidents", "begin", …: the verb and the first table named. */
@@ -53,15 +65,18 @@ function kindOf(sql) {
 function summarize(file, alerts) {
   const counts = JSON.parse(readFileSync(file, 'utf8'));
   const kinds = new Map();
-  let total = 0;
-  for (const [sql, n] of Object.entries(counts)) {
+  const total = { n: 0, us: 0 };
+  for (const [sql, { n, us }] of Object.entries(counts)) {
     // Start-up (migrations, schema reads) is not per alert.
-    if (n < alerts / 100) continue;
-    kinds.set(kindOf(sql), (kinds.get(kindOf(sql)) ?? 0) + n);
-    total += n;
+    if (n < alerts / 1000 || /kysely_|sqlite_master|^\s*(create|pragma)/i.test(sql)) continue;
+    const kind = kinds.get(kindOf(sql)) ?? { n: 0, us: 0 };
+    kinds.set(kindOf(sql), { n: kind.n + n, us: kind.us + us });
+    total.n += n;
+    total.us += us;
   }
-  for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`${(n / alerts).toFixed(3).padStart(7)}  ${kind}`);
-  console.log(`${(total / alerts).toFixed(3).padStart(7)}  statements per alert in all`);
+  console.log('statements per alert   µs in SQLite per alert   kind');
+  for (const [kind, { n, us }] of [...kinds, ['(all)', total]].sort((a, b) => b[1].n - a[1].n))
+    console.log(`${(n / alerts).toFixed(3).padStart(21)}   ${(us / alerts).toFixed(1).padStart(22)}   ${kind}`);
 }
 
 if (require.main === module) summarize(process.argv[2], Number(process.argv[3]));
