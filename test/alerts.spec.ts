@@ -166,6 +166,8 @@ describe.each(drivers())('alert ingestion on %s', (driver) => {
     it('refuses writes with 503 OVERLOADED instead of queueing without end', async () => {
       const transactor = running.app.get(Transactor);
       await expect(transactor.runGrouped(async () => 1, 100_001)).rejects.toMatchObject({ code: 'OVERLOADED' });
+      // Delivery outcomes record sends that happened: never refused, whatever waits.
+      expect(await transactor.runGrouped(async () => 2, 100_001, { refusable: false })).toBe(2);
       expect(await transactor.runGrouped(async () => 1, 10)).toBe(1);
     });
 

@@ -72,4 +72,29 @@ describe('OutcomeRecorder', () => {
     expect(most).toBe(1);
     expect(recorder.waiting).toBe(0);
   });
+
+  it('writes a backlog in bounded batches, in order, and keeps a failed backlog of any length', async () => {
+    const writes: string[][] = [];
+    let failing = true;
+    const recorder = new OutcomeRecorder(
+      (batch) => {
+        writes.push(batch.map((r) => r.id));
+        return failing ? Promise.reject(new Error('the store is away')) : Promise.resolve();
+      },
+      () => undefined,
+      () => undefined,
+    );
+    recorder.stop(); // no timer: each flush is the test's
+    // 150,000 outcomes waiting while the store is away: putting a failed batch back in front must not overflow the stack.
+    for (let i = 0; i < 150_000; i++) recorder.add(sent(String(i)));
+    await expect(recorder.flush()).rejects.toThrow('the store is away');
+    expect(recorder.waiting).toBe(150_000);
+    failing = false;
+    writes.length = 0;
+    await recorder.flush();
+    expect(recorder.waiting).toBe(0);
+    expect(writes).toHaveLength(150);
+    expect(Math.max(...writes.map((w) => w.length))).toBe(1000);
+    expect(writes.flat()).toEqual(Array.from({ length: 150_000 }, (_, i) => String(i)));
+  });
 });

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import Ajv, { type SchemaObject } from 'ajv';
 import { TransformationType, type ClassConstructor } from 'class-transformer';
 import type { MetadataStorage as TransformerStorage } from 'class-transformer/types/MetadataStorage';
@@ -63,8 +64,11 @@ function compile(cls: ClassConstructor<object>): CompiledValidator<object> | nul
   let validate: (data: unknown) => boolean;
   try {
     validate = ajv.compile(generated.schema);
-  } catch {
-    return null; // a schema Ajv refuses (strict mode): the slow path stays
+  } catch (err) {
+    // A schema Ajv refuses (strict mode): the slow path stays, and it is said once, so that a
+    // DTO change that loses the fast path does not go unnoticed.
+    new Logger('Validation').warn({ msg: 'no compiled validator for this DTO; class-validator alone checks it', dto: cls.name, error: (err as Error).message });
+    return null;
   } finally {
     pendingChecks = [];
   }

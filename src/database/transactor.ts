@@ -118,10 +118,13 @@ export class Transactor {
    * gets its own result only after the shared commit, and its after-commit callbacks run then.
    * If one unit's work (or its deferred rows) fails, the group rolls back and each unit is run
    * alone, so one failing unit never takes the others down; if BEGIN or COMMIT fails, every unit
-   * gets the error and none is re-run. `weight` (rows written) bounds the size of a group.
+   * gets the error and none is re-run. `weight` (rows written) bounds the size of a group; past
+   * MAX_WAITING_WEIGHT waiting, refusable work is refused with OVERLOADED.
    */
-  runGrouped<T>(work: (tx: Tx) => Promise<T>, weight = 1): Promise<T> {
-    if (this.waitingWeight + weight > MAX_WAITING_WEIGHT) {
+  runGrouped<T>(work: (tx: Tx) => Promise<T>, weight = 1, { refusable = true }: { refusable?: boolean } = {}): Promise<T> {
+    // Not refusable: writes of work already done (delivery outcomes), which no caller could retry
+    // later instead; refused, they would only grow while the deliveries' leases ran out.
+    if (refusable && this.waitingWeight + weight > MAX_WAITING_WEIGHT) {
       // The store is not keeping up (or a lock holds it): refuse rather than queue without end.
       return Promise.reject(new DomainError(ErrorCode.OVERLOADED, 'too many writes are waiting for the store; retry later', { waiting: this.waitingWeight }));
     }

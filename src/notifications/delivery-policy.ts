@@ -30,17 +30,23 @@ export class DeliveryPolicy {
   /**
    * Writes attempt outcomes, and what they imply, in one transaction: the next group commit, so
    * under load the outcomes share a commit with the alerts being taken in (one WAL write, not two).
+   * Never refused as overload: the sends happened, and an outcome not written leaves its lease to
+   * run out and the delivery to be sent again.
    */
   async record(owner: string, results: AttemptResult[]): Promise<void> {
-    await this.transactor.runGrouped(async (tx) => {
-      for (const given of await this.deliveries.settle(tx, owner, results)) {
-        if (given.channel === 'pagerduty' && given.action === 'trigger') {
-          const reason = 'cancelled: the PagerDuty trigger before it was not delivered';
-          const cancelled = await this.deliveries.cancelPending(tx, given.incident_id, 'pagerduty', given.target, TRIGGER_FOLLOW_UPS, reason, given.at);
-          tx.afterCommit(() => this.metrics.deliverySettled('pagerduty', 'cancelled', cancelled));
+    await this.transactor.runGrouped(
+      async (tx) => {
+        for (const given of await this.deliveries.settle(tx, owner, results)) {
+          if (given.channel === 'pagerduty' && given.action === 'trigger') {
+            const reason = 'cancelled: the PagerDuty trigger before it was not delivered';
+            const cancelled = await this.deliveries.cancelPending(tx, given.incident_id, 'pagerduty', given.target, TRIGGER_FOLLOW_UPS, reason, given.at);
+            tx.afterCommit(() => this.metrics.deliverySettled('pagerduty', 'cancelled', cancelled));
+          }
         }
-      }
-    }, results.length);
+      },
+      results.length,
+      { refusable: false },
+    );
   }
 
   async redrive(id: string, now: string): Promise<RedriveOutcome> {

@@ -4,6 +4,8 @@ import type { AttemptResult } from '../delivery.repository';
 export const FLUSH_DELAY_MS = 2;
 /** How long to wait before writing again after a failed write. */
 export const RETRY_WRITE_MS = 1000;
+/** Outcomes per write: what piles up while the store is away is written back in bounded transactions. */
+export const MAX_RESULTS_PER_WRITE = 1000;
 
 /**
  * Gathers attempt outcomes and writes them in batches, one transaction per batch: outcomes that
@@ -38,16 +40,24 @@ export class OutcomeRecorder {
     this.stopped = true;
   }
 
-  /** Writes whatever waits now; rejects if that write fails (the batch is kept). */
+  /** Writes whatever waits now, in batches of at most MAX_RESULTS_PER_WRITE; rejects if a write fails (its batch is kept). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.results.length === 0) return;
-    const batch = this.results;
-    this.results = [];
+    for (;;) {
+      // One write at a time, so that a failed batch goes back in front of what came after it.
+      while (this.flushing) await this.flushing;
+      if (this.results.length === 0) return;
+      await this.flushBatch();
+    }
+  }
+
+  private async flushBatch(): Promise<void> {
+    const batch = this.results.slice(0, MAX_RESULTS_PER_WRITE);
+    this.results = this.results.slice(batch.length);
     this.flushing = this.write(batch)
       .then(() => this.recorded(batch))
       .catch((err: Error) => {
-        this.results.unshift(...batch);
+        // Back in front, in order (concat: a spread of a long backlog would overflow the stack).
+        this.results = batch.concat(this.results);
         this.failed(err);
         if (!this.stopped) this.schedule(RETRY_WRITE_MS);
         throw err;
