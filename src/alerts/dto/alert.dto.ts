@@ -57,7 +57,7 @@ export class AlertDto {
   @Length(1, 255, { each: true })
   affected_services?: string[];
 
-  @ApiPropertyOptional({ format: 'uri', example: 'https://runbooks.example.com/api-gateway' })
+  @ApiPropertyOptional({ format: 'uri', maxLength: 2048, example: 'https://runbooks.example.com/api-gateway' })
   @IsOptional()
   @IsUrl({ require_protocol: true, require_tld: false })
   @MaxLength(2048)
