@@ -770,10 +770,16 @@ describe('web console in headless Chromium', () => {
       const firstRow = () => page.$eval('.tl-row[data-date]', (el) => el.getAttribute('data-date'));
       await (await button(page, 'Month')).click();
       // The month's rows are drawn again once its shifts arrive: wait for the whole month, then look.
+      // A month's shifts may take a while on a machine the other specs keep busy; if they never come,
+      // the failure says what the section showed instead.
       const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
       await page
-        .waitForFunction((n: number) => document.querySelectorAll('.tl-month .tl-row[data-date]').length === n, { timeout: 10_000 }, days)
-        .catch(() => undefined);
+        .waitForFunction((n: number) => document.querySelectorAll('.tl-month .tl-row[data-date]').length === n, { timeout: 30_000 }, days)
+        .catch(async () => {
+          throw new Error(
+            `the month's ${days} rows did not appear; the shifts section showed: ${await textOf(page, 'section[aria-labelledby="shifts-h"]').catch(() => '(nothing)')}`,
+          );
+        });
       expect(await firstRow()).toBe(monthStart(year, month));
       expect(await page.$$eval('.tl-month .tl-row[data-date]', (rows) => rows.length)).toBe(days);
       await noHorizontalScroll(page, viewport.width);
