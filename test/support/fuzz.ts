@@ -1186,13 +1186,6 @@ export function judgeGrpc(c: GrpcCase, outcome: GrpcOutcome): { problems: string
   let documented = false;
   if (outcome.code === grpc.status.INTERNAL && outcome.details === GRPC_DESERIALIZE_DETAILS && c.messages.some((b) => undecodable(m.requestType, b))) {
     documented = true;
-  } else if (
-    outcome.code === grpc.status.INTERNAL &&
-    outcome.details.includes('triggered by internal client error: Protocol error') &&
-    m.path.endsWith('/Watch')
-  ) {
-    // The test's own client ended a Health Watch stream it was cancelling (seen on Node.js 24's
-    // HTTP/2 only): a status grpc-js made on this side, not an answer of the service.
   } else if ([grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS, grpc.status.UNIMPLEMENTED].includes(outcome.code)) {
     problems.push(`${grpc.status[outcome.code]}: ${outcome.details}`);
   }
