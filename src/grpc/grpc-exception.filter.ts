@@ -53,15 +53,6 @@ export interface GrpcError {
  * the field paths (`error-fields`). Anything that is not a domain error is a fault of the
  * service: INTERNAL, with the details logged and not sent.
  */
-/**
- * A metadata value holds printable ASCII only (grpc-js refuses anything else and the call ends
- * UNKNOWN): a field path may name a label key, and details may quote input, in any script. The
- * rest is escaped as JSON escapes it (\uXXXX).
- */
-function printable(value: string): string {
-  return value.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 export function grpcErrorOf(raised: unknown): GrpcError {
   const metadata = new Metadata();
   const err = asDomainError(raised) ?? raised;
@@ -69,12 +60,12 @@ export function grpcErrorOf(raised: unknown): GrpcError {
     metadata.set('error-code', err.code);
     let message = err.message;
     if (err instanceof ValidationFailed) {
-      metadata.set('error-fields', printable(err.issues.map((i) => i.field).join(',')));
+      metadata.set('error-fields', err.issues.map((i) => i.field).join(','));
       message = `${err.message.split(':')[0]}: ${err.issues.map((i) => `${i.field}: ${inProtoWords(i.message)}`).join('; ')}`;
     } else if (Object.keys(err.details).length > 0) {
       // The ids and states REST gives in details (existing_incident_id, from, to, ...).
       message = `${err.message} ${JSON.stringify(err.details)}`;
-      metadata.set('error-details', printable(JSON.stringify(err.details)));
+      metadata.set('error-details', JSON.stringify(err.details));
     }
     return { code: STATUS_OF[err.code], message, details: message, metadata };
   }
