@@ -207,6 +207,10 @@ describe.each(drivers())('gRPC on %s', (driver) => {
       [clients.incidents, 'TransitionIncident', { id: existing.id, actor: 'a' }, grpc.status.INVALID_ARGUMENT, 'state'],
       [clients.incidents, 'ResolveIncident', { id: existing.id, resolved_by: 'a', notes: 'n' }, grpc.status.INVALID_ARGUMENT, 'method'],
       [clients.incidents, 'CloseIncident', { id: existing.id }, grpc.status.FAILED_PRECONDITION, 'Detected'],
+      // Found by the fuzzer: PostgreSQL cannot store NUL, and the write failed with INTERNAL.
+      [clients.incidents, 'CloseIncident', { id: existing.id, actor: 'a\u0000b' }, grpc.status.INVALID_ARGUMENT, 'actor'],
+      [clients.alerts, 'SubmitAlert', { alert: protoAlert({ title: 'a\u0000b' }) }, grpc.status.INVALID_ARGUMENT, 'alert.title'],
+      [clients.alerts, 'SubmitAlert', { alert: protoAlert({ labels: { 'ключ\u0000': 'v' } }) }, grpc.status.INVALID_ARGUMENT, 'alert.labels'],
       [clients.incidents, 'AddNote', { id: unknownId, author: 'a', content: 'c' }, grpc.status.NOT_FOUND, unknownId],
       [clients.incidents, 'AddNote', { id: existing.id, author: 'a' }, grpc.status.INVALID_ARGUMENT, 'content'],
     ];

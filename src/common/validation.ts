@@ -30,6 +30,27 @@ export function fieldIssues(errors: ValidationError[], prefix = ''): FieldIssue[
  * bad field (prefixed, e.g. `[3].severity` for the fourth alert of a batch).
  */
 export function toValidDto<T extends object>(cls: ClassConstructor<T>, plain: unknown, prefix = ''): T {
+  const dto = validDto(cls, plain, prefix);
+  // PostgreSQL's text cannot hold NUL: a write would fail as a fault of the service. REST's JSON
+  // parser refuses it first; a gRPC message reaches here with it. The field is named by the DTO's
+  // own property (never a map key, which may be any text and the gRPC metadata is ASCII).
+  for (const [field, value] of Object.entries(dto)) {
+    if (holdsNul(value))
+      throw new ValidationFailed([{ field: prefix === '' ? field : `${prefix}.${field}`, message: 'must not contain the NUL character (\\u0000)' }]);
+  }
+  return dto;
+}
+
+/** Whether a field's value (a string, a list of strings or a map of strings) holds the NUL character. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some((item) => typeof item === 'string' && item.includes('\u0000'));
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.entries(value).some(([key, item]) => key.includes('\u0000') || (typeof item === 'string' && item.includes('\u0000')));
+  return false;
+}
+
+function validDto<T extends object>(cls: ClassConstructor<T>, plain: unknown, prefix: string): T {
   // The compiled path (compiled-validation.ts) answers only what the slow path would accept, with
   // the same DTO, in microseconds; anything else, every refusal included, goes the slow way so the
   // issues named are exactly its own.
